@@ -1,0 +1,90 @@
+//! `relu-regions count`.
+
+use super::inputs::{load_network, load_slice};
+use super::progress::Bar;
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use relu_regions::certificate::partition_file;
+use relu_regions::report::CountReport;
+use relu_regions::{enumerate, EngineChoice, EnumerateConfig, Restricted};
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub enum EngineArg {
+    #[default]
+    Auto,
+    Planar,
+    Lp,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct CountArgs {
+    /// Network JSON (version 1). Default: the embedded 2-16-16-16 network.
+    pub net: Option<String>,
+    /// Slice JSON (origin/basis/box, through, or polygon). Default: the identity slice.
+    #[arg(long, value_name = "FILE")]
+    pub subspace: Option<String>,
+    /// Box for the identity slice (or to replace the slice file's box), e.g. -1:1,-1:1.
+    #[arg(long = "box", value_name = "LO:HI,...")]
+    pub box_: Option<String>,
+    #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
+    pub engine: EngineArg,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every region (pattern, exact vertices, measure, witness) to this JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub regions: Option<String>,
+    /// Stop cleanly once more regions than this are found (complete: false).
+    #[arg(long, value_name = "N")]
+    pub max_regions: Option<usize>,
+    /// Worker threads (default: all cores). The output does not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+pub fn run(args: &CountArgs) -> Result<i32> {
+    let (net, name) = load_network(args.net.as_deref())?;
+    let slice = load_slice(&net, args.subspace.as_deref(), args.box_.as_deref())?;
+    let restricted = Restricted::new(&net, &slice)?;
+    let cfg = EnumerateConfig {
+        max_regions: args.max_regions,
+        engine: match args.engine {
+            EngineArg::Auto => EngineChoice::Auto,
+            EngineArg::Planar => EngineChoice::Planar,
+            EngineArg::Lp => EngineChoice::Lp,
+        },
+    };
+    let threads = args.threads.unwrap_or_else(rayon::current_num_threads).max(1);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let bar = Bar::new(!args.quiet);
+    let start = Instant::now();
+    let partition = pool.install(|| enumerate(&restricted, &slice.domain, &cfg, &bar))?;
+    let seconds = start.elapsed().as_secs_f64();
+    let mut report = CountReport::new(&partition, "planar", seconds, threads, &name);
+    report.peak_memory_bytes = peak_memory_bytes();
+    if let Some(path) = &args.regions {
+        let file = pool.install(|| partition_file(&partition));
+        let text = serde_json::to_string(&file)?;
+        std::fs::write(path, text).map_err(|e| {
+            anyhow::anyhow!(relu_regions::Error::usage_public(path, format!("cannot write: {e}")))
+        })?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(0)
+}
+
+/// Peak resident memory of this process (Linux VmHWM), if available.
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

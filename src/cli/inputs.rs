@@ -1,0 +1,60 @@
+//! Reading the network and slice files named on the command line.
+
+use anyhow::{anyhow, Result};
+use relu_regions::{slice::parse_box_flag, Network, Slice, DEFAULT_NETWORK};
+
+/// A file read from disk, or an error that names it (exit code 2).
+pub fn read_file(path: &str) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| anyhow!(relu_regions::Error::Usage {
+        flag: path.to_string(),
+        reason: format!("cannot read the file: {e}"),
+    }))
+}
+
+/// The network named on the command line, or the embedded default.
+pub fn load_network(path: Option<&str>) -> Result<(Network, String)> {
+    match path {
+        Some(p) => Ok((Network::from_json(&read_file(p)?, p)?, p.to_string())),
+        None => Ok((
+            Network::from_json(DEFAULT_NETWORK, "(embedded default network)")?,
+            "embedded default 2-16-16-16".to_string(),
+        )),
+    }
+}
+
+/// The slice: a file, or the identity over `--box` (default [-1, 1]^d).
+pub fn load_slice(net: &Network, subspace: Option<&str>, box_flag: Option<&str>) -> Result<Slice> {
+    let n0 = net.input_dim();
+    match subspace {
+        Some(path) => {
+            let mut slice = Slice::from_json(&read_file(path)?, path, n0)?;
+            if let Some(b) = box_flag {
+                if matches!(slice.domain, relu_regions::Domain::Polygon(_)) {
+                    return Err(relu_regions::Error::usage_public(
+                        "--box",
+                        "the slice file has a polygon domain; --box cannot replace it",
+                    )
+                    .into());
+                }
+                slice.domain = relu_regions::Domain::Box(parse_box_flag(b, slice.dim())?);
+            }
+            Ok(slice)
+        }
+        None => {
+            if n0 > 4 {
+                return Err(relu_regions::Error::usage_public(
+                    "--subspace",
+                    format!(
+                        "the network's input is {n0}-D; give a slice file (--subspace) with a 1-D to 4-D slice"
+                    ),
+                )
+                .into());
+            }
+            let b = match box_flag {
+                Some(b) => parse_box_flag(b, n0)?,
+                None => Slice::default_box(n0),
+            };
+            Ok(Slice::identity(b))
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! The command line: argument structs (clap) and one `run` per subcommand. The library does the
+//! work; this side reads files, prints, and maps outcomes to exit codes (0 ok, 1 a check
+//! failed, 2 bad input or usage).
+
+pub mod count;
+pub mod inputs;
+pub mod progress;
+pub mod verify;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "relu-regions",
+    version,
+    about = "Exact, certified linear regions of ReLU networks on low-dimensional slices",
+    long_about = "Exact, certified linear regions of ReLU networks on low-dimensional slices.\n\n\
+                  With no subcommand, counts the regions of the embedded default network \
+                  (2-16-16-16) on [-1,1]^2."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Count the activation regions a slice meets, exactly.
+    Count(count::CountArgs),
+    /// Re-check a regions file (written by `count --regions`) by the exact certificate.
+    Verify(verify::VerifyArgs),
+}

@@ -1,0 +1,320 @@
+//! Engines that enumerate the activation regions of a restricted network on its domain.
+//!
+//! - [`planar`] (d = 2) and [`segment`] (d = 1): a mesh split layer by layer, every sign decided
+//!   by the filtered exact predicate of [`vertex`].
+
+pub mod planar;
+pub mod segment;
+pub mod vertex;
+
+use crate::error::{Error, Result};
+use crate::exact::point::line_through;
+use crate::exact::ExactPoint;
+use crate::partition::{Partition, Region};
+use crate::pattern;
+use crate::restrict::Restricted;
+use crate::slice::Domain;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use vertex::{ExactGeometry, LayerCtx, LayerValues, LineKey, LocalVertices, VertexDef};
+
+/// Which engine to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EngineChoice {
+    /// planar for d ≤ 2, lp otherwise.
+    #[default]
+    Auto,
+    Planar,
+    Lp,
+}
+
+/// Receives progress; the library never draws anything itself.
+pub trait ProgressSink: Sync {
+    fn start_layer(&self, _layer: usize, _layers: usize, _faces: usize) {}
+    fn advance(&self, _faces: u64) {}
+    fn finish(&self) {}
+}
+
+/// No progress reporting.
+pub struct NoProgress;
+impl ProgressSink for NoProgress {}
+
+/// Every knob of an enumeration, in one place.
+#[derive(Debug, Clone, Default)]
+pub struct EnumerateConfig {
+    /// Stop (with `complete: false`) once more regions than this would be found.
+    pub max_regions: Option<usize>,
+    pub engine: EngineChoice,
+}
+
+/// Faces with their cyclic vertex lists and edge boundaries, in flat arrays.
+pub struct Mesh {
+    pub d: usize,
+    pub xy: Vec<f64>,
+    pub defs: Vec<VertexDef>,
+    pub face_start: Vec<u32>,
+    pub face_verts: Vec<u32>,
+    pub face_lines: Vec<LineKey>,
+    pub patterns: Vec<u64>,
+    pub stride: usize,
+}
+
+impl Mesh {
+    pub fn face_count(&self) -> usize {
+        self.face_start.len() - 1
+    }
+
+    pub fn face(&self, f: usize) -> (&[u32], &[LineKey]) {
+        let (a, b) = (self.face_start[f] as usize, self.face_start[f + 1] as usize);
+        (&self.face_verts[a..b], &self.face_lines[a..b])
+    }
+
+    pub fn pattern(&self, f: usize) -> &[u64] {
+        &self.patterns[f * self.stride..(f + 1) * self.stride]
+    }
+}
+
+/// The sub-faces of one parent face and the vertices made for them.
+pub(crate) struct FaceOut {
+    pub local: LocalVertices,
+    /// (vertices, edge boundaries, layer bits) of each sub-face, in order.
+    pub polys: Vec<(Vec<u32>, Vec<LineKey>, Vec<u64>)>,
+}
+
+/// Enumerates the activation regions of `net` on `domain`.
+pub fn enumerate(
+    net: &Restricted,
+    domain: &Domain,
+    cfg: &EnumerateConfig,
+    progress: &dyn ProgressSink,
+) -> Result<Partition> {
+    let d = net.d;
+    match cfg.engine {
+        EngineChoice::Lp => {
+            return Err(Error::Unsupported(
+                "the lp engine is not built yet; use --engine planar (d ≤ 2)".into(),
+            ))
+        }
+        _ if d > 2 => {
+            return Err(Error::Unsupported(format!(
+                "the slice is {d}-D; the planar engine handles d ≤ 2 and the lp engine is not built yet"
+            )))
+        }
+        _ => {}
+    }
+    enumerate_mesh(net, domain, cfg, progress)
+}
+
+fn enumerate_mesh(
+    net: &Restricted,
+    domain: &Domain,
+    cfg: &EnumerateConfig,
+    progress: &dyn ProgressSink,
+) -> Result<Partition> {
+    let d = net.d;
+    let stride = pattern::words(net.neurons);
+    let (corners, sides): (Vec<ExactPoint>, Vec<_>) = match d {
+        1 => {
+            let Domain::Box(b) = domain else {
+                unreachable!("1-D domains are intervals")
+            };
+            (
+                vec![
+                    ExactPoint::from_rationals(std::slice::from_ref(&b[0].0)),
+                    ExactPoint::from_rationals(std::slice::from_ref(&b[0].1)),
+                ],
+                vec![],
+            )
+        }
+        2 => {
+            let c: Vec<ExactPoint> = domain
+                .corners_2d()
+                .iter()
+                .map(|p| ExactPoint::from_rationals(p))
+                .collect();
+            let sides = (0..c.len())
+                .map(|k| line_through(&c[k], &c[(k + 1) % c.len()]))
+                .collect();
+            (c, sides)
+        }
+        _ => unreachable!("checked by the caller"),
+    };
+    let corner_count = corners.len();
+    let mut geo = ExactGeometry::new(
+        Arc::new(net.exact.clone()),
+        net.offsets.clone(),
+        stride,
+        corners,
+        sides,
+    );
+    let defs: Vec<VertexDef> = (0..corner_count as u32).map(VertexDef::Corner).collect();
+    let mut xy = Vec::new();
+    let n0 = net.widths.first().copied().unwrap_or(0);
+    let mut z = Vec::new();
+    let mut err = Vec::new();
+    for def in &defs {
+        let x = geo.values(def, 0);
+        xy.extend(x.point.to_f64());
+        z.extend_from_slice(&x.z);
+        err.push(x.err);
+    }
+    let (face_verts, face_lines) = if d == 1 {
+        (vec![0, 1], vec![LineKey::side(0); 2])
+    } else {
+        (
+            (0..corner_count as u32).collect(),
+            (0..corner_count).map(LineKey::side).collect(),
+        )
+    };
+    let mut mesh = Mesh {
+        d,
+        xy,
+        defs,
+        face_start: vec![0, face_verts.len() as u32],
+        face_verts,
+        face_lines,
+        patterns: vec![0; stride],
+        stride,
+    };
+    let mut values = LayerValues { n: n0, z, err };
+    let mut per_layer = Vec::new();
+    let mut complete = true;
+    let mut fallbacks = 0usize;
+    let layers = net.widths.len();
+    for l in 0..layers {
+        geo.archive.push(mesh.patterns.clone());
+        if l > 0 {
+            values = vertex::next_layer_values(&values, &net.float[l]);
+        }
+        progress.start_layer(l, layers, mesh.face_count());
+        let ctx = LayerCtx::new(l, d, &geo, &mesh.defs, &mesh.xy, &values);
+        let outs = if d == 1 {
+            segment::split_layer(&ctx, &mesh, cfg.max_regions, progress)
+        } else {
+            planar::split_layer(&ctx, &mesh, cfg.max_regions, progress)
+        };
+        let Some(outs) = outs else {
+            complete = false;
+            break;
+        };
+        fallbacks += ctx.fallbacks.load(Ordering::Relaxed);
+        let global_exact = std::mem::take(&mut *ctx.global_exact.lock().expect("exact cache"));
+        drop(ctx);
+        let (next_mesh, next_values) = merge(&mesh, values, outs, global_exact, net, l);
+        mesh = next_mesh;
+        values = next_values;
+        per_layer.push(mesh.face_count());
+    }
+    progress.finish();
+    let regions = (0..mesh.face_count())
+        .map(|f| {
+            let (verts, lines) = mesh.face(f);
+            Region {
+                verts: verts.to_vec(),
+                lines: lines.to_vec(),
+                pattern: mesh.pattern(f).to_vec(),
+            }
+        })
+        .collect();
+    Ok(Partition {
+        dim: d,
+        widths: net.widths.clone(),
+        xy: mesh.xy,
+        defs: mesh.defs,
+        regions,
+        per_layer,
+        complete,
+        certified: true,
+        exact_fallbacks: fallbacks,
+        geometry: geo,
+        domain: domain.clone(),
+    })
+}
+
+/// Joins the faces' outputs into the next mesh: shared edge vertices are merged by key, in face
+/// order, so the result does not depend on the thread count.
+fn merge(
+    mesh: &Mesh,
+    values: LayerValues,
+    outs: Vec<FaceOut>,
+    global_exact: std::collections::HashMap<u32, Arc<vertex::ExactValues>>,
+    net: &Restricted,
+    layer: usize,
+) -> (Mesh, LayerValues) {
+    let n = values.n;
+    let d = mesh.d;
+    let LayerValues { mut z, mut err, .. } = values;
+    for (v, x) in &global_exact {
+        let v = *v as usize;
+        z[v * n..(v + 1) * n].copy_from_slice(&x.z);
+        err[v] = x.err;
+    }
+    let mut xy = mesh.xy.clone();
+    let mut defs = mesh.defs.clone();
+    let mut shared: std::collections::HashMap<(u32, u32, u32), u32> = std::collections::HashMap::new();
+    let mut face_start = vec![0u32];
+    let mut face_verts = Vec::new();
+    let mut face_lines = Vec::new();
+    let mut patterns = Vec::new();
+    let offset = net.offsets[layer];
+    for (f, out) in outs.into_iter().enumerate() {
+        let local = out.local;
+        let base = local.base;
+        let mut remap = Vec::with_capacity(local.len());
+        for k in 0..local.len() {
+            if let Some(key) = local.shared_key[k] {
+                if let Some(&g) = shared.get(&key) {
+                    remap.push(g);
+                    continue;
+                }
+            }
+            let g = defs.len() as u32;
+            defs.push(local.def[k]);
+            xy.extend_from_slice(&local.xy[k * d..(k + 1) * d]);
+            match &local.exact[k] {
+                Some(x) => {
+                    z.extend_from_slice(&x.z);
+                    err.push(x.err);
+                }
+                None => {
+                    z.extend_from_slice(&local.z[k * n..(k + 1) * n]);
+                    err.push(local.err[k]);
+                }
+            }
+            if let Some(key) = local.shared_key[k] {
+                shared.insert(key, g);
+            }
+            remap.push(g);
+        }
+        let parent = mesh.pattern(f);
+        for (verts, lines, bits) in out.polys {
+            face_verts.extend(
+                verts
+                    .iter()
+                    .map(|&v| if v < base { v } else { remap[(v - base) as usize] }),
+            );
+            face_lines.extend(lines);
+            face_start.push(face_verts.len() as u32);
+            let mut p = parent.to_vec();
+            for j in 0..n {
+                if pattern::get(&bits, j) {
+                    pattern::set(&mut p, offset + j, true);
+                }
+            }
+            patterns.extend(p);
+        }
+    }
+    (
+        Mesh {
+            d,
+            xy,
+            defs,
+            face_start,
+            face_verts,
+            face_lines,
+            patterns,
+            stride: mesh.stride,
+        },
+        LayerValues { n, z, err },
+    )
+}

@@ -1,0 +1,216 @@
+//! The planar engine (d = 2): the domain is a mesh of convex polygons, split layer by layer.
+//!
+//! At the start of hidden layer l every face F of the mesh has a fixed pattern for layers < l,
+//! so every neuron of layer l is affine on F and F is cut by the arrangement of n_l lines. Faces
+//! are independent (processed in parallel); the only shared points are where a line crosses an
+//! edge of F, keyed by (edge endpoints, neuron) and merged afterwards. Inside F, neurons are
+//! applied one by one: a neuron whose signs at F's corners do not differ strictly never cuts F;
+//! otherwise it cuts the current sub-polygons it crosses, its chord across F being the support
+//! for every new vertex on it. Signs come from [`LocalVertices::sign`]: exact for every input.
+//!
+//! Cost per layer: one dense matrix product for the vertex values (the forward-pass floor), then
+//! O(n_l) per new vertex and O(n_l · corners) per face.
+
+use super::vertex::{LayerCtx, LineKey, LocalVertices, VertexDef};
+use super::{FaceOut, Mesh, ProgressSink};
+use crate::pattern;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+#[derive(Clone, Copy)]
+struct EdgeInfo {
+    line: LineKey,
+    /// Endpoints of the segment the edge's values are interpolated on.
+    support: (u32, u32),
+    /// Index of the parent face's edge this edge lies on, if any.
+    parent: Option<u32>,
+}
+
+struct Poly {
+    verts: Vec<u32>,
+    edges: Vec<EdgeInfo>,
+    bits: Vec<u64>,
+}
+
+fn split_face(ctx: &LayerCtx, f: usize, verts: &[u32], lines: &[LineKey]) -> FaceOut {
+    let n = ctx.values.n;
+    let k = verts.len();
+    let l = ctx.layer;
+    let mut local = LocalVertices::new(ctx);
+    let mut corner_signs = vec![0i8; k * n];
+    let mut bits = vec![0u64; pattern::words(n)];
+    let mut splitting = Vec::new();
+    for j in 0..n {
+        let (mut pos, mut neg) = (false, false);
+        for (i, &v) in verts.iter().enumerate() {
+            let s = local.sign(ctx, v, j);
+            corner_signs[i * n + j] = s;
+            pos |= s > 0;
+            neg |= s < 0;
+        }
+        if pos && neg {
+            splitting.push(j);
+        } else if pos {
+            pattern::set(&mut bits, j, true);
+        }
+    }
+    let mut polys = vec![Poly {
+        verts: verts.to_vec(),
+        edges: (0..k)
+            .map(|i| EdgeInfo {
+                line: lines[i],
+                support: (verts[i], verts[(i + 1) % k]),
+                parent: Some(i as u32),
+            })
+            .collect(),
+        bits,
+    }];
+    let mut interior: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut signs = Vec::new();
+    for &j in &splitting {
+        let line_j = LineKey::neuron(l, j, f);
+        // Where line j crosses the parent boundary: the chord's two ends.
+        let mut chord = [u32::MAX; 2];
+        let mut ends = 0;
+        let mut on_parent_edge: [(u32, u32); 2] = [(u32::MAX, u32::MAX); 2];
+        for i in 0..k {
+            let (si, sn) = (corner_signs[i * n + j], corner_signs[((i + 1) % k) * n + j]);
+            if si == 0 {
+                assert!(ends < 2, "line {line_j:?} meets face {f} in more than two points");
+                chord[ends] = verts[i];
+                ends += 1;
+            }
+            if si * sn < 0 {
+                let (p, q) = (verts[i], verts[(i + 1) % k]);
+                let key = (p.min(q), p.max(q), j as u32);
+                let w = local.interpolate(ctx, p, q, j, VertexDef::Meet(lines[i], line_j), Some(key));
+                assert!(ends < 2, "line {line_j:?} meets face {f} in more than two points");
+                on_parent_edge[ends] = (i as u32, w);
+                chord[ends] = w;
+                ends += 1;
+            }
+        }
+        assert_eq!(ends, 2, "line {line_j:?} splits face {f} but crosses it {ends} times");
+        let cut = EdgeInfo {
+            line: line_j,
+            support: (chord[0], chord[1]),
+            parent: None,
+        };
+        interior.clear();
+        let mut next = Vec::with_capacity(polys.len() + 4);
+        for mut poly in polys {
+            signs.clear();
+            let (mut pos, mut neg) = (false, false);
+            for &v in &poly.verts {
+                let s = local.sign(ctx, v, j);
+                pos |= s > 0;
+                neg |= s < 0;
+                signs.push(s);
+            }
+            if !(pos && neg) {
+                if pos {
+                    pattern::set(&mut poly.bits, j, true);
+                }
+                next.push(poly);
+                continue;
+            }
+            let m = poly.verts.len();
+            let mut plus = Poly {
+                verts: Vec::with_capacity(m + 2),
+                edges: Vec::with_capacity(m + 2),
+                bits: poly.bits.clone(),
+            };
+            pattern::set(&mut plus.bits, j, true);
+            let mut minus = Poly {
+                verts: Vec::with_capacity(m + 2),
+                edges: Vec::with_capacity(m + 2),
+                bits: poly.bits,
+            };
+            for i in 0..m {
+                let (a, sa, sb) = (poly.verts[i], signs[i], signs[(i + 1) % m]);
+                let e = poly.edges[i];
+                if sa >= 0 {
+                    plus.verts.push(a);
+                    plus.edges.push(if sa == 0 && sb < 0 { cut } else { e });
+                }
+                if sa <= 0 {
+                    minus.verts.push(a);
+                    minus.edges.push(if sa == 0 && sb > 0 { cut } else { e });
+                }
+                if sa * sb < 0 {
+                    let w = match e.parent {
+                        Some(pi) => {
+                            on_parent_edge
+                                .iter()
+                                .find(|(i, _)| *i == pi)
+                                .expect("a boundary crossing on a parent edge the chord misses")
+                                .1
+                        }
+                        None => {
+                            let b = poly.verts[(i + 1) % m];
+                            let key = (a.min(b), a.max(b));
+                            *interior.entry(key).or_insert_with(|| {
+                                local.interpolate(
+                                    ctx,
+                                    e.support.0,
+                                    e.support.1,
+                                    j,
+                                    VertexDef::Meet(e.line, line_j),
+                                    None,
+                                )
+                            })
+                        }
+                    };
+                    plus.verts.push(w);
+                    plus.edges.push(if sa > 0 { cut } else { e });
+                    minus.verts.push(w);
+                    minus.edges.push(if sa < 0 { cut } else { e });
+                }
+            }
+            next.push(plus);
+            next.push(minus);
+        }
+        polys = next;
+    }
+    FaceOut {
+        local,
+        polys: polys
+            .into_iter()
+            .map(|p| (p.verts, p.edges.iter().map(|e| e.line).collect(), p.bits))
+            .collect(),
+    }
+}
+
+/// Splits every face of `mesh` by hidden layer `ctx.layer`. Returns `None` when the region
+/// limit was passed (the caller keeps the previous mesh).
+pub(super) fn split_layer(
+    ctx: &LayerCtx,
+    mesh: &Mesh,
+    max_regions: Option<usize>,
+    progress: &dyn ProgressSink,
+) -> Option<Vec<FaceOut>> {
+    let faces = mesh.face_count();
+    let running = AtomicUsize::new(faces);
+    let stop = AtomicBool::new(false);
+    let outs: Vec<Option<FaceOut>> = (0..faces)
+        .into_par_iter()
+        .map(|f| {
+            if stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            let (verts, lines) = mesh.face(f);
+            let out = split_face(ctx, f, verts, lines);
+            let total = running.fetch_add(out.polys.len() - 1, Ordering::Relaxed) + out.polys.len() - 1;
+            if max_regions.is_some_and(|m| total > m) {
+                stop.store(true, Ordering::Relaxed);
+            }
+            progress.advance(1);
+            Some(out)
+        })
+        .collect();
+    if stop.load(Ordering::Relaxed) {
+        return None;
+    }
+    Some(outs.into_iter().map(|o| o.expect("no stop")).collect())
+}

@@ -1,0 +1,86 @@
+//! The segment engine (d = 1): the domain interval is split layer by layer into sub-intervals.
+//! Same machinery as the planar engine, with points for boundaries: every new breakpoint is
+//! interpolated on its parent interval and every sign goes through the filtered predicate.
+
+use super::vertex::{LayerCtx, LineKey, LocalVertices, VertexDef};
+use super::{FaceOut, Mesh, ProgressSink};
+use crate::pattern;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+fn split_interval(ctx: &LayerCtx, f: usize, a: u32, b: u32, line: LineKey) -> FaceOut {
+    let n = ctx.values.n;
+    let mut local = LocalVertices::new(ctx);
+    let mut bits = vec![0u64; pattern::words(n)];
+    let mut splitting = Vec::new();
+    for j in 0..n {
+        let (sa, sb) = (local.sign(ctx, a, j), local.sign(ctx, b, j));
+        if sa * sb < 0 {
+            splitting.push(j);
+        } else if sa > 0 || sb > 0 {
+            pattern::set(&mut bits, j, true);
+        }
+    }
+    // Sub-intervals in order from a to b.
+    let mut subs: Vec<(u32, u32, Vec<u64>)> = vec![(a, b, bits)];
+    for &j in &splitting {
+        let root = LineKey::neuron(ctx.layer, j, f);
+        let mut next = Vec::with_capacity(subs.len() + 1);
+        for (x, y, mut bits) in subs {
+            let (sx, sy) = (local.sign(ctx, x, j), local.sign(ctx, y, j));
+            if sx * sy < 0 {
+                let w = local.interpolate(ctx, a, b, j, VertexDef::Root(root), None);
+                let mut left = bits.clone();
+                pattern::set(&mut left, j, sx > 0);
+                pattern::set(&mut bits, j, sy > 0);
+                next.push((x, w, left));
+                next.push((w, y, bits));
+            } else {
+                if sx > 0 || sy > 0 {
+                    pattern::set(&mut bits, j, true);
+                }
+                next.push((x, y, bits));
+            }
+        }
+        subs = next;
+    }
+    FaceOut {
+        local,
+        polys: subs
+            .into_iter()
+            .map(|(x, y, bits)| (vec![x, y], vec![line, line], bits))
+            .collect(),
+    }
+}
+
+/// Splits every interval of `mesh` by hidden layer `ctx.layer`; `None` past the region limit.
+pub(super) fn split_layer(
+    ctx: &LayerCtx,
+    mesh: &Mesh,
+    max_regions: Option<usize>,
+    progress: &dyn ProgressSink,
+) -> Option<Vec<FaceOut>> {
+    let faces = mesh.face_count();
+    let running = AtomicUsize::new(faces);
+    let stop = AtomicBool::new(false);
+    let outs: Vec<Option<FaceOut>> = (0..faces)
+        .into_par_iter()
+        .map(|f| {
+            if stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            let (verts, lines) = mesh.face(f);
+            let out = split_interval(ctx, f, verts[0], verts[1], lines[0]);
+            let extra = out.polys.len() - 1;
+            if max_regions.is_some_and(|m| running.fetch_add(extra, Ordering::Relaxed) + extra > m) {
+                stop.store(true, Ordering::Relaxed);
+            }
+            progress.advance(1);
+            Some(out)
+        })
+        .collect();
+    if stop.load(Ordering::Relaxed) {
+        return None;
+    }
+    Some(outs.into_iter().map(|o| o.expect("no stop")).collect())
+}

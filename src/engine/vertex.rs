@@ -1,0 +1,523 @@
+//! Vertices of a partition: float values with proven error bounds, exact definitions, and the
+//! filtered sign predicate that every engine decision goes through.
+//!
+//! A vertex carries the f64 pre-activations `z̃` of the layer being processed and one bound `e`
+//! with `|z̃_j − z_j| ≤ e` for every neuron j. The sign of `z_j` is read from the float when
+//! `|z̃_j| > e` (Shewchuk's filtered predicate); otherwise the vertex's exact point is rebuilt
+//! from the two boundaries that meet there and the exact pre-activations decide.
+//!
+//! Bounds: a vertex made on a support segment (p, q) where neuron j changes sign is at parameter
+//! `s* = z_j(p) / (z_j(p) − z_j(q))`; with `E = max(e_p, e_q)` the float `s̃` satisfies
+//! `|s̃ − s*| ≤ E / (|z̃_j(p)| + |z̃_j(q)|) + 3u`, so every interpolated value is off by at most
+//! `E + |s̃ − s*|·max_k|z̃_k(q) − z̃_k(p)| + 4u·max_k(|z̃_k(p)| + |z̃_k(q)|)`. Supports are always
+//! segments whose endpoints were computed directly (parent edges, or chords of a boundary
+//! across its parent face), so errors never compound along chains of splits.
+
+use crate::exact::number::ratio_to_f64;
+use crate::exact::point::{intersect_lines, root_1d};
+use crate::exact::{ExactNet, ExactPoint, LineEq};
+use crate::pattern;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+const U: f64 = f64::EPSILON / 2.0;
+
+/// The boundary an edge or vertex lies on.
+///
+/// `layer == 0`: side `neuron` of the domain. `layer == l + 1`: neuron `neuron` of hidden
+/// layer `l`, as an affine function on parent face `face` (a face of the partition at the start
+/// of layer `l`), whose pattern fixes the function exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LineKey {
+    pub layer: u16,
+    pub neuron: u32,
+    pub face: u32,
+}
+
+impl LineKey {
+    pub fn side(k: usize) -> LineKey {
+        LineKey {
+            layer: 0,
+            neuron: k as u32,
+            face: 0,
+        }
+    }
+
+    pub fn neuron(layer: usize, neuron: usize, face: usize) -> LineKey {
+        LineKey {
+            layer: (layer + 1) as u16,
+            neuron: neuron as u32,
+            face: face as u32,
+        }
+    }
+
+    /// The hidden layer and neuron, or `None` for a side of the domain.
+    pub fn hidden_neuron(&self) -> Option<(usize, usize)> {
+        (self.layer > 0).then(|| (self.layer as usize - 1, self.neuron as usize))
+    }
+}
+
+/// How a vertex is defined exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VertexDef {
+    /// Corner `k` of the domain.
+    Corner(u32),
+    /// The meeting point of two boundaries (d = 2).
+    Meet(LineKey, LineKey),
+    /// The zero of one boundary function (d = 1).
+    Root(LineKey),
+}
+
+/// Everything needed to rebuild any vertex exactly: the exact network, the patterns of every
+/// parent face of every layer, the domain, and a cache of boundary equations.
+pub struct ExactGeometry {
+    pub net: Arc<ExactNet>,
+    pub offsets: Vec<usize>,
+    pub stride: usize,
+    /// `archive[l]`: patterns (stride words each) of the faces at the start of hidden layer l.
+    pub archive: Vec<Vec<u64>>,
+    pub corners: Vec<ExactPoint>,
+    pub sides: Vec<LineEq>,
+    lines: Mutex<HashMap<LineKey, Arc<LineEq>>>,
+}
+
+impl ExactGeometry {
+    pub fn new(
+        net: Arc<ExactNet>,
+        offsets: Vec<usize>,
+        stride: usize,
+        corners: Vec<ExactPoint>,
+        sides: Vec<LineEq>,
+    ) -> Self {
+        ExactGeometry {
+            net,
+            offsets,
+            stride,
+            archive: Vec::new(),
+            corners,
+            sides,
+            lines: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn face_pattern(&self, layer: usize, face: usize) -> &[u64] {
+        &self.archive[layer][face * self.stride..(face + 1) * self.stride]
+    }
+
+    /// The exact equation of a boundary (cached).
+    pub fn line(&self, key: LineKey) -> Arc<LineEq> {
+        if let Some(eq) = self.lines.lock().expect("line cache").get(&key) {
+            return eq.clone();
+        }
+        let eq = Arc::new(match key.hidden_neuron() {
+            None => self.sides[key.neuron as usize].clone(),
+            Some((l, i)) => {
+                let bits = self.face_pattern(l, key.face as usize);
+                let offsets = &self.offsets;
+                self.net
+                    .neuron_line(l, i, &|k, j| pattern::get(bits, offsets[k] + j))
+            }
+        });
+        self.lines
+            .lock()
+            .expect("line cache")
+            .insert(key, eq.clone());
+        eq
+    }
+
+    /// Computes the equations of many boundaries at once: one exact layer map per parent face.
+    pub fn prefetch_lines(&self, keys: impl IntoIterator<Item = LineKey>) {
+        let mut groups: HashMap<(usize, u32), Vec<u32>> = HashMap::new();
+        {
+            let cache = self.lines.lock().expect("line cache");
+            for key in keys {
+                if let Some((l, i)) = key.hidden_neuron() {
+                    if l > 0 && !cache.contains_key(&key) {
+                        groups.entry((l, key.face)).or_default().push(i as u32);
+                    }
+                }
+            }
+        }
+        let mut groups: Vec<_> = groups.into_iter().collect();
+        groups.sort_unstable();
+        let found: Vec<(LineKey, Arc<LineEq>)> = groups
+            .par_iter()
+            .flat_map_iter(|((l, face), neurons)| {
+                let bits = self.face_pattern(*l, *face as usize);
+                let offsets = &self.offsets;
+                let (rows, q) = self
+                    .net
+                    .layer_map(l - 1, &|k, j| pattern::get(bits, offsets[k] + j));
+                let layer = &self.net.hidden[*l];
+                let mut out = Vec::with_capacity(neurons.len());
+                let mut seen = neurons.clone();
+                seen.sort_unstable();
+                seen.dedup();
+                for &i in &seen {
+                    let i = i as usize;
+                    let mut a = vec![num_bigint::BigInt::from(0); self.net.d];
+                    let mut c = &layer.b[i] * &q;
+                    for (j, row) in rows.iter().enumerate() {
+                        let w = layer.weight(i, j);
+                        if !pattern::get(bits, offsets[l - 1] + j) || num_traits::Zero::is_zero(w) {
+                            continue;
+                        }
+                        for (ak, rk) in a.iter_mut().zip(&row.a) {
+                            *ak += w * rk;
+                        }
+                        c += w * &row.c;
+                    }
+                    out.push((
+                        LineKey::neuron(*l, i, *face as usize),
+                        Arc::new(LineEq { a, c }.reduced()),
+                    ));
+                }
+                out
+            })
+            .collect();
+        let mut cache = self.lines.lock().expect("line cache");
+        cache.extend(found);
+    }
+
+    /// The exact point of a vertex.
+    pub fn point(&self, def: &VertexDef) -> ExactPoint {
+        match def {
+            VertexDef::Corner(k) => self.corners[*k as usize].clone(),
+            VertexDef::Meet(a, b) => {
+                let (la, lb) = (self.line(*a), self.line(*b));
+                intersect_lines(&la, &lb).unwrap_or_else(|| {
+                    panic!("boundaries {a:?} and {b:?} are parallel but were recorded as meeting")
+                })
+            }
+            VertexDef::Root(a) => root_1d(&self.line(*a))
+                .unwrap_or_else(|| panic!("boundary {a:?} is constant but was recorded as a root")),
+        }
+    }
+
+    /// Exact values of hidden layer `layer` at a vertex, with their rounded floats.
+    pub fn values(&self, def: &VertexDef, layer: usize) -> ExactValues {
+        let p = self.point(def);
+        let acts = self.net.forward(&p, layer);
+        let num = &acts.num[layer];
+        let den = &acts.den[layer];
+        let z: Vec<f64> = num.iter().map(|x| ratio_to_f64(x, den)).collect();
+        let signs = num.iter().map(|x| sign_of(x)).collect();
+        let zmax = z.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        ExactValues {
+            signs,
+            err: 8.0 * U * zmax + 1e-280,
+            z,
+            point: p,
+        }
+    }
+}
+
+fn sign_of(x: &num_bigint::BigInt) -> i8 {
+    match x.sign() {
+        num_bigint::Sign::Plus => 1,
+        num_bigint::Sign::Minus => -1,
+        num_bigint::Sign::NoSign => 0,
+    }
+}
+
+/// Exact pre-activations of one layer at one vertex.
+#[derive(Debug, Clone)]
+pub struct ExactValues {
+    pub signs: Vec<i8>,
+    /// Rounded exact values: better floats for the rest of the run.
+    pub z: Vec<f64>,
+    pub err: f64,
+    pub point: ExactPoint,
+}
+
+/// The f64 state of every vertex at the layer being processed.
+pub struct LayerValues {
+    /// Neurons in the layer.
+    pub n: usize,
+    /// V × n pre-activations, row-major.
+    pub z: Vec<f64>,
+    /// Per-vertex error bound.
+    pub err: Vec<f64>,
+}
+
+impl LayerValues {
+    pub fn row(&self, v: usize) -> &[f64] {
+        &self.z[v * self.n..(v + 1) * self.n]
+    }
+}
+
+/// Shared, read-only state for processing the faces of one layer in parallel.
+pub struct LayerCtx<'a> {
+    pub layer: usize,
+    pub d: usize,
+    pub geo: &'a ExactGeometry,
+    pub defs: &'a [VertexDef],
+    pub xy: &'a [f64],
+    pub values: &'a LayerValues,
+    /// Exact values computed for old (global) vertices during this layer.
+    pub global_exact: Mutex<HashMap<u32, Arc<ExactValues>>>,
+    pub fallbacks: AtomicUsize,
+}
+
+impl<'a> LayerCtx<'a> {
+    pub fn new(
+        layer: usize,
+        d: usize,
+        geo: &'a ExactGeometry,
+        defs: &'a [VertexDef],
+        xy: &'a [f64],
+        values: &'a LayerValues,
+    ) -> Self {
+        LayerCtx {
+            layer,
+            d,
+            geo,
+            defs,
+            xy,
+            values,
+            global_exact: Mutex::new(HashMap::new()),
+            fallbacks: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn base(&self) -> u32 {
+        self.defs.len() as u32
+    }
+
+    fn global_exact(&self, v: u32) -> Arc<ExactValues> {
+        if let Some(x) = self.global_exact.lock().expect("exact cache").get(&v) {
+            return x.clone();
+        }
+        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        let x = Arc::new(self.geo.values(&self.defs[v as usize], self.layer));
+        self.global_exact
+            .lock()
+            .expect("exact cache")
+            .entry(v)
+            .or_insert(x)
+            .clone()
+    }
+}
+
+/// Vertices made while processing one parent face. Ids below `base` are old (global) vertices;
+/// `base + k` is local vertex k.
+pub struct LocalVertices {
+    pub base: u32,
+    pub n: usize,
+    pub d: usize,
+    pub z: Vec<f64>,
+    pub err: Vec<f64>,
+    pub xy: Vec<f64>,
+    pub def: Vec<VertexDef>,
+    /// For vertices on a parent edge (p, q): the key (p, q, neuron) shared with the neighbour.
+    pub shared_key: Vec<Option<(u32, u32, u32)>>,
+    pub exact: Vec<Option<Arc<ExactValues>>>,
+    scratch: Vec<f64>,
+}
+
+impl LocalVertices {
+    pub fn new(ctx: &LayerCtx) -> Self {
+        LocalVertices {
+            base: ctx.base(),
+            n: ctx.values.n,
+            d: ctx.d,
+            z: Vec::new(),
+            err: Vec::new(),
+            xy: Vec::new(),
+            def: Vec::new(),
+            shared_key: Vec::new(),
+            exact: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.def.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.def.is_empty()
+    }
+
+    fn local(&self, v: u32) -> Option<usize> {
+        v.checked_sub(self.base).map(|k| k as usize)
+    }
+
+    /// Raw float value and bound of neuron j at v (no exact data consulted).
+    fn float(&self, ctx: &LayerCtx, v: u32, j: usize) -> (f64, f64) {
+        match self.local(v) {
+            Some(k) => (self.z[k * self.n + j], self.err[k]),
+            None => (ctx.values.z[v as usize * self.n + j], ctx.values.err[v as usize]),
+        }
+    }
+
+    /// The exact sign of neuron j's pre-activation at vertex v: float when proven, else exact.
+    pub fn sign(&mut self, ctx: &LayerCtx, v: u32, j: usize) -> i8 {
+        match self.local(v) {
+            Some(k) => {
+                if let Some(x) = &self.exact[k] {
+                    return x.signs[j];
+                }
+                let (z, e) = (self.z[k * self.n + j], self.err[k]);
+                if z > e {
+                    return 1;
+                }
+                if z < -e {
+                    return -1;
+                }
+                ctx.fallbacks.fetch_add(1, Ordering::Relaxed);
+                let x = Arc::new(ctx.geo.values(&self.def[k], ctx.layer));
+                let s = x.signs[j];
+                self.exact[k] = Some(x);
+                s
+            }
+            None => {
+                let (z, e) = self.float(ctx, v, j);
+                if z > e {
+                    return 1;
+                }
+                if z < -e {
+                    return -1;
+                }
+                ctx.global_exact(v).signs[j]
+            }
+        }
+    }
+
+    fn row_into(&self, ctx: &LayerCtx, v: u32, out: &mut Vec<f64>) {
+        out.clear();
+        match self.local(v) {
+            Some(k) => out.extend_from_slice(&self.z[k * self.n..(k + 1) * self.n]),
+            None => out.extend_from_slice(ctx.values.row(v as usize)),
+        }
+    }
+
+    fn coords(&self, ctx: &LayerCtx, v: u32) -> Vec<f64> {
+        let d = self.d;
+        match self.local(v) {
+            Some(k) => self.xy[k * d..(k + 1) * d].to_vec(),
+            None => ctx.xy[v as usize * d..(v as usize + 1) * d].to_vec(),
+        }
+    }
+
+    /// Makes the vertex where neuron j vanishes on the support segment (p, q), whose endpoints
+    /// have strictly opposite exact signs for j. Its exact definition is `def`.
+    pub fn interpolate(
+        &mut self,
+        ctx: &LayerCtx,
+        p: u32,
+        q: u32,
+        j: usize,
+        def: VertexDef,
+        shared_key: Option<(u32, u32, u32)>,
+    ) -> u32 {
+        let (p, q) = if p <= q { (p, q) } else { (q, p) };
+        let (zp, ep) = self.float(ctx, p, j);
+        let (zq, eq) = self.float(ctx, q, j);
+        let id = self.base + self.def.len() as u32;
+        let proven = (zp > ep && zq < -eq) || (zp < -ep && zq > eq);
+        if !proven {
+            ctx.fallbacks.fetch_add(1, Ordering::Relaxed);
+            let x = ctx.geo.values(&def, ctx.layer);
+            self.z.extend_from_slice(&x.z);
+            self.err.push(x.err);
+            self.xy.extend(x.point.to_f64());
+            self.exact.push(Some(Arc::new(x)));
+        } else {
+            // Copy both endpoint rows first: a local row may move when `z` grows.
+            let mut rows = std::mem::take(&mut self.scratch);
+            self.row_into(ctx, p, &mut rows);
+            let mut rq = Vec::with_capacity(self.n);
+            self.row_into(ctx, q, &mut rq);
+            rows.extend_from_slice(&rq);
+            let (rp, rq) = rows.split_at(self.n);
+            let start = self.z.len();
+            self.z.resize(start + self.n, 0.0);
+            let s = zp / (zp - zq);
+            let (mut max_diff, mut max_sum) = (0.0f64, 0.0f64);
+            let new = &mut self.z[start..start + self.n];
+            for k in 0..self.n {
+                let (a, b) = (rp[k], rq[k]);
+                let diff = b - a;
+                new[k] = s.mul_add(diff, a);
+                max_diff = max_diff.max(diff.abs());
+                max_sum = max_sum.max(a.abs() + b.abs());
+            }
+            new[j] = 0.0;
+            let big_e = ep.max(eq);
+            let sigma = big_e / (zp.abs() + zq.abs()) + 3.0 * U;
+            let e = (big_e + sigma * max_diff + 4.0 * U * max_sum) * (1.0 + 16.0 * U);
+            self.err.push(e);
+            let (xp, xq) = (self.coords(ctx, p), self.coords(ctx, q));
+            self.xy
+                .extend(xp.iter().zip(&xq).map(|(a, b)| s.mul_add(b - a, *a)));
+            self.exact.push(None);
+            self.scratch = rows;
+        }
+        self.def.push(def);
+        self.shared_key.push(shared_key);
+        id
+    }
+}
+
+/// One layer step of the float state: `z' = W·relu(z) + b` for every vertex, with the bound
+/// `e' = R·e + γ_{n+3}·(R·max|h| + max|b|)` (R = max row l1 norm; the +3 covers rounding of
+/// weights that are not f64 and of the bias).
+pub fn next_layer_values(
+    prev: &LayerValues,
+    layer: &crate::restrict::FloatLayer,
+) -> LayerValues {
+    let v_count = prev.err.len();
+    let (n_in, n_out) = (layer.n_in, layer.n_out);
+    assert_eq!(prev.n, n_in);
+    let mut z = vec![0.0f64; v_count * n_out];
+    let mut err = vec![0.0f64; v_count];
+    const CHUNK: usize = 1024;
+    let nu = (n_in + 3) as f64 * U;
+    let gamma = nu / (1.0 - nu);
+    z.par_chunks_mut(CHUNK * n_out)
+        .zip(err.par_chunks_mut(CHUNK))
+        .enumerate()
+        .for_each(|(c, (zc, ec))| {
+            let first = c * CHUNK;
+            let rows = ec.len();
+            let h: Vec<f64> = prev.z[first * n_in..(first + rows) * n_in]
+                .iter()
+                .map(|x| x.max(0.0))
+                .collect();
+            for r in 0..rows {
+                zc[r * n_out..(r + 1) * n_out].copy_from_slice(&layer.b);
+            }
+            // zc (rows × n_out) += h (rows × n_in) · Wᵀ (n_in × n_out)
+            unsafe {
+                matrixmultiply::dgemm(
+                    rows,
+                    n_in,
+                    n_out,
+                    1.0,
+                    h.as_ptr(),
+                    n_in as isize,
+                    1,
+                    layer.w.as_ptr(),
+                    1,
+                    n_in as isize,
+                    1.0,
+                    zc.as_mut_ptr(),
+                    n_out as isize,
+                    1,
+                );
+            }
+            for r in 0..rows {
+                let hmax = h[r * n_in..(r + 1) * n_in]
+                    .iter()
+                    .fold(0.0f64, |m, x| m.max(*x));
+                let e = prev.err[first + r];
+                ec[r] = (layer.row_l1_max * e
+                    + gamma * (layer.row_l1_max * hmax + layer.bias_max))
+                    * (1.0 + 16.0 * U);
+            }
+        });
+    LayerValues { n: n_out, z, err }
+}

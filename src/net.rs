@@ -1,0 +1,241 @@
+//! The network as read from its JSON file (SPEC §3, version 1): dense layers, ReLU after every
+//! layer but the last. Values are kept exactly: a JSON number is its f64, a string an exact rational.
+
+use crate::error::{Error, Result};
+use crate::exact::number::{parse_rational, rational_from_f64, to_f64};
+use num_rational::BigRational;
+use serde_json::Value;
+
+/// One entry of a weight matrix or bias vector, exactly as given.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Num {
+    /// A JSON number: the f64 itself is the exact value.
+    F64(f64),
+    /// A JSON string holding an exact rational or decimal.
+    Exact(BigRational),
+}
+
+impl Num {
+    pub fn exact(&self) -> BigRational {
+        match self {
+            Num::F64(x) => rational_from_f64(*x).expect("finite by construction"),
+            Num::Exact(q) => q.clone(),
+        }
+    }
+
+    pub fn approx(&self) -> f64 {
+        match self {
+            Num::F64(x) => *x,
+            Num::Exact(q) => to_f64(q),
+        }
+    }
+
+    pub fn is_f64(&self) -> bool {
+        matches!(self, Num::F64(_))
+    }
+}
+
+/// A dense affine layer `z = W h + b` with `W` of shape `n_out × n_in` (row-major).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    pub n_in: usize,
+    pub n_out: usize,
+    pub weight: Vec<Num>,
+    pub bias: Vec<Num>,
+}
+
+/// A ReLU network: ReLU after every layer except the last (the output layer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    pub layers: Vec<Layer>,
+}
+
+impl Network {
+    pub fn input_dim(&self) -> usize {
+        self.layers[0].n_in
+    }
+
+    /// Widths of the hidden layers (those followed by ReLU).
+    pub fn hidden_widths(&self) -> Vec<usize> {
+        self.hidden_layers().iter().map(|l| l.n_out).collect()
+    }
+
+    pub fn hidden_layers(&self) -> &[Layer] {
+        &self.layers[..self.layers.len() - 1]
+    }
+
+    pub fn output_layer(&self) -> &Layer {
+        self.layers.last().expect("at least one layer")
+    }
+
+    /// Parses a version-1 network file. `file` names the source in error messages.
+    pub fn from_json(text: &str, file: &str) -> Result<Network> {
+        let root: Value = serde_json::from_str(text).map_err(|e| Error::Json {
+            file: file.to_string(),
+            reason: e.to_string(),
+        })?;
+        let obj = root
+            .as_object()
+            .ok_or_else(|| Error::field(file, "(top level)", "expected a JSON object"))?;
+        if let Some(v) = obj.get("version") {
+            if v.as_u64() != Some(1) {
+                return Err(Error::field(
+                    file,
+                    "version",
+                    format!("unsupported version {v}; this build reads version 1"),
+                ));
+            }
+        }
+        let layers = obj
+            .get("layers")
+            .ok_or_else(|| Error::field(file, "layers", "missing (expected an array of layers)"))?
+            .as_array()
+            .ok_or_else(|| Error::field(file, "layers", "expected an array of layers"))?;
+        if layers.is_empty() {
+            return Err(Error::field(file, "layers", "empty: a network needs at least one layer"));
+        }
+        let mut parsed = Vec::with_capacity(layers.len());
+        for (i, layer) in layers.iter().enumerate() {
+            let place = format!("layers[{i}]");
+            let layer = parse_layer(layer, file, &place)?;
+            if let Some(prev) = parsed.last() {
+                let prev: &Layer = prev;
+                if layer.n_in != prev.n_out {
+                    return Err(Error::field(
+                        file,
+                        format!("{place}.weight"),
+                        format!(
+                            "has {} columns but layers[{}] has {} outputs",
+                            layer.n_in,
+                            i - 1,
+                            prev.n_out
+                        ),
+                    ));
+                }
+            }
+            parsed.push(layer);
+        }
+        Ok(Network { layers: parsed })
+    }
+}
+
+fn parse_layer(v: &Value, file: &str, place: &str) -> Result<Layer> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| Error::field(file, place, "expected an object with weight and bias"))?;
+    if let Some(t) = obj.get("type") {
+        match t.as_str() {
+            Some("dense") | Some("linear") => {}
+            _ => {
+                return Err(Error::field(
+                    file,
+                    format!("{place}.type"),
+                    format!("unknown layer type {t}; this build supports \"dense\" (version 1)"),
+                ))
+            }
+        }
+    }
+    let weight = obj
+        .get("weight")
+        .ok_or_else(|| Error::field(file, format!("{place}.weight"), "missing"))?
+        .as_array()
+        .ok_or_else(|| Error::field(file, format!("{place}.weight"), "expected an array of rows"))?;
+    if weight.is_empty() {
+        return Err(Error::field(file, format!("{place}.weight"), "has no rows"));
+    }
+    let mut n_in = None;
+    let mut entries = Vec::new();
+    for (r, row) in weight.iter().enumerate() {
+        let field = format!("{place}.weight[{r}]");
+        let row = row
+            .as_array()
+            .ok_or_else(|| Error::field(file, &field, "expected an array of numbers"))?;
+        match n_in {
+            None if row.is_empty() => return Err(Error::field(file, &field, "is empty")),
+            None => n_in = Some(row.len()),
+            Some(n) if n != row.len() => {
+                return Err(Error::field(
+                    file,
+                    &field,
+                    format!("has {} entries, row 0 has {n}", row.len()),
+                ))
+            }
+            _ => {}
+        }
+        for (c, x) in row.iter().enumerate() {
+            entries.push(parse_num(x, file, &format!("{field}[{c}]"))?);
+        }
+    }
+    let n_out = weight.len();
+    let bias = obj
+        .get("bias")
+        .ok_or_else(|| Error::field(file, format!("{place}.bias"), "missing"))?
+        .as_array()
+        .ok_or_else(|| Error::field(file, format!("{place}.bias"), "expected an array"))?;
+    if bias.len() != n_out {
+        return Err(Error::field(
+            file,
+            format!("{place}.bias"),
+            format!("has {} entries but weight has {n_out} rows", bias.len()),
+        ));
+    }
+    let bias = bias
+        .iter()
+        .enumerate()
+        .map(|(i, x)| parse_num(x, file, &format!("{place}.bias[{i}]")))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Layer {
+        n_in: n_in.expect("rows checked"),
+        n_out,
+        weight: entries,
+        bias,
+    })
+}
+
+/// Reads one exact number: a finite JSON number or a string with an exact rational.
+pub(crate) fn parse_num(v: &Value, file: &str, field: &str) -> Result<Num> {
+    match v {
+        Value::Number(n) => {
+            let x = n
+                .as_f64()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| Error::field(file, field, format!("{n} is not a finite number")))?;
+            Ok(Num::F64(x))
+        }
+        Value::String(s) => parse_rational(s)
+            .map(Num::Exact)
+            .map_err(|reason| Error::field(file, field, reason)),
+        other => Err(Error::field(
+            file,
+            field,
+            format!("expected a number or an exact rational string, found {other}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_small_network() {
+        let net = Network::from_json(
+            r#"{"layers": [{"weight": [[0.5, -1.0], [2.0, "1/3"]], "bias": [0.0, 0.1]},
+                          {"weight": [[1.0, -1.0]], "bias": [0.0]}], "meta": {"x": 1}}"#,
+            "n.json",
+        )
+        .unwrap();
+        assert_eq!(net.hidden_widths(), vec![2]);
+        assert_eq!(net.layers[0].weight[3], Num::Exact(BigRational::new(1.into(), 3.into())));
+    }
+
+    #[test]
+    fn names_the_place_of_a_shape_error() {
+        let err = Network::from_json(
+            r#"{"layers": [{"weight": [[1, 2]], "bias": [0]}, {"weight": [[1, 2]], "bias": [0]}]}"#,
+            "n.json",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("layers[1].weight"), "{err}");
+    }
+}

@@ -1,0 +1,120 @@
+//! The result of an enumeration: regions as convex polygons (d = 2) or intervals (d = 1) with
+//! their activation patterns, over a shared vertex list whose points can be rebuilt exactly.
+
+use crate::engine::vertex::{ExactGeometry, LineKey, VertexDef};
+use crate::exact::ExactPoint;
+use crate::pattern;
+use crate::slice::Domain;
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::Zero;
+use rayon::prelude::*;
+use std::collections::HashSet;
+
+/// One activation region.
+#[derive(Debug, Clone)]
+pub struct Region {
+    /// Vertex ids, counter-clockwise (d = 2) or left to right (d = 1).
+    pub verts: Vec<u32>,
+    /// Boundary of the edge from `verts[i]` to `verts[i + 1]` (d = 2).
+    pub lines: Vec<LineKey>,
+    /// Activation bits over all hidden neurons.
+    pub pattern: Vec<u64>,
+}
+
+/// All regions of a restricted network on a domain.
+pub struct Partition {
+    pub dim: usize,
+    pub widths: Vec<usize>,
+    /// Float coordinates of every vertex (dim per vertex); exact ones via [`Self::exact_vertices`].
+    pub xy: Vec<f64>,
+    pub defs: Vec<VertexDef>,
+    pub regions: Vec<Region>,
+    /// Regions after each hidden layer (fewer entries than layers when stopped early).
+    pub per_layer: Vec<usize>,
+    pub complete: bool,
+    pub certified: bool,
+    /// Sign decisions the float filter could not prove, decided exactly instead.
+    pub exact_fallbacks: usize,
+    pub geometry: ExactGeometry,
+    pub domain: Domain,
+}
+
+impl Partition {
+    pub fn neurons(&self) -> usize {
+        self.widths.iter().sum()
+    }
+
+    pub fn vertex_count(&self) -> usize {
+        self.defs.len()
+    }
+
+    /// Mesh edges: each interior edge is shared by two regions, each domain-boundary edge by one.
+    pub fn edge_count(&self) -> usize {
+        if self.dim == 1 {
+            return self.regions.len();
+        }
+        let (mut incidences, mut boundary) = (0usize, 0usize);
+        for r in &self.regions {
+            incidences += r.verts.len();
+            boundary += r.lines.iter().filter(|l| l.layer == 0).count();
+        }
+        (incidences + boundary) / 2
+    }
+
+    pub fn pattern_string(&self, r: usize) -> String {
+        pattern::to_string(&self.regions[r].pattern, self.neurons())
+    }
+
+    /// The exact point of every vertex (one exact layer map per parent face, in parallel).
+    pub fn exact_vertices(&self) -> Vec<ExactPoint> {
+        let keys: HashSet<LineKey> = self
+            .defs
+            .iter()
+            .flat_map(|d| match d {
+                VertexDef::Meet(a, b) => vec![*a, *b],
+                VertexDef::Root(a) => vec![*a],
+                VertexDef::Corner(_) => vec![],
+            })
+            .collect();
+        self.geometry.prefetch_lines(keys);
+        self.defs
+            .par_iter()
+            .map(|d| self.geometry.point(d))
+            .collect()
+    }
+
+    /// Exact area (d = 2) or length (d = 1) of region r, given the exact vertices.
+    pub fn region_measure(&self, r: usize, points: &[ExactPoint]) -> BigRational {
+        let v: Vec<&ExactPoint> = self.regions[r].verts.iter().map(|&i| &points[i as usize]).collect();
+        measure(self.dim, &v)
+    }
+
+    /// An exact interior point of region r: the average of its vertices.
+    pub fn region_witness(&self, r: usize, points: &[ExactPoint]) -> Vec<BigRational> {
+        let v: Vec<&ExactPoint> = self.regions[r].verts.iter().map(|&i| &points[i as usize]).collect();
+        centroid(self.dim, &v)
+    }
+}
+
+/// Exact length (d = 1) or shoelace area (d = 2, counter-clockwise) of a cell.
+pub fn measure(dim: usize, v: &[&ExactPoint]) -> BigRational {
+    if dim == 1 {
+        return v[1].coord(0) - v[0].coord(0);
+    }
+    let mut twice = BigRational::zero();
+    for i in 0..v.len() {
+        let (a, b) = (v[i], v[(i + 1) % v.len()]);
+        let num = &a.num[0] * &b.num[1] - &a.num[1] * &b.num[0];
+        twice += BigRational::new(num, &a.den * &b.den);
+    }
+    twice / BigRational::from_integer(BigInt::from(2))
+}
+
+/// The vertex average: strictly inside a convex cell with non-empty interior.
+pub fn centroid(dim: usize, v: &[&ExactPoint]) -> Vec<BigRational> {
+    let count = BigRational::from_integer(BigInt::from(v.len()));
+    (0..dim)
+        .map(|k| v.iter().fold(BigRational::zero(), |acc, p| acc + p.coord(k)) / &count)
+        .collect()
+}

@@ -1,0 +1,98 @@
+//! What `count` reports: a serde struct for `--json` (SPEC §4 keys) and a short table.
+
+use crate::exact::number::{format_rational, to_f64};
+use crate::partition::Partition;
+use serde::Serialize;
+
+/// The `count --json` object.
+#[derive(Debug, Clone, Serialize)]
+pub struct CountReport {
+    pub activation_regions: usize,
+    pub certified: bool,
+    pub complete: bool,
+    pub dim: usize,
+    pub neurons: usize,
+    pub widths: Vec<usize>,
+    pub domain_volume: f64,
+    pub domain_volume_exact: String,
+    pub per_layer: Vec<usize>,
+    pub engine: String,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vertices: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edges: Option<usize>,
+    pub exact_fallbacks: usize,
+    pub threads: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_memory_bytes: Option<u64>,
+    pub network: String,
+}
+
+impl CountReport {
+    pub fn new(p: &Partition, engine: &str, seconds: f64, threads: usize, network: &str) -> Self {
+        let vol = p.domain.volume();
+        CountReport {
+            activation_regions: p.regions.len(),
+            certified: p.certified,
+            complete: p.complete,
+            dim: p.dim,
+            neurons: p.neurons(),
+            widths: p.widths.clone(),
+            domain_volume: to_f64(&vol),
+            domain_volume_exact: format_rational(&vol),
+            per_layer: p.per_layer.clone(),
+            engine: engine.to_string(),
+            seconds,
+            vertices: Some(p.vertex_count()),
+            edges: Some(p.edge_count()),
+            exact_fallbacks: p.exact_fallbacks,
+            threads,
+            peak_memory_bytes: None,
+            network: network.to_string(),
+        }
+    }
+
+    /// A short human-readable table.
+    pub fn table(&self) -> String {
+        let mut widths = vec![self.dim.to_string()];
+        widths.extend(self.widths.iter().map(|w| w.to_string()));
+        let status = match (self.certified, self.complete) {
+            (true, true) => "exact, certified",
+            (true, false) => "INCOMPLETE (stopped by --max-regions): a lower bound",
+            (false, _) => "not certified",
+        };
+        let per_layer = self
+            .per_layer
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(" → ");
+        let mut rows = vec![
+            ("network", format!("{} ({}, {} hidden neurons)", self.network, widths.join("-"), self.neurons)),
+            ("activation regions", format!("{}   ({status})", self.activation_regions)),
+            ("after each layer", per_layer),
+            (
+                if self.dim == 1 { "domain length" } else { "domain area" },
+                format!("{} ({})", self.domain_volume_exact, self.domain_volume),
+            ),
+        ];
+        if let (Some(v), Some(e)) = (self.vertices, self.edges) {
+            rows.push(("vertices / edges", format!("{v} / {e}")));
+        }
+        rows.push((
+            "exact fallbacks",
+            format!("{} sign decisions decided exactly", self.exact_fallbacks),
+        ));
+        rows.push((
+            "time",
+            format!("{:.3} s ({} engine, {} threads)", self.seconds, self.engine, self.threads),
+        ));
+        if let Some(m) = self.peak_memory_bytes {
+            rows.push(("peak memory", format!("{:.1} MiB", m as f64 / (1024.0 * 1024.0))));
+        }
+        rows.iter()
+            .map(|(k, v)| format!("  {k:<20} {v}\n"))
+            .collect()
+    }
+}

@@ -1,0 +1,146 @@
+//! The restricted network: the slice folded exactly into the first layer (SPEC §2), in two forms
+//! that describe the same function: f64 layers for the fast filtered path and an exact
+//! fraction-free form for every decision the floats cannot prove.
+
+use crate::error::{Error, Result};
+use crate::exact::number::ratio_to_f64;
+use crate::exact::{ExactLayer, ExactNet};
+use crate::net::{Layer, Network};
+use crate::slice::Slice;
+use num_bigint::BigInt;
+use num_integer::Integer;
+use num_rational::BigRational;
+use num_traits::One;
+
+/// One hidden layer in f64, row-major `n_out × n_in`, with the norms the error bounds need.
+#[derive(Debug, Clone)]
+pub struct FloatLayer {
+    pub n_in: usize,
+    pub n_out: usize,
+    pub w: Vec<f64>,
+    pub b: Vec<f64>,
+    /// max_i Σ_j |w_ij|, rounded up.
+    pub row_l1_max: f64,
+    /// max_i |b_i|.
+    pub bias_max: f64,
+}
+
+impl FloatLayer {
+    fn new(n_in: usize, n_out: usize, w: Vec<f64>, b: Vec<f64>) -> FloatLayer {
+        let row_l1_max = (0..n_out)
+            .map(|i| w[i * n_in..(i + 1) * n_in].iter().map(|x| x.abs()).sum::<f64>())
+            .fold(0.0, f64::max)
+            * (1.0 + 4.0 * n_in as f64 * f64::EPSILON);
+        let bias_max = b.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        FloatLayer {
+            n_in,
+            n_out,
+            w,
+            b,
+            row_l1_max,
+            bias_max,
+        }
+    }
+}
+
+/// The network restricted to the slice: input t ∈ R^d.
+#[derive(Debug, Clone)]
+pub struct Restricted {
+    pub d: usize,
+    pub widths: Vec<usize>,
+    /// First neuron index of each hidden layer in the global neuron numbering.
+    pub offsets: Vec<usize>,
+    pub neurons: usize,
+    pub float: Vec<FloatLayer>,
+    pub exact: ExactNet,
+}
+
+impl Restricted {
+    pub fn new(net: &Network, slice: &Slice) -> Result<Restricted> {
+        let n0 = net.input_dim();
+        let d = slice.dim();
+        if slice.origin.len() != n0 || slice.basis.iter().any(|b| b.len() != n0) {
+            return Err(Error::Unsupported(format!(
+                "the slice lives in R^{} but the network's input is R^{n0}",
+                slice.origin.len()
+            )));
+        }
+        let layers: Vec<&Layer> = net.layers.iter().collect();
+        // Fold: W1·B (n1 × d) and W1·origin + b1, fraction-free.
+        let first = layers[0];
+        let w1: Vec<BigRational> = first.weight.iter().map(|x| x.exact()).collect();
+        let b1: Vec<BigRational> = first.bias.iter().map(|x| x.exact()).collect();
+        let l1 = ExactLayer::from_rationals(n0, first.n_out, &w1, &b1);
+        let slice_den = slice
+            .origin
+            .iter()
+            .chain(slice.basis.iter().flatten())
+            .fold(BigInt::one(), |acc, q| acc.lcm(q.denom()));
+        let scaled = |q: &BigRational| q.numer() * (&slice_den / q.denom());
+        let basis: Vec<Vec<BigInt>> = slice.basis.iter().map(|v| v.iter().map(scaled).collect()).collect();
+        let origin: Vec<BigInt> = slice.origin.iter().map(scaled).collect();
+        let mut fw = Vec::with_capacity(first.n_out * d);
+        let mut fb = Vec::with_capacity(first.n_out);
+        for i in 0..first.n_out {
+            let row = &l1.w[i * n0..(i + 1) * n0];
+            for v in &basis {
+                fw.push(row.iter().zip(v).map(|(a, b)| a * b).sum::<BigInt>());
+            }
+            let dot: BigInt = row.iter().zip(&origin).map(|(a, b)| a * b).sum();
+            fb.push(dot + &l1.b[i] * &slice_den);
+        }
+        let folded = ExactLayer {
+            n_in: d,
+            n_out: first.n_out,
+            w: fw,
+            b: fb,
+            den: &l1.den * &slice_den,
+        }
+        .reduced();
+
+        let mut exact_layers = vec![folded];
+        for layer in &layers[1..] {
+            let w: Vec<BigRational> = layer.weight.iter().map(|x| x.exact()).collect();
+            let b: Vec<BigRational> = layer.bias.iter().map(|x| x.exact()).collect();
+            exact_layers.push(ExactLayer::from_rationals(layer.n_in, layer.n_out, &w, &b));
+        }
+        let output = exact_layers.pop().expect("at least one layer");
+        let exact = ExactNet {
+            d,
+            hidden: exact_layers,
+            output,
+        };
+
+        let mut float = Vec::new();
+        for (k, layer) in exact.hidden.iter().enumerate() {
+            let (w, b) = if k == 0 {
+                (
+                    layer.w.iter().map(|x| ratio_to_f64(x, &layer.den)).collect(),
+                    layer.b.iter().map(|x| ratio_to_f64(x, &layer.den)).collect(),
+                )
+            } else {
+                let src = layers[k];
+                (
+                    src.weight.iter().map(|x| x.approx()).collect(),
+                    src.bias.iter().map(|x| x.approx()).collect(),
+                )
+            };
+            float.push(FloatLayer::new(layer.n_in, layer.n_out, w, b));
+        }
+        let widths = exact.widths();
+        let mut offsets = Vec::with_capacity(widths.len());
+        let mut n = 0;
+        for w in &widths {
+            offsets.push(n);
+            n += w;
+        }
+        Ok(Restricted {
+            d,
+            widths,
+            offsets,
+            neurons: n,
+            float,
+            exact,
+        })
+    }
+}
