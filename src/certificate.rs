@@ -57,7 +57,11 @@ pub fn partition_file(p: &Partition) -> PartitionFile {
     let regions = (0..p.regions.len())
         .into_par_iter()
         .map(|r| {
-            let verts: Vec<&ExactPoint> = p.regions[r].verts.iter().map(|&i| &points[i as usize]).collect();
+            let verts: Vec<&ExactPoint> = p.regions[r]
+                .verts
+                .iter()
+                .map(|&i| &points[i as usize])
+                .collect();
             let m = measure(p.dim, &verts);
             let w = centroid(p.dim, &verts);
             RegionRecord {
@@ -118,10 +122,14 @@ pub fn verify(net: &ExactNet, domain: &Domain, file: &PartitionFile) -> Result<u
             .enumerate()
             .map(|(i, v)| {
                 if v.len() != d {
-                    return Err(format!("regions[{r}].vertices[{i}]: expected {d} coordinates"));
+                    return Err(format!(
+                        "regions[{r}].vertices[{i}]: expected {d} coordinates"
+                    ));
                 }
                 v.iter()
-                    .map(|x| parse_rational(x).map_err(|e| format!("regions[{r}].vertices[{i}]: {e}")))
+                    .map(|x| {
+                        parse_rational(x).map_err(|e| format!("regions[{r}].vertices[{i}]: {e}"))
+                    })
                     .collect::<Result<Vec<_>, _>>()
                     .map(|q| ExactPoint::from_rationals(&q).reduced())
             })
@@ -187,27 +195,37 @@ pub fn verify(net: &ExactNet, domain: &Domain, file: &PartitionFile) -> Result<u
         Ok(())
     })?;
     // (c) witnesses have exactly their region's pattern.
-    cells.par_iter().enumerate().try_for_each(|(r, (bits, _, witness))| {
-        if net.hidden.is_empty() {
-            return Ok(());
-        }
-        let p = ExactPoint::from_rationals(witness);
-        let acts = net.forward(&p, last);
-        let mut i = 0;
-        for z in &acts.num {
-            for x in z {
-                if x.is_positive() != pattern::get(bits, i) {
-                    return Err(format!("regions[{r}]: the witness has a different pattern (neuron {i})"));
-                }
-                i += 1;
+    cells
+        .par_iter()
+        .enumerate()
+        .try_for_each(|(r, (bits, _, witness))| {
+            if net.hidden.is_empty() {
+                return Ok(());
             }
-        }
-        Ok(())
-    })?;
+            let p = ExactPoint::from_rationals(witness);
+            let acts = net.forward(&p, last);
+            let mut i = 0;
+            for z in &acts.num {
+                for x in z {
+                    if x.is_positive() != pattern::get(bits, i) {
+                        return Err(format!(
+                            "regions[{r}]: the witness has a different pattern (neuron {i})"
+                        ));
+                    }
+                    i += 1;
+                }
+            }
+            Ok(())
+        })?;
     Ok(cells.len())
 }
 
-fn check_cell(d: usize, verts: &[ExactPoint], witness: &[BigRational], domain: &Domain) -> Result<(), String> {
+fn check_cell(
+    d: usize,
+    verts: &[ExactPoint],
+    witness: &[BigRational],
+    domain: &Domain,
+) -> Result<(), String> {
     let inside_domain = |p: &[BigRational]| -> bool {
         match domain {
             Domain::Box(b) => p.iter().zip(b).all(|(x, (lo, hi))| lo <= x && x <= hi),
@@ -251,7 +269,8 @@ fn check_cell(d: usize, verts: &[ExactPoint], witness: &[BigRational], domain: &
         if a == b {
             return Err("the polygon repeats a vertex".into());
         }
-        let side = (&b[0] - &a[0]) * (&witness[1] - &a[1]) - (&b[1] - &a[1]) * (&witness[0] - &a[0]);
+        let side =
+            (&b[0] - &a[0]) * (&witness[1] - &a[1]) - (&b[1] - &a[1]) * (&witness[0] - &a[0]);
         if !side.is_positive() {
             return Err("the witness is not strictly inside".into());
         }
@@ -261,7 +280,8 @@ fn check_cell(d: usize, verts: &[ExactPoint], witness: &[BigRational], domain: &
     let mut winding = 0i64;
     for i in 0..m {
         let (a, b) = (&pts[i], &pts[(i + 1) % m]);
-        let orient = (&b[0] - &a[0]) * (&witness[1] - &a[1]) - (&b[1] - &a[1]) * (&witness[0] - &a[0]);
+        let orient =
+            (&b[0] - &a[0]) * (&witness[1] - &a[1]) - (&b[1] - &a[1]) * (&witness[0] - &a[0]);
         if a[1] <= witness[1] && witness[1] < b[1] && orient.is_positive() {
             winding += 1;
         } else if b[1] <= witness[1] && witness[1] < a[1] && orient.is_negative() {
@@ -269,7 +289,9 @@ fn check_cell(d: usize, verts: &[ExactPoint], witness: &[BigRational], domain: &
         }
     }
     if winding != 1 {
-        return Err(format!("the polygon winds {winding} times around its witness (not simple)"));
+        return Err(format!(
+            "the polygon winds {winding} times around its witness (not simple)"
+        ));
     }
     let refs: Vec<&ExactPoint> = verts.iter().collect();
     if !measure(2, &refs).is_positive() {

@@ -92,7 +92,11 @@ impl Network {
             .as_array()
             .ok_or_else(|| Error::field(file, "layers", "expected an array of layers"))?;
         if layers.is_empty() {
-            return Err(Error::field(file, "layers", "empty: a network needs at least one layer"));
+            return Err(Error::field(
+                file,
+                "layers",
+                "empty: a network needs at least one layer",
+            ));
         }
         let mut parsed = Vec::with_capacity(layers.len());
         for (i, layer) in layers.iter().enumerate() {
@@ -139,7 +143,9 @@ fn parse_layer(v: &Value, file: &str, place: &str) -> Result<Layer> {
         .get("weight")
         .ok_or_else(|| Error::field(file, format!("{place}.weight"), "missing"))?
         .as_array()
-        .ok_or_else(|| Error::field(file, format!("{place}.weight"), "expected an array of rows"))?;
+        .ok_or_else(|| {
+            Error::field(file, format!("{place}.weight"), "expected an array of rows")
+        })?;
     if weight.is_empty() {
         return Err(Error::field(file, format!("{place}.weight"), "has no rows"));
     }
@@ -226,7 +232,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(net.hidden_widths(), vec![2]);
-        assert_eq!(net.layers[0].weight[3], Num::Exact(BigRational::new(1.into(), 3.into())));
+        assert_eq!(
+            net.layers[0].weight[3],
+            Num::Exact(BigRational::new(1.into(), 3.into()))
+        );
     }
 
     #[test]

@@ -86,13 +86,21 @@ impl Partition {
 
     /// Exact area (d = 2) or length (d = 1) of region r, given the exact vertices.
     pub fn region_measure(&self, r: usize, points: &[ExactPoint]) -> BigRational {
-        let v: Vec<&ExactPoint> = self.regions[r].verts.iter().map(|&i| &points[i as usize]).collect();
+        let v: Vec<&ExactPoint> = self.regions[r]
+            .verts
+            .iter()
+            .map(|&i| &points[i as usize])
+            .collect();
         measure(self.dim, &v)
     }
 
     /// An exact interior point of region r: the average of its vertices.
     pub fn region_witness(&self, r: usize, points: &[ExactPoint]) -> Vec<BigRational> {
-        let v: Vec<&ExactPoint> = self.regions[r].verts.iter().map(|&i| &points[i as usize]).collect();
+        let v: Vec<&ExactPoint> = self.regions[r]
+            .verts
+            .iter()
+            .map(|&i| &points[i as usize])
+            .collect();
         centroid(self.dim, &v)
     }
 }
@@ -115,6 +123,10 @@ pub fn measure(dim: usize, v: &[&ExactPoint]) -> BigRational {
 pub fn centroid(dim: usize, v: &[&ExactPoint]) -> Vec<BigRational> {
     let count = BigRational::from_integer(BigInt::from(v.len()));
     (0..dim)
-        .map(|k| v.iter().fold(BigRational::zero(), |acc, p| acc + p.coord(k)) / &count)
+        .map(|k| {
+            v.iter()
+                .fold(BigRational::zero(), |acc, p| acc + p.coord(k))
+                / &count
+        })
         .collect()
 }

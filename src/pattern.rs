@@ -19,7 +19,9 @@ pub fn set(bits: &mut [u64], i: usize, value: bool) {
 
 /// The pattern as a string of '0'/'1', neuron order layer by layer.
 pub fn to_string(bits: &[u64], n: usize) -> String {
-    (0..n).map(|i| if get(bits, i) { '1' } else { '0' }).collect()
+    (0..n)
+        .map(|i| if get(bits, i) { '1' } else { '0' })
+        .collect()
 }
 
 /// Parses a '0'/'1' string of length `n`.

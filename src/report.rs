@@ -69,11 +69,26 @@ impl CountReport {
             .collect::<Vec<_>>()
             .join(" → ");
         let mut rows = vec![
-            ("network", format!("{} ({}, {} hidden neurons)", self.network, widths.join("-"), self.neurons)),
-            ("activation regions", format!("{}   ({status})", self.activation_regions)),
+            (
+                "network",
+                format!(
+                    "{} ({}, {} hidden neurons)",
+                    self.network,
+                    widths.join("-"),
+                    self.neurons
+                ),
+            ),
+            (
+                "activation regions",
+                format!("{}   ({status})", self.activation_regions),
+            ),
             ("after each layer", per_layer),
             (
-                if self.dim == 1 { "domain length" } else { "domain area" },
+                if self.dim == 1 {
+                    "domain length"
+                } else {
+                    "domain area"
+                },
                 format!("{} ({})", self.domain_volume_exact, self.domain_volume),
             ),
         ];
@@ -86,10 +101,16 @@ impl CountReport {
         ));
         rows.push((
             "time",
-            format!("{:.3} s ({} engine, {} threads)", self.seconds, self.engine, self.threads),
+            format!(
+                "{:.3} s ({} engine, {} threads)",
+                self.seconds, self.engine, self.threads
+            ),
         ));
         if let Some(m) = self.peak_memory_bytes {
-            rows.push(("peak memory", format!("{:.1} MiB", m as f64 / (1024.0 * 1024.0))));
+            rows.push((
+                "peak memory",
+                format!("{:.1} MiB", m as f64 / (1024.0 * 1024.0)),
+            ));
         }
         rows.iter()
             .map(|(k, v)| format!("  {k:<20} {v}\n"))

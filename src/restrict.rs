@@ -28,7 +28,12 @@ pub struct FloatLayer {
 impl FloatLayer {
     fn new(n_in: usize, n_out: usize, w: Vec<f64>, b: Vec<f64>) -> FloatLayer {
         let row_l1_max = (0..n_out)
-            .map(|i| w[i * n_in..(i + 1) * n_in].iter().map(|x| x.abs()).sum::<f64>())
+            .map(|i| {
+                w[i * n_in..(i + 1) * n_in]
+                    .iter()
+                    .map(|x| x.abs())
+                    .sum::<f64>()
+            })
             .fold(0.0, f64::max)
             * (1.0 + 4.0 * n_in as f64 * f64::EPSILON);
         let bias_max = b.iter().fold(0.0f64, |m, x| m.max(x.abs()));
@@ -77,7 +82,11 @@ impl Restricted {
             .chain(slice.basis.iter().flatten())
             .fold(BigInt::one(), |acc, q| acc.lcm(q.denom()));
         let scaled = |q: &BigRational| q.numer() * (&slice_den / q.denom());
-        let basis: Vec<Vec<BigInt>> = slice.basis.iter().map(|v| v.iter().map(scaled).collect()).collect();
+        let basis: Vec<Vec<BigInt>> = slice
+            .basis
+            .iter()
+            .map(|v| v.iter().map(scaled).collect())
+            .collect();
         let origin: Vec<BigInt> = slice.origin.iter().map(scaled).collect();
         let mut fw = Vec::with_capacity(first.n_out * d);
         let mut fb = Vec::with_capacity(first.n_out);
@@ -115,8 +124,16 @@ impl Restricted {
         for (k, layer) in exact.hidden.iter().enumerate() {
             let (w, b) = if k == 0 {
                 (
-                    layer.w.iter().map(|x| ratio_to_f64(x, &layer.den)).collect(),
-                    layer.b.iter().map(|x| ratio_to_f64(x, &layer.den)).collect(),
+                    layer
+                        .w
+                        .iter()
+                        .map(|x| ratio_to_f64(x, &layer.den))
+                        .collect(),
+                    layer
+                        .b
+                        .iter()
+                        .map(|x| ratio_to_f64(x, &layer.den))
+                        .collect(),
                 )
             } else {
                 let src = layers[k];

@@ -85,7 +85,13 @@ impl Slice {
         let basis = (0..n)
             .map(|i| {
                 (0..n)
-                    .map(|j| if i == j { BigRational::one() } else { BigRational::zero() })
+                    .map(|j| {
+                        if i == j {
+                            BigRational::one()
+                        } else {
+                            BigRational::zero()
+                        }
+                    })
                     .collect()
             })
             .collect();
@@ -150,7 +156,11 @@ impl Slice {
             let origin = obj
                 .get("origin")
                 .ok_or_else(|| {
-                    Error::field(file, "origin", "missing (give \"origin\" and \"basis\", or \"through\")")
+                    Error::field(
+                        file,
+                        "origin",
+                        "missing (give \"origin\" and \"basis\", or \"through\")",
+                    )
                 })
                 .and_then(|v| parse_vector(v, file, "origin", n0))?;
             let basis = obj
@@ -166,13 +176,21 @@ impl Slice {
         if rank(&basis) < d {
             return Err(Error::field(
                 file,
-                if obj.contains_key("through") { "through" } else { "basis" },
+                if obj.contains_key("through") {
+                    "through"
+                } else {
+                    "basis"
+                },
                 format!("the {d} direction vectors are linearly dependent (rank < {d})"),
             ));
         }
         let domain = match (obj.get("box"), obj.get("polygon")) {
             (Some(_), Some(_)) => {
-                return Err(Error::field(file, "box", "give either \"box\" or \"polygon\", not both"))
+                return Err(Error::field(
+                    file,
+                    "box",
+                    "give either \"box\" or \"polygon\", not both",
+                ))
             }
             (Some(b), None) => Domain::Box(parse_box(b, file, "box", d)?),
             (None, Some(p)) => {
@@ -201,7 +219,10 @@ pub fn parse_box_flag(text: &str, d: usize) -> Result<Vec<(BigRational, BigRatio
     if parts.len() != d {
         return Err(Error::usage(
             "--box",
-            format!("expected {d} ranges LO:HI separated by commas, got {}", parts.len()),
+            format!(
+                "expected {d} ranges LO:HI separated by commas, got {}",
+                parts.len()
+            ),
         ));
     }
     let mut out = Vec::with_capacity(d);
@@ -251,7 +272,12 @@ fn parse_vectors(v: &Value, file: &str, field: &str, n: usize) -> Result<Vec<Vec
         .collect()
 }
 
-fn parse_box(v: &Value, file: &str, field: &str, d: usize) -> Result<Vec<(BigRational, BigRational)>> {
+fn parse_box(
+    v: &Value,
+    file: &str,
+    field: &str,
+    d: usize,
+) -> Result<Vec<(BigRational, BigRational)>> {
     let arr = v
         .as_array()
         .ok_or_else(|| Error::field(file, field, "expected [[lo, hi], ...]"))?;
@@ -272,7 +298,11 @@ fn parse_box(v: &Value, file: &str, field: &str, d: usize) -> Result<Vec<(BigRat
         let lo = parse_num(&pair[0], file, &format!("{f}[0]"))?.exact();
         let hi = parse_num(&pair[1], file, &format!("{f}[1]"))?.exact();
         if lo >= hi {
-            return Err(Error::field(file, &f, "is empty or inverted (lo must be < hi)"));
+            return Err(Error::field(
+                file,
+                &f,
+                "is empty or inverted (lo must be < hi)",
+            ));
         }
         out.push((lo, hi));
     }
@@ -282,9 +312,16 @@ fn parse_box(v: &Value, file: &str, field: &str, d: usize) -> Result<Vec<(BigRat
 fn parse_polygon(v: &Value, file: &str) -> Result<Vec<[BigRational; 2]>> {
     let pts = parse_vectors(v, file, "polygon", 2)?;
     if pts.len() < 3 {
-        return Err(Error::field(file, "polygon", "needs at least three corners"));
+        return Err(Error::field(
+            file,
+            "polygon",
+            "needs at least three corners",
+        ));
     }
-    let mut p: Vec<[BigRational; 2]> = pts.into_iter().map(|v| [v[0].clone(), v[1].clone()]).collect();
+    let mut p: Vec<[BigRational; 2]> = pts
+        .into_iter()
+        .map(|v| [v[0].clone(), v[1].clone()])
+        .collect();
     let area = polygon_area(&p);
     if area.is_zero() {
         return Err(Error::field(file, "polygon", "has zero area"));
@@ -319,7 +356,11 @@ fn parse_polygon(v: &Value, file: &str) -> Result<Vec<[BigRational; 2]>> {
         winding += (u.0 * w.1 - u.1 * w.0).atan2(u.0 * w.0 + u.1 * w.1);
     }
     if (winding - std::f64::consts::TAU).abs() > 1e-6 {
-        return Err(Error::field(file, "polygon", "is self-intersecting (not convex)"));
+        return Err(Error::field(
+            file,
+            "polygon",
+            "is self-intersecting (not convex)",
+        ));
     }
     Ok(p)
 }
@@ -380,15 +421,20 @@ mod tests {
 
     #[test]
     fn through_three_points() {
-        let s = Slice::from_json(r#"{"through": [[0,0,0],[1,0,0],[0,2,0]], "box": [[0,1],[0,1]]}"#, "s", 3)
-            .unwrap();
+        let s = Slice::from_json(
+            r#"{"through": [[0,0,0],[1,0,0],[0,2,0]], "box": [[0,1],[0,1]]}"#,
+            "s",
+            3,
+        )
+        .unwrap();
         assert_eq!(s.dim(), 2);
         assert!((s.volume_scale() - 2.0).abs() < 1e-12);
     }
 
     #[test]
     fn rejects_dependent_basis_and_bad_polygons() {
-        let e = Slice::from_json(r#"{"origin": [0,0], "basis": [[1,1],[2,2]]}"#, "s", 2).unwrap_err();
+        let e =
+            Slice::from_json(r#"{"origin": [0,0], "basis": [[1,1],[2,2]]}"#, "s", 2).unwrap_err();
         assert!(e.to_string().contains("basis"), "{e}");
         let e = Slice::from_json(
             r#"{"origin": [0,0], "basis": [[1,0],[0,1]], "polygon": [[0,0],[2,0],[1,0.5],[2,2],[0,2]]}"#,

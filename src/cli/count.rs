@@ -58,8 +58,13 @@ pub fn run(args: &CountArgs) -> Result<i32> {
             EngineArg::Lp => EngineChoice::Lp,
         },
     };
-    let threads = args.threads.unwrap_or_else(rayon::current_num_threads).max(1);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let threads = args
+        .threads
+        .unwrap_or_else(rayon::current_num_threads)
+        .max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
     let bar = Bar::new(!args.quiet);
     let start = Instant::now();
     let partition = pool.install(|| enumerate(&restricted, &slice.domain, &cfg, &bar))?;
@@ -70,7 +75,10 @@ pub fn run(args: &CountArgs) -> Result<i32> {
         let file = pool.install(|| partition_file(&partition));
         let text = serde_json::to_string(&file)?;
         std::fs::write(path, text).map_err(|e| {
-            anyhow::anyhow!(relu_regions::Error::usage_public(path, format!("cannot write: {e}")))
+            anyhow::anyhow!(relu_regions::Error::usage_public(
+                path,
+                format!("cannot write: {e}")
+            ))
         })?;
     }
     if args.json {

@@ -5,10 +5,12 @@ use relu_regions::{slice::parse_box_flag, Network, Slice, DEFAULT_NETWORK};
 
 /// A file read from disk, or an error that names it (exit code 2).
 pub fn read_file(path: &str) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| anyhow!(relu_regions::Error::Usage {
-        flag: path.to_string(),
-        reason: format!("cannot read the file: {e}"),
-    }))
+    std::fs::read_to_string(path).map_err(|e| {
+        anyhow!(relu_regions::Error::Usage {
+            flag: path.to_string(),
+            reason: format!("cannot read the file: {e}"),
+        })
+    })
 }
 
 /// The network named on the command line, or the embedded default.

@@ -153,10 +153,13 @@ fn enumerate_mesh(
     let mut z = Vec::new();
     let mut err = Vec::new();
     for def in &defs {
-        let x = geo.values(def, 0);
-        xy.extend(x.point.to_f64());
-        z.extend_from_slice(&x.z);
-        err.push(x.err);
+        let point = geo.point(def);
+        xy.extend(point.to_f64());
+        if !net.widths.is_empty() {
+            let x = geo.values(def, 0);
+            z.extend_from_slice(&x.z);
+            err.push(x.err);
+        }
     }
     let (face_verts, face_lines) = if d == 1 {
         (vec![0, 1], vec![LineKey::side(0); 2])
@@ -251,7 +254,8 @@ fn merge(
     }
     let mut xy = mesh.xy.clone();
     let mut defs = mesh.defs.clone();
-    let mut shared: std::collections::HashMap<(u32, u32, u32), u32> = std::collections::HashMap::new();
+    let mut shared: std::collections::HashMap<(u32, u32, u32), u32> =
+        std::collections::HashMap::new();
     let mut face_start = vec![0u32];
     let mut face_verts = Vec::new();
     let mut face_lines = Vec::new();
@@ -288,11 +292,13 @@ fn merge(
         }
         let parent = mesh.pattern(f);
         for (verts, lines, bits) in out.polys {
-            face_verts.extend(
-                verts
-                    .iter()
-                    .map(|&v| if v < base { v } else { remap[(v - base) as usize] }),
-            );
+            face_verts.extend(verts.iter().map(|&v| {
+                if v < base {
+                    v
+                } else {
+                    remap[(v - base) as usize]
+                }
+            }));
             face_lines.extend(lines);
             face_start.push(face_verts.len() as u32);
             let mut p = parent.to_vec();

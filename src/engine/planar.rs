@@ -67,6 +67,8 @@ fn split_face(ctx: &LayerCtx, f: usize, verts: &[u32], lines: &[LineKey]) -> Fac
         bits,
     }];
     let mut interior: HashMap<(u32, u32), u32> = HashMap::new();
+    // Vertices made on each parent edge during this layer (shared with the neighbour face).
+    let mut edge_verts: Vec<Vec<u32>> = vec![Vec::new(); k];
     let mut signs = Vec::new();
     for &j in &splitting {
         let line_j = LineKey::neuron(l, j, f);
@@ -77,21 +79,46 @@ fn split_face(ctx: &LayerCtx, f: usize, verts: &[u32], lines: &[LineKey]) -> Fac
         for i in 0..k {
             let (si, sn) = (corner_signs[i * n + j], corner_signs[((i + 1) % k) * n + j]);
             if si == 0 {
-                assert!(ends < 2, "line {line_j:?} meets face {f} in more than two points");
+                assert!(
+                    ends < 2,
+                    "line {line_j:?} meets face {f} in more than two points"
+                );
                 chord[ends] = verts[i];
                 ends += 1;
             }
             if si * sn < 0 {
-                let (p, q) = (verts[i], verts[(i + 1) % k]);
-                let key = (p.min(q), p.max(q), j as u32);
-                let w = local.interpolate(ctx, p, q, j, VertexDef::Meet(lines[i], line_j), Some(key));
-                assert!(ends < 2, "line {line_j:?} meets face {f} in more than two points");
+                // An earlier neuron of this layer may already have a vertex at this very point.
+                let existing = edge_verts[i]
+                    .iter()
+                    .copied()
+                    .find(|&v| local.sign(ctx, v, j) == 0);
+                let w = existing.unwrap_or_else(|| {
+                    let (p, q) = (verts[i], verts[(i + 1) % k]);
+                    let key = (p.min(q), p.max(q), j as u32);
+                    let w = local.interpolate(
+                        ctx,
+                        p,
+                        q,
+                        j,
+                        VertexDef::Meet(lines[i], line_j),
+                        Some(key),
+                    );
+                    edge_verts[i].push(w);
+                    w
+                });
+                assert!(
+                    ends < 2,
+                    "line {line_j:?} meets face {f} in more than two points"
+                );
                 on_parent_edge[ends] = (i as u32, w);
                 chord[ends] = w;
                 ends += 1;
             }
         }
-        assert_eq!(ends, 2, "line {line_j:?} splits face {f} but crosses it {ends} times");
+        assert_eq!(
+            ends, 2,
+            "line {line_j:?} splits face {f} but crosses it {ends} times"
+        );
         let cut = EdgeInfo {
             line: line_j,
             support: (chord[0], chord[1]),
@@ -201,7 +228,8 @@ pub(super) fn split_layer(
             }
             let (verts, lines) = mesh.face(f);
             let out = split_face(ctx, f, verts, lines);
-            let total = running.fetch_add(out.polys.len() - 1, Ordering::Relaxed) + out.polys.len() - 1;
+            let total =
+                running.fetch_add(out.polys.len() - 1, Ordering::Relaxed) + out.polys.len() - 1;
             if max_regions.is_some_and(|m| total > m) {
                 stop.store(true, Ordering::Relaxed);
             }

@@ -72,7 +72,8 @@ pub(super) fn split_layer(
             let (verts, lines) = mesh.face(f);
             let out = split_interval(ctx, f, verts[0], verts[1], lines[0]);
             let extra = out.polys.len() - 1;
-            if max_regions.is_some_and(|m| running.fetch_add(extra, Ordering::Relaxed) + extra > m) {
+            if max_regions.is_some_and(|m| running.fetch_add(extra, Ordering::Relaxed) + extra > m)
+            {
                 stop.store(true, Ordering::Relaxed);
             }
             progress.advance(1);

@@ -349,7 +349,10 @@ impl LocalVertices {
     fn float(&self, ctx: &LayerCtx, v: u32, j: usize) -> (f64, f64) {
         match self.local(v) {
             Some(k) => (self.z[k * self.n + j], self.err[k]),
-            None => (ctx.values.z[v as usize * self.n + j], ctx.values.err[v as usize]),
+            None => (
+                ctx.values.z[v as usize * self.n + j],
+                ctx.values.err[v as usize],
+            ),
         }
     }
 
@@ -465,10 +468,7 @@ impl LocalVertices {
 /// One layer step of the float state: `z' = W·relu(z) + b` for every vertex, with the bound
 /// `e' = R·e + γ_{n+3}·(R·max|h| + max|b|)` (R = max row l1 norm; the +3 covers rounding of
 /// weights that are not f64 and of the bias).
-pub fn next_layer_values(
-    prev: &LayerValues,
-    layer: &crate::restrict::FloatLayer,
-) -> LayerValues {
+pub fn next_layer_values(prev: &LayerValues, layer: &crate::restrict::FloatLayer) -> LayerValues {
     let v_count = prev.err.len();
     let (n_in, n_out) = (layer.n_in, layer.n_out);
     assert_eq!(prev.n, n_in);
@@ -514,8 +514,7 @@ pub fn next_layer_values(
                     .iter()
                     .fold(0.0f64, |m, x| m.max(*x));
                 let e = prev.err[first + r];
-                ec[r] = (layer.row_l1_max * e
-                    + gamma * (layer.row_l1_max * hmax + layer.bias_max))
+                ec[r] = (layer.row_l1_max * e + gamma * (layer.row_l1_max * hmax + layer.bias_max))
                     * (1.0 + 16.0 * U);
             }
         });

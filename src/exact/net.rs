@@ -139,7 +139,13 @@ impl ExactNet {
             q = &q * &layer.den;
             h = z
                 .iter()
-                .map(|x| if x.is_positive() { x.clone() } else { BigInt::zero() })
+                .map(|x| {
+                    if x.is_positive() {
+                        x.clone()
+                    } else {
+                        BigInt::zero()
+                    }
+                })
                 .collect();
             num.push(z);
             den.push(q.clone());
@@ -150,7 +156,11 @@ impl ExactNet {
     /// The exact affine map `t ↦ z_l(t)` of every neuron of hidden layer `l` on the region
     /// where the earlier layers have the activation pattern `active(layer, neuron)`.
     /// Row i is `(a_i, c_i)`: `z_{l,i}(t) = (a_i · t + c_i) / den` with a common `den > 0`.
-    pub fn layer_map(&self, l: usize, active: &dyn Fn(usize, usize) -> bool) -> (Vec<LineEq>, BigInt) {
+    pub fn layer_map(
+        &self,
+        l: usize,
+        active: &dyn Fn(usize, usize) -> bool,
+    ) -> (Vec<LineEq>, BigInt) {
         let d = self.d;
         // Map of the current layer: rows (a, c) over the common denominator q.
         let first = &self.hidden[0];

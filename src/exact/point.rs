@@ -81,7 +81,10 @@ impl SignOrdering for BigInt {
 
 /// The intersection of two lines in the plane (Cramer's rule); `None` when they are parallel.
 pub fn intersect_lines(l1: &LineEq, l2: &LineEq) -> Option<ExactPoint> {
-    assert!(l1.a.len() == 2 && l2.a.len() == 2, "intersect_lines is planar");
+    assert!(
+        l1.a.len() == 2 && l2.a.len() == 2,
+        "intersect_lines is planar"
+    );
     // a1 x + b1 y = -c1, a2 x + b2 y = -c2
     let det = &l1.a[0] * &l2.a[1] - &l1.a[1] * &l2.a[0];
     if det.is_zero() {
@@ -108,7 +111,13 @@ pub fn root_1d(line: &LineEq) -> Option<ExactPoint> {
     } else {
         (-&line.c, line.a[0].clone())
     };
-    Some(ExactPoint { num: vec![num], den }.reduced())
+    Some(
+        ExactPoint {
+            num: vec![num],
+            den,
+        }
+        .reduced(),
+    )
 }
 
 /// The line through two distinct exact points (d = 2), as an integer equation.

@@ -1,1 +1,10 @@
+//! The integration tests: one binary, one module per concern, shared helpers in `support`.
 
+mod brute_1d;
+mod certificate;
+mod cli;
+mod closed_forms;
+mod degenerate;
+mod property_2d;
+mod reference;
+mod support;

@@ -1,0 +1,222 @@
+//! The binary: bad input gives exit code 2 and a message naming the place (SPEC §11), never a
+//! panic; the default run prints a real count.
+
+use std::process::Command;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_relu-regions"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn temp(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("relu-regions-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+const NET2: &str = r#"{"layers": [{"weight": [[1, 0], [0, 1]], "bias": [0, 0]}, {"weight": [[1, 1]], "bias": [0]}]}"#;
+
+/// A bad input: exit code 2, no panic, and stderr mentions every `needle`.
+fn check_bad(args: &[&str], needles: &[&str]) {
+    let (code, _, err) = run(args);
+    assert_eq!(code, 2, "args {args:?}: stderr {err}");
+    assert!(!err.contains("panicked"), "args {args:?} panicked: {err}");
+    for n in needles {
+        assert!(
+            err.contains(n),
+            "args {args:?}: stderr does not name {n:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn bad_network_files() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "truncated.json",
+            r#"{"layers": [{"weight": [[1, 0]"#,
+            &["truncated.json", "JSON"],
+        ),
+        (
+            "nan.json",
+            r#"{"layers": [{"weight": [[NaN]], "bias": [0]}]}"#,
+            &["nan.json", "JSON"],
+        ),
+        (
+            "nan-string.json",
+            r#"{"layers": [{"weight": [["NaN", 1]], "bias": [0]}]}"#,
+            &["nan-string.json", "layers[0].weight[0][0]"],
+        ),
+        (
+            "inf.json",
+            r#"{"layers": [{"weight": [[1e999, 1]], "bias": [0]}]}"#,
+            &["inf.json"],
+        ),
+        (
+            "shape.json",
+            r#"{"layers": [{"weight": [[1, 0], [0, 1]], "bias": [0, 0]}, {"weight": [[1, 1, 1]], "bias": [0]}]}"#,
+            &["layers[1].weight"],
+        ),
+        (
+            "bias.json",
+            r#"{"layers": [{"weight": [[1, 0], [0, 1]], "bias": [0]}]}"#,
+            &["layers[0].bias"],
+        ),
+        (
+            "ragged.json",
+            r#"{"layers": [{"weight": [[1, 0], [0]], "bias": [0, 0]}]}"#,
+            &["layers[0].weight[1]"],
+        ),
+        (
+            "type.json",
+            r#"{"layers": [{"type": "conv2d", "weight": [[1, 0]], "bias": [0]}]}"#,
+            &["layers[0].type", "conv2d"],
+        ),
+        ("empty.json", r#"{"layers": []}"#, &["layers"]),
+        ("notobj.json", r#"[1, 2]"#, &["notobj.json"]),
+    ];
+    for (name, text, needles) in cases {
+        let path = temp(name, text);
+        check_bad(&["count", &path], needles);
+    }
+    check_bad(
+        &["count", "/nonexistent/net.json"],
+        &["/nonexistent/net.json"],
+    );
+}
+
+#[test]
+fn bad_slices_and_flags() {
+    let net = temp("net2.json", NET2);
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "len.json",
+            r#"{"origin": [0, 0], "basis": [[1, 0, 0], [0, 1]]}"#,
+            &["basis[0]"],
+        ),
+        (
+            "rank.json",
+            r#"{"origin": [0, 0], "basis": [[1, 2], [2, 4]]}"#,
+            &["basis", "dependent"],
+        ),
+        (
+            "emptybox.json",
+            r#"{"origin": [0, 0], "basis": [[1, 0], [0, 1]], "box": [[1, 1], [0, 1]]}"#,
+            &["box[0]"],
+        ),
+        (
+            "inverted.json",
+            r#"{"origin": [0, 0], "basis": [[1, 0], [0, 1]], "box": [[0, 1], [1, -1]]}"#,
+            &["box[1]"],
+        ),
+        (
+            "nonconvex.json",
+            r#"{"origin": [0, 0], "basis": [[1, 0], [0, 1]], "polygon": [[0, 0], [2, 0], [1, 0.5], [2, 2], [0, 2]]}"#,
+            &["polygon"],
+        ),
+        (
+            "through.json",
+            r#"{"through": [[0, 0], [1, 1], [2, 2]]}"#,
+            &["through", "dependent"],
+        ),
+    ];
+    for (name, text, needles) in cases {
+        let path = temp(name, text);
+        check_bad(&["count", &net, "--subspace", &path], needles);
+    }
+    check_bad(&["count", &net, "--box", "1:0,0:1"], &["--box"]);
+    check_bad(&["count", &net, "--box", "0:1"], &["--box"]);
+    check_bad(&["count", &net, "--box", "a:1,0:1"], &["--box"]);
+    check_bad(
+        &["count", &net, "--max-regions", "many"],
+        &["--max-regions"],
+    );
+    // d = 3 is beyond the planar engine (until the lp engine lands).
+    let net3 = temp(
+        "net3.json",
+        r#"{"layers": [{"weight": [[1, 0, 0]], "bias": [0]}, {"weight": [[1]], "bias": [0]}]}"#,
+    );
+    check_bad(&["count", &net3, "--engine", "planar"], &["3-D"]);
+    let net5 = temp(
+        "net5.json",
+        r#"{"layers": [{"weight": [[1, 0, 0, 0, 0]], "bias": [0]}, {"weight": [[1]], "bias": [0]}]}"#,
+    );
+    check_bad(&["count", &net5], &["--subspace", "5-D"]);
+}
+
+#[test]
+fn default_run_prints_a_real_count() {
+    let (code, out, _) = run(&[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("activation regions") && out.contains("certified"),
+        "{out}"
+    );
+    let (code, json, _) = run(&["count", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    for key in [
+        "activation_regions",
+        "certified",
+        "complete",
+        "dim",
+        "neurons",
+        "widths",
+        "domain_volume",
+        "per_layer",
+        "engine",
+        "seconds",
+        "vertices",
+        "edges",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert!(
+        v.get("linear_regions").is_none(),
+        "linear_regions must not be guessed"
+    );
+    let first: usize = out
+        .lines()
+        .find(|l| l.contains("activation regions"))
+        .unwrap()
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(v["activation_regions"].as_u64().unwrap() as usize, first);
+}
+
+#[test]
+fn max_regions_reports_incomplete() {
+    let (code, json, _) = run(&["count", "--json", "--max-regions", "100"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["complete"], serde_json::Value::Bool(false));
+}
+
+#[test]
+fn verify_round_trip_and_tamper_exit_codes() {
+    let net = temp("net-v.json", relu_regions::DEFAULT_NETWORK);
+    let regions = temp("regions.json", "");
+    let (code, _, err) = run(&["count", &net, "--regions", &regions, "-q"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = run(&["verify", &net, "--partition", &regions]);
+    assert_eq!(code, 0, "{out}");
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&regions).unwrap()).unwrap();
+    file["regions"].as_array_mut().unwrap().remove(0);
+    std::fs::write(&regions, file.to_string()).unwrap();
+    let (code, out, _) = run(&["verify", &net, "--partition", &regions]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("REJECTED"));
+}

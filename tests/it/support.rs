@@ -1,0 +1,114 @@
+//! Helpers every test goes through: build networks from exact numbers, count, certify.
+
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{One, Signed, Zero};
+use relu_regions::certificate::{partition_file, verify, PartitionFile};
+use relu_regions::net::{Layer, Num};
+use relu_regions::{count_regions, EnumerateConfig, Network, Partition, Restricted, Slice};
+
+pub type Q = BigRational;
+
+pub fn q(p: i64, d: i64) -> Q {
+    BigRational::new(BigInt::from(p), BigInt::from(d))
+}
+
+pub fn qi(p: i64) -> Q {
+    q(p, 1)
+}
+
+/// A network from hidden layers (weights row-major as rows, biases); the output layer sums.
+pub fn network(hidden: &[(Vec<Vec<Q>>, Vec<Q>)]) -> Network {
+    let mut layers: Vec<Layer> = hidden
+        .iter()
+        .map(|(w, b)| Layer {
+            n_in: w[0].len(),
+            n_out: w.len(),
+            weight: w.iter().flatten().map(|x| Num::Exact(x.clone())).collect(),
+            bias: b.iter().map(|x| Num::Exact(x.clone())).collect(),
+        })
+        .collect();
+    let last = layers.last().map_or(hidden_input(hidden), |l| l.n_out);
+    layers.push(Layer {
+        n_in: last,
+        n_out: 1,
+        weight: vec![Num::F64(1.0); last],
+        bias: vec![Num::F64(0.0)],
+    });
+    Network { layers }
+}
+
+fn hidden_input(hidden: &[(Vec<Vec<Q>>, Vec<Q>)]) -> usize {
+    hidden[0].0[0].len()
+}
+
+/// Small-integer shorthand: rows of (weights..., bias).
+pub fn layer(rows: &[&[i64]], den: i64) -> (Vec<Vec<Q>>, Vec<Q>) {
+    let w = rows
+        .iter()
+        .map(|r| r[..r.len() - 1].iter().map(|&x| q(x, den)).collect())
+        .collect();
+    let b = rows.iter().map(|r| q(r[r.len() - 1], den)).collect();
+    (w, b)
+}
+
+pub fn square(lo: i64, hi: i64) -> Slice {
+    Slice::identity(vec![(qi(lo), qi(hi)), (qi(lo), qi(hi))])
+}
+
+pub fn interval(lo: Q, hi: Q) -> Slice {
+    Slice::identity(vec![(lo, hi)])
+}
+
+pub fn count(net: &Network, slice: &Slice) -> Partition {
+    let p = count_regions(net, slice, &EnumerateConfig::default()).expect("valid input");
+    assert!(p.complete && p.certified);
+    p
+}
+
+/// Counts, then proves the partition with the independent certificate checker, and checks the
+/// mesh invariants (V − E + F = 1 for d = 2). Returns the region count.
+pub fn count_certified(net: &Network, slice: &Slice) -> usize {
+    let p = count(net, slice);
+    let file = partition_file(&p);
+    let restricted = Restricted::new(net, slice).unwrap();
+    let n = verify(&restricted.exact, &slice.domain, &file)
+        .unwrap_or_else(|e| panic!("certificate rejected: {e}"));
+    assert_eq!(n, p.regions.len());
+    if p.dim == 2 {
+        let (v, e, f) = (
+            p.vertex_count() as i64,
+            p.edge_count() as i64,
+            p.regions.len() as i64,
+        );
+        assert_eq!(v - e + f, 1, "Euler: V={v} E={e} F={f}");
+    }
+    n
+}
+
+pub fn certificate_of(net: &Network, slice: &Slice) -> PartitionFile {
+    partition_file(&count(net, slice))
+}
+
+/// The exact activation pattern at a rational point (plain rational arithmetic, no engine code).
+pub fn pattern_at(net: &Network, point: &[Q]) -> Vec<bool> {
+    let mut h: Vec<Q> = point.to_vec();
+    let mut bits = Vec::new();
+    for layer in net.hidden_layers() {
+        let mut next = Vec::with_capacity(layer.n_out);
+        for i in 0..layer.n_out {
+            let mut z = layer.bias[i].exact();
+            for (j, x) in h.iter().enumerate() {
+                z += layer.weight[i * layer.n_in + j].exact() * x;
+            }
+            bits.push(z.is_positive());
+            next.push(if z.is_positive() { z } else { Q::zero() });
+        }
+        h = next;
+    }
+    bits
+}
+
+pub fn pattern_string(bits: &[bool]) -> String {
+    bits.iter().map(|&b| if b { '1' } else { '0' }).collect()
+}
