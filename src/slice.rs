@@ -378,9 +378,9 @@ fn rank(vectors: &[Vec<BigRational>]) -> usize {
         for i in 0..rows {
             if i != r && !m[i][c].is_zero() {
                 let f = &m[i][c] / &m[r][c];
-                for k in c..cols {
-                    let v = &f * &m[r][k];
-                    m[i][k] -= v;
+                let pivot_row = m[r].clone();
+                for (x, p) in m[i].iter_mut().zip(&pivot_row).skip(c) {
+                    *x -= &f * p;
                 }
             }
         }
@@ -406,9 +406,9 @@ fn determinant(mut m: Vec<Vec<BigRational>>) -> BigRational {
         det *= m[c][c].clone();
         for i in c + 1..n {
             let f = &m[i][c] / &m[c][c];
-            for k in c..n {
-                let v = &f * &m[c][k];
-                m[i][k] -= v;
+            let pivot_row = m[c].clone();
+            for (x, p) in m[i].iter_mut().zip(&pivot_row).skip(c) {
+                *x -= &f * p;
             }
         }
     }

@@ -203,7 +203,7 @@ impl ExactGeometry {
         let num = &acts.num[layer];
         let den = &acts.den[layer];
         let z: Vec<f64> = num.iter().map(|x| ratio_to_f64(x, den)).collect();
-        let signs = num.iter().map(|x| sign_of(x)).collect();
+        let signs = num.iter().map(sign_of).collect();
         let zmax = z.iter().fold(0.0f64, |m, x| m.max(x.abs()));
         ExactValues {
             signs,

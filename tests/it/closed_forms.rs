@@ -8,7 +8,10 @@ use relu_regions::Slice;
 
 /// n random lines a·x + b·y + c (small integers) and their exact pairwise crossings, or None
 /// when two are parallel or three meet in a point (not general position).
-fn random_lines(seed: u64, n: usize) -> Option<(Vec<[i64; 3]>, Vec<[Q; 2]>)> {
+/// Lines (a, b, c) and their pairwise crossings.
+type Arrangement = (Vec<[i64; 3]>, Vec<[Q; 2]>);
+
+fn random_lines(seed: u64, n: usize) -> Option<Arrangement> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let lines: Vec<[i64; 3]> = (0..n)
         .map(|_| {

@@ -2,7 +2,7 @@
 
 use num_bigint::BigInt;
 use num_rational::BigRational;
-use num_traits::{One, Signed, Zero};
+use num_traits::{Signed, Zero};
 use relu_regions::certificate::{partition_file, verify, PartitionFile};
 use relu_regions::net::{Layer, Num};
 use relu_regions::{count_regions, EnumerateConfig, Network, Partition, Restricted, Slice};
