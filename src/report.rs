@@ -27,6 +27,11 @@ pub struct CountReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peak_memory_bytes: Option<u64>,
     pub network: String,
+    /// Time of one f64 forward pass at all final vertices (`--floor`), and ours ÷ that.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor_ratio: Option<f64>,
 }
 
 impl CountReport {
@@ -50,6 +55,8 @@ impl CountReport {
             threads,
             peak_memory_bytes: None,
             network: network.to_string(),
+            floor_seconds: None,
+            floor_ratio: None,
         }
     }
 
@@ -106,6 +113,12 @@ impl CountReport {
                 self.seconds, self.engine, self.threads
             ),
         ));
+        if let (Some(f), Some(r)) = (self.floor_seconds, self.floor_ratio) {
+            rows.push((
+                "forward-pass floor",
+                format!("{f:.4} s (enumeration = {r:.2} × floor)"),
+            ));
+        }
         if let Some(m) = self.peak_memory_bytes {
             rows.push((
                 "peak memory",

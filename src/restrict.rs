@@ -161,3 +161,57 @@ impl Restricted {
         })
     }
 }
+
+impl Restricted {
+    /// Plain f64 forward pass of the hidden layers at many points (`points` holds d values per
+    /// point); returns the last hidden layer's pre-activations. This is the "forward-pass floor"
+    /// of SPEC §10: the engine's time is compared with one such pass at all final vertices.
+    pub fn forward_batch(&self, points: &[f64]) -> Vec<f64> {
+        use rayon::prelude::*;
+        const CHUNK: usize = 1024;
+        let d = self.d;
+        let count = points.len() / d;
+        let last = self.widths.last().copied().unwrap_or(0);
+        let mut out = vec![0.0; count * last];
+        if last == 0 {
+            return out;
+        }
+        out.par_chunks_mut(CHUNK * last)
+            .zip(points.par_chunks(CHUNK * d))
+            .for_each(|(out, pts)| {
+                let rows = pts.len() / d;
+                let mut h = pts.to_vec();
+                for (k, layer) in self.float.iter().enumerate() {
+                    let mut z = vec![0.0; rows * layer.n_out];
+                    for r in 0..rows {
+                        z[r * layer.n_out..(r + 1) * layer.n_out].copy_from_slice(&layer.b);
+                    }
+                    // SAFETY: the slices have exactly rows × n_in and rows × n_out entries.
+                    unsafe {
+                        matrixmultiply::dgemm(
+                            rows,
+                            layer.n_in,
+                            layer.n_out,
+                            1.0,
+                            h.as_ptr(),
+                            layer.n_in as isize,
+                            1,
+                            layer.w.as_ptr(),
+                            1,
+                            layer.n_in as isize,
+                            1.0,
+                            z.as_mut_ptr(),
+                            layer.n_out as isize,
+                            1,
+                        );
+                    }
+                    if k + 1 < self.float.len() {
+                        z.iter_mut().for_each(|x| *x = x.max(0.0));
+                    }
+                    h = z;
+                }
+                out.copy_from_slice(&h);
+            });
+        out
+    }
+}

@@ -41,6 +41,9 @@ pub struct CountArgs {
     /// Worker threads (default: all cores). The output does not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Also time one f64 forward pass at all final vertices (the floor of SPEC §10).
+    #[arg(long)]
+    pub floor: bool,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -71,6 +74,20 @@ pub fn run(args: &CountArgs) -> Result<i32> {
     let seconds = start.elapsed().as_secs_f64();
     let mut report = CountReport::new(&partition, "planar", seconds, threads, &name);
     report.peak_memory_bytes = peak_memory_bytes();
+    if args.floor {
+        // Median of five passes, inside the same thread pool as the enumeration.
+        let mut times: Vec<f64> = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                let out = pool.install(|| restricted.forward_batch(&partition.xy));
+                std::hint::black_box(out);
+                t.elapsed().as_secs_f64()
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        report.floor_seconds = Some(times[2]);
+        report.floor_ratio = Some(seconds / times[2]);
+    }
     if let Some(path) = &args.regions {
         let file = pool.install(|| partition_file(&partition));
         let text = serde_json::to_string(&file)?;
