@@ -3,6 +3,7 @@
 //! - [`planar`] (d = 2) and [`segment`] (d = 1): a mesh split layer by layer, every sign decided
 //!   by the filtered exact predicate of [`vertex`].
 
+pub mod lp;
 pub mod planar;
 pub mod segment;
 pub mod vertex;

@@ -1,0 +1,556 @@
+//! Certified interior-feasibility decisions: is `{t : g_i(t) > 0 for all i}` non-empty?
+//!
+//! The float LP is the Chebyshev form `max r  s.t.  α_i·t + ‖α_i‖₁·r ≤ β_i` (each halfspace
+//! `g_i = a_i·t + c_i ≥ 0` is the row α = −a, β = c, scaled by a power of two), solved through
+//! its dual `min βᵀy  s.t.  Σ y_i (α_i, ‖α_i‖₁) = (0, 1), y ≥ 0` by the dense simplex of
+//! [`super::simplex`] or through good_lp. Every answer carries evidence that is checked before
+//! it is believed:
+//!
+//! - non-empty: the Chebyshev centre, an f64 point taken as the exact binary rational it is,
+//!   must satisfy every `g_i > 0` (float filter with a proven bound, exact integers otherwise);
+//! - empty: a Motzkin combination `y ≥ 0, y ≠ 0` with `Σ y_i α_i = 0` and `Σ y_i β_i ≤ 0` (no
+//!   strict solution can exist). The float duals are first checked with a proven error bound,
+//!   using that every solution lies in the outer box (its 2d faces are rows of every system);
+//!   failing that, the exact kernel of the support's exact rows is computed and checked.
+//!
+//! When no certificate holds, the same simplex runs in exact rationals and decides. Every system
+//! also contains the faces of an *outer box* (the domain's bounding box widened by its width on
+//! each side). They never change whether a system is empty (a cell lies inside the domain, and a
+//! redundancy test's solutions reach the cell's own boundary inside the domain, see the docs),
+//! and they bound every solution, which the float Motzkin check needs.
+
+use super::simplex;
+use crate::exact::number::rational_from_f64;
+use crate::exact::{ExactPoint, LineEq};
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{Signed, ToPrimitive, Zero};
+use std::cmp::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+
+const U: f64 = f64::EPSILON / 2.0;
+
+/// Which LP solver answers the float LPs (every answer is certified either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LpBackend {
+    /// The crate's dense f64 simplex on the Chebyshev dual (about 10× faster on tiny LPs).
+    #[default]
+    Dense,
+    /// good_lp with its pure-Rust microlp solver (no duals: emptiness certificates come from
+    /// the rows tight at the float optimum, else from the exact simplex).
+    GoodLp,
+}
+
+/// A closed halfspace `a·t + c ≥ 0` (interior `> 0`) in exact and in scaled float form.
+#[derive(Debug, Clone)]
+pub struct Con {
+    /// Reduced integer equation.
+    pub eq: LineEq,
+    /// `d + 1` floats: `a` then `c`, times one power of two (max entry about 1).
+    pub f: Vec<f64>,
+}
+
+impl Con {
+    pub fn new(eq: LineEq) -> Con {
+        let eq = eq.reduced();
+        let f = scaled_floats(&eq);
+        Con { eq, f }
+    }
+
+    /// The opposite closed halfspace `−a·t − c ≥ 0`.
+    pub fn flipped(&self) -> Con {
+        Con {
+            eq: LineEq {
+                a: self.eq.a.iter().map(|x| -x).collect(),
+                c: -&self.eq.c,
+            },
+            f: self.f.iter().map(|x| -x).collect(),
+        }
+    }
+
+    fn d(&self) -> usize {
+        self.f.len() - 1
+    }
+
+    /// The exact sign of `g` at `p`: float with a proven bound, exact integers otherwise.
+    pub fn sign_at(&self, p: &Pt, stats: &Stats) -> Ordering {
+        let d = self.d();
+        let mut val = self.f[d];
+        let mut mag = self.f[d].abs();
+        for k in 0..d {
+            let t = self.f[k] * p.f[k];
+            val += t;
+            mag += t.abs();
+        }
+        // Entries carry ≤ 2u relative error (conversion), the point ≤ u when it is not an f64
+        // point, products and the sum of d + 1 terms add (d + 2)u; doubled for safety.
+        let err = 2.0 * (d as f64 + 6.0) * U * mag + 1e-290;
+        if val > err {
+            Ordering::Greater
+        } else if val < -err {
+            Ordering::Less
+        } else {
+            stats.fallbacks.fetch_add(1, AtomicOrdering::Relaxed);
+            p.exact.side(&self.eq)
+        }
+    }
+}
+
+/// The f64 entries of an integer equation, scaled by one power of two so the largest is ≈ 1.
+fn scaled_floats(eq: &LineEq) -> Vec<f64> {
+    let bits =
+        eq.a.iter()
+            .chain(std::iter::once(&eq.c))
+            .map(|x| x.bits())
+            .max()
+            .unwrap_or(0) as i64;
+    // Shift huge integers down exactly (dropping only low bits below f64 precision would not be
+    // exact, so shift by whole words only when needed to stay in range).
+    let shift = (bits - 900).max(0) as usize;
+    eq.a.iter()
+        .chain(std::iter::once(&eq.c))
+        .map(|x| {
+            let v = if shift > 0 {
+                // Truncation error ≤ 1 unit of 2^shift, below 2^-800 of the largest entry;
+                // such rows only arise beyond ~30 layers and the filters then fall back.
+                (x >> shift).to_f64().unwrap_or(f64::NAN)
+            } else {
+                x.to_f64().unwrap_or(f64::NAN)
+            };
+            v * 2f64.powi(-(bits - shift as i64) as i32)
+        })
+        .collect()
+}
+
+/// A point known to lie in a cell: exact, with its float coordinates.
+#[derive(Debug, Clone)]
+pub struct Pt {
+    pub exact: ExactPoint,
+    pub f: Vec<f64>,
+}
+
+impl Pt {
+    /// The exact binary rational point of f64 coordinates.
+    pub fn from_f64(x: &[f64]) -> Option<Pt> {
+        let q: Option<Vec<BigRational>> = x.iter().map(|&v| rational_from_f64(v)).collect();
+        Some(Pt {
+            exact: ExactPoint::from_rationals(&q?),
+            f: x.to_vec(),
+        })
+    }
+
+    pub fn from_exact(p: ExactPoint) -> Pt {
+        let f = p.to_f64();
+        Pt { exact: p, f }
+    }
+}
+
+/// Counters shared by the threads of one run.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub lp_solves: AtomicUsize,
+    /// Decisions the float filters could not prove, decided with exact integers instead.
+    pub fallbacks: AtomicUsize,
+    /// Exact simplex runs (a subset of the fallbacks).
+    pub exact_lps: AtomicUsize,
+}
+
+/// The answer to "is the open set `{g_i > 0}` non-empty?", with its evidence.
+#[derive(Debug, Clone)]
+pub enum Interior {
+    /// A point strictly inside every halfspace, checked exactly.
+    NonEmpty(Pt),
+    /// Proven empty (Motzkin combination checked, or exact simplex).
+    Empty,
+}
+
+/// Everything a decision needs besides the halfspaces.
+pub struct Decider {
+    pub d: usize,
+    pub backend: LpBackend,
+    /// The outer box's faces (always part of every system).
+    pub outer: Vec<Con>,
+    /// |t_k| ≤ radius[k] on the outer box.
+    pub radius: Vec<f64>,
+    /// Cap on the Chebyshev radius (keeps the LP bounded whatever the rows).
+    pub cap: f64,
+    pub stats: Stats,
+}
+
+impl Decider {
+    /// `lo`, `hi`: the domain's bounding box.
+    pub fn new(lo: &[BigRational], hi: &[BigRational], backend: LpBackend) -> Decider {
+        let d = lo.len();
+        let mut outer = Vec::with_capacity(2 * d);
+        let mut radius = Vec::with_capacity(d);
+        let mut cap = 1.0f64;
+        for k in 0..d {
+            let w = &hi[k] - &lo[k];
+            let (olo, ohi) = (&lo[k] - &w, &hi[k] + &w);
+            // t_k − olo ≥ 0 and ohi − t_k ≥ 0, as integer equations.
+            for (sign, bound) in [(1i32, &olo), (-1i32, &ohi)] {
+                let mut a = vec![BigInt::zero(); d];
+                a[k] = BigInt::from(sign) * bound.denom();
+                let c = -BigInt::from(sign) * bound.numer();
+                outer.push(Con::new(LineEq { a, c }));
+            }
+            let r = crate::exact::number::to_f64(&olo)
+                .abs()
+                .max(crate::exact::number::to_f64(&ohi).abs());
+            radius.push(r * (1.0 + 8.0 * U));
+            cap = cap.max(crate::exact::number::to_f64(&w) * 4.0);
+        }
+        Decider {
+            d,
+            backend,
+            outer,
+            radius,
+            cap,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Decides whether `{g > 0 for every g in cons}` (plus the outer box) has interior points.
+    pub fn interior(&self, cons: &[&Con]) -> Interior {
+        let rows: Vec<&Con> = cons.iter().copied().chain(self.outer.iter()).collect();
+        self.stats.lp_solves.fetch_add(1, AtomicOrdering::Relaxed);
+        let float = match self.backend {
+            LpBackend::Dense => self.dense(&rows),
+            LpBackend::GoodLp => self.good_lp(&rows),
+        };
+        if let Some(answer) = float {
+            return answer;
+        }
+        self.stats.fallbacks.fetch_add(1, AtomicOrdering::Relaxed);
+        self.stats.exact_lps.fetch_add(1, AtomicOrdering::Relaxed);
+        self.exact(&rows)
+    }
+
+    /// The dense f64 simplex with certificates; `None` when no certificate could be checked.
+    fn dense(&self, rows: &[&Con]) -> Option<Interior> {
+        let d = self.d;
+        let m = rows.len();
+        let mut columns: Vec<Vec<f64>> = Vec::with_capacity(m + 1);
+        let mut cost = Vec::with_capacity(m + 1);
+        for row in rows {
+            let mut col = Vec::with_capacity(d + 1);
+            let mut l1 = 0.0;
+            for k in 0..d {
+                col.push(-row.f[k]);
+                l1 += row.f[k].abs();
+            }
+            col.push(l1);
+            columns.push(col);
+            cost.push(row.f[d]);
+        }
+        let mut cap_col = vec![0.0; d + 1];
+        cap_col[d] = 1.0;
+        columns.push(cap_col);
+        cost.push(self.cap);
+        let mut rhs = vec![0.0; d + 1];
+        rhs[d] = 1.0;
+        let opt = simplex::solve(&columns, &rhs, &cost).ok()?;
+        if opt.objective > 1e-12 {
+            let x = &opt.multipliers[..d];
+            if x.iter().any(|v| !v.is_finite()) {
+                return None;
+            }
+            let p = Pt::from_f64(x)?;
+            return self.check_point(rows, p).map(Interior::NonEmpty);
+        }
+        // Emptiness: the basic duals.
+        let mut y = vec![0.0; m];
+        for (row, &b) in opt.basis.iter().enumerate() {
+            if b < m {
+                y[b] = opt.values[row].max(0.0);
+            } else if b == m && opt.values[row] > 0.0 {
+                return None; // the cap is binding: not an emptiness certificate
+            }
+        }
+        if self.float_motzkin(rows, &y) {
+            return Some(Interior::Empty);
+        }
+        let support: Vec<usize> = (0..m).filter(|&i| y[i] > 0.0).collect();
+        self.stats.fallbacks.fetch_add(1, AtomicOrdering::Relaxed);
+        exact_motzkin(rows, &support).then_some(Interior::Empty)
+    }
+
+    /// good_lp + microlp on the primal Chebyshev LP.
+    fn good_lp(&self, rows: &[&Con]) -> Option<Interior> {
+        use good_lp::{variable, Expression, ProblemVariables, Solution, SolverModel};
+        let d = self.d;
+        let mut vars = ProblemVariables::new();
+        let x: Vec<_> = (0..d).map(|_| vars.add(variable())).collect();
+        let r = vars.add(variable().max(self.cap));
+        let mut model = vars.maximise(r).using(good_lp::microlp);
+        for row in rows {
+            let mut e = Expression::with_capacity(d + 1);
+            let mut l1 = 0.0;
+            for k in 0..d {
+                e.add_mul(-row.f[k], x[k]);
+                l1 += row.f[k].abs();
+            }
+            e.add_mul(l1, r);
+            model.add_constraint(e.leq(row.f[d]));
+        }
+        let sol = model.solve().ok()?;
+        let rv = sol.value(r);
+        let xv: Vec<f64> = x.iter().map(|&v| sol.value(v)).collect();
+        if rv > 1e-12 {
+            let p = Pt::from_f64(&xv)?;
+            return self.check_point(rows, p).map(Interior::NonEmpty);
+        }
+        // No duals: the rows tight at the optimum are the candidate support.
+        let mut slack: Vec<(f64, usize)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let mut s = row.f[d];
+                let mut l1 = 0.0;
+                for k in 0..d {
+                    s += row.f[k] * xv[k];
+                    l1 += row.f[k].abs();
+                }
+                (s - l1 * rv, i)
+            })
+            .collect();
+        slack.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let support: Vec<usize> = slack
+            .iter()
+            .take(d + 1)
+            .filter(|(s, _)| s.abs() < 1e-7)
+            .map(|&(_, i)| i)
+            .collect();
+        let mut support = support;
+        support.sort_unstable();
+        self.stats.fallbacks.fetch_add(1, AtomicOrdering::Relaxed);
+        exact_motzkin(rows, &support).then_some(Interior::Empty)
+    }
+
+    /// The point, if it is strictly inside every row (proven).
+    fn check_point(&self, rows: &[&Con], p: Pt) -> Option<Pt> {
+        rows.iter()
+            .all(|row| row.sign_at(&p, &self.stats) == Ordering::Greater)
+            .then_some(p)
+    }
+
+    /// Proves emptiness from float multipliers `y ≥ 0`, with a rigorous error bound: for any
+    /// strict solution t, `Σ y_i (β_i − α_i·t) > 0`, but it equals `S − V·t ≤ S + Σ|V_k| R_k`.
+    fn float_motzkin(&self, rows: &[&Con], y: &[f64]) -> bool {
+        let d = self.d;
+        let (mut s, mut s_mag, mut ysum) = (0.0f64, 0.0f64, 0.0f64);
+        let mut v = vec![0.0f64; d];
+        let mut v_mag = vec![0.0f64; d];
+        for (row, &yi) in rows.iter().zip(y) {
+            if yi == 0.0 {
+                continue;
+            }
+            ysum += yi;
+            // Row "−a·t ≤ c": β = c, α = −a.
+            s += yi * row.f[d];
+            s_mag += (yi * row.f[d]).abs();
+            for k in 0..d {
+                v[k] -= yi * row.f[k];
+                v_mag[k] += (yi * row.f[k]).abs();
+            }
+        }
+        if ysum <= 0.0 || !ysum.is_finite() {
+            return false;
+        }
+        let gamma = 2.0 * (rows.len() as f64 + 6.0) * U;
+        let mut bound = s + gamma * s_mag;
+        for k in 0..d {
+            bound += (v[k].abs() + gamma * v_mag[k]) * self.radius[k];
+        }
+        let bound = bound + gamma * bound.abs() + 1e-290;
+        bound < 0.0
+    }
+
+    /// The exact simplex decides (rare).
+    fn exact(&self, rows: &[&Con]) -> Interior {
+        let d = self.d;
+        let m = rows.len();
+        let mut columns: Vec<Vec<BigRational>> = Vec::with_capacity(m + 1);
+        let mut cost = Vec::with_capacity(m + 1);
+        for row in rows {
+            let mut col: Vec<BigRational> = row
+                .eq
+                .a
+                .iter()
+                .map(|x| BigRational::from_integer(-x))
+                .collect();
+            let l1: BigInt = row.eq.a.iter().map(|x| x.abs()).sum();
+            col.push(BigRational::from_integer(l1));
+            columns.push(col);
+            cost.push(BigRational::from_integer(row.eq.c.clone()));
+        }
+        let mut cap_col = vec![BigRational::zero(); d + 1];
+        cap_col[d] = BigRational::one();
+        columns.push(cap_col);
+        cost.push(BigRational::from_integer(BigInt::from(
+            self.cap.ceil() as i64
+        )));
+        let mut rhs = vec![BigRational::zero(); d + 1];
+        rhs[d] = BigRational::one();
+        let opt = simplex::solve(&columns, &rhs, &cost)
+            .unwrap_or_else(|e| panic!("the exact Chebyshev dual cannot fail ({e:?})"));
+        if !opt.objective.is_positive() {
+            return Interior::Empty;
+        }
+        let x = &opt.multipliers[..d];
+        // Prefer the nearby f64 point when it is inside too: small witnesses stay small.
+        let approx: Vec<f64> = x.iter().map(crate::exact::number::to_f64).collect();
+        if let Some(p) = Pt::from_f64(&approx) {
+            if rows
+                .iter()
+                .all(|row| p.exact.side(&row.eq) == Ordering::Greater)
+            {
+                return Interior::NonEmpty(p);
+            }
+        }
+        let p = ExactPoint::from_rationals(x).reduced();
+        assert!(
+            rows.iter().all(|row| p.side(&row.eq) == Ordering::Greater),
+            "the exact Chebyshev centre must be strictly inside"
+        );
+        Interior::NonEmpty(Pt::from_exact(p))
+    }
+}
+
+use num_traits::One;
+
+/// Checks exactly that the rows in `support` carry a Motzkin combination: the kernel of their
+/// exact normals (if one-dimensional) has a non-negative generator y with `Σ y_i c_i ≤ 0`.
+/// (Rows are `a_i·t + c_i ≥ 0`; `Σ y_i a_i = 0` and `Σ y_i c_i ≤ 0` make `Σ y_i g_i ≤ 0`
+/// everywhere, so no point has every `g_i > 0`.)
+pub(crate) fn exact_motzkin(rows: &[&Con], support: &[usize]) -> bool {
+    if support.is_empty() {
+        return false;
+    }
+    let d = rows[0].eq.a.len();
+    let k = support.len();
+    // d × k matrix of normals, Gaussian elimination in rationals (tiny: k ≤ d + 1).
+    let mut mat: Vec<Vec<BigRational>> = (0..d)
+        .map(|r| {
+            support
+                .iter()
+                .map(|&i| BigRational::from_integer(rows[i].eq.a[r].clone()))
+                .collect()
+        })
+        .collect();
+    let mut pivots: Vec<usize> = Vec::new();
+    let mut row = 0;
+    for col in 0..k {
+        let Some(p) = (row..d).find(|&r| !mat[r][col].is_zero()) else {
+            continue;
+        };
+        mat.swap(row, p);
+        let inv = mat[row][col].clone();
+        for j in 0..k {
+            mat[row][j] = &mat[row][j] / &inv;
+        }
+        for r in 0..d {
+            if r != row && !mat[r][col].is_zero() {
+                let f = mat[r][col].clone();
+                for j in 0..k {
+                    let v = &mat[r][j] - &f * &mat[row][j];
+                    mat[r][j] = v;
+                }
+            }
+        }
+        pivots.push(col);
+        row += 1;
+        if row == d {
+            break;
+        }
+    }
+    if k - pivots.len() != 1 {
+        return false;
+    }
+    let free = (0..k)
+        .find(|c| !pivots.contains(c))
+        .expect("one free column");
+    let mut y = vec![BigRational::zero(); k];
+    y[free] = BigRational::one();
+    for (r, &pc) in pivots.iter().enumerate() {
+        y[pc] = -mat[r][free].clone();
+    }
+    if y.iter().all(|v| !v.is_positive()) {
+        for v in &mut y {
+            *v = -v.clone();
+        }
+    }
+    if y.iter().any(|v| v.is_negative()) {
+        return false;
+    }
+    let s = support
+        .iter()
+        .zip(&y)
+        .fold(BigRational::zero(), |acc, (&i, yi)| {
+            acc + yi * BigRational::from_integer(rows[i].eq.c.clone())
+        });
+    !s.is_positive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn con(a: &[i64], c: i64) -> Con {
+        Con::new(LineEq {
+            a: a.iter().map(|&x| BigInt::from(x)).collect(),
+            c: BigInt::from(c),
+        })
+    }
+
+    fn decider(backend: LpBackend) -> Decider {
+        let lo = vec![-BigRational::one(); 2];
+        let hi = vec![BigRational::one(); 2];
+        Decider::new(&lo, &hi, backend)
+    }
+
+    #[test]
+    fn decides_both_ways_with_both_backends() {
+        for backend in [LpBackend::Dense, LpBackend::GoodLp] {
+            let dec = decider(backend);
+            // x > 0, y > 0, x + y < 1: non-empty.
+            let (a, b, c) = (con(&[1, 0], 0), con(&[0, 1], 0), con(&[-1, -1], 1));
+            match dec.interior(&[&a, &b, &c]) {
+                Interior::NonEmpty(p) => {
+                    for g in [&a, &b, &c] {
+                        assert_eq!(p.exact.side(&g.eq), Ordering::Greater);
+                    }
+                }
+                Interior::Empty => panic!("{backend:?}: the triangle is not empty"),
+            }
+            // x > 0 and x < 0: empty; x ≥ 0 and x ≤ 0 touching: empty interior.
+            let (p, n) = (con(&[1, 0], 0), con(&[-1, 0], 0));
+            assert!(matches!(dec.interior(&[&p, &n]), Interior::Empty));
+            // x > 1/2 and x + y < 1/2 inside the box: non-empty; x > 1/2, x + y < -2: empty.
+            let (e, f) = (con(&[2, 0], -1), con(&[-2, -2], 1));
+            assert!(matches!(dec.interior(&[&e, &f]), Interior::NonEmpty(_)));
+            let (g, h) = (con(&[2, 0], -1), con(&[-1, -1], -2));
+            let lo = vec![-BigRational::one(); 2];
+            let hi = vec![BigRational::one(); 2];
+            let boxed = Decider::new(&lo, &hi, backend);
+            let box_cons = [
+                con(&[1, 0], 1),
+                con(&[-1, 0], 1),
+                con(&[0, 1], 1),
+                con(&[0, -1], 1),
+            ];
+            let mut all: Vec<&Con> = box_cons.iter().collect();
+            all.push(&g);
+            all.push(&h);
+            assert!(matches!(boxed.interior(&all), Interior::Empty));
+        }
+    }
+
+    #[test]
+    fn exact_motzkin_accepts_only_true_certificates() {
+        let (p, n) = (con(&[1, 0], 0), con(&[-1, 0], 0));
+        assert!(exact_motzkin(&[&p, &n], &[0, 1]));
+        let (p, n) = (con(&[1, 0], 1), con(&[-1, 0], 1)); // -1 < x < 1: not empty
+        assert!(!exact_motzkin(&[&p, &n], &[0, 1]));
+    }
+}

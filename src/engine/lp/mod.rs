@@ -1,0 +1,483 @@
+//! The general-dimension engine: every region is a polytope (halfspaces plus a strictly interior
+//! witness) split neuron by neuron, with certified LP feasibility decisions (SPEC §6).
+//!
+//! Layer by layer, each cell is handled on its own (in parallel, results in cell order): the
+//! exact affine map of every neuron of the layer on the cell comes from the cell's pattern
+//! ([`crate::exact::ExactNet::layer_map`]). For each neuron, the signs at the points already
+//! known inside the cell (its witness, centres found by earlier LPs) often show both sides; only
+//! when they do not, one LP asks whether the missing side has interior points
+//! ([`feasibility::Decider::interior`], certified both ways). Neurons that cut the cell then
+//! split it, sub-cell by sub-cell, with the same test. A neuron whose map is constant, or whose
+//! other side has empty interior, does not split (SPEC §2: strict activation, regions with empty
+//! interior never count). After a split, the halfspaces of each new cell are made irredundant,
+//! one certified LP per halfspace.
+//!
+//! Invariants: a cell's `cons` are irredundant and define it exactly; `known[0]` is its witness
+//! and every known point is strictly inside it (proven); cells are in a deterministic order
+//! (parent order, then split order), whatever the thread count.
+//!
+//! Facet convention: each facet `LineEq { a, c }` is the closed halfspace `a·t + c ≥ 0` of the
+//! region (the region's interior has `a·t + c > 0`).
+
+pub mod feasibility;
+pub mod geometry;
+pub(crate) mod simplex;
+
+pub use feasibility::LpBackend;
+
+use crate::engine::{EnumerateConfig, ProgressSink};
+use crate::error::{Error, Result};
+use crate::exact::point::line_through;
+use crate::exact::{ExactPoint, LineEq};
+use crate::pattern;
+use crate::restrict::Restricted;
+use crate::slice::Domain;
+use feasibility::{Con, Decider, Interior, Pt};
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{Signed, Zero};
+use rayon::prelude::*;
+use std::cmp::Ordering;
+use std::sync::atomic::Ordering as AtomicOrdering;
+use std::sync::Arc;
+
+/// The largest slice dimension the engine accepts (cost grows quickly with d).
+pub const MAX_DIM: usize = 8;
+
+/// Options of the lp engine only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LpOptions {
+    pub backend: LpBackend,
+    /// Exact vertices and volume of every region (d ≤ 3 only).
+    pub exact_geometry: bool,
+}
+
+impl Default for LpOptions {
+    fn default() -> Self {
+        LpOptions {
+            backend: LpBackend::Dense,
+            exact_geometry: true,
+        }
+    }
+}
+
+/// One activation region as a polytope.
+#[derive(Debug, Clone)]
+pub struct LpRegion {
+    /// Activation bits over all hidden neurons (see [`crate::pattern`]).
+    pub pattern: Vec<u64>,
+    /// Irredundant facets; each is the closed halfspace `a·t + c ≥ 0`.
+    pub facets: Vec<LineEq>,
+    /// A point strictly inside (proven).
+    pub witness: ExactPoint,
+    /// Exact vertices (d ≤ 3, when asked for), sorted.
+    pub vertices: Option<Vec<ExactPoint>>,
+    /// Exact d-volume (d ≤ 3, when asked for).
+    pub volume: Option<BigRational>,
+}
+
+/// All regions of a restricted network on a domain, from the lp engine.
+#[derive(Debug, Clone)]
+pub struct LpPartition {
+    pub dim: usize,
+    pub widths: Vec<usize>,
+    pub regions: Vec<LpRegion>,
+    /// Regions after each hidden layer.
+    pub per_layer: Vec<usize>,
+    pub complete: bool,
+    /// True when every decision was proven (always, in this engine; kept for reports).
+    pub certified: bool,
+    /// Float LPs solved.
+    pub lp_solves: usize,
+    /// Decisions the float filters could not prove, decided exactly instead.
+    pub exact_fallbacks: usize,
+}
+
+/// The numbers a report needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LpCounts {
+    pub activation_regions: usize,
+    pub per_layer: Vec<usize>,
+    pub complete: bool,
+    pub certified: bool,
+    pub lp_solves: usize,
+    pub exact_fallbacks: usize,
+}
+
+impl LpPartition {
+    pub fn counts(&self) -> LpCounts {
+        LpCounts {
+            activation_regions: self.regions.len(),
+            per_layer: self.per_layer.clone(),
+            complete: self.complete,
+            certified: self.certified,
+            lp_solves: self.lp_solves,
+            exact_fallbacks: self.exact_fallbacks,
+        }
+    }
+
+    pub fn neurons(&self) -> usize {
+        self.widths.iter().sum()
+    }
+
+    /// Sum of the exact region volumes, when they were computed.
+    pub fn total_volume(&self) -> Option<BigRational> {
+        self.regions
+            .iter()
+            .try_fold(BigRational::zero(), |acc, r| Some(acc + r.volume.as_ref()?))
+    }
+}
+
+/// A cell during the enumeration.
+#[derive(Clone)]
+struct Cell {
+    pattern: Vec<u64>,
+    cons: Vec<Arc<Con>>,
+    /// Points strictly inside; `known[0]` is the witness.
+    known: Vec<Arc<Pt>>,
+}
+
+/// At most this many known points are kept per cell.
+const KNOWN_MAX: usize = 6;
+
+/// Enumerates the activation regions with the default [`LpOptions`].
+pub fn enumerate_lp(
+    net: &Restricted,
+    domain: &Domain,
+    cfg: &EnumerateConfig,
+    progress: &dyn ProgressSink,
+) -> Result<LpPartition> {
+    enumerate_lp_with(net, domain, cfg, &LpOptions::default(), progress)
+}
+
+/// Enumerates the activation regions of `net` on `domain` (any d from 1 to [`MAX_DIM`]).
+pub fn enumerate_lp_with(
+    net: &Restricted,
+    domain: &Domain,
+    cfg: &EnumerateConfig,
+    opts: &LpOptions,
+    progress: &dyn ProgressSink,
+) -> Result<LpPartition> {
+    let d = net.d;
+    if d == 0 || d > MAX_DIM {
+        return Err(Error::Unsupported(format!(
+            "the lp engine handles slices of dimension 1 to {MAX_DIM}; this one is {d}-D"
+        )));
+    }
+    if domain.dim() != d {
+        return Err(Error::Unsupported(format!(
+            "the domain is {}-D but the slice is {d}-D",
+            domain.dim()
+        )));
+    }
+    let (start_cons, lo, hi) = domain_halfspaces(domain);
+    let decider = Decider::new(&lo, &hi, opts.backend);
+    let stride = pattern::words(net.neurons);
+    // The first witness: the domain's centre (strictly inside a box or convex polygon).
+    let centre = domain_centre(domain);
+    let mut cells = vec![Cell {
+        pattern: vec![0; stride],
+        cons: start_cons.into_iter().map(Arc::new).collect(),
+        known: vec![Arc::new(centre)],
+    }];
+    let layers = net.widths.len();
+    let mut per_layer = Vec::with_capacity(layers);
+    let mut complete = true;
+    for l in 0..layers {
+        progress.start_layer(l, layers, cells.len());
+        let next: Vec<Vec<Cell>> = cells
+            .par_iter()
+            .map(|cell| {
+                let out = split_cell(net, &decider, cell, l);
+                progress.advance(1);
+                out
+            })
+            .collect();
+        let count: usize = next.iter().map(Vec::len).sum();
+        if cfg.max_regions.is_some_and(|m| count > m) {
+            complete = false;
+            break;
+        }
+        cells = next.into_iter().flatten().collect();
+        per_layer.push(cells.len());
+    }
+    progress.finish();
+    let geometry = opts.exact_geometry && d <= 3;
+    let regions: Vec<LpRegion> = cells
+        .into_par_iter()
+        .map(|cell| {
+            let facets: Vec<LineEq> = cell.cons.iter().map(|c| c.eq.clone()).collect();
+            let witness = cell.known[0].exact.clone();
+            let (vertices, volume) = if geometry {
+                let (v, vol) = geometry::vertices_and_volume(&facets, &witness);
+                (Some(v), Some(vol))
+            } else {
+                (None, None)
+            };
+            LpRegion {
+                pattern: cell.pattern,
+                facets,
+                witness,
+                vertices,
+                volume,
+            }
+        })
+        .collect();
+    Ok(LpPartition {
+        dim: d,
+        widths: net.widths.clone(),
+        regions,
+        per_layer,
+        complete,
+        certified: true,
+        lp_solves: decider.stats.lp_solves.load(AtomicOrdering::Relaxed),
+        exact_fallbacks: decider.stats.fallbacks.load(AtomicOrdering::Relaxed),
+    })
+}
+
+/// The domain as inward halfspaces, and its bounding box.
+fn domain_halfspaces(domain: &Domain) -> (Vec<Con>, Vec<BigRational>, Vec<BigRational>) {
+    match domain {
+        Domain::Box(b) => {
+            let d = b.len();
+            let mut cons = Vec::with_capacity(2 * d);
+            for (k, (lo, hi)) in b.iter().enumerate() {
+                for (sign, bound) in [(1i32, lo), (-1i32, hi)] {
+                    let mut a = vec![BigInt::zero(); d];
+                    a[k] = BigInt::from(sign) * bound.denom();
+                    let c = -BigInt::from(sign) * bound.numer();
+                    cons.push(Con::new(LineEq { a, c }));
+                }
+            }
+            let lo = b.iter().map(|x| x.0.clone()).collect();
+            let hi = b.iter().map(|x| x.1.clone()).collect();
+            (cons, lo, hi)
+        }
+        Domain::Polygon(p) => {
+            let pts: Vec<ExactPoint> = p.iter().map(|c| ExactPoint::from_rationals(c)).collect();
+            let n = pts.len();
+            // Counter-clockwise: the interior is to the left of each side.
+            let cons = (0..n)
+                .map(|k| {
+                    let side = line_through(&pts[k], &pts[(k + 1) % n]);
+                    let inside = &pts[(k + 2) % n];
+                    let con = Con::new(side);
+                    if inside.side(&con.eq) == Ordering::Less {
+                        con.flipped()
+                    } else {
+                        con
+                    }
+                })
+                .collect();
+            let lo = (0..2)
+                .map(|k| p.iter().map(|c| c[k].clone()).min().expect("corners"))
+                .collect();
+            let hi = (0..2)
+                .map(|k| p.iter().map(|c| c[k].clone()).max().expect("corners"))
+                .collect();
+            (cons, lo, hi)
+        }
+    }
+}
+
+fn domain_centre(domain: &Domain) -> Pt {
+    let coords: Vec<BigRational> = match domain {
+        Domain::Box(b) => b
+            .iter()
+            .map(|(lo, hi)| (lo + hi) / BigRational::from_integer(2.into()))
+            .collect(),
+        Domain::Polygon(p) => {
+            let n = BigRational::from_integer(p.len().into());
+            (0..2)
+                .map(|k| p.iter().fold(BigRational::zero(), |a, c| a + &c[k]) / &n)
+                .collect()
+        }
+    };
+    Pt::from_exact(ExactPoint::from_rationals(&coords).reduced())
+}
+
+/// How one neuron behaves on a cell.
+enum Neuron {
+    /// Active (true) or inactive on the whole interior.
+    Fixed(bool),
+    /// Cuts the interior: the halfspace `h ≥ 0` is its active side.
+    Cuts(Arc<Con>),
+}
+
+/// A cell being split during one layer.
+struct Sub {
+    cons: Vec<Arc<Con>>,
+    known: Vec<Arc<Pt>>,
+    bits: Vec<u64>,
+    changed: bool,
+}
+
+/// Splits one cell by every neuron of layer `l`.
+fn split_cell(net: &Restricted, dec: &Decider, cell: &Cell, l: usize) -> Vec<Cell> {
+    let offsets = &net.offsets;
+    let bits = &cell.pattern;
+    let (rows, _) = net
+        .exact
+        .layer_map(l, &|k, j| pattern::get(bits, offsets[k] + j));
+    let n = net.widths[l];
+    // Pass 1: which neurons cut the cell (known points first, an LP only when they do not tell).
+    let mut known = cell.known.clone();
+    let mut neurons = Vec::with_capacity(n);
+    for row in rows {
+        let eq = row.reduced();
+        if eq.is_constant() {
+            neurons.push(Neuron::Fixed(eq.c.is_positive()));
+            continue;
+        }
+        let h = Arc::new(Con::new(eq));
+        let (mut pos, mut neg) = (false, false);
+        for p in &known {
+            match h.sign_at(p, &dec.stats) {
+                Ordering::Greater => pos = true,
+                Ordering::Less => neg = true,
+                Ordering::Equal => {}
+            }
+        }
+        for side in [true, false] {
+            if (side && pos) || (!side && neg) {
+                continue;
+            }
+            if let Some(p) = find_side(dec, &cell.cons, &h, side) {
+                if known.len() < KNOWN_MAX + 2 {
+                    known.push(Arc::new(p));
+                }
+                if side {
+                    pos = true;
+                } else {
+                    neg = true;
+                }
+            }
+        }
+        neurons.push(match (pos, neg) {
+            (true, true) => Neuron::Cuts(h),
+            (true, false) => Neuron::Fixed(true),
+            (false, true) => Neuron::Fixed(false),
+            (false, false) => panic!("a non-constant neuron has interior on neither side"),
+        });
+    }
+    // Pass 2: split by the cutting neurons.
+    let mut first = Sub {
+        cons: cell.cons.clone(),
+        known,
+        bits: vec![0; pattern::words(n)],
+        changed: false,
+    };
+    for (i, nr) in neurons.iter().enumerate() {
+        if let Neuron::Fixed(true) = nr {
+            pattern::set(&mut first.bits, i, true);
+        }
+    }
+    let mut subs = vec![first];
+    for (i, nr) in neurons.iter().enumerate() {
+        let Neuron::Cuts(h) = nr else { continue };
+        let mut next = Vec::with_capacity(subs.len() + 1);
+        for mut s in subs {
+            let mut pos_pts = Vec::new();
+            let mut neg_pts = Vec::new();
+            for p in &s.known {
+                match h.sign_at(p, &dec.stats) {
+                    Ordering::Greater => pos_pts.push(p.clone()),
+                    Ordering::Less => neg_pts.push(p.clone()),
+                    Ordering::Equal => {}
+                }
+            }
+            for side in [true, false] {
+                let pts = if side { &mut pos_pts } else { &mut neg_pts };
+                if pts.is_empty() {
+                    if let Some(p) = find_side(dec, &s.cons, h, side) {
+                        pts.push(Arc::new(p));
+                    }
+                }
+            }
+            match (pos_pts.is_empty(), neg_pts.is_empty()) {
+                (false, false) => {
+                    let flipped = Arc::new(h.flipped());
+                    let mut a = Sub {
+                        cons: s.cons.clone(),
+                        known: pos_pts,
+                        bits: s.bits.clone(),
+                        changed: true,
+                    };
+                    a.cons.push(h.clone());
+                    pattern::set(&mut a.bits, i, true);
+                    s.cons.push(flipped);
+                    s.known = neg_pts;
+                    s.changed = true;
+                    next.push(a);
+                    next.push(s);
+                }
+                (false, true) => {
+                    pattern::set(&mut s.bits, i, true);
+                    next.push(s);
+                }
+                (true, false) => next.push(s),
+                (true, true) => panic!("a cell lost its interior"),
+            }
+        }
+        subs = next;
+    }
+    let offset = offsets[l];
+    subs.into_iter()
+        .map(|mut s| {
+            if s.changed {
+                s.cons = irredundant(dec, s.cons);
+            }
+            s.known.truncate(KNOWN_MAX);
+            let mut pattern = cell.pattern.clone();
+            for j in 0..n {
+                if pattern::get(&s.bits, j) {
+                    pattern::set(&mut pattern, offset + j, true);
+                }
+            }
+            Cell {
+                pattern,
+                cons: s.cons,
+                known: s.known,
+            }
+        })
+        .collect()
+}
+
+/// A point strictly inside `cons` on the side `h > 0` (side = true) or `h < 0`, if any.
+fn find_side(dec: &Decider, cons: &[Arc<Con>], h: &Con, side: bool) -> Option<Pt> {
+    let flipped;
+    let extra = if side {
+        h
+    } else {
+        flipped = h.flipped();
+        &flipped
+    };
+    let mut rows: Vec<&Con> = cons.iter().map(|c| c.as_ref()).collect();
+    rows.push(extra);
+    match dec.interior(&rows) {
+        Interior::NonEmpty(p) => Some(p),
+        Interior::Empty => None,
+    }
+}
+
+/// Drops halfspaces implied by the others, one at a time (certified LPs), keeping the order.
+fn irredundant(dec: &Decider, mut cons: Vec<Arc<Con>>) -> Vec<Arc<Con>> {
+    let mut j = 0;
+    while j < cons.len() {
+        let flipped = cons[j].flipped();
+        let mut rows: Vec<&Con> = cons
+            .iter()
+            .enumerate()
+            .filter(|&(k, _)| k != j)
+            .map(|(_, c)| c.as_ref())
+            .collect();
+        rows.push(&flipped);
+        match dec.interior(&rows) {
+            Interior::Empty => {
+                cons.remove(j);
+            }
+            Interior::NonEmpty(_) => j += 1,
+        }
+    }
+    cons
+}

@@ -1,0 +1,285 @@
+//! A small dense two-phase tableau simplex, generic over its numbers: f64 for the hot path, exact
+//! rationals for the fallback that decides when a float answer fails its exact check.
+//!
+//! It solves the standard form `min cᵀy  s.t.  M y = rhs, y ≥ 0` (rhs ≥ 0) with one artificial
+//! variable per row. The Chebyshev LP of a cell is solved through its dual, which has this form
+//! with only d + 1 rows (see `feasibility`), so the tableau is (d + 2) × (m + d + 2): a few
+//! hundred numbers. The artificial columns are kept to the end, so the simplex multipliers
+//! (the primal solution of the Chebyshev LP) are read from them. Bland's rule in exact
+//! arithmetic (no cycling); Dantzig's rule with a tolerance in f64, Bland after many pivots.
+
+use num_rational::BigRational;
+use num_traits::{One, Signed, Zero};
+
+/// The arithmetic the simplex needs. Comparisons of f64 use a tolerance; rationals are exact.
+pub(crate) trait Field: Clone {
+    fn zero() -> Self;
+    fn one() -> Self;
+    fn sub(&self, o: &Self) -> Self;
+    fn mul(&self, o: &Self) -> Self;
+    fn div(&self, o: &Self) -> Self;
+    /// Clearly positive (beyond the tolerance, for floats).
+    fn pos(&self) -> bool;
+    /// Clearly negative.
+    fn neg(&self) -> bool;
+    fn lt(&self, o: &Self) -> bool;
+    /// Exact numbers use Bland's rule from the start.
+    const EXACT: bool;
+}
+
+const TOL: f64 = 1e-11;
+
+impl Field for f64 {
+    fn zero() -> Self {
+        0.0
+    }
+    fn one() -> Self {
+        1.0
+    }
+    fn sub(&self, o: &Self) -> Self {
+        self - o
+    }
+    fn mul(&self, o: &Self) -> Self {
+        self * o
+    }
+    fn div(&self, o: &Self) -> Self {
+        self / o
+    }
+    fn pos(&self) -> bool {
+        *self > TOL
+    }
+    fn neg(&self) -> bool {
+        *self < -TOL
+    }
+    fn lt(&self, o: &Self) -> bool {
+        self < o
+    }
+    const EXACT: bool = false;
+}
+
+impl Field for BigRational {
+    fn zero() -> Self {
+        Zero::zero()
+    }
+    fn one() -> Self {
+        One::one()
+    }
+    fn sub(&self, o: &Self) -> Self {
+        self - o
+    }
+    fn mul(&self, o: &Self) -> Self {
+        self * o
+    }
+    fn div(&self, o: &Self) -> Self {
+        self / o
+    }
+    fn pos(&self) -> bool {
+        self.is_positive()
+    }
+    fn neg(&self) -> bool {
+        self.is_negative()
+    }
+    fn lt(&self, o: &Self) -> bool {
+        self < o
+    }
+    const EXACT: bool = true;
+}
+
+/// An optimal basic solution.
+#[derive(Debug, Clone)]
+pub(crate) struct Optimum<T> {
+    /// Basic column of each row (`>= m` for an artificial left at zero in a redundant row).
+    pub basis: Vec<usize>,
+    /// Values of the basic variables, row by row.
+    pub values: Vec<T>,
+    pub objective: T,
+    /// Simplex multipliers, one per row: the optimal solution of the dual LP.
+    pub multipliers: Vec<T>,
+}
+
+/// Why no optimum was found (impossible for the Chebyshev dual in exact arithmetic; in floats a
+/// sign that the problem is too ill-conditioned for them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    Infeasible,
+    Unbounded,
+    IterationLimit,
+}
+
+/// Solves `min cᵀy, M y = rhs, y ≥ 0`. `columns[j]` is column j of M (k entries); rhs ≥ 0.
+pub(crate) fn solve<T: Field>(
+    columns: &[Vec<T>],
+    rhs: &[T],
+    cost: &[T],
+) -> Result<Optimum<T>, Failure> {
+    let k = rhs.len();
+    let m = columns.len();
+    let width = m + k + 1; // real columns, artificials, rhs
+    let mut tab: Vec<T> = vec![T::zero(); (k + 1) * width];
+    for i in 0..k {
+        for (j, col) in columns.iter().enumerate() {
+            tab[i * width + j] = col[i].clone();
+        }
+        tab[i * width + m + i] = T::one();
+        tab[i * width + m + k] = rhs[i].clone();
+    }
+    // Phase 1 objective: minimise the sum of artificials; reduced costs = −Σ rows.
+    {
+        let obj = k * width;
+        for i in 0..k {
+            for j in 0..m {
+                let v = tab[obj + j].sub(&tab[i * width + j]);
+                tab[obj + j] = v;
+            }
+            let v = tab[obj + m + k].sub(&tab[i * width + m + k]);
+            tab[obj + m + k] = v;
+        }
+    }
+    let mut basis: Vec<usize> = (m..m + k).collect();
+    let limit = 50 * (m + k) + 100;
+    run(&mut tab, &mut basis, k, width, m, limit)?;
+    if tab[k * width + m + k].neg() {
+        return Err(Failure::Infeasible);
+    }
+    // Drive artificials out of the basis where a real column can replace them.
+    for i in 0..k {
+        if basis[i] >= m {
+            if let Some(j) = (0..m).find(|&j| {
+                let v = &tab[i * width + j];
+                v.pos() || v.neg()
+            }) {
+                pivot(&mut tab, k, width, i, j);
+                basis[i] = j;
+            }
+        }
+    }
+    // Phase 2 objective row: reduced costs c_j − c_B B⁻¹ M_j (artificials cost 0).
+    {
+        let obj = k * width;
+        for j in 0..width {
+            tab[obj + j] = if j < m { cost[j].clone() } else { T::zero() };
+        }
+        for i in 0..k {
+            let b = basis[i];
+            if b < m {
+                let cb = cost[b].clone();
+                for j in 0..width {
+                    let v = tab[obj + j].sub(&cb.mul(&tab[i * width + j]));
+                    tab[obj + j] = v;
+                }
+            }
+        }
+    }
+    run(&mut tab, &mut basis, k, width, m, limit)?;
+    let obj = k * width;
+    Ok(Optimum {
+        values: (0..k).map(|i| tab[i * width + m + k].clone()).collect(),
+        objective: T::zero().sub(&tab[obj + m + k]),
+        multipliers: (0..k).map(|i| T::zero().sub(&tab[obj + m + i])).collect(),
+        basis,
+    })
+}
+
+/// Pivots until no real column has a negative reduced cost.
+fn run<T: Field>(
+    tab: &mut [T],
+    basis: &mut [usize],
+    k: usize,
+    width: usize,
+    m: usize,
+    limit: usize,
+) -> Result<(), Failure> {
+    let obj = k * width;
+    for iter in 0..limit {
+        let bland = T::EXACT || iter > 20 * (m + k);
+        // Entering column.
+        let mut enter = None;
+        for j in 0..m {
+            let r = &tab[obj + j];
+            if r.neg() {
+                match enter {
+                    None => enter = Some(j),
+                    Some(e) if !bland && r.lt(&tab[obj + e]) => enter = Some(j),
+                    _ => {}
+                }
+                if bland {
+                    break;
+                }
+            }
+        }
+        let Some(j) = enter else { return Ok(()) };
+        // Ratio test (ties: smallest basic index, Bland).
+        let mut leave: Option<(usize, T)> = None;
+        for i in 0..k {
+            let a = &tab[i * width + j];
+            if !a.pos() {
+                continue;
+            }
+            let ratio = tab[i * width + m + k].div(a);
+            let better = match &leave {
+                None => true,
+                Some((li, lr)) => {
+                    ratio.lt(lr) || (!lr.lt(&ratio) && basis[i] < basis[*li] && bland)
+                }
+            };
+            if better {
+                leave = Some((i, ratio));
+            }
+        }
+        let Some((i, _)) = leave else {
+            return Err(Failure::Unbounded);
+        };
+        pivot(tab, k, width, i, j);
+        basis[i] = j;
+    }
+    Err(Failure::IterationLimit)
+}
+
+fn pivot<T: Field>(tab: &mut [T], k: usize, width: usize, r: usize, c: usize) {
+    let p = tab[r * width + c].clone();
+    for j in 0..width {
+        let v = tab[r * width + j].div(&p);
+        tab[r * width + j] = v;
+    }
+    let row: Vec<T> = tab[r * width..(r + 1) * width].to_vec();
+    for i in 0..=k {
+        if i == r {
+            continue;
+        }
+        let f = tab[i * width + c].clone();
+        if !(f.pos() || f.neg()) {
+            if T::EXACT {
+                continue;
+            }
+            // Floats: clear tiny entries exactly so they never pivot.
+            tab[i * width + c] = T::zero();
+            continue;
+        }
+        for j in 0..width {
+            let v = tab[i * width + j].sub(&f.mul(&row[j]));
+            tab[i * width + j] = v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_lp_in_both_number_types() {
+        // min y0 + 2 y1 + 3 y2  s.t. y0 + y1 = 1, y1 + y2 = 1  → y = (0, 1, 0), value 2.
+        let cols = vec![vec![1.0, 0.0], vec![1.0, 1.0], vec![0.0, 1.0]];
+        let o = solve(&cols, &[1.0, 1.0], &[1.0, 2.0, 3.0]).unwrap();
+        assert!((o.objective - 2.0).abs() < 1e-12);
+        let q = |x: i64| BigRational::from_integer(x.into());
+        let cols: Vec<Vec<BigRational>> = cols
+            .iter()
+            .map(|c| c.iter().map(|&x| q(x as i64)).collect())
+            .collect();
+        let o = solve(&cols, &[q(1), q(1)], &[q(1), q(2), q(3)]).unwrap();
+        assert_eq!(o.objective, q(2));
+        // Multipliers π with π·M_j ≤ c_j, maximising π·rhs = 2.
+        assert_eq!(&o.multipliers[0] + &o.multipliers[1], q(2));
+    }
+}
