@@ -20,7 +20,6 @@
 //! and they bound every solution, which the float Motzkin check needs.
 
 use super::simplex;
-use crate::exact::number::rational_from_f64;
 use crate::exact::{ExactPoint, LineEq};
 use num_bigint::BigInt;
 use num_rational::BigRational;
@@ -51,8 +50,10 @@ pub struct Con {
 }
 
 impl Con {
+    /// From an integer equation; common powers of two are divided out (a gcd per line would
+    /// cost more than the LPs).
     pub fn new(eq: LineEq) -> Con {
-        let eq = eq.reduced();
+        let eq = without_common_twos(eq);
         let f = scaled_floats(&eq);
         Con { eq, f }
     }
@@ -96,6 +97,21 @@ impl Con {
     }
 }
 
+fn without_common_twos(mut eq: LineEq) -> LineEq {
+    let tz =
+        eq.a.iter()
+            .chain(std::iter::once(&eq.c))
+            .filter_map(|x| x.trailing_zeros())
+            .min()
+            .unwrap_or(0);
+    if tz > 0 {
+        for x in eq.a.iter_mut().chain(std::iter::once(&mut eq.c)) {
+            *x >>= tz;
+        }
+    }
+    eq
+}
+
 /// The f64 entries of an integer equation, scaled by one power of two so the largest is ≈ 1.
 fn scaled_floats(eq: &LineEq) -> Vec<f64> {
     let bits =
@@ -130,11 +146,44 @@ pub struct Pt {
 }
 
 impl Pt {
-    /// The exact binary rational point of f64 coordinates.
+    /// The exact binary rational point of f64 coordinates (no gcd: the common denominator is
+    /// the largest power of two needed).
     pub fn from_f64(x: &[f64]) -> Option<Pt> {
-        let q: Option<Vec<BigRational>> = x.iter().map(|&v| rational_from_f64(v)).collect();
+        if x.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        // v = mantissa · 2^exp with an odd mantissa (or zero).
+        let parts: Vec<(i64, i64)> = x
+            .iter()
+            .map(|&v| {
+                if v == 0.0 {
+                    return (0, 0);
+                }
+                let bits = v.to_bits();
+                let sign = if bits >> 63 == 1 { -1 } else { 1 };
+                let exp_bits = ((bits >> 52) & 0x7ff) as i64;
+                let frac = (bits & ((1u64 << 52) - 1)) as i64;
+                let (mut m, mut e) = if exp_bits == 0 {
+                    (frac, -1074)
+                } else {
+                    (frac | (1 << 52), exp_bits - 1075)
+                };
+                let tz = m.trailing_zeros() as i64;
+                m >>= tz;
+                e += tz;
+                (sign * m, e)
+            })
+            .collect();
+        let shift = parts.iter().map(|&(_, e)| (-e).max(0)).max().unwrap_or(0);
+        let num = parts
+            .iter()
+            .map(|&(m, e)| BigInt::from(m) << ((e + shift) as usize))
+            .collect();
         Some(Pt {
-            exact: ExactPoint::from_rationals(&q?),
+            exact: ExactPoint {
+                num,
+                den: BigInt::from(1) << (shift as usize),
+            },
             f: x.to_vec(),
         })
     }
@@ -230,22 +279,19 @@ impl Decider {
     fn dense(&self, rows: &[&Con]) -> Option<Interior> {
         let d = self.d;
         let m = rows.len();
-        let mut columns: Vec<Vec<f64>> = Vec::with_capacity(m + 1);
+        let mut columns: Vec<f64> = Vec::with_capacity((m + 1) * (d + 1));
         let mut cost = Vec::with_capacity(m + 1);
         for row in rows {
-            let mut col = Vec::with_capacity(d + 1);
             let mut l1 = 0.0;
             for k in 0..d {
-                col.push(-row.f[k]);
+                columns.push(-row.f[k]);
                 l1 += row.f[k].abs();
             }
-            col.push(l1);
-            columns.push(col);
+            columns.push(l1);
             cost.push(row.f[d]);
         }
-        let mut cap_col = vec![0.0; d + 1];
-        cap_col[d] = 1.0;
-        columns.push(cap_col);
+        columns.extend(std::iter::repeat_n(0.0, d));
+        columns.push(1.0);
         cost.push(self.cap);
         let mut rhs = vec![0.0; d + 1];
         rhs[d] = 1.0;
@@ -370,23 +416,16 @@ impl Decider {
     fn exact(&self, rows: &[&Con]) -> Interior {
         let d = self.d;
         let m = rows.len();
-        let mut columns: Vec<Vec<BigRational>> = Vec::with_capacity(m + 1);
+        let mut columns: Vec<BigRational> = Vec::with_capacity((m + 1) * (d + 1));
         let mut cost = Vec::with_capacity(m + 1);
         for row in rows {
-            let mut col: Vec<BigRational> = row
-                .eq
-                .a
-                .iter()
-                .map(|x| BigRational::from_integer(-x))
-                .collect();
+            columns.extend(row.eq.a.iter().map(|x| BigRational::from_integer(-x)));
             let l1: BigInt = row.eq.a.iter().map(|x| x.abs()).sum();
-            col.push(BigRational::from_integer(l1));
-            columns.push(col);
+            columns.push(BigRational::from_integer(l1));
             cost.push(BigRational::from_integer(row.eq.c.clone()));
         }
-        let mut cap_col = vec![BigRational::zero(); d + 1];
-        cap_col[d] = BigRational::one();
-        columns.push(cap_col);
+        columns.extend(std::iter::repeat_n(BigRational::zero(), d));
+        columns.push(BigRational::one());
         cost.push(BigRational::from_integer(BigInt::from(
             self.cap.ceil() as i64
         )));

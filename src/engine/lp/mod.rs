@@ -19,6 +19,9 @@
 //! Facet convention: each facet `LineEq { a, c }` is the closed halfspace `a·t + c ≥ 0` of the
 //! region (the region's interior has `a·t + c > 0`).
 
+// Dense numeric kernels read best with index loops.
+#![allow(clippy::needless_range_loop)]
+
 pub mod feasibility;
 pub mod geometry;
 pub(crate) mod simplex;
@@ -132,10 +135,17 @@ impl LpPartition {
 #[derive(Clone)]
 struct Cell {
     pattern: Vec<u64>,
+    /// Irredundant halfspaces.
     cons: Vec<Arc<Con>>,
+    /// `certs[j]`: a point strictly inside every halfspace but `cons[j]`, strictly outside
+    /// that one (proof that `cons[j]` is a facet). Reused to avoid LPs after a split.
+    certs: Vec<Arc<Pt>>,
     /// Points strictly inside; `known[0]` is the witness.
     known: Vec<Arc<Pt>>,
 }
+
+/// At most this many points outside some facet are kept while one cell is split.
+const POOL_MAX: usize = 12;
 
 /// At most this many known points are kept per cell.
 const KNOWN_MAX: usize = 6;
@@ -175,9 +185,16 @@ pub fn enumerate_lp_with(
     let stride = pattern::words(net.neurons);
     // The first witness: the domain's centre (strictly inside a box or convex polygon).
     let centre = domain_centre(domain);
+    let (cons, certs) = irredundant(
+        &decider,
+        start_cons.into_iter().map(Arc::new).collect(),
+        Vec::new(),
+        &mut Vec::new(),
+    );
     let mut cells = vec![Cell {
         pattern: vec![0; stride],
-        cons: start_cons.into_iter().map(Arc::new).collect(),
+        cons,
+        certs,
         known: vec![Arc::new(centre)],
     }];
     let layers = net.widths.len();
@@ -300,13 +317,15 @@ fn domain_centre(domain: &Domain) -> Pt {
 enum Neuron {
     /// Active (true) or inactive on the whole interior.
     Fixed(bool),
-    /// Cuts the interior: the halfspace `h ≥ 0` is its active side.
-    Cuts(Arc<Con>),
+    /// Cuts the interior: the halfspace `h ≥ 0` is its active side, and its flip.
+    Cuts(Arc<Con>, Arc<Con>),
 }
 
 /// A cell being split during one layer.
 struct Sub {
     cons: Vec<Arc<Con>>,
+    /// Facet certificates carried from the parent (None for halfspaces added in this layer).
+    certs: Vec<Option<Arc<Pt>>>,
     known: Vec<Arc<Pt>>,
     bits: Vec<u64>,
     changed: bool,
@@ -324,12 +343,13 @@ fn split_cell(net: &Restricted, dec: &Decider, cell: &Cell, l: usize) -> Vec<Cel
     let mut known = cell.known.clone();
     let mut neurons = Vec::with_capacity(n);
     for row in rows {
-        let eq = row.reduced();
+        let eq = row;
         if eq.is_constant() {
             neurons.push(Neuron::Fixed(eq.c.is_positive()));
             continue;
         }
         let h = Arc::new(Con::new(eq));
+        let hf = Arc::new(h.flipped());
         let (mut pos, mut neg) = (false, false);
         for p in &known {
             match h.sign_at(p, &dec.stats) {
@@ -342,7 +362,7 @@ fn split_cell(net: &Restricted, dec: &Decider, cell: &Cell, l: usize) -> Vec<Cel
             if (side && pos) || (!side && neg) {
                 continue;
             }
-            if let Some(p) = find_side(dec, &cell.cons, &h, side) {
+            if let Some(p) = find_side(dec, &cell.cons, if side { &h } else { &hf }) {
                 if known.len() < KNOWN_MAX + 2 {
                     known.push(Arc::new(p));
                 }
@@ -354,7 +374,7 @@ fn split_cell(net: &Restricted, dec: &Decider, cell: &Cell, l: usize) -> Vec<Cel
             }
         }
         neurons.push(match (pos, neg) {
-            (true, true) => Neuron::Cuts(h),
+            (true, true) => Neuron::Cuts(h, hf),
             (true, false) => Neuron::Fixed(true),
             (false, true) => Neuron::Fixed(false),
             (false, false) => panic!("a non-constant neuron has interior on neither side"),
@@ -363,6 +383,7 @@ fn split_cell(net: &Restricted, dec: &Decider, cell: &Cell, l: usize) -> Vec<Cel
     // Pass 2: split by the cutting neurons.
     let mut first = Sub {
         cons: cell.cons.clone(),
+        certs: cell.certs.iter().cloned().map(Some).collect(),
         known,
         bits: vec![0; pattern::words(n)],
         changed: false,
@@ -373,8 +394,10 @@ fn split_cell(net: &Restricted, dec: &Decider, cell: &Cell, l: usize) -> Vec<Cel
         }
     }
     let mut subs = vec![first];
+    // Points outside some halfspace that may prove facets of the sub-cells without an LP.
+    let mut pool: Vec<Arc<Pt>> = Vec::new();
     for (i, nr) in neurons.iter().enumerate() {
-        let Neuron::Cuts(h) = nr else { continue };
+        let Neuron::Cuts(h, hf) = nr else { continue };
         let mut next = Vec::with_capacity(subs.len() + 1);
         for mut s in subs {
             let mut pos_pts = Vec::new();
@@ -389,23 +412,30 @@ fn split_cell(net: &Restricted, dec: &Decider, cell: &Cell, l: usize) -> Vec<Cel
             for side in [true, false] {
                 let pts = if side { &mut pos_pts } else { &mut neg_pts };
                 if pts.is_empty() {
-                    if let Some(p) = find_side(dec, &s.cons, h, side) {
+                    if let Some(p) = find_side(dec, &s.cons, if side { h } else { hf }) {
                         pts.push(Arc::new(p));
                     }
                 }
             }
             match (pos_pts.is_empty(), neg_pts.is_empty()) {
                 (false, false) => {
-                    let flipped = Arc::new(h.flipped());
+                    pool.extend(pos_pts.iter().take(1).cloned());
+                    pool.extend(neg_pts.iter().take(1).cloned());
+                    if pool.len() > POOL_MAX {
+                        pool.drain(..pool.len() - POOL_MAX);
+                    }
                     let mut a = Sub {
                         cons: s.cons.clone(),
+                        certs: s.certs.clone(),
                         known: pos_pts,
                         bits: s.bits.clone(),
                         changed: true,
                     };
                     a.cons.push(h.clone());
+                    a.certs.push(None);
                     pattern::set(&mut a.bits, i, true);
-                    s.cons.push(flipped);
+                    s.cons.push(hf.clone());
+                    s.certs.push(None);
                     s.known = neg_pts;
                     s.changed = true;
                     next.push(a);
@@ -422,11 +452,19 @@ fn split_cell(net: &Restricted, dec: &Decider, cell: &Cell, l: usize) -> Vec<Cel
         subs = next;
     }
     let offset = offsets[l];
-    subs.into_iter()
-        .map(|mut s| {
-            if s.changed {
-                s.cons = irredundant(dec, s.cons);
-            }
+    let mut out = Vec::with_capacity(subs.len());
+    for mut s in subs {
+        let certs = if s.changed {
+            let (cons, certs) = irredundant(dec, s.cons, s.certs, &mut pool);
+            s.cons = cons;
+            certs
+        } else {
+            s.certs
+                .into_iter()
+                .map(|c| c.expect("an unchanged cell keeps its certificates"))
+                .collect()
+        };
+        {
             s.known.truncate(KNOWN_MAX);
             let mut pattern = cell.pattern.clone();
             for j in 0..n {
@@ -434,24 +472,19 @@ fn split_cell(net: &Restricted, dec: &Decider, cell: &Cell, l: usize) -> Vec<Cel
                     pattern::set(&mut pattern, offset + j, true);
                 }
             }
-            Cell {
+            out.push(Cell {
                 pattern,
                 cons: s.cons,
+                certs,
                 known: s.known,
-            }
-        })
-        .collect()
+            });
+        }
+    }
+    out
 }
 
-/// A point strictly inside `cons` on the side `h > 0` (side = true) or `h < 0`, if any.
-fn find_side(dec: &Decider, cons: &[Arc<Con>], h: &Con, side: bool) -> Option<Pt> {
-    let flipped;
-    let extra = if side {
-        h
-    } else {
-        flipped = h.flipped();
-        &flipped
-    };
+/// A point strictly inside `cons` and strictly inside `extra`, if any.
+fn find_side(dec: &Decider, cons: &[Arc<Con>], extra: &Con) -> Option<Pt> {
     let mut rows: Vec<&Con> = cons.iter().map(|c| c.as_ref()).collect();
     rows.push(extra);
     match dec.interior(&rows) {
@@ -460,10 +493,40 @@ fn find_side(dec: &Decider, cons: &[Arc<Con>], h: &Con, side: bool) -> Option<Pt
     }
 }
 
-/// Drops halfspaces implied by the others, one at a time (certified LPs), keeping the order.
-fn irredundant(dec: &Decider, mut cons: Vec<Arc<Con>>) -> Vec<Arc<Con>> {
+/// Drops halfspaces implied by the others, one at a time, keeping the order; returns the facets
+/// with their certificates. A halfspace is a facet when some point violates it alone: the
+/// carried certificate or a point of `pool` is tried first (sign tests), a certified LP otherwise.
+fn irredundant(
+    dec: &Decider,
+    mut cons: Vec<Arc<Con>>,
+    carried: Vec<Option<Arc<Pt>>>,
+    pool: &mut Vec<Arc<Pt>>,
+) -> (Vec<Arc<Con>>, Vec<Arc<Pt>>) {
+    let mut carried = carried;
+    carried.resize(cons.len(), None);
+    let mut certs: Vec<Arc<Pt>> = Vec::with_capacity(cons.len());
     let mut j = 0;
     while j < cons.len() {
+        let proves = |p: &Pt| {
+            cons.iter().enumerate().all(|(k, c)| {
+                let s = c.sign_at(p, &dec.stats);
+                if k == j {
+                    s == Ordering::Less
+                } else {
+                    s == Ordering::Greater
+                }
+            })
+        };
+        let found = carried[j]
+            .iter()
+            .chain(pool.iter())
+            .find(|p| proves(p))
+            .cloned();
+        if let Some(p) = found {
+            certs.push(p);
+            j += 1;
+            continue;
+        }
         let flipped = cons[j].flipped();
         let mut rows: Vec<&Con> = cons
             .iter()
@@ -475,9 +538,18 @@ fn irredundant(dec: &Decider, mut cons: Vec<Arc<Con>>) -> Vec<Arc<Con>> {
         match dec.interior(&rows) {
             Interior::Empty => {
                 cons.remove(j);
+                carried.remove(j);
             }
-            Interior::NonEmpty(_) => j += 1,
+            Interior::NonEmpty(p) => {
+                let p = Arc::new(p);
+                if pool.len() >= POOL_MAX {
+                    pool.remove(0);
+                }
+                pool.push(p.clone());
+                certs.push(p);
+                j += 1;
+            }
         }
     }
-    cons
+    (cons, certs)
 }

@@ -106,19 +106,17 @@ pub(crate) enum Failure {
     IterationLimit,
 }
 
-/// Solves `min cᵀy, M y = rhs, y ≥ 0`. `columns[j]` is column j of M (k entries); rhs ≥ 0.
-pub(crate) fn solve<T: Field>(
-    columns: &[Vec<T>],
-    rhs: &[T],
-    cost: &[T],
-) -> Result<Optimum<T>, Failure> {
+/// Solves `min cᵀy, M y = rhs, y ≥ 0`. `columns` holds M column by column (k entries each,
+/// k = rhs.len()); rhs ≥ 0.
+pub(crate) fn solve<T: Field>(columns: &[T], rhs: &[T], cost: &[T]) -> Result<Optimum<T>, Failure> {
     let k = rhs.len();
-    let m = columns.len();
+    let m = cost.len();
+    assert_eq!(columns.len(), m * k, "M must have one column per cost");
     let width = m + k + 1; // real columns, artificials, rhs
     let mut tab: Vec<T> = vec![T::zero(); (k + 1) * width];
     for i in 0..k {
-        for (j, col) in columns.iter().enumerate() {
-            tab[i * width + j] = col[i].clone();
+        for j in 0..m {
+            tab[i * width + j] = columns[j * k + i].clone();
         }
         tab[i * width + m + i] = T::one();
         tab[i * width + m + k] = rhs[i].clone();
@@ -269,14 +267,11 @@ mod tests {
     #[test]
     fn small_lp_in_both_number_types() {
         // min y0 + 2 y1 + 3 y2  s.t. y0 + y1 = 1, y1 + y2 = 1  → y = (0, 1, 0), value 2.
-        let cols = vec![vec![1.0, 0.0], vec![1.0, 1.0], vec![0.0, 1.0]];
+        let cols = vec![1.0, 0.0, 1.0, 1.0, 0.0, 1.0];
         let o = solve(&cols, &[1.0, 1.0], &[1.0, 2.0, 3.0]).unwrap();
         assert!((o.objective - 2.0).abs() < 1e-12);
         let q = |x: i64| BigRational::from_integer(x.into());
-        let cols: Vec<Vec<BigRational>> = cols
-            .iter()
-            .map(|c| c.iter().map(|&x| q(x as i64)).collect())
-            .collect();
+        let cols: Vec<BigRational> = cols.iter().map(|&x| q(x as i64)).collect();
         let o = solve(&cols, &[q(1), q(1)], &[q(1), q(2), q(3)]).unwrap();
         assert_eq!(o.objective, q(2));
         // Multipliers π with π·M_j ≤ c_j, maximising π·rhs = 2.

@@ -1,0 +1,537 @@
+//! The lp engine (polytopes split by certified LPs): identical counts with the planar engine on
+//! every d ≤ 2 input, closed forms in 3-D and 4-D, the degenerate 3-D fixtures, and properties
+//! of every partition (witness patterns, facets, exact volumes, determinism, both backends).
+
+use crate::closed_forms::tent;
+use crate::support::*;
+use num_traits::{Signed, Zero};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use relu_regions::engine::lp::{
+    enumerate_lp, enumerate_lp_with, LpBackend, LpOptions, LpPartition,
+};
+use relu_regions::engine::{enumerate, EngineChoice};
+use relu_regions::exact::ExactPoint;
+use relu_regions::slice::parse_box_flag;
+use relu_regions::{EnumerateConfig, Error, Network, NoProgress, Restricted, Slice};
+use std::cmp::Ordering;
+use std::collections::HashSet;
+use std::path::Path;
+
+fn opts(backend: LpBackend) -> LpOptions {
+    LpOptions {
+        backend,
+        exact_geometry: true,
+    }
+}
+
+fn run(net: &Network, slice: &Slice, backend: LpBackend) -> LpPartition {
+    let r = Restricted::new(net, slice).unwrap();
+    let p = enumerate_lp_with(
+        &r,
+        &slice.domain,
+        &EnumerateConfig::default(),
+        &opts(backend),
+        &NoProgress,
+    )
+    .expect("valid input");
+    assert!(p.complete && p.certified);
+    p
+}
+
+fn planar(net: &Network, slice: &Slice) -> usize {
+    let r = Restricted::new(net, slice).unwrap();
+    let cfg = EnumerateConfig {
+        engine: EngineChoice::Planar,
+        ..Default::default()
+    };
+    enumerate(&r, &slice.domain, &cfg, &NoProgress)
+        .unwrap()
+        .regions
+        .len()
+}
+
+fn rationals(p: &ExactPoint) -> Vec<Q> {
+    p.to_rationals()
+}
+
+/// Checks every invariant of an lp partition with code independent of the engine: the witness
+/// has the region's pattern (plain rational forward pass) and is strictly inside every facet,
+/// patterns are distinct, every vertex is on the closed side of every facet, and (d ≤ 3) the
+/// exact volumes are positive and sum to the domain's. Returns the region count.
+fn check(name: &str, net: &Network, slice: &Slice, p: &LpPartition) -> usize {
+    let n = p.neurons();
+    let mut seen = HashSet::new();
+    for (k, r) in p.regions.iter().enumerate() {
+        let w = rationals(&r.witness);
+        let expected = pattern_string(&pattern_at(net, &w));
+        let got = relu_regions::pattern::to_string(&r.pattern, n);
+        assert_eq!(got, expected, "{name}: region {k}: witness pattern");
+        assert!(seen.insert(got), "{name}: region {k}: repeated pattern");
+        assert!(!r.facets.is_empty(), "{name}: region {k}: no facets");
+        for f in &r.facets {
+            assert_eq!(
+                r.witness.side(f),
+                Ordering::Greater,
+                "{name}: region {k}: witness not strictly inside facet {f:?}"
+            );
+        }
+        if let Some(vs) = &r.vertices {
+            assert!(
+                vs.len() > p.dim,
+                "{name}: region {k}: {} vertices",
+                vs.len()
+            );
+            for v in vs {
+                for f in &r.facets {
+                    assert_ne!(
+                        v.side(f),
+                        Ordering::Less,
+                        "{name}: region {k}: vertex outside"
+                    );
+                }
+            }
+            // Every facet holds at least d vertices (irredundant facets are (d−1)-faces).
+            for f in &r.facets {
+                let on = vs.iter().filter(|v| v.side(f) == Ordering::Equal).count();
+                assert!(
+                    on >= p.dim,
+                    "{name}: region {k}: facet {f:?} has {on} vertices"
+                );
+            }
+        }
+    }
+    if p.dim <= 3 {
+        for (k, r) in p.regions.iter().enumerate() {
+            assert!(
+                r.volume.as_ref().unwrap().is_positive(),
+                "{name}: region {k}: volume"
+            );
+        }
+        assert_eq!(
+            p.total_volume().unwrap(),
+            slice.domain.volume(),
+            "{name}: volumes must sum to the domain's"
+        );
+    }
+    p.regions.len()
+}
+
+fn count_lp(name: &str, net: &Network, slice: &Slice) -> usize {
+    let p = run(net, slice, LpBackend::Dense);
+    check(name, net, slice, &p)
+}
+
+fn fixture_dir(dir: &str) -> Vec<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn load_fixture(path: &Path) -> (String, Network, Slice, usize, String) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let expected = meta["meta"]["expected_regions"].as_u64().unwrap() as usize;
+    let net = Network::from_json(&text, &name).unwrap();
+    let b = meta["meta"]["box"].as_str().unwrap();
+    let slice = Slice::identity(parse_box_flag(b, net.input_dim()).unwrap());
+    (name, net, slice, expected, meta["meta"]["why"].to_string())
+}
+
+#[test]
+fn same_counts_as_planar_on_every_degenerate_fixture() {
+    let files = fixture_dir("fixtures/degenerate");
+    assert!(files.len() >= 12);
+    for f in &files {
+        let (name, net, slice, expected, why) = load_fixture(f);
+        let reference = planar(&net, &slice);
+        assert_eq!(reference, expected, "{name}: planar");
+        for backend in [LpBackend::Dense, LpBackend::GoodLp] {
+            let p = run(&net, &slice, backend);
+            assert_eq!(
+                check(&name, &net, &slice, &p),
+                expected,
+                "{name} ({backend:?}): {why}"
+            );
+        }
+    }
+}
+
+#[test]
+fn degenerate_3d_fixtures_have_their_hand_derived_counts() {
+    let files = fixture_dir("fixtures/degenerate-3d");
+    assert!(files.len() >= 5, "fixtures missing");
+    for f in &files {
+        let (name, net, slice, expected, why) = load_fixture(f);
+        for backend in [LpBackend::Dense, LpBackend::GoodLp] {
+            let p = run(&net, &slice, backend);
+            assert_eq!(
+                check(&name, &net, &slice, &p),
+                expected,
+                "{name} ({backend:?}): {why}"
+            );
+        }
+    }
+}
+
+/// A random network with small dyadic weights (many exact degeneracies) on d inputs.
+fn random_net(seed: u64, d: usize, max_depth: usize, max_width: usize) -> Network {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let depth = rng.random_range(1..=max_depth);
+    let mut n_in = d;
+    let mut hidden = Vec::new();
+    for _ in 0..depth {
+        let n_out = rng.random_range(1..=max_width);
+        let rows: Vec<Vec<i64>> = (0..n_out)
+            .map(|_| (0..=n_in).map(|_| rng.random_range(-4..=4)).collect())
+            .collect();
+        let rows: Vec<&[i64]> = rows.iter().map(|r| &r[..]).collect();
+        hidden.push(layer(&rows, 4));
+        n_in = n_out;
+    }
+    network(&hidden)
+}
+
+#[test]
+fn same_counts_as_planar_on_random_dyadic_nets() {
+    for seed in 0..60 {
+        let net = random_net(seed, 2, 3, 6);
+        let slice = if seed % 2 == 0 {
+            square(-1, 1)
+        } else {
+            Slice::identity(vec![(q(-1, 2), q(3, 4)), (q(-5, 4), qi(1))])
+        };
+        let name = format!("2-D seed {seed}");
+        assert_eq!(
+            count_lp(&name, &net, &slice),
+            planar(&net, &slice),
+            "{name}"
+        );
+    }
+    for seed in 100..140 {
+        let net = random_net(seed, 1, 3, 5);
+        let slice = interval(q(-3, 2), q(5, 4));
+        let name = format!("1-D seed {seed}");
+        assert_eq!(
+            count_lp(&name, &net, &slice),
+            planar(&net, &slice),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn same_counts_as_planar_on_the_tent_maps() {
+    for depth in 1..=5 {
+        let net = tent(depth);
+        let slice = interval(q(0, 1), q(1, 1));
+        let name = format!("tent {depth}");
+        let n = count_lp(&name, &net, &slice);
+        assert_eq!(n, planar(&net, &slice), "{name}");
+        assert!(n >= 1 << depth, "{name}: {n}");
+    }
+}
+
+/// Hyperplanes (integer rows a…, c) and their vertices.
+type Arrangement = (Vec<Vec<i64>>, Vec<Vec<Q>>);
+
+/// n random affine functions on R^d (small integers) in general position (every d normals
+/// independent, no d + 1 hyperplanes through one point) with all their vertices; None if not.
+fn general_position(seed: u64, d: usize, n: usize, central: bool) -> Option<Arrangement> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let rows: Vec<Vec<i64>> = (0..n)
+        .map(|_| {
+            (0..=d)
+                .map(|k| {
+                    if central && k == d {
+                        0
+                    } else {
+                        rng.random_range(-9..=9)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let mut vertices: Vec<Vec<Q>> = Vec::new();
+    let mut idx: Vec<usize> = (0..d).collect();
+    loop {
+        // Solve the d × d system exactly (Gaussian elimination in rationals).
+        let mut m: Vec<Vec<Q>> = idx
+            .iter()
+            .map(|&i| rows[i].iter().map(|&x| qi(x)).collect())
+            .collect();
+        for col in 0..d {
+            let p = (col..d).find(|&r| !m[r][col].is_zero())?;
+            m.swap(col, p);
+            for r in 0..d {
+                if r != col {
+                    let f = &m[r][col] / &m[col][col];
+                    let pivot_row = m[col].clone();
+                    for (x, pv) in m[r][col..].iter_mut().zip(&pivot_row[col..]) {
+                        *x -= pv * &f;
+                    }
+                }
+            }
+        }
+        let v: Vec<Q> = (0..d).map(|k| -&m[k][d] / &m[k][k]).collect();
+        if !central {
+            if vertices.contains(&v) {
+                return None;
+            }
+            vertices.push(v);
+        }
+        // Next d-subset.
+        let mut k = d;
+        loop {
+            if k == 0 {
+                return Some((rows, vertices));
+            }
+            k -= 1;
+            if idx[k] < n - d + k {
+                idx[k] += 1;
+                for r in k + 1..d {
+                    idx[r] = idx[r - 1] + 1;
+                }
+                break;
+            }
+        }
+    }
+}
+
+fn binomial(n: usize, k: usize) -> usize {
+    if k > n {
+        return 0;
+    }
+    (0..k).fold(1, |acc, i| acc * (n - i) / (i + 1))
+}
+
+fn one_layer(rows: &[Vec<i64>]) -> Network {
+    let rows: Vec<&[i64]> = rows.iter().map(|r| &r[..]).collect();
+    network(&[layer(&rows, 1)])
+}
+
+#[test]
+fn general_position_with_every_vertex_inside_3d_and_4d() {
+    for (d, sizes) in [(3usize, 4..=8usize), (4, 5..=7)] {
+        let mut checked = 0;
+        for seed in 0..30u64 {
+            let n = *sizes.start() + seed as usize % (sizes.end() - sizes.start() + 1);
+            let Some((rows, vertices)) = general_position(seed, d, n, false) else {
+                continue;
+            };
+            let lo = vertices.iter().flatten().map(|x| x.floor()).min().unwrap() - qi(1);
+            let hi = vertices.iter().flatten().map(|x| x.ceil()).max().unwrap() + qi(1);
+            let slice = Slice::identity(vec![(lo, hi); d]);
+            let expected: usize = (0..=d).map(|i| binomial(n, i)).sum();
+            let name = format!("{d}-D general position, seed {seed}, n = {n}");
+            assert_eq!(
+                count_lp(&name, &one_layer(&rows), &slice),
+                expected,
+                "{name}"
+            );
+            checked += 1;
+            if checked == 6 {
+                break;
+            }
+        }
+        assert!(checked >= 4, "{d}-D: too few general-position samples");
+    }
+}
+
+#[test]
+fn central_arrangements_3d_and_4d() {
+    for (d, sizes) in [(3usize, 3..=7usize), (4, 4..=6)] {
+        let mut checked = 0;
+        for seed in 200..230u64 {
+            let n = *sizes.start() + seed as usize % (sizes.end() - sizes.start() + 1);
+            let Some((rows, _)) = general_position(seed, d, n, true) else {
+                continue;
+            };
+            let slice = Slice::identity(Slice::default_box(d));
+            let expected = 2 * (0..d).map(|i| binomial(n - 1, i)).sum::<usize>();
+            let name = format!("{d}-D central, seed {seed}, n = {n}");
+            assert_eq!(
+                count_lp(&name, &one_layer(&rows), &slice),
+                expected,
+                "{name}"
+            );
+            checked += 1;
+            if checked == 6 {
+                break;
+            }
+        }
+        assert!(checked >= 4, "{d}-D: too few central samples");
+    }
+}
+
+/// The pattern at a point on no boundary, else None.
+fn generic_pattern(net: &Network, point: &[Q]) -> Option<String> {
+    let mut h: Vec<Q> = point.to_vec();
+    let mut bits = String::new();
+    for layer in net.hidden_layers() {
+        let mut next = Vec::new();
+        for i in 0..layer.n_out {
+            let mut z = layer.bias[i].exact();
+            for (j, x) in h.iter().enumerate() {
+                z += layer.weight[i * layer.n_in + j].exact() * x;
+            }
+            if z.is_zero() {
+                return None;
+            }
+            bits.push(if z.is_positive() { '1' } else { '0' });
+            next.push(if z.is_positive() { z } else { Q::zero() });
+        }
+        h = next;
+    }
+    Some(bits)
+}
+
+#[test]
+fn random_3d_nets_properties_and_grid() {
+    for seed in 300..330 {
+        let net = random_net(seed, 3, 3, 5);
+        let slice = Slice::identity(vec![
+            (qi(-1), qi(1)),
+            (q(-1, 2), q(3, 2)),
+            (qi(-1), q(1, 4)),
+        ]);
+        let name = format!("3-D seed {seed}");
+        let p = run(&net, &slice, LpBackend::Dense);
+        check(&name, &net, &slice, &p);
+        // A grid of generic points sees only patterns the partition has.
+        let patterns: HashSet<String> = p
+            .regions
+            .iter()
+            .map(|r| relu_regions::pattern::to_string(&r.pattern, p.neurons()))
+            .collect();
+        let relu_regions::Domain::Box(b) = &slice.domain else {
+            unreachable!()
+        };
+        let m = 7i64;
+        for i in 0..m {
+            for j in 0..m {
+                for k in 0..m {
+                    let t: Vec<Q> = [i, j, k]
+                        .iter()
+                        .zip(b)
+                        .map(|(&s, (lo, hi))| lo + (hi - lo) * q(2 * s + 1, 2 * m))
+                        .collect();
+                    if let Some(pat) = generic_pattern(&net, &t) {
+                        assert!(
+                            patterns.contains(&pat),
+                            "{name}: grid point {t:?} has {pat}"
+                        );
+                    }
+                }
+            }
+        }
+        // Both backends give the same regions in the same order.
+        if seed % 3 == 0 {
+            let g = run(&net, &slice, LpBackend::GoodLp);
+            let a: Vec<_> = p.regions.iter().map(|r| &r.pattern).collect();
+            let b: Vec<_> = g.regions.iter().map(|r| &r.pattern).collect();
+            assert_eq!(a, b, "{name}: backends disagree");
+        }
+    }
+}
+
+#[test]
+fn random_4d_nets_witnesses_and_facets() {
+    for seed in 400..410 {
+        let net = random_net(seed, 4, 2, 4);
+        let slice = Slice::identity(Slice::default_box(4));
+        let name = format!("4-D seed {seed}");
+        let p = run(&net, &slice, LpBackend::Dense);
+        check(&name, &net, &slice, &p);
+        assert!(p.regions.iter().all(|r| r.volume.is_none()));
+    }
+}
+
+#[test]
+fn output_is_the_same_at_any_thread_count() {
+    let slice = Slice::identity(Slice::default_box(3));
+    let go = |net: &Network, threads: usize| {
+        let r = Restricted::new(net, &slice).unwrap();
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                enumerate_lp(&r, &slice.domain, &EnumerateConfig::default(), &NoProgress).unwrap()
+            })
+    };
+    // The first seed whose partition is big enough to be worth comparing.
+    let (net, one) = (20..)
+        .map(|seed| {
+            let net = random_net(seed, 3, 3, 6);
+            let p = go(&net, 1);
+            (net, p)
+        })
+        .find(|(_, p)| p.regions.len() >= 20)
+        .unwrap();
+    let four = go(&net, 4);
+    assert_eq!(one.regions.len(), four.regions.len());
+    for (a, b) in one.regions.iter().zip(&four.regions) {
+        assert_eq!(a.pattern, b.pattern);
+        assert_eq!(a.facets, b.facets);
+        assert_eq!(a.witness, b.witness);
+    }
+    assert_eq!(one.lp_solves, four.lp_solves);
+}
+
+#[test]
+fn max_regions_stops_cleanly_and_bad_dimensions_are_errors() {
+    let net = random_net(11, 3, 3, 6);
+    let slice = Slice::identity(Slice::default_box(3));
+    let r = Restricted::new(&net, &slice).unwrap();
+    let full = enumerate_lp(&r, &slice.domain, &EnumerateConfig::default(), &NoProgress).unwrap();
+    assert!(full.complete && full.regions.len() > 3);
+    let cfg = EnumerateConfig {
+        max_regions: Some(2),
+        ..Default::default()
+    };
+    let cut = enumerate_lp(&r, &slice.domain, &cfg, &NoProgress).unwrap();
+    assert!(!cut.complete);
+    assert!(cut.regions.len() <= 2);
+    let counts = full.counts();
+    assert_eq!(counts.activation_regions, full.regions.len());
+    assert_eq!(counts.per_layer.last(), Some(&full.regions.len()));
+    assert!(counts.lp_solves > 0);
+    // A 9-D slice is beyond the engine: a typed error, not a panic.
+    let big = one_layer(&[vec![1; 10]]);
+    let slice9 = Slice::identity(Slice::default_box(9));
+    let r9 = Restricted::new(&big, &slice9).unwrap();
+    let err = enumerate_lp(
+        &r9,
+        &slice9.domain,
+        &EnumerateConfig::default(),
+        &NoProgress,
+    );
+    assert!(
+        matches!(err, Err(Error::Unsupported(_))),
+        "{:?}",
+        err.map(|p| p.regions.len())
+    );
+}
+
+#[test]
+fn reference_mlp_3_16x16x16() {
+    if std::env::var("RELU_REGIONS_SLOW").is_err() {
+        return;
+    }
+    let path = format!(
+        "{}/fixtures/bench/mlp-3-16x16x16-s0.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let net = Network::from_json(&std::fs::read_to_string(&path).unwrap(), &path).unwrap();
+    let slice = Slice::identity(Slice::default_box(3));
+    let p = run(&net, &slice, LpBackend::Dense);
+    assert_eq!(check("mlp-3-16x16x16", &net, &slice, &p), 15_619);
+    assert_eq!(p.per_layer.len(), 3);
+}
