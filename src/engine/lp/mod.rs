@@ -24,6 +24,7 @@
 
 pub mod feasibility;
 pub mod geometry;
+mod maps;
 pub(crate) mod simplex;
 
 pub use feasibility::LpBackend;
@@ -36,6 +37,7 @@ use crate::pattern;
 use crate::restrict::Restricted;
 use crate::slice::Domain;
 use feasibility::{Con, Decider, Interior, Pt};
+use maps::{LayerRows, SmallLayer};
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{Signed, Zero};
@@ -142,6 +144,16 @@ struct Cell {
     certs: Vec<Arc<Pt>>,
     /// Points strictly inside; `known[0]` is the witness.
     known: Vec<Arc<Pt>>,
+    /// The exact rows of the layer that made this cell, on its parent (None before layer 0).
+    prev: Option<Arc<LayerRows>>,
+}
+
+/// Shared, read-only state of one run.
+struct Ctx<'a> {
+    net: &'a Restricted,
+    dec: &'a Decider,
+    small: Vec<SmallLayer>,
+    first: Arc<LayerRows>,
 }
 
 /// At most this many points outside some facet are kept while one cell is split.
@@ -196,7 +208,14 @@ pub fn enumerate_lp_with(
         cons,
         certs,
         known: vec![Arc::new(centre)],
+        prev: None,
     }];
+    let ctx = (!net.widths.is_empty()).then(|| Ctx {
+        net,
+        dec: &decider,
+        small: net.exact.hidden.iter().map(SmallLayer::new).collect(),
+        first: Arc::new(LayerRows::first(&net.exact)),
+    });
     let layers = net.widths.len();
     let mut per_layer = Vec::with_capacity(layers);
     let mut complete = true;
@@ -205,7 +224,8 @@ pub fn enumerate_lp_with(
         let next: Vec<Vec<Cell>> = cells
             .par_iter()
             .map(|cell| {
-                let out = split_cell(net, &decider, cell, l);
+                let ctx = ctx.as_ref().expect("a layer exists");
+                let out = split_cell(ctx, cell, l);
                 progress.advance(1);
                 out
             })
@@ -332,18 +352,22 @@ struct Sub {
 }
 
 /// Splits one cell by every neuron of layer `l`.
-fn split_cell(net: &Restricted, dec: &Decider, cell: &Cell, l: usize) -> Vec<Cell> {
+fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
+    let (net, dec) = (ctx.net, ctx.dec);
     let offsets = &net.offsets;
     let bits = &cell.pattern;
-    let (rows, _) = net
-        .exact
-        .layer_map(l, &|k, j| pattern::get(bits, offsets[k] + j));
+    let rows = match &cell.prev {
+        None => ctx.first.clone(),
+        Some(prev) => Arc::new(prev.next(&net.exact.hidden[l], &ctx.small[l], &|j| {
+            pattern::get(bits, offsets[l - 1] + j)
+        })),
+    };
     let n = net.widths[l];
     // Pass 1: which neurons cut the cell (known points first, an LP only when they do not tell).
     let mut known = cell.known.clone();
     let mut neurons = Vec::with_capacity(n);
-    for row in rows {
-        let eq = row;
+    for i in 0..rows.len() {
+        let eq = rows.eq(i);
         if eq.is_constant() {
             neurons.push(Neuron::Fixed(eq.c.is_positive()));
             continue;
@@ -477,6 +501,7 @@ fn split_cell(net: &Restricted, dec: &Decider, cell: &Cell, l: usize) -> Vec<Cel
                 cons: s.cons,
                 certs,
                 known: s.known,
+                prev: Some(rows.clone()),
             });
         }
     }

@@ -1,0 +1,224 @@
+//! Exact affine maps of a layer on a cell, built incrementally from the parent cell's map.
+//!
+//! On a cell whose pattern of the earlier layers is fixed, neuron i of layer l is the affine
+//! function `z_{l,i}(t) = (a_i·t + c_i) / q_l` (integers, `q_l > 0`). Layer l's rows follow from
+//! layer l − 1's rows of the parent cell: `row_i = Σ_j w_ij [j active] row_j + (0, b_i q_{l−1})`,
+//! `q_l = q_{l−1} den_l` — n_l × n_{l−1} × (d + 1) products per cell instead of recomputing
+//! every layer from the input. Integers stay in i128 (checked) while they fit, which is the
+//! case for three float32 layers; on overflow the same computation runs in big integers.
+
+use crate::exact::{ExactLayer, ExactNet, LineEq};
+use num_bigint::BigInt;
+use num_traits::{ToPrimitive, Zero};
+
+/// A layer's weights and biases as i128 when they fit.
+pub(crate) struct SmallLayer {
+    w: Option<Vec<i128>>,
+    b: Option<Vec<i128>>,
+    den: Option<i128>,
+}
+
+fn small(v: &[BigInt]) -> Option<Vec<i128>> {
+    v.iter().map(|x| x.to_i64().map(i128::from)).collect()
+}
+
+impl SmallLayer {
+    pub(crate) fn new(layer: &ExactLayer) -> SmallLayer {
+        SmallLayer {
+            w: small(&layer.w),
+            b: small(&layer.b),
+            den: layer.den.to_i64().map(i128::from),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Rows {
+    Small { rows: Vec<i128>, q: i128 },
+    Big { rows: Vec<BigInt>, q: BigInt },
+}
+
+/// The rows `(a_i, c_i)` of every neuron of one layer on one cell, over a common `q > 0`.
+#[derive(Debug, Clone)]
+pub(crate) struct LayerRows {
+    d: usize,
+    n: usize,
+    rows: Rows,
+}
+
+impl LayerRows {
+    /// Layer 0 (the slice is already folded in).
+    pub(crate) fn first(net: &ExactNet) -> LayerRows {
+        let l = &net.hidden[0];
+        let d = net.d;
+        let mut big = Vec::with_capacity(l.n_out * (d + 1));
+        for i in 0..l.n_out {
+            big.extend_from_slice(&l.w[i * d..(i + 1) * d]);
+            big.push(l.b[i].clone());
+        }
+        let rows = match (small(&big), l.den.to_i64()) {
+            (Some(rows), Some(q)) => Rows::Small {
+                rows,
+                q: i128::from(q),
+            },
+            _ => Rows::Big {
+                rows: big,
+                q: l.den.clone(),
+            },
+        };
+        LayerRows {
+            d,
+            n: l.n_out,
+            rows,
+        }
+    }
+
+    /// The rows of the next layer on a cell where neuron j of this layer is `active(j)`.
+    pub(crate) fn next(
+        &self,
+        layer: &ExactLayer,
+        small_layer: &SmallLayer,
+        active: &dyn Fn(usize) -> bool,
+    ) -> LayerRows {
+        if let Rows::Small { rows, q } = &self.rows {
+            if let (Some(w), Some(b), Some(den)) = (&small_layer.w, &small_layer.b, small_layer.den)
+            {
+                if let Some(r) = self.next_small(layer, rows, *q, w, b, den, active) {
+                    return r;
+                }
+            }
+        }
+        self.next_big(layer, active)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn next_small(
+        &self,
+        layer: &ExactLayer,
+        rows: &[i128],
+        q: i128,
+        w: &[i128],
+        b: &[i128],
+        den: i128,
+        active: &dyn Fn(usize) -> bool,
+    ) -> Option<LayerRows> {
+        let width = self.d + 1;
+        let (n_in, n_out) = (layer.n_in, layer.n_out);
+        let mut out = vec![0i128; n_out * width];
+        let act: Vec<usize> = (0..n_in).filter(|&j| active(j)).collect();
+        for i in 0..n_out {
+            let dst = &mut out[i * width..(i + 1) * width];
+            for &j in &act {
+                let wij = w[i * n_in + j];
+                if wij == 0 {
+                    continue;
+                }
+                let src = &rows[j * width..(j + 1) * width];
+                for (x, s) in dst.iter_mut().zip(src) {
+                    *x = x.checked_add(wij.checked_mul(*s)?)?;
+                }
+            }
+            dst[width - 1] = dst[width - 1].checked_add(b[i].checked_mul(q)?)?;
+        }
+        Some(LayerRows {
+            d: self.d,
+            n: n_out,
+            rows: Rows::Small {
+                rows: out,
+                q: q.checked_mul(den)?,
+            },
+        })
+    }
+
+    fn next_big(&self, layer: &ExactLayer, active: &dyn Fn(usize) -> bool) -> LayerRows {
+        let width = self.d + 1;
+        let (rows, q): (Vec<BigInt>, BigInt) = match &self.rows {
+            Rows::Small { rows, q } => (
+                rows.iter().map(|&x| BigInt::from(x)).collect(),
+                BigInt::from(*q),
+            ),
+            Rows::Big { rows, q } => (rows.clone(), q.clone()),
+        };
+        let (n_in, n_out) = (layer.n_in, layer.n_out);
+        let mut out = vec![BigInt::zero(); n_out * width];
+        for i in 0..n_out {
+            for j in (0..n_in).filter(|&j| active(j)) {
+                let wij = layer.weight(i, j);
+                if wij.is_zero() {
+                    continue;
+                }
+                for k in 0..width {
+                    out[i * width + k] += wij * &rows[j * width + k];
+                }
+            }
+            out[i * width + width - 1] += &layer.b[i] * &q;
+        }
+        LayerRows {
+            d: self.d,
+            n: n_out,
+            rows: Rows::Big {
+                rows: out,
+                q: q * &layer.den,
+            },
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.n
+    }
+
+    /// The equation of neuron i: `a·t + c` (same sign as the pre-activation).
+    pub(crate) fn eq(&self, i: usize) -> LineEq {
+        let width = self.d + 1;
+        let big: Vec<BigInt> = match &self.rows {
+            Rows::Small { rows, .. } => rows[i * width..(i + 1) * width]
+                .iter()
+                .map(|&x| BigInt::from(x))
+                .collect(),
+            Rows::Big { rows, .. } => rows[i * width..(i + 1) * width].to_vec(),
+        };
+        let mut a = big;
+        let c = a.pop().expect("d + 1 entries");
+        LineEq { a, c }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The incremental maps equal ExactNet::layer_map up to the positive common factor.
+    #[test]
+    fn incremental_maps_match_layer_map() {
+        let q = |p: i64| num_rational::BigRational::from_integer(p.into());
+        let l0 = ExactLayer::from_rationals(
+            2,
+            3,
+            &[q(1), q(-2), q(3), q(1), q(-1), q(-1)],
+            &[q(1), q(0), q(-2)],
+        );
+        let l1 = ExactLayer::from_rationals(
+            3,
+            2,
+            &[q(2), q(-1), q(1), q(1), q(1), q(-3)],
+            &[q(1), q(-1)],
+        );
+        let out = ExactLayer::from_rationals(2, 1, &[q(1), q(1)], &[q(0)]);
+        let net = ExactNet {
+            d: 2,
+            hidden: vec![l0, l1],
+            output: out,
+        };
+        let active = [true, false, true];
+        let first = LayerRows::first(&net);
+        let next = first.next(&net.hidden[1], &SmallLayer::new(&net.hidden[1]), &|j| {
+            active[j]
+        });
+        let big = first.next_big(&net.hidden[1], &|j| active[j]);
+        let (rows, _) = net.layer_map(1, &|_, j| active[j]);
+        for i in 0..2 {
+            assert_eq!(next.eq(i).reduced(), rows[i].clone().reduced());
+            assert_eq!(big.eq(i).reduced(), rows[i].clone().reduced());
+        }
+    }
+}
