@@ -43,10 +43,12 @@ pub enum LpBackend {
 /// A closed halfspace `a·t + c ≥ 0` (interior `> 0`) in exact and in scaled float form.
 #[derive(Debug, Clone)]
 pub struct Con {
-    /// Reduced integer equation.
+    /// Integer equation (common powers of two divided out).
     pub eq: LineEq,
     /// `d + 1` floats: `a` then `c`, times one power of two (max entry about 1).
     pub f: Vec<f64>,
+    /// The opposite halfspace, made once when first asked for.
+    flip: std::sync::OnceLock<std::sync::Arc<Con>>,
 }
 
 impl Con {
@@ -55,7 +57,18 @@ impl Con {
     pub fn new(eq: LineEq) -> Con {
         let eq = without_common_twos(eq);
         let f = scaled_floats(&eq);
-        Con { eq, f }
+        Con {
+            eq,
+            f,
+            flip: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The opposite halfspace, shared (made once).
+    pub fn flip(&self) -> std::sync::Arc<Con> {
+        self.flip
+            .get_or_init(|| std::sync::Arc::new(self.flipped()))
+            .clone()
     }
 
     /// The opposite closed halfspace `−a·t − c ≥ 0`.
@@ -66,6 +79,7 @@ impl Con {
                 c: -&self.eq.c,
             },
             f: self.f.iter().map(|x| -x).collect(),
+            flip: std::sync::OnceLock::new(),
         }
     }
 

@@ -373,7 +373,7 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
             continue;
         }
         let h = Arc::new(Con::new(eq));
-        let hf = Arc::new(h.flipped());
+        let hf = h.flip();
         let (mut pos, mut neg) = (false, false);
         for p in &known {
             match h.sign_at(p, &dec.stats) {
@@ -552,14 +552,14 @@ fn irredundant(
             j += 1;
             continue;
         }
-        let flipped = cons[j].flipped();
+        let flipped = cons[j].flip();
         let mut rows: Vec<&Con> = cons
             .iter()
             .enumerate()
             .filter(|&(k, _)| k != j)
             .map(|(_, c)| c.as_ref())
             .collect();
-        rows.push(&flipped);
+        rows.push(flipped.as_ref());
         match dec.interior(&rows) {
             Interior::Empty => {
                 cons.remove(j);

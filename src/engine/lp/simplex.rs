@@ -23,6 +23,8 @@ pub(crate) trait Field: Clone {
     /// Clearly negative.
     fn neg(&self) -> bool;
     fn lt(&self, o: &Self) -> bool;
+    /// |x| as an f64 (to choose among pivots; never to decide a sign).
+    fn magnitude(&self) -> f64;
     /// Exact numbers use Bland's rule from the start.
     const EXACT: bool;
 }
@@ -54,6 +56,9 @@ impl Field for f64 {
     fn lt(&self, o: &Self) -> bool {
         self < o
     }
+    fn magnitude(&self) -> f64 {
+        self.abs()
+    }
     const EXACT: bool = false;
 }
 
@@ -81,6 +86,9 @@ impl Field for BigRational {
     }
     fn lt(&self, o: &Self) -> bool {
         self < o
+    }
+    fn magnitude(&self) -> f64 {
+        crate::exact::number::to_f64(self).abs()
     }
     const EXACT: bool = true;
 }
@@ -121,31 +129,60 @@ pub(crate) fn solve<T: Field>(columns: &[T], rhs: &[T], cost: &[T]) -> Result<Op
         tab[i * width + m + i] = T::one();
         tab[i * width + m + k] = rhs[i].clone();
     }
-    // Phase 1 objective: minimise the sum of artificials; reduced costs = −Σ rows.
-    {
+    // Start from unit columns where M has them (the Chebyshev dual's cap column), artificials
+    // elsewhere. When every artificial row has rhs 0 the start is already phase-1 optimal.
+    let mut basis: Vec<usize> = (m..m + k).collect();
+    for j in 0..m {
+        let col = &columns[j * k..(j + 1) * k];
+        let mut nonzero = (0..k).filter(|&i| col[i].pos() || col[i].neg());
+        if let (Some(i), None) = (nonzero.next(), nonzero.next()) {
+            let v = &col[i];
+            if !v.sub(&T::one()).pos() && !v.sub(&T::one()).neg() && basis[i] >= m {
+                // Swap the artificial of row i for column j (its tableau column is e_i).
+                basis[i] = j;
+            }
+        }
+    }
+    let limit = 50 * (m + k) + 100;
+    let needs_phase1 = (0..k).any(|i| basis[i] >= m && rhs[i].pos());
+    if needs_phase1 {
+        // Phase 1 objective: minimise the sum of the artificials still basic.
         let obj = k * width;
         for i in 0..k {
-            for j in 0..m {
+            if basis[i] < m {
+                continue;
+            }
+            for j in 0..width {
                 let v = tab[obj + j].sub(&tab[i * width + j]);
                 tab[obj + j] = v;
             }
-            let v = tab[obj + m + k].sub(&tab[i * width + m + k]);
-            tab[obj + m + k] = v;
         }
-    }
-    let mut basis: Vec<usize> = (m..m + k).collect();
-    let limit = 50 * (m + k) + 100;
-    run(&mut tab, &mut basis, k, width, m, limit)?;
-    if tab[k * width + m + k].neg() {
-        return Err(Failure::Infeasible);
+        for i in 0..k {
+            if basis[i] >= m {
+                tab[obj + m + i] = T::zero();
+            }
+        }
+        run(&mut tab, &mut basis, k, width, m, limit)?;
+        if tab[k * width + m + k].neg() {
+            return Err(Failure::Infeasible);
+        }
     }
     // Drive artificials out of the basis where a real column can replace them.
     for i in 0..k {
         if basis[i] >= m {
-            if let Some(j) = (0..m).find(|&j| {
-                let v = &tab[i * width + j];
-                v.pos() || v.neg()
-            }) {
+            // The largest entry of the row (a degenerate pivot: the row's value is 0).
+            let best = (0..m)
+                .filter(|&j| {
+                    let v = &tab[i * width + j];
+                    v.pos() || v.neg()
+                })
+                .max_by(|&a, &b| {
+                    tab[i * width + a]
+                        .magnitude()
+                        .total_cmp(&tab[i * width + b].magnitude())
+                        .then(b.cmp(&a))
+                });
+            if let Some(j) = best {
                 pivot(&mut tab, k, width, i, j);
                 basis[i] = j;
             }
