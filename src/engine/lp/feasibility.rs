@@ -10,14 +10,20 @@
 //!   must satisfy every `g_i > 0` (float filter with a proven bound, exact integers otherwise);
 //! - empty: a Motzkin combination `y ≥ 0, y ≠ 0` with `Σ y_i α_i = 0` and `Σ y_i β_i ≤ 0` (no
 //!   strict solution can exist). The float duals are first checked with a proven error bound,
-//!   using that every solution lies in the outer box (its 2d faces are rows of every system);
-//!   failing that, the exact kernel of the support's exact rows is computed and checked.
+//!   which needs a bound on the solutions (below); failing that, the exact kernel of the
+//!   support's exact rows is computed and checked (no bound needed).
 //!
-//! When no certificate holds, the same simplex runs in exact rationals and decides. Every system
-//! also contains the faces of an *outer box* (the domain's bounding box widened by its width on
-//! each side). They never change whether a system is empty (a cell lies inside the domain, and a
-//! redundancy test's solutions reach the cell's own boundary inside the domain, see the docs),
-//! and they bound every solution, which the float Motzkin check needs.
+//! When no certificate holds, the same simplex runs in exact rationals and decides.
+//!
+//! Precondition of [`Decider::interior`] (what makes the float Motzkin check sound): if the
+//! system has a strict solution, it has one in the *outer box* (the domain's bounding box
+//! widened by its width on each side, |t_k| ≤ `radius[k]`). The engine only asks two kinds of
+//! questions, and both satisfy it: "a cell ∩ {±h > 0}" (solutions lie in the cell, inside the
+//! domain), and "a cell's facets but one, with that one flipped" (if q solves it and p is inside
+//! the cell, the segment from p to q crosses the flipped facet's plane at a point s that is
+//! strictly inside the other facets, so s lies in the closed cell, in the domain, and points
+//! next to s on q's side solve the system inside the outer box). The LP itself stays bounded
+//! through a cap on the radius r.
 
 use super::simplex;
 use crate::exact::{ExactPoint, LineEq};
@@ -231,8 +237,6 @@ pub enum Interior {
 pub struct Decider {
     pub d: usize,
     pub backend: LpBackend,
-    /// The outer box's faces (always part of every system).
-    pub outer: Vec<Con>,
     /// |t_k| ≤ radius[k] on the outer box.
     pub radius: Vec<f64>,
     /// Cap on the Chebyshev radius (keeps the LP bounded whatever the rows).
@@ -244,19 +248,11 @@ impl Decider {
     /// `lo`, `hi`: the domain's bounding box.
     pub fn new(lo: &[BigRational], hi: &[BigRational], backend: LpBackend) -> Decider {
         let d = lo.len();
-        let mut outer = Vec::with_capacity(2 * d);
         let mut radius = Vec::with_capacity(d);
         let mut cap = 1.0f64;
         for k in 0..d {
             let w = &hi[k] - &lo[k];
             let (olo, ohi) = (&lo[k] - &w, &hi[k] + &w);
-            // t_k − olo ≥ 0 and ohi − t_k ≥ 0, as integer equations.
-            for (sign, bound) in [(1i32, &olo), (-1i32, &ohi)] {
-                let mut a = vec![BigInt::zero(); d];
-                a[k] = BigInt::from(sign) * bound.denom();
-                let c = -BigInt::from(sign) * bound.numer();
-                outer.push(Con::new(LineEq { a, c }));
-            }
             let r = crate::exact::number::to_f64(&olo)
                 .abs()
                 .max(crate::exact::number::to_f64(&ohi).abs());
@@ -266,27 +262,26 @@ impl Decider {
         Decider {
             d,
             backend,
-            outer,
             radius,
             cap,
             stats: Stats::default(),
         }
     }
 
-    /// Decides whether `{g > 0 for every g in cons}` (plus the outer box) has interior points.
-    pub fn interior(&self, cons: &[&Con]) -> Interior {
-        let rows: Vec<&Con> = cons.iter().copied().chain(self.outer.iter()).collect();
+    /// Decides whether `{g > 0 for every g in rows}` is non-empty (see the module docs for the
+    /// precondition on `rows`).
+    pub fn interior(&self, rows: &[&Con]) -> Interior {
         self.stats.lp_solves.fetch_add(1, AtomicOrdering::Relaxed);
         let float = match self.backend {
-            LpBackend::Dense => self.dense(&rows),
-            LpBackend::GoodLp => self.good_lp(&rows),
+            LpBackend::Dense => self.dense(rows),
+            LpBackend::GoodLp => self.good_lp(rows),
         };
         if let Some(answer) = float {
             return answer;
         }
         self.stats.fallbacks.fetch_add(1, AtomicOrdering::Relaxed);
         self.stats.exact_lps.fetch_add(1, AtomicOrdering::Relaxed);
-        self.exact(&rows)
+        self.exact(rows)
     }
 
     /// The dense f64 simplex with certificates; `None` when no certificate could be checked.
