@@ -595,6 +595,45 @@ mod tests {
     }
 
     #[test]
+    fn the_exact_simplex_agrees_on_touching_and_separated_systems() {
+        let dec = decider(LpBackend::Dense);
+        let cases: Vec<(Vec<Con>, bool)> = vec![
+            (
+                vec![con(&[1, 0], 0), con(&[0, 1], 0), con(&[-1, -1], 1)],
+                true,
+            ),
+            (vec![con(&[1, 0], 0), con(&[-1, 0], 0)], false),
+            // Three lines through one point, pairwise touching: empty interior.
+            (
+                vec![con(&[1, 0], 0), con(&[-1, 1], 0), con(&[0, -1], 0)],
+                false,
+            ),
+            (vec![con(&[1, 1], -3), con(&[-1, 0], 1)], true),
+        ];
+        for (rows, nonempty) in &cases {
+            let refs: Vec<&Con> = rows.iter().collect();
+            let exact = matches!(dec.exact(&refs), Interior::NonEmpty(_));
+            let float = matches!(dec.interior(&refs), Interior::NonEmpty(_));
+            assert_eq!((exact, float), (*nonempty, *nonempty), "{rows:?}");
+            if let Interior::NonEmpty(p) = dec.exact(&refs) {
+                assert!(refs
+                    .iter()
+                    .all(|r| p.exact.side(&r.eq) == Ordering::Greater));
+            }
+        }
+    }
+
+    #[test]
+    fn dyadic_points_are_exact() {
+        let p = Pt::from_f64(&[0.1, -3.0, 0.0, 1e-300]).unwrap();
+        let q = p.exact.to_rationals();
+        for (x, v) in q.iter().zip(&p.f) {
+            assert_eq!(x, &BigRational::from_float(*v).unwrap());
+        }
+        assert!(Pt::from_f64(&[f64::NAN]).is_none());
+    }
+
+    #[test]
     fn exact_motzkin_accepts_only_true_certificates() {
         let (p, n) = (con(&[1, 0], 0), con(&[-1, 0], 0));
         assert!(exact_motzkin(&[&p, &n], &[0, 1]));
