@@ -53,7 +53,8 @@ pub const MAX_DIM: usize = 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LpOptions {
     pub backend: LpBackend,
-    /// Exact vertices and volume of every region (d ≤ 3 only).
+    /// Exact vertices and volume of every region (d ≤ 3 only; about 1 ms per region, so off
+    /// by default).
     pub exact_geometry: bool,
 }
 
@@ -61,7 +62,7 @@ impl Default for LpOptions {
     fn default() -> Self {
         LpOptions {
             backend: LpBackend::Dense,
-            exact_geometry: true,
+            exact_geometry: false,
         }
     }
 }
@@ -75,7 +76,7 @@ pub struct LpRegion {
     pub facets: Vec<LineEq>,
     /// A point strictly inside (proven).
     pub witness: ExactPoint,
-    /// Exact vertices (d ≤ 3, when asked for), sorted.
+    /// Exact vertices (d ≤ 3, when [`LpOptions::exact_geometry`] asks for them), sorted.
     pub vertices: Option<Vec<ExactPoint>>,
     /// Exact d-volume (d ≤ 3, when asked for).
     pub volume: Option<BigRational>,
