@@ -524,16 +524,42 @@ fn max_regions_stops_cleanly_and_bad_dimensions_are_errors() {
     );
 }
 
-#[test]
-fn reference_mlp_3_16x16x16() {
-    if std::env::var("RELU_REGIONS_SLOW").is_err() {
-        return;
-    }
+fn reference_net() -> Network {
     let path = format!(
         "{}/fixtures/bench/mlp-3-16x16x16-s0.json",
         env!("CARGO_MANIFEST_DIR")
     );
-    let net = Network::from_json(&std::fs::read_to_string(&path).unwrap(), &path).unwrap();
+    Network::from_json(&std::fs::read_to_string(&path).unwrap(), &path).unwrap()
+}
+
+/// The benchmark network: 15 619 regions (a float64 LP tool and affinitree agree), certified
+/// here; every witness's pattern is checked by an independent rational forward pass.
+#[test]
+fn reference_mlp_3_16x16x16_count() {
+    let net = reference_net();
+    let slice = Slice::identity(Slice::default_box(3));
+    let r = Restricted::new(&net, &slice).unwrap();
+    let p = enumerate_lp(&r, &slice.domain, &EnumerateConfig::default(), &NoProgress).unwrap();
+    assert!(p.complete && p.certified);
+    assert_eq!(p.per_layer, vec![592, 3524, 15_619]);
+    let n = p.neurons();
+    for (k, region) in p.regions.iter().enumerate().step_by(7) {
+        let w = rationals(&region.witness);
+        assert_eq!(
+            relu_regions::pattern::to_string(&region.pattern, n),
+            pattern_string(&pattern_at(&net, &w)),
+            "region {k}"
+        );
+    }
+}
+
+/// The same with exact vertices and volumes (about a minute in the test profile).
+#[test]
+fn reference_mlp_3_16x16x16_volumes() {
+    if std::env::var("RELU_REGIONS_SLOW").is_err() {
+        return;
+    }
+    let net = reference_net();
     let slice = Slice::identity(Slice::default_box(3));
     let p = run(&net, &slice, LpBackend::Dense);
     assert_eq!(check("mlp-3-16x16x16", &net, &slice, &p), 15_619);
