@@ -153,9 +153,14 @@ fn scaled_floats(eq: &LineEq) -> Vec<f64> {
             } else {
                 x.to_f64().unwrap_or(f64::NAN)
             };
-            v * 2f64.powi(-(bits - shift as i64) as i32)
+            v * pow2(-(bits - shift as i64))
         })
         .collect()
+}
+
+/// 2^e for −1000 ≤ e ≤ 1000 (exact, no libm).
+fn pow2(e: i64) -> f64 {
+    f64::from_bits(((e + 1023) as u64) << 52)
 }
 
 /// A point known to lie in a cell: exact, with its float coordinates.
@@ -286,10 +291,27 @@ impl Decider {
 
     /// The dense f64 simplex with certificates; `None` when no certificate could be checked.
     fn dense(&self, rows: &[&Con]) -> Option<Interior> {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<(Vec<f64>, Vec<f64>, Vec<f64>)> =
+                const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
+        }
+        SCRATCH.with(|s| {
+            let (columns, cost, tab) = &mut *s.borrow_mut();
+            self.dense_in(rows, columns, cost, tab)
+        })
+    }
+
+    fn dense_in(
+        &self,
+        rows: &[&Con],
+        columns: &mut Vec<f64>,
+        cost: &mut Vec<f64>,
+        tab: &mut Vec<f64>,
+    ) -> Option<Interior> {
         let d = self.d;
         let m = rows.len();
-        let mut columns: Vec<f64> = Vec::with_capacity((m + 1) * (d + 1));
-        let mut cost = Vec::with_capacity(m + 1);
+        columns.clear();
+        cost.clear();
         for row in rows {
             let mut l1 = 0.0;
             for k in 0..d {
@@ -304,7 +326,7 @@ impl Decider {
         cost.push(self.cap);
         let mut rhs = vec![0.0; d + 1];
         rhs[d] = 1.0;
-        let opt = simplex::solve(&columns, &rhs, &cost).ok()?;
+        let opt = simplex::solve_in(columns, &rhs, cost, tab).ok()?;
         if opt.objective > 1e-12 {
             let x = &opt.multipliers[..d];
             if x.iter().any(|v| !v.is_finite()) {

@@ -117,11 +117,23 @@ pub(crate) enum Failure {
 /// Solves `min cᵀy, M y = rhs, y ≥ 0`. `columns` holds M column by column (k entries each,
 /// k = rhs.len()); rhs ≥ 0.
 pub(crate) fn solve<T: Field>(columns: &[T], rhs: &[T], cost: &[T]) -> Result<Optimum<T>, Failure> {
+    solve_in(columns, rhs, cost, &mut Vec::new())
+}
+
+/// [`solve`] with a reusable tableau buffer (no allocation per LP on the hot path).
+pub(crate) fn solve_in<T: Field>(
+    columns: &[T],
+    rhs: &[T],
+    cost: &[T],
+    tab: &mut Vec<T>,
+) -> Result<Optimum<T>, Failure> {
     let k = rhs.len();
     let m = cost.len();
     assert_eq!(columns.len(), m * k, "M must have one column per cost");
     let width = m + k + 1; // real columns, artificials, rhs
-    let mut tab: Vec<T> = vec![T::zero(); (k + 1) * width];
+    tab.clear();
+    tab.resize((k + 1) * width, T::zero());
+    let tab = &mut tab[..];
     for i in 0..k {
         for j in 0..m {
             tab[i * width + j] = columns[j * k + i].clone();
@@ -162,7 +174,7 @@ pub(crate) fn solve<T: Field>(columns: &[T], rhs: &[T], cost: &[T]) -> Result<Op
                 tab[obj + m + i] = T::zero();
             }
         }
-        run(&mut tab, &mut basis, k, width, m, limit)?;
+        run(tab, &mut basis, k, width, m, limit)?;
         if tab[k * width + m + k].neg() {
             return Err(Failure::Infeasible);
         }
@@ -183,7 +195,7 @@ pub(crate) fn solve<T: Field>(columns: &[T], rhs: &[T], cost: &[T]) -> Result<Op
                         .then(b.cmp(&a))
                 });
             if let Some(j) = best {
-                pivot(&mut tab, k, width, i, j);
+                pivot(tab, k, width, i, j);
                 basis[i] = j;
             }
         }
@@ -205,7 +217,7 @@ pub(crate) fn solve<T: Field>(columns: &[T], rhs: &[T], cost: &[T]) -> Result<Op
             }
         }
     }
-    run(&mut tab, &mut basis, k, width, m, limit)?;
+    run(tab, &mut basis, k, width, m, limit)?;
     let obj = k * width;
     Ok(Optimum {
         values: (0..k).map(|i| tab[i * width + m + k].clone()).collect(),
