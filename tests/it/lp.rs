@@ -231,6 +231,41 @@ fn same_counts_as_planar_on_random_dyadic_nets() {
 }
 
 #[test]
+fn same_counts_as_planar_on_a_convex_polygon() {
+    // A pentagon, counter-clockwise.
+    let corners = [(-1, -1), (1, -1), (3, 1), (0, 2), (-2, 1)];
+    let polygon = corners.iter().map(|&(x, y)| [q(x, 2), q(y, 2)]).collect();
+    let slice = Slice {
+        origin: vec![qi(0), qi(0)],
+        basis: vec![vec![qi(1), qi(0)], vec![qi(0), qi(1)]],
+        domain: relu_regions::Domain::Polygon(polygon),
+    };
+    for seed in 600..630 {
+        let net = random_net(seed, 2, 3, 6);
+        let name = format!("pentagon seed {seed}");
+        assert_eq!(
+            count_lp(&name, &net, &slice),
+            planar(&net, &slice),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn six_dimensional_slices_work() {
+    // The 6 coordinate hyperplanes and x1 + … + x6 = 0, all through the origin, any 6 normals
+    // independent: a central arrangement, 2·Σ_{i<6} C(6, i) = 2·63 = 126 regions.
+    let mut rows: Vec<Vec<i64>> = (0..6)
+        .map(|k| (0..7).map(|j| i64::from(j == k)).collect())
+        .collect();
+    rows.push(vec![1, 1, 1, 1, 1, 1, 0]);
+    let net = one_layer(&rows);
+    let slice = Slice::identity(Slice::default_box(6));
+    let p = run(&net, &slice, LpBackend::Dense);
+    assert_eq!(check("6-D central", &net, &slice, &p), 126);
+}
+
+#[test]
 fn same_counts_as_planar_on_the_tent_maps() {
     for depth in 1..=5 {
         let net = tent(depth);
