@@ -439,7 +439,8 @@ impl Decider {
         for k in 0..d {
             bound += (v[k].abs() + gamma * v_mag[k]) * self.radius[k];
         }
-        let bound = bound + gamma * bound.abs() + 1e-290;
+        // Underflow of tiny scaled entries: at most 2^-1074 each, times y.
+        let bound = bound + gamma * bound.abs() + ysum * (d as f64 + 2.0) * 5e-324 + 1e-300;
         bound < 0.0
     }
 

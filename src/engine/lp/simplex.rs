@@ -155,7 +155,12 @@ pub(crate) fn solve_in<T: Field>(
             }
         }
     }
-    let limit = 50 * (m + k) + 100;
+    // Bland's rule cannot cycle, so exact runs get a limit they never reach.
+    let limit = if T::EXACT {
+        usize::MAX
+    } else {
+        50 * (m + k) + 100
+    };
     let needs_phase1 = (0..k).any(|i| basis[i] >= m && rhs[i].pos());
     if needs_phase1 {
         // Phase 1 objective: minimise the sum of the artificials still basic.
