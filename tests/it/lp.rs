@@ -60,6 +60,10 @@ fn rationals(p: &ExactPoint) -> Vec<Q> {
 /// patterns are distinct, every vertex is on the closed side of every facet, and (d ≤ 3) the
 /// exact volumes are positive and sum to the domain's. Returns the region count.
 fn check(name: &str, net: &Network, slice: &Slice, p: &LpPartition) -> usize {
+    let exact = Restricted::new(net, slice).unwrap().exact;
+    if let Err(e) = p.check(&exact, &slice.domain) {
+        panic!("{name}: LpPartition::check: {e}");
+    }
     let n = p.neurons();
     let mut seen = HashSet::new();
     for (k, r) in p.regions.iter().enumerate() {
@@ -522,6 +526,29 @@ fn output_is_the_same_at_any_thread_count() {
         assert_eq!(a.witness, b.witness);
     }
     assert_eq!(one.lp_solves, four.lp_solves);
+}
+
+#[test]
+fn the_checker_rejects_a_wrong_pattern_and_a_missing_region() {
+    let (_, net, slice, _, _) = load_fixture(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/degenerate-3d/four-planes-through-one-point.json"),
+    );
+    let exact = Restricted::new(&net, &slice).unwrap().exact;
+    let good = run(&net, &slice, LpBackend::Dense);
+    assert_eq!(good.check(&exact, &slice.domain), Ok(()));
+    let mut wrong = good.clone();
+    wrong.regions[3].pattern[0] ^= 1;
+    assert!(wrong
+        .check(&exact, &slice.domain)
+        .unwrap_err()
+        .contains("region 3"));
+    let mut missing = good.clone();
+    missing.regions.pop();
+    assert!(missing
+        .check(&exact, &slice.domain)
+        .unwrap_err()
+        .contains("volumes"));
 }
 
 #[test]

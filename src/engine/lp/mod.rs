@@ -132,6 +132,69 @@ impl LpPartition {
             .iter()
             .try_fold(BigRational::zero(), |acc, r| Some(acc + r.volume.as_ref()?))
     }
+
+    /// The pattern of region r as '0'/'1', neuron order layer by layer.
+    pub fn pattern_string(&self, r: usize) -> String {
+        pattern::to_string(&self.regions[r].pattern, self.neurons())
+    }
+
+    /// Checks the partition's invariants with code independent of the enumeration: each
+    /// witness is strictly inside its facets and has its region's pattern (exact forward pass,
+    /// strict activation), patterns are distinct, and, when volumes are present and the run is
+    /// complete, they sum exactly to the domain's volume. The first failure is named.
+    pub fn check(
+        &self,
+        net: &crate::exact::ExactNet,
+        domain: &Domain,
+    ) -> std::result::Result<(), String> {
+        let n = self.neurons();
+        let layers = net.hidden.len();
+        let mut seen = std::collections::HashSet::new();
+        for (k, r) in self.regions.iter().enumerate() {
+            if let Some(f) = r
+                .facets
+                .iter()
+                .find(|f| r.witness.side(f) != Ordering::Greater)
+            {
+                return Err(format!(
+                    "region {k}: the witness is not strictly inside {f:?}"
+                ));
+            }
+            if layers > 0 && self.complete {
+                let acts = net.forward(&r.witness, layers - 1);
+                let mut bits = vec![0u64; pattern::words(n)];
+                let mut i = 0;
+                for z in &acts.num {
+                    for x in z {
+                        pattern::set(&mut bits, i, x.is_positive());
+                        i += 1;
+                    }
+                }
+                if bits != r.pattern {
+                    return Err(format!(
+                        "region {k}: pattern {} but the witness has {}",
+                        pattern::to_string(&r.pattern, n),
+                        pattern::to_string(&bits, n)
+                    ));
+                }
+            }
+            if !seen.insert(&r.pattern) {
+                return Err(format!("region {k}: pattern repeated"));
+            }
+        }
+        if self.complete {
+            if let Some(total) = self.total_volume() {
+                if total != domain.volume() {
+                    return Err(format!(
+                        "the volumes sum to {} instead of the domain's {}",
+                        crate::exact::number::format_rational(&total),
+                        crate::exact::number::format_rational(&domain.volume())
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A cell during the enumeration.
