@@ -221,4 +221,43 @@ mod tests {
             assert_eq!(big.eq(i).reduced(), rows[i].clone().reduced());
         }
     }
+
+    /// Integers beyond i128 switch to big integers and stay exact.
+    #[test]
+    fn overflow_falls_back_to_big_integers() {
+        let big = |p: i64| num_rational::BigRational::from_integer((p * (1 << 55) + 7).into());
+        let layers: Vec<ExactLayer> = (0..3)
+            .map(|_| {
+                ExactLayer::from_rationals(
+                    2,
+                    2,
+                    &[big(3), big(-5), big(2), big(1)],
+                    &[big(1), big(-1)],
+                )
+            })
+            .collect();
+        let net = ExactNet {
+            d: 2,
+            hidden: layers,
+            output: ExactLayer::from_rationals(
+                2,
+                1,
+                &[big(1), big(1)],
+                &[num_rational::BigRational::from_integer(0.into())],
+            ),
+        };
+        let all = |_: usize| true;
+        let mut rows = LayerRows::first(&net);
+        for l in 1..3 {
+            rows = rows.next(&net.hidden[l], &SmallLayer::new(&net.hidden[l]), &all);
+        }
+        assert!(
+            matches!(rows.rows, Rows::Big { .. }),
+            "expected an overflow"
+        );
+        let (exact, _) = net.layer_map(2, &|_, _| true);
+        for i in 0..2 {
+            assert_eq!(rows.eq(i).reduced(), exact[i].clone().reduced());
+        }
+    }
 }
