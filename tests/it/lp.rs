@@ -615,6 +615,28 @@ fn reference_mlp_3_16x16x16_count() {
     }
 }
 
+/// The exact references of the 2-D and 1-D benchmark files (computed by an independent exact
+/// program), through the lp engine.
+#[test]
+fn references_of_the_planar_benchmarks() {
+    let dir = format!("{}/fixtures/bench", env!("CARGO_MANIFEST_DIR"));
+    let read = |f: &str| std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
+    let digits = Network::from_json(&read("digits-64-64x3.json"), "digits").unwrap();
+    let plane =
+        Slice::from_json(&read("digits-plane-a.json"), "plane", digits.input_dim()).unwrap();
+    let deep = Network::from_json(&read("mlp-1-64x64x64x64-s0.json"), "deep").unwrap();
+    let line = Slice::identity(Slice::default_box(1));
+    for (name, net, slice, expected) in [
+        ("digits plane a", &digits, &plane, 1719),
+        ("mlp-1-64x64x64x64", &deep, &line, 242),
+    ] {
+        let r = Restricted::new(net, slice).unwrap();
+        let p = enumerate_lp(&r, &slice.domain, &EnumerateConfig::default(), &NoProgress).unwrap();
+        assert_eq!(p.regions.len(), expected, "{name}");
+        p.check(&r.exact, &slice.domain).unwrap();
+    }
+}
+
 /// The same with exact vertices and volumes (about a minute in the test profile).
 #[test]
 fn reference_mlp_3_16x16x16_volumes() {
