@@ -193,7 +193,10 @@ fn volume_of(vf: &[(ExactPoint, Vec<usize>)], facet_count: usize, w: &ExactPoint
         let (a, b) = (&vf[0].0, &vf[vf.len() - 1].0);
         return (b.coord(0) - a.coord(0)).abs();
     }
-    let mut total = BigRational::zero();
+    // One common denominator for every cone: the product of all vertex denominators times
+    // w.den^d (a gcd per term would cost far more than the whole enumeration).
+    let all_dens: BigInt = vf.iter().fold(BigInt::from(1), |acc, (p, _)| acc * &p.den);
+    let mut total = BigInt::zero();
     let on = |v: &(ExactPoint, Vec<usize>), j: usize| v.1.binary_search(&j).is_ok();
     for j in 0..facet_count {
         let face: Vec<usize> = (0..vf.len()).filter(|&v| on(&vf[v], j)).collect();
@@ -222,25 +225,25 @@ fn volume_of(vf: &[(ExactPoint, Vec<usize>)], facet_count: usize, w: &ExactPoint
         let apex = &vf[face[0]].0;
         for (u, v) in edges {
             let (pu, pv) = (&vf[u].0, &vf[v].0);
+            // det(rows) / (den_u den_v [den_apex] w.den^d) is the cone's d! · volume.
             let (rows, den) = if d == 2 {
-                (
-                    vec![diff(pu, w), diff(pv, w)],
-                    &pu.den * &pv.den * &w.den * &w.den,
-                )
+                (vec![diff(pu, w), diff(pv, w)], &pu.den * &pv.den)
             } else {
                 (
                     vec![diff(apex, w), diff(pu, w), diff(pv, w)],
-                    &apex.den * &pu.den * &pv.den * &w.den * &w.den * &w.den,
+                    &apex.den * &pu.den * &pv.den,
                 )
             };
             let det = det(&rows).abs();
             if !det.is_zero() {
-                total += BigRational::new(det, den);
+                // The three (two) vertices are distinct, so `den` divides the product exactly.
+                total += det * (&all_dens / den);
             }
         }
     }
     let fact = if d == 2 { 2 } else { 6 };
-    total / BigRational::from_integer(BigInt::from(fact))
+    let den = all_dens * num_traits::pow(w.den.clone(), d) * BigInt::from(fact);
+    BigRational::new(total, den)
 }
 
 #[cfg(test)]

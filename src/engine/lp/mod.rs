@@ -128,9 +128,15 @@ impl LpPartition {
 
     /// Sum of the exact region volumes, when they were computed.
     pub fn total_volume(&self) -> Option<BigRational> {
-        self.regions
-            .iter()
-            .try_fold(BigRational::zero(), |acc, r| Some(acc + r.volume.as_ref()?))
+        // A pairwise (tree) sum: denominators stay small far longer than in a running sum.
+        let volumes: Option<Vec<&BigRational>> =
+            self.regions.iter().map(|r| r.volume.as_ref()).collect();
+        Some(
+            volumes?
+                .into_par_iter()
+                .map(Clone::clone)
+                .reduce(BigRational::zero, |a, b| a + b),
+        )
     }
 
     /// The pattern of region r as '0'/'1', neuron order layer by layer.
