@@ -443,7 +443,6 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
             continue;
         }
         let h = Arc::new(Con::new(eq));
-        let hf = h.flip();
         let (mut pos, mut neg) = (false, false);
         for p in &known {
             match h.sign_at(p, &dec.stats) {
@@ -456,7 +455,8 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
             if (side && pos) || (!side && neg) {
                 continue;
             }
-            if let Some(p) = find_side(dec, &cell.cons, if side { &h } else { &hf }) {
+            let extra = if side { h.clone() } else { h.flip() };
+            if let Some(p) = find_side(dec, &cell.cons, &extra) {
                 if known.len() < KNOWN_MAX + 2 {
                     known.push(Arc::new(p));
                 }
@@ -468,7 +468,10 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
             }
         }
         neurons.push(match (pos, neg) {
-            (true, true) => Neuron::Cuts(h, hf),
+            (true, true) => {
+                let hf = h.flip();
+                Neuron::Cuts(h, hf)
+            }
             (true, false) => Neuron::Fixed(true),
             (false, true) => Neuron::Fixed(false),
             (false, false) => panic!("a non-constant neuron has interior on neither side"),
