@@ -484,6 +484,51 @@ fn random_3d_nets_properties_and_grid() {
     }
 }
 
+/// Many small 3-D nets with tiny integer weights, zero biases half of the time and duplicated
+/// neurons (planes through common points and lines everywhere): every partition must pass
+/// the checks, including exact volumes, with both backends agreeing.
+#[test]
+fn stress_degenerate_3d_nets() {
+    if std::env::var("RELU_REGIONS_SLOW").is_err() {
+        return;
+    }
+    for seed in 1000..1400 {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let zero_bias = seed % 2 == 0;
+        let mut n_in = 3;
+        let mut hidden = Vec::new();
+        for _ in 0..rng.random_range(1..=3) {
+            let n_out = rng.random_range(1..=5);
+            let mut rows: Vec<Vec<i64>> = (0..n_out)
+                .map(|_| {
+                    (0..=n_in)
+                        .map(|k| {
+                            if zero_bias && k == n_in {
+                                0
+                            } else {
+                                rng.random_range(-2..=2)
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            rows.push(rows[0].clone());
+            let refs: Vec<&[i64]> = rows.iter().map(|r| &r[..]).collect();
+            hidden.push(layer(&refs, 2));
+            n_in = rows.len();
+        }
+        let net = network(&hidden);
+        let slice = Slice::identity(Slice::default_box(3));
+        let name = format!("stress seed {seed}");
+        let p = run(&net, &slice, LpBackend::Dense);
+        check(&name, &net, &slice, &p);
+        if seed % 5 == 0 {
+            let g = run(&net, &slice, LpBackend::GoodLp);
+            assert_eq!(p.regions.len(), g.regions.len(), "{name}: backends");
+        }
+    }
+}
+
 #[test]
 fn random_4d_nets_witnesses_and_facets() {
     for seed in 400..410 {
