@@ -39,9 +39,11 @@ pub fn benches(c: &mut Criterion) {
             b.iter(|| enumerate(r, &slice.domain, &cfg, &NoProgress).expect("count"))
         });
         let partition = enumerate(&restricted, &slice.domain, &cfg, &NoProgress).expect("count");
-        group.bench_with_input(BenchmarkId::new("forward_floor", name), &partition.xy, |b, xy| {
-            b.iter(|| restricted.forward_batch(xy))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("forward_floor", name),
+            &partition.xy,
+            |b, xy| b.iter(|| restricted.forward_batch(xy)),
+        );
     }
     group.finish();
 }

@@ -8,6 +8,14 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct CountReport {
     pub activation_regions: usize,
+    /// Omitted until computed (never guessed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linear_regions: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adjacent_pairs: Option<usize>,
+    /// Time for the adjacency graph and linear regions (not part of `seconds`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph_seconds: Option<f64>,
     pub certified: bool,
     pub complete: bool,
     pub dim: usize,
@@ -39,6 +47,9 @@ impl CountReport {
         let vol = p.domain.volume();
         CountReport {
             activation_regions: p.regions.len(),
+            linear_regions: None,
+            adjacent_pairs: None,
+            graph_seconds: None,
             certified: p.certified,
             complete: p.complete,
             dim: p.dim,
@@ -90,15 +101,24 @@ impl CountReport {
                 format!("{}   ({status})", self.activation_regions),
             ),
             ("after each layer", per_layer),
-            (
-                if self.dim == 1 {
-                    "domain length"
-                } else {
-                    "domain area"
-                },
-                format!("{} ({})", self.domain_volume_exact, self.domain_volume),
-            ),
         ];
+        if let Some(l) = self.linear_regions {
+            rows.push((
+                "linear regions",
+                format!("{l}   (activation regions merged across identical output maps)"),
+            ));
+        }
+        if let Some(a) = self.adjacent_pairs {
+            rows.push(("adjacent pairs", a.to_string()));
+        }
+        rows.extend([(
+            if self.dim == 1 {
+                "domain length"
+            } else {
+                "domain area"
+            },
+            format!("{} ({})", self.domain_volume_exact, self.domain_volume),
+        )]);
         if let (Some(v), Some(e)) = (self.vertices, self.edges) {
             rows.push(("vertices / edges", format!("{v} / {e}")));
         }

@@ -58,6 +58,8 @@ pub struct Restricted {
     pub neurons: usize,
     pub float: Vec<FloatLayer>,
     pub exact: ExactNet,
+    /// The affine output layer in f64 (entries rounded from the exact ones).
+    pub output_float: FloatLayer,
 }
 
 impl Restricted {
@@ -144,6 +146,13 @@ impl Restricted {
             };
             float.push(FloatLayer::new(layer.n_in, layer.n_out, w, b));
         }
+        let out = &exact.output;
+        let output_float = FloatLayer::new(
+            out.n_in,
+            out.n_out,
+            out.w.iter().map(|x| ratio_to_f64(x, &out.den)).collect(),
+            out.b.iter().map(|x| ratio_to_f64(x, &out.den)).collect(),
+        );
         let widths = exact.widths();
         let mut offsets = Vec::with_capacity(widths.len());
         let mut n = 0;
@@ -158,6 +167,7 @@ impl Restricted {
             neurons: n,
             float,
             exact,
+            output_float,
         })
     }
 }
@@ -213,5 +223,36 @@ impl Restricted {
                 out.copy_from_slice(&h);
             });
         out
+    }
+}
+
+impl Restricted {
+    /// The network's outputs at one point, in f64 (for pictures, not for decisions).
+    pub fn output_f64(&self, t: &[f64]) -> Vec<f64> {
+        let mut h = t.to_vec();
+        for layer in &self.float {
+            h = (0..layer.n_out)
+                .map(|i| {
+                    let z: f64 = layer.w[i * layer.n_in..(i + 1) * layer.n_in]
+                        .iter()
+                        .zip(&h)
+                        .map(|(w, x)| w * x)
+                        .sum::<f64>()
+                        + layer.b[i];
+                    z.max(0.0)
+                })
+                .collect();
+        }
+        let out = &self.output_float;
+        (0..out.n_out)
+            .map(|i| {
+                out.w[i * out.n_in..(i + 1) * out.n_in]
+                    .iter()
+                    .zip(&h)
+                    .map(|(w, x)| w * x)
+                    .sum::<f64>()
+                    + out.b[i]
+            })
+            .collect()
     }
 }

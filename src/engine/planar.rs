@@ -39,13 +39,15 @@ fn split_face(ctx: &LayerCtx, f: usize, verts: &[u32], lines: &[LineKey]) -> Fac
     let l = ctx.layer;
     let mut local = LocalVertices::new(ctx);
     let mut corner_signs = vec![0i8; k * n];
+    for (i, &v) in verts.iter().enumerate() {
+        local.signs_all(ctx, v, &mut corner_signs[i * n..(i + 1) * n]);
+    }
     let mut bits = vec![0u64; pattern::words(n)];
     let mut splitting = Vec::new();
     for j in 0..n {
         let (mut pos, mut neg) = (false, false);
-        for (i, &v) in verts.iter().enumerate() {
-            let s = local.sign(ctx, v, j);
-            corner_signs[i * n + j] = s;
+        for i in 0..k {
+            let s = corner_signs[i * n + j];
             pos |= s > 0;
             neg |= s < 0;
         }

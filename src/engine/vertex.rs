@@ -389,6 +389,42 @@ impl LocalVertices {
         }
     }
 
+    /// Exact signs of every neuron at vertex v, written to `out` (one pass over its row).
+    pub fn signs_all(&mut self, ctx: &LayerCtx, v: u32, out: &mut [i8]) {
+        let n = self.n;
+        let exact = match self.local(v) {
+            Some(k) => self.exact[k].clone(),
+            None => None,
+        };
+        if let Some(x) = exact {
+            out.copy_from_slice(&x.signs);
+            return;
+        }
+        let (row, e) = match self.local(v) {
+            Some(k) => (&self.z[k * n..(k + 1) * n], self.err[k]),
+            None => (ctx.values.row(v as usize), ctx.values.err[v as usize]),
+        };
+        let mut unsure = false;
+        for (o, &z) in out.iter_mut().zip(row) {
+            *o = if z > e {
+                1
+            } else if z < -e {
+                -1
+            } else {
+                unsure = true;
+                0
+            };
+        }
+        if unsure {
+            for j in 0..n {
+                let (z, e) = self.float(ctx, v, j);
+                if !(z > e || z < -e) {
+                    out[j] = self.sign(ctx, v, j);
+                }
+            }
+        }
+    }
+
     fn row_into(&self, ctx: &LayerCtx, v: u32, out: &mut Vec<f64>) {
         out.clear();
         match self.local(v) {
@@ -444,7 +480,7 @@ impl LocalVertices {
             for k in 0..self.n {
                 let (a, b) = (rp[k], rq[k]);
                 let diff = b - a;
-                new[k] = s.mul_add(diff, a);
+                new[k] = a + s * diff;
                 max_diff = max_diff.max(diff.abs());
                 max_sum = max_sum.max(a.abs() + b.abs());
             }
@@ -455,7 +491,7 @@ impl LocalVertices {
             self.err.push(e);
             let (xp, xq) = (self.coords(ctx, p), self.coords(ctx, q));
             self.xy
-                .extend(xp.iter().zip(&xq).map(|(a, b)| s.mul_add(b - a, *a)));
+                .extend(xp.iter().zip(&xq).map(|(a, b)| a + s * (b - a)));
             self.exact.push(None);
             self.scratch = rows;
         }
