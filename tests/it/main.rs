@@ -5,6 +5,7 @@ mod certificate;
 mod cli;
 mod closed_forms;
 mod degenerate;
+mod graph;
 mod property_2d;
 mod reference;
 mod support;
