@@ -234,21 +234,18 @@ pub fn simulate(exp: &Experiment) -> Result<Moments, InitStatsError> {
     let plan = Plan::new(exp)?;
     let partials: Vec<Moments> = (0..chunks)
         .into_par_iter()
-        .map_init(
-            || Worker::new(&plan),
-            |w, c| {
-                let mut acc = Moments::empty(layers);
-                let mut path = vec![0.0; layers];
-                for s in c * CHUNK..((c + 1) * CHUNK).min(exp.samples) {
-                    w.sample(&plan, &x, s as u64, &mut path);
-                    acc.push(&path, first);
-                    if s < exp.trajectories {
-                        acc.trajectories.push(path.clone());
-                    }
+        .map_init(Worker::new, |w, c| {
+            let mut acc = Moments::empty(layers);
+            let mut path = vec![0.0; layers];
+            for s in c * CHUNK..((c + 1) * CHUNK).min(exp.samples) {
+                w.sample(&plan, &x, s as u64, &mut path);
+                acc.push(&path, first);
+                if s < exp.trajectories {
+                    acc.trajectories.push(path.clone());
                 }
-                acc
-            },
-        )
+            }
+            acc
+        })
         .collect();
     let mut total = Moments::empty(layers);
     for p in partials {
@@ -305,7 +302,7 @@ fn mean_square(v: &[f64]) -> f64 {
 }
 
 impl Worker {
-    fn new(_plan: &Plan) -> Self {
+    fn new() -> Self {
         Worker {
             h: Vec::new(),
             z: Vec::new(),
@@ -369,10 +366,10 @@ impl Worker {
                 }
             }
             Architecture::Conv(c) => {
-                for j in 1..c.channels.len() {
+                for (j, m) in path.iter_mut().enumerate().skip(1) {
                     self.conv_layer(c, j, plan, &mut rng);
                     relu(&mut self.z);
-                    path[j] = mean_square(&self.z);
+                    *m = mean_square(&self.z);
                     std::mem::swap(&mut self.h, &mut self.z);
                 }
             }

@@ -26,7 +26,7 @@
 use serde::Serialize;
 
 use super::arch::{Architecture, Branch};
-use super::init::{Init, Scale, WeightLaw};
+use super::init::{Init, WeightLaw};
 use super::simulate::{Experiment, Moments, Welford};
 
 /// 97.5% quantile of the standard normal: 95% two-sided confidence intervals.
@@ -441,17 +441,6 @@ fn opt(x: Option<f64>) -> String {
 
 fn with_ci(m: f64, ci: [f64; 2]) -> String {
     format!("{} [{}, {}]", g(m), g(ci[0]), g(ci[1]))
-}
-
-/// `Init` names for reports that want the variance scale alone.
-pub fn scale_name(s: Scale) -> String {
-    match s {
-        Scale::He => "he".into(),
-        Scale::LeCun => "lecun".into(),
-        Scale::Glorot => "glorot".into(),
-        Scale::PyTorch => "pytorch".into(),
-        Scale::C(c) => format!("c={c}"),
-    }
 }
 
 #[cfg(test)]

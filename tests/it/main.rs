@@ -1,1 +1,1 @@
-
+mod init_stats;
