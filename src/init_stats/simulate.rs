@@ -179,6 +179,12 @@ pub struct Moments {
     pub m: Vec<Welford>,
     /// Moments of M_j², j = 0..L.
     pub m2: Vec<Welford>,
+    /// Moments of ln M_j over the samples with M_j > 0. Heavy tails make the sample variance of
+    /// M_j converge slowly when β is large; the spread of ln M_j (≈ 5β for wide Gaussian layers)
+    /// is estimated well at any β.
+    pub log_m: Vec<Welford>,
+    /// Number of samples with M_j = 0 (every unit of layer j dead).
+    pub zeros: Vec<u64>,
     /// Moments of the per-network variance across layers, Var_emp.
     pub var_emp: Welford,
     /// `M_0..M_L` of the first `Experiment::trajectories` samples, in sample order.
@@ -192,6 +198,8 @@ impl Moments {
             m0: 0.0,
             m: vec![Welford::default(); layers],
             m2: vec![Welford::default(); layers],
+            log_m: vec![Welford::default(); layers],
+            zeros: vec![0; layers],
             var_emp: Welford::default(),
             trajectories: Vec::new(),
         }
@@ -201,6 +209,11 @@ impl Moments {
         for (j, &v) in path.iter().enumerate() {
             self.m[j].push(v);
             self.m2[j].push(v * v);
+            if v > 0.0 {
+                self.log_m[j].push(v.ln());
+            } else {
+                self.zeros[j] += 1;
+            }
         }
         self.var_emp.push(variance_across(&path[first_layer..]));
     }
@@ -211,6 +224,12 @@ impl Moments {
         }
         for (a, b) in self.m2.iter_mut().zip(&o.m2) {
             a.merge(b);
+        }
+        for (a, b) in self.log_m.iter_mut().zip(&o.log_m) {
+            a.merge(b);
+        }
+        for (a, b) in self.zeros.iter_mut().zip(&o.zeros) {
+            *a += b;
         }
         self.var_emp.merge(&o.var_emp);
         self.trajectories.extend(o.trajectories);

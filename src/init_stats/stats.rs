@@ -191,6 +191,11 @@ pub struct LayerStats {
     /// (mean − prediction) / standard error.
     pub z_mean_m: Option<f64>,
     pub z_mean_m2: Option<f64>,
+    /// Sample variance of ln M_j over the networks with M_j > 0; ≈ 5·Σ_{i≤j} 1/n_i for wide
+    /// Gaussian layers, and robust where the heavy tail of M_j hides its variance.
+    pub var_log_m: f64,
+    /// Fraction of networks with M_j = 0 (all units of layer j inactive).
+    pub dead_fraction: f64,
 }
 
 /// A verdict on one failure mode: the measured quantity, its prediction, and words.
@@ -257,6 +262,8 @@ impl Report {
                 pred_mean_m2: pred.mean_m2[j],
                 z_mean_m: z_score(&mo.m[j], pred.mean_m[j]),
                 z_mean_m2: z_score(&mo.m2[j], pred.mean_m2[j]),
+                var_log_m: mo.log_m[j].var(),
+                dead_fraction: mo.zeros[j] as f64 / mo.samples as f64,
             })
             .collect();
         let beta = exp.arch.beta();
@@ -308,26 +315,28 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "{:>5} {:>6}  {:>32} {:>10}  {:>32} {:>10}  {:>10}",
+            "{:>5} {:>6}  {:>32} {:>10}  {:>32} {:>10}  {:>10}  {:>10}",
             "layer",
             "width",
             "E[M_j] (95% CI)",
             "predicted",
             "E[M_j^2] (95% CI)",
             "predicted",
-            "Var(M_j)"
+            "Var(M_j)",
+            "Var(ln M_j)"
         );
         for l in &self.layers {
             let _ = writeln!(
                 s,
-                "{:>5} {:>6}  {:>32} {:>10}  {:>32} {:>10}  {:>10}",
+                "{:>5} {:>6}  {:>32} {:>10}  {:>32} {:>10}  {:>10}  {:>10}",
                 l.layer,
                 l.width,
                 with_ci(l.mean_m, l.ci95_mean_m),
                 opt(l.pred_mean_m),
                 with_ci(l.mean_m2, l.ci95_mean_m2),
                 opt(l.pred_mean_m2),
-                g(l.var_m)
+                g(l.var_m),
+                g(l.var_log_m)
             );
         }
         let _ = writeln!(

@@ -58,7 +58,7 @@ impl Preset {
     /// to a minute on two cores.
     pub fn default_samples(self) -> usize {
         match self {
-            Preset::Fm1 => 500,
+            Preset::Fm1 => 2000,
             Preset::Fm2 => 4000,
             Preset::Resnet => 2000,
             Preset::Orthogonal => 2000,
@@ -223,7 +223,12 @@ pub fn run(
                             [l.ci95_mean_m[0] / m0, l.ci95_mean_m[1] / m0],
                         ),
                         opt(l.pred_mean_m.map(|p| p / m0)),
-                        r.fm1.text.split(',').next().unwrap_or("").to_string(),
+                        match (r.fm1.present, r.fm1.value) {
+                            (Some(false), _) => "absent".to_string(),
+                            (Some(true), Some(v)) if v > 1.0 => "explodes".to_string(),
+                            (Some(true), _) => "vanishes".to_string(),
+                            (None, _) => "-".to_string(),
+                        },
                     ]);
                     if n == 30 {
                         series.push(Series::new(
@@ -258,6 +263,8 @@ pub fn run(
                 "Var(M_L)/E[M_L]^2",
                 "predicted prod(1+5/n)-1",
                 "e^(5 beta)-1",
+                "Var(ln M_L)",
+                "5 beta",
                 "E[Var_emp] (95% CI)",
                 "predicted",
             ];
@@ -305,6 +312,8 @@ pub fn run(
                         g(rel_var(&r)),
                         opt(pred_rel_var(&r)),
                         g(r.exp_5beta_minus_1),
+                        g(l.var_log_m),
+                        g(5.0 * r.beta),
                         ci_text(r.var_emp_mean, r.ci95_var_emp),
                         opt(r.pred_var_emp),
                     ]);
