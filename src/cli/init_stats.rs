@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use relu_regions::init_stats::{
     plot, sweeps, Architecture, Branch, ConvShape, EtaSchedule, Experiment, Init, InitStatsError,
-    Preset, WeightLaw,
+    Preset, Sampler, WeightLaw,
 };
 
 /// Flags of `init-stats`.
@@ -60,6 +60,10 @@ pub struct Args {
     /// Kernel size of the convolutions (k taps, or k x k).
     #[arg(long, default_value_t = 3)]
     pub kernel: usize,
+    /// weights: draw every weight (any law, any architecture); preactivations: draw W h from its
+    /// exact law given h (Gaussian or orthogonal dense/residual only; much faster).
+    #[arg(long, value_parser = parse_sampler)]
+    pub sampler: Option<Sampler>,
     /// Number of sampled networks K.
     #[arg(long, value_name = "K")]
     pub samples: Option<usize>,
@@ -145,6 +149,9 @@ fn parse_eta(s: &str) -> Result<EtaSchedule, String> {
 fn parse_branch(s: &str) -> Result<Branch, String> {
     s.parse::<Branch>().map_err(|e| e.to_string())
 }
+fn parse_sampler(s: &str) -> Result<Sampler, String> {
+    s.parse::<Sampler>().map_err(|e| e.to_string())
+}
 fn parse_preset(s: &str) -> Result<Preset, String> {
     s.parse::<Preset>().map_err(|e| e.to_string())
 }
@@ -160,6 +167,7 @@ fn flag_of(e: &InitStatsError) -> &'static str {
         InitStatsError::Samples(_) => "--samples",
         InitStatsError::BiasVar(_) => "--bias-var",
         InitStatsError::Preset(..) => "--preset",
+        InitStatsError::Sampler(_) => "--sampler",
     }
 }
 
@@ -207,6 +215,9 @@ pub fn experiment(args: &Args) -> Result<Experiment, InitStatsError> {
     if let Some(k) = args.samples {
         exp = exp.with_samples(k);
     }
+    if let Some(sampler) = args.sampler {
+        exp = exp.with_sampler(sampler);
+    }
     if let Some(Numbers(x)) = &args.input {
         exp = exp.with_input(x.clone());
     }
@@ -227,10 +238,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let pool = pool.build().context("starting the thread pool")?;
 
     if let Some(preset) = args.preset {
-        let sweep = match pool.install(|| sweeps::run(preset, args.samples, args.seed)) {
-            Ok(s) => s,
-            Err(e) => return Ok(usage(e)),
-        };
+        let sweep =
+            match pool.install(|| sweeps::run(preset, args.samples, args.seed, args.sampler)) {
+                Ok(s) => s,
+                Err(e) => return Ok(usage(e)),
+            };
         if args.json {
             println!("{}", sweep.to_json());
         } else {

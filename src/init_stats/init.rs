@@ -171,15 +171,54 @@ impl Init {
 
     /// Draw a fresh layer and return its pre-activations `out = W h + b` at `h`.
     ///
-    /// For i.i.d. weights only the columns of `W` that meet a nonzero entry of `h` are drawn:
+    /// With [`Sampler::Weights`], for i.i.d. weights only the columns of `W` that meet a nonzero entry of `h` are drawn:
     /// every sample is a new network evaluated at one input, so a weight that multiplies zero
     /// never matters, and after a ReLU about half of the entries are zero. The law of `out` is
     /// unchanged. Orthogonal weights are drawn whole (their columns are coupled).
     pub(crate) fn preactivations(
         self,
+        sampler: Sampler,
         rng: &mut McRng,
         h: &[f64],
         bias_sd: f64,
+        out: &mut [f64],
+        scratch: &mut Scratch,
+    ) {
+        let (n_in, n_out) = (h.len(), out.len());
+        match (sampler, self) {
+            (Sampler::Preactivations, Init::Iid { scale, law }) => {
+                assert_eq!(law, WeightLaw::Normal, "checked by Experiment::validate");
+                // Given h, the rows w_i·h are i.i.d. N(0, (c/n_in)·||h||²).
+                let sd = (scale.c(n_in, n_out) / n_in as f64 * dot(h, h)).sqrt();
+                for o in out.iter_mut() {
+                    *o = sd * rng.sample::<f64, _>(StandardNormal);
+                }
+            }
+            (Sampler::Preactivations, Init::Orthogonal { gain }) => {
+                // Q h is uniform on the sphere of radius ||h|| in R^{n_out} (n_out ≥ n_in), or
+                // the first n_out coordinates of a uniform point on that sphere in R^{n_in}.
+                let m = n_in.max(n_out);
+                scratch.row.resize(m, 0.0);
+                WeightLaw::Normal.fill(rng, &mut scratch.row);
+                let r = gain * (dot(h, h) / dot(&scratch.row, &scratch.row)).sqrt();
+                for (o, &u) in out.iter_mut().zip(&scratch.row) {
+                    *o = r * u;
+                }
+            }
+            (Sampler::Weights, _) => self.weight_preactivations(rng, h, out, scratch),
+        }
+        if bias_sd > 0.0 {
+            for o in out.iter_mut() {
+                *o += bias_sd * rng.sample::<f64, _>(StandardNormal);
+            }
+        }
+    }
+
+    /// `out = W h` with every needed weight drawn.
+    fn weight_preactivations(
+        self,
+        rng: &mut McRng,
+        h: &[f64],
         out: &mut [f64],
         scratch: &mut Scratch,
     ) {
@@ -222,10 +261,35 @@ impl Init {
                 }
             }
         }
-        if bias_sd > 0.0 {
-            for o in out.iter_mut() {
-                *o += bias_sd * rng.sample::<f64, _>(StandardNormal);
-            }
+    }
+}
+
+/// How a layer's pre-activations are drawn. Both give the exact law of the network's
+/// activations; they differ in cost and in what they take for granted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sampler {
+    /// Draw the weights and multiply: `Θ(n_in·n_out)` per layer, for every law and architecture.
+    /// It checks the theorems without assuming anything about the law of `W h`.
+    #[default]
+    Weights,
+    /// Draw `W h` directly from its law given `h`: i.i.d. `N(0, (c/n_in)·||h||²)` for Gaussian
+    /// weights (rotation invariance), a uniform point on a sphere of radius `g·||h||` for
+    /// orthogonal weights. `Θ(n_out)` per layer, exact in law, but it builds in the very
+    /// invariance the FM2 closed form rests on. Dense and residual layers with Gaussian or
+    /// orthogonal weights only.
+    Preactivations,
+}
+
+impl FromStr for Sampler {
+    type Err = InitStatsError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "weights" => Ok(Sampler::Weights),
+            "preactivations" | "marginal" => Ok(Sampler::Preactivations),
+            _ => Err(InitStatsError::Sampler(format!(
+                "unknown sampler `{s}` (expected weights or preactivations)"
+            ))),
         }
     }
 }

@@ -36,7 +36,7 @@ pub mod stats;
 pub mod sweeps;
 
 pub use arch::{Architecture, Branch, ConvShape, EtaSchedule};
-pub use init::{Init, McRng, Scale, WeightLaw};
+pub use init::{Init, McRng, Sampler, Scale, WeightLaw};
 pub use simulate::{simulate, Experiment, Moments};
 pub use stats::{LayerStats, Report, Verdict};
 pub use sweeps::{Preset, SweepReport};
@@ -58,6 +58,8 @@ pub enum InitStatsError {
     Samples(usize),
     #[error("bias variance: must be finite and >= 0, got {0}")]
     BiasVar(f64),
+    #[error("sampler: {0}")]
+    Sampler(String),
     #[error("preset: unknown preset `{0}` (known: {1})")]
     Preset(String, String),
 }

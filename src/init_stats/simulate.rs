@@ -15,7 +15,7 @@ use rand::SeedableRng;
 use rayon::prelude::*;
 
 use super::arch::{Architecture, Branch, Conv};
-use super::init::{dot, Init, McRng, Scratch};
+use super::init::{dot, Init, McRng, Sampler, Scratch, WeightLaw};
 use super::stats::Report;
 use super::InitStatsError;
 
@@ -40,6 +40,8 @@ pub struct Experiment {
     pub include_input: bool,
     /// Keep the `M_j` paths of the first this many samples (for plots).
     pub trajectories: usize,
+    /// Draw weights, or pre-activations from their exact law (Gaussian/orthogonal only).
+    pub sampler: Sampler,
 }
 
 impl Experiment {
@@ -53,7 +55,12 @@ impl Experiment {
             seed: 0,
             include_input: false,
             trajectories: 0,
+            sampler: Sampler::Weights,
         }
+    }
+    pub fn with_sampler(mut self, sampler: Sampler) -> Self {
+        self.sampler = sampler;
+        self
     }
     pub fn with_samples(mut self, k: usize) -> Self {
         self.samples = k;
@@ -113,6 +120,22 @@ impl Experiment {
             return Err(InitStatsError::Init(
                 "orthogonal weights are offered for dense and residual layers only".into(),
             ));
+        }
+        if self.sampler == Sampler::Preactivations {
+            let uniform = matches!(
+                self.init,
+                Init::Iid {
+                    law: WeightLaw::Uniform,
+                    ..
+                }
+            );
+            if uniform || matches!(self.arch, Architecture::Conv(_)) {
+                return Err(InitStatsError::Sampler(
+                    "the pre-activation sampler is exact only for Gaussian or orthogonal weights \
+                     in dense and residual layers; use the weight sampler"
+                        .into(),
+                ));
+            }
         }
         self.input_vector()?;
         Ok(())
@@ -344,6 +367,7 @@ impl Worker {
                 for (j, &n) in widths.iter().enumerate().skip(1) {
                     self.z.resize(n, 0.0);
                     init.preactivations(
+                        plan.exp.sampler,
                         &mut rng,
                         &self.h,
                         plan.bias_sd,
@@ -361,6 +385,7 @@ impl Worker {
                 self.f.resize(r.width, 0.0);
                 for (l, &eta) in plan.etas.iter().enumerate() {
                     init.preactivations(
+                        plan.exp.sampler,
                         &mut rng,
                         &self.h,
                         plan.bias_sd,
@@ -369,6 +394,7 @@ impl Worker {
                     );
                     relu(&mut self.z);
                     second.preactivations(
+                        plan.exp.sampler,
                         &mut rng,
                         &self.z,
                         plan.bias_sd,

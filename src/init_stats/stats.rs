@@ -26,7 +26,7 @@
 use serde::Serialize;
 
 use super::arch::{Architecture, Branch};
-use super::init::{Init, WeightLaw};
+use super::init::{Init, Sampler, WeightLaw};
 use super::simulate::{Experiment, Moments, Welford};
 
 /// 97.5% quantile of the standard normal: 95% two-sided confidence intervals.
@@ -213,6 +213,7 @@ pub struct Verdict {
 pub struct Report {
     pub architecture: String,
     pub init: String,
+    pub sampler: Sampler,
     /// n_0..n_L.
     pub widths: Vec<usize>,
     pub bias_var: f64,
@@ -273,6 +274,7 @@ impl Report {
         Report {
             architecture: exp.arch.describe(),
             init: exp.init.to_string(),
+            sampler: exp.sampler,
             widths: sizes,
             bias_var: exp.bias_var,
             samples: mo.samples,
@@ -303,8 +305,17 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "{} network, widths {:?}, init {}, bias variance {}, K = {} samples, seed {}",
-            self.architecture, self.widths, self.init, self.bias_var, self.samples, self.seed
+            "{} network, widths {:?}, init {}, bias variance {}, K = {} samples, seed {}, {} sampler",
+            self.architecture,
+            self.widths,
+            self.init,
+            self.bias_var,
+            self.samples,
+            self.seed,
+            match self.sampler {
+                Sampler::Weights => "weight",
+                Sampler::Preactivations => "pre-activation",
+            }
         );
         let _ = writeln!(
             s,

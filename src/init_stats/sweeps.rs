@@ -19,7 +19,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use super::arch::{Architecture, Branch, ConvShape, EtaSchedule};
-use super::init::{Init, Scale, WeightLaw};
+use super::init::{Init, Sampler, Scale, WeightLaw};
 use super::plot::{line_chart, Series, PALETTE};
 use super::simulate::Experiment;
 use super::stats::{g, Report};
@@ -59,10 +59,21 @@ impl Preset {
     pub fn default_samples(self) -> usize {
         match self {
             Preset::Fm1 => 2000,
-            Preset::Fm2 => 4000,
+            Preset::Fm2 => 200_000,
             Preset::Resnet => 2000,
             Preset::Orthogonal => 2000,
             Preset::Conv => 1000,
+        }
+    }
+}
+
+impl Preset {
+    /// `fm2` draws pre-activations from their exact Gaussian law: at β ≥ 0.5 the tail of `M_L`
+    /// is so heavy that its variance needs 10⁵ samples or more. Every other preset draws weights.
+    pub fn default_sampler(self) -> Sampler {
+        match self {
+            Preset::Fm2 => Sampler::Preactivations,
+            _ => Sampler::Weights,
         }
     }
 }
@@ -100,6 +111,7 @@ pub struct SweepReport {
     pub title: String,
     pub samples: usize,
     pub seed: u64,
+    pub sampler: Sampler,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<String>>,
     pub cases: Vec<Case>,
@@ -115,10 +127,14 @@ impl SweepReport {
 
     pub fn to_markdown(&self) -> String {
         let mut s = format!(
-            "{} (K = {} samples per case, seed {})\n\n| {} |\n|{}\n",
+            "{} (K = {} samples per case, seed {}, {} sampler)\n\n| {} |\n|{}\n",
             self.title,
             self.samples,
             self.seed,
+            match self.sampler {
+                Sampler::Weights => "weight",
+                Sampler::Preactivations => "pre-activation",
+            },
             self.columns.join(" | "),
             "---|".repeat(self.columns.len())
         );
@@ -179,10 +195,15 @@ pub fn run(
     preset: Preset,
     samples: Option<usize>,
     seed: u64,
+    sampler: Option<Sampler>,
 ) -> Result<SweepReport, InitStatsError> {
     let k = samples.unwrap_or(preset.default_samples());
+    let sampler = sampler.unwrap_or(preset.default_sampler());
     let exp = |arch: Architecture, init: Init| {
-        Experiment::new(arch, init).with_samples(k).with_seed(seed)
+        Experiment::new(arch, init)
+            .with_samples(k)
+            .with_seed(seed)
+            .with_sampler(sampler)
     };
     let mut cases = Vec::new();
     let mut rows = Vec::new();
@@ -532,6 +553,7 @@ pub fn run(
         title: title.into(),
         samples: k,
         seed,
+        sampler,
         columns: columns.iter().map(|c| c.to_string()).collect(),
         rows,
         cases,

@@ -9,6 +9,7 @@ use std::process::Command;
 
 use relu_regions::init_stats::{
     simulate, sweeps, Architecture, Branch, ConvShape, EtaSchedule, Experiment, Init, Preset,
+    Sampler,
 };
 
 /// Which Monte Carlo mean to test.
@@ -66,6 +67,52 @@ fn spec_worked_values_he_gaussian_2_16_16_16() {
     );
     // E[Var_emp] = 0.21077; decoy: 0.25.
     check("He E[Var_emp]", &exp, Q::VarEmp, 0.21077, 0.25);
+}
+
+#[test]
+fn preactivation_sampler_matches_the_same_worked_values_tightly() {
+    // The exact-law shortcut is cheap enough for 10⁵ samples even in a debug build; the band is
+    // then ~4 times narrower than the weight sampler's above.
+    let exp = dense(&[2, 16, 16, 16], "he-normal")
+        .with_samples(100_000)
+        .with_seed(12)
+        .with_sampler(Sampler::Preactivations);
+    check("He E[M_3], pre-activations", &exp, Q::Mean(3), 1.0, 1.03);
+    check(
+        "He E[M_3²], pre-activations",
+        &exp,
+        Q::Second(3),
+        2.26099,
+        2.4,
+    );
+    check(
+        "He E[Var_emp], pre-activations",
+        &exp,
+        Q::VarEmp,
+        0.21077,
+        0.225,
+    );
+    // Orthogonal: a uniform point on the sphere, same exact (1 + 3/(n + 2))^L.
+    let exp = dense(&[16; 4], "orthogonal")
+        .with_samples(100_000)
+        .with_seed(13)
+        .with_sampler(Sampler::Preactivations);
+    check(
+        "orthogonal E[M_3²], pre-activations",
+        &exp,
+        Q::Second(3),
+        (1.0f64 + 3.0 / 18.0).powi(3),
+        1.5,
+    );
+    // Where the shortcut is not exact, it is refused.
+    let uniform = dense(&[2, 4], "he-uniform").with_sampler(Sampler::Preactivations);
+    assert!(uniform.run().is_err());
+    let conv = Experiment::new(
+        Architecture::conv(ConvShape::D1 { len: 4 }, vec![1, 2], 3).unwrap(),
+        Init::HE_NORMAL,
+    )
+    .with_sampler(Sampler::Preactivations);
+    assert!(conv.run().is_err());
 }
 
 #[test]
@@ -216,6 +263,7 @@ fn identical_output_at_one_and_two_threads() {
             Architecture::conv(ConvShape::D1 { len: 6 }, vec![1, 2, 2], 3).unwrap(),
             Init::HE_NORMAL,
         ),
+        dense(&[4, 7, 7], "orthogonal").with_sampler(Sampler::Preactivations),
     ];
     for exp in cases {
         // 100 samples = 4 chunks of unequal work; trajectories checked too.
@@ -246,7 +294,7 @@ fn seeds_change_the_numbers_and_repeat_them() {
 
 #[test]
 fn preset_runs_and_draws() {
-    let s = sweeps::run(Preset::Resnet, Some(20), 0).unwrap();
+    let s = sweeps::run(Preset::Resnet, Some(20), 0, None).unwrap();
     assert_eq!(s.rows.len(), 16);
     assert!(s.rows.iter().all(|r| r.len() == s.columns.len()));
     assert!(s.svg.starts_with("<svg") && s.svg.contains("<path"));
