@@ -8,7 +8,9 @@
 //! (`K·L·n²` elements); samples per second = elements per second / (L·n²).
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use relu_regions::init_stats::{simulate, Architecture, Experiment, Init};
+use rand::{Rng, RngExt, SeedableRng};
+use rand_distr::StandardNormal;
+use relu_regions::init_stats::{simulate, Architecture, Experiment, Init, McRng, Sampler};
 
 fn dgemm_layers(a: &[f64], b0: &[f64], n: usize, k: usize, layers: usize) -> f64 {
     let mut b = b0.to_vec();
@@ -62,6 +64,16 @@ pub fn benches(c: &mut Criterion) {
                 |bch, exp| bch.iter(|| pool.install(|| simulate(exp).expect("runs"))),
             );
         }
+        let pre = exp.clone().with_sampler(Sampler::Preactivations);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("thread pool");
+        group.bench_with_input(
+            BenchmarkId::new("monte_carlo_preactivations_1t", &label),
+            &pre,
+            |bch, exp| bch.iter(|| pool.install(|| simulate(exp).expect("runs"))),
+        );
         let a: Vec<f64> = (0..n * n)
             .map(|i| ((i * 37 % 101) as f64 - 50.0) / 500.0)
             .collect();
@@ -70,5 +82,27 @@ pub fn benches(c: &mut Criterion) {
             bch.iter(|| dgemm_layers(&a, &b, n, k, layers))
         });
     }
+    // The floor of the weight sampler: one standard normal (and one 64-bit word) per weight.
+    let mut buf = vec![0.0f64; 1 << 16];
+    group.throughput(Throughput::Elements(buf.len() as u64));
+    group.bench_function("rng_floor_1t/standard_normals", |bch| {
+        let mut rng = McRng::seed_from_u64(1);
+        bch.iter(|| {
+            for x in buf.iter_mut() {
+                *x = rng.sample(StandardNormal);
+            }
+            buf[0]
+        })
+    });
+    group.bench_function("rng_floor_1t/chacha8_u64", |bch| {
+        let mut rng = McRng::seed_from_u64(1);
+        bch.iter(|| {
+            let mut acc = 0u64;
+            for _ in 0..(1 << 16) {
+                acc ^= rng.next_u64();
+            }
+            acc
+        })
+    });
     group.finish();
 }
