@@ -210,9 +210,9 @@ fn grid_line(x1: f64, y1: f64, x2: f64, y2: f64) -> Line {
         .set("stroke", "#dddddd")
 }
 
-/// 1, 2 or 5 times a power of ten, at least `raw` and at least 1 (layers are integers).
+/// 1, 2 or 5 times a power of ten, at least `raw`.
 fn nice_step(raw: f64) -> f64 {
-    if raw <= 1.0 {
+    if !(raw > 0.0 && raw.is_finite()) {
         return 1.0;
     }
     let p = 10f64.powf(raw.log10().floor());
@@ -294,7 +294,8 @@ mod tests {
 
     #[test]
     fn nice_steps() {
-        assert_eq!(nice_step(0.3), 1.0);
+        assert_eq!(nice_step(0.3), 0.5);
+        assert_eq!(nice_step(0.01), 0.01);
         assert_eq!(nice_step(1.2), 2.0);
         assert_eq!(nice_step(12.5), 20.0);
         assert_eq!(nice_step(40.0), 50.0);

@@ -502,6 +502,19 @@ mod tests {
     }
 
     #[test]
+    fn var_emp_with_the_input_included() {
+        // j = 0..L: (1/(L+1)²)·Σ_j (2j − L)·E[M_j²] for He and zero biases.
+        let e = he(vec![2, 16, 16, 16]).with_include_input(true);
+        let p = predict(&e);
+        let s: f64 = (0..=3)
+            .map(|j| (2 * j) as f64 - 3.0)
+            .zip(&p.mean_m2)
+            .map(|(w, e)| w * e.unwrap())
+            .sum();
+        assert!((p.var_emp.unwrap() - s / 16.0).abs() < 1e-14);
+    }
+
+    #[test]
     fn c_equal_one_halves_the_mean_per_layer_and_biases_add() {
         let init = "c=1".parse().unwrap();
         let e = Experiment::new(Architecture::dense(vec![3, 8, 8, 8, 8]).unwrap(), init);
