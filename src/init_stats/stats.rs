@@ -270,7 +270,7 @@ impl Report {
         let beta = exp.arch.beta();
         let last = layers.last().expect("depth >= 1");
         let fm1 = fm1_verdict(mo.m0, last);
-        let fm2 = fm2_verdict(last, beta);
+        let fm2 = fm2_verdict(last, beta, matches!(exp.arch, Architecture::Dense { .. }));
         Report {
             architecture: exp.arch.describe(),
             init: exp.init.to_string(),
@@ -397,7 +397,7 @@ fn fm1_verdict(m0: f64, last: &LayerStats) -> Verdict {
     }
 }
 
-fn fm2_verdict(last: &LayerStats, beta: f64) -> Verdict {
+fn fm2_verdict(last: &LayerStats, beta: f64, dense: bool) -> Verdict {
     let rel = last.var_m / (last.mean_m * last.mean_m);
     let pred = match (last.pred_mean_m, last.pred_mean_m2) {
         (Some(m), Some(m2)) if m > 0.0 => Some(m2 / (m * m) - 1.0),
@@ -424,12 +424,16 @@ fn fm2_verdict(last: &LayerStats, beta: f64) -> Verdict {
         present: Some(rel > 1.0),
         value: Some(rel),
         predicted: pred,
-        text: format!(
-            "{words}: Var(M_L)/E[M_L]^2 = {} ({p}; beta = {}, e^(5 beta) - 1 = {})",
-            g(rel),
-            g(beta),
-            g((5.0 * beta).exp_m1())
-        ),
+        text: if dense {
+            format!(
+                "{words}: Var(M_L)/E[M_L]^2 = {} ({p}; beta = {}, e^(5 beta) - 1 = {})",
+                g(rel),
+                g(beta),
+                g((5.0 * beta).exp_m1())
+            )
+        } else {
+            format!("{words}: Var(M_L)/E[M_L]^2 = {} ({p})", g(rel))
+        },
     }
 }
 
