@@ -19,18 +19,18 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Monte Carlo statistics of activation lengths at initialisation (Hanin & Rolnick 2018).
-    InitStats(cli::init_stats::Args),
+    InitStats(cli::init_stats::InitStatsArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::InitStats(args) => cli::init_stats::run(args),
+        Command::InitStats(args) => cli::init_stats::run(&args),
     };
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("relu-regions: error: {e:#}");
             std::process::exit(2);
         }
     }

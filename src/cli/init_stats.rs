@@ -20,7 +20,7 @@ use relu_regions::init_stats::{
     relu-regions init-stats --conv2d 8x8 --kernel 3 --widths 1,8,8,8\n  \
     relu-regions init-stats --preset fm1 --svg fm1.svg"
 )]
-pub struct Args {
+pub struct InitStatsArgs {
     /// Layer widths, input dimension first (channels for --conv1d/--conv2d).
     #[arg(long, value_name = "N0,N1,...", value_parser = parse_widths)]
     pub widths: Option<Widths>,
@@ -172,12 +172,12 @@ fn flag_of(e: &InitStatsError) -> &'static str {
 }
 
 fn usage(e: InitStatsError) -> i32 {
-    eprintln!("error: invalid {}: {e}", flag_of(&e));
+    eprintln!("relu-regions: error: invalid {}: {e}", flag_of(&e));
     2
 }
 
 /// Build the experiment the flags describe.
-pub fn experiment(args: &Args) -> Result<Experiment, InitStatsError> {
+pub fn experiment(args: &InitStatsArgs) -> Result<Experiment, InitStatsError> {
     let Some(Widths(widths)) = &args.widths else {
         return Err(InitStatsError::Widths(
             "required (e.g. --widths 2,16,16,16), unless --preset is given".into(),
@@ -185,6 +185,11 @@ pub fn experiment(args: &Args) -> Result<Experiment, InitStatsError> {
     };
     let mut init = args.init;
     if let Some(law) = args.law {
+        if matches!(init, Init::Orthogonal { .. }) {
+            return Err(InitStatsError::Init(
+                "--law applies to i.i.d. initialisations, not to orthogonal weights".into(),
+            ));
+        }
         init = init.with_law(law);
     }
     if let Some(gain) = args.gain {
@@ -226,11 +231,11 @@ pub fn experiment(args: &Args) -> Result<Experiment, InitStatsError> {
 }
 
 /// Run `init-stats`; returns the exit code.
-pub fn run(args: Args) -> anyhow::Result<i32> {
+pub fn run(args: &InitStatsArgs) -> anyhow::Result<i32> {
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(n) = args.threads {
         if n == 0 {
-            eprintln!("error: invalid --threads: need at least 1 thread");
+            eprintln!("relu-regions: error: invalid --threads: need at least 1 thread");
             return Ok(2);
         }
         pool = pool.num_threads(n);
@@ -255,7 +260,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         return Ok(0);
     }
 
-    let exp = match experiment(&args) {
+    let exp = match experiment(args) {
         Ok(e) => e,
         Err(e) => return Ok(usage(e)),
     };
