@@ -64,7 +64,7 @@ pub struct InitStatsArgs {
     /// exact law given h (Gaussian or orthogonal dense/residual only; much faster).
     #[arg(long, value_parser = parse_sampler)]
     pub sampler: Option<Sampler>,
-    /// Number of sampled networks K.
+    /// Number of sampled networks K (default 2000; each preset has its own).
     #[arg(long, value_name = "K")]
     pub samples: Option<usize>,
     /// Seed of the random streams (one ChaCha8 stream per sample).
@@ -85,7 +85,7 @@ pub struct InitStatsArgs {
     /// Include j = 0 in the empirical variance across layers.
     #[arg(long)]
     pub include_input: bool,
-    /// Run a sweep of SPEC §9 instead: fm1, fm2, resnet, orthogonal, conv.
+    /// Run a sweep of the paper's tables instead: fm1, fm2, resnet, orthogonal, conv.
     #[arg(long, value_parser = parse_preset, conflicts_with_all = ["widths", "resnet", "conv1d", "conv2d", "input"])]
     pub preset: Option<Preset>,
 }
