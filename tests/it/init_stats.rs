@@ -220,6 +220,51 @@ fn orthogonal_relative_variance_three_over_n() {
 }
 
 #[test]
+fn rectangular_orthogonal_layers() {
+    // Gain √2. Narrowing 16 → 8 (orthonormal rows): E[M_1] = (g²/2)·M_0 = 1 and, with m = 16,
+    // E[M_1²] = (n + 5)·m/(n·(m + 2)) = 13·16/(8·18). Widening 4 → 16 (orthonormal columns):
+    // ||Qh|| = ||h|| spread over 16 units, E[M_1] = (g²/2)·(4/16) = 1/4, and
+    // E[M_1²] = (1/4)²·21/18.
+    let narrow = dense(&[16, 8], "orthogonal")
+        .with_samples(20_000)
+        .with_seed(14);
+    check("orthogonal 16→8 E[M_1]", &narrow, Q::Mean(1), 1.0, 1.05);
+    check(
+        "orthogonal 16→8 E[M_1²]",
+        &narrow,
+        Q::Second(1),
+        13.0 * 16.0 / 144.0,
+        1.0 + 5.0 / 8.0,
+    );
+    let wide = dense(&[4, 16], "orthogonal")
+        .with_samples(20_000)
+        .with_seed(15);
+    check("orthogonal 4→16 E[M_1]", &wide, Q::Mean(1), 0.25, 0.26);
+    check(
+        "orthogonal 4→16 E[M_1²]",
+        &wide,
+        Q::Second(1),
+        0.0625 * 21.0 / 18.0,
+        0.0625 * 1.2,
+    );
+}
+
+#[test]
+fn glorot_and_pytorch_follow_the_mean_law_layer_by_layer() {
+    // Glorot: c_j = 2·n_in/(n_in + n_out) = 1/2, 9/8, 7/6 for widths 3, 9, 7, 5.
+    let want = 0.25 * (9.0 / 16.0) * (7.0 / 12.0);
+    let exp = dense(&[3, 9, 7, 5], "glorot")
+        .with_samples(20_000)
+        .with_seed(16);
+    check("glorot E[M_3]", &exp, Q::Mean(3), want, want * 1.1);
+    // PyTorch default: uniform, c = 1/3, so E[M_2] = (1/6)² M_0.
+    let exp = dense(&[4, 8, 8], "pytorch")
+        .with_samples(20_000)
+        .with_seed(17);
+    check("pytorch E[M_2]", &exp, Q::Mean(2), 1.0 / 36.0, 1.0 / 32.0);
+}
+
+#[test]
 fn convolutions_follow_the_dense_mean_law() {
     let one_d = Architecture::conv(ConvShape::D1 { len: 12 }, vec![2, 4, 4, 4], 3).unwrap();
     let exp = Experiment::new(one_d, "c=1".parse().unwrap())
