@@ -231,10 +231,16 @@ impl Init {
                     .nonzero
                     .extend(h.iter().copied().filter(|&x| x != 0.0));
                 let hz = &scratch.nonzero;
-                scratch.row.resize(hz.len(), 0.0);
-                for o in out.iter_mut() {
-                    law.fill(rng, &mut scratch.row);
-                    *o = sd * dot(&scratch.row, hz);
+                if hz.is_empty() {
+                    out.fill(0.0);
+                    return;
+                }
+                // The whole (n_out × nnz) block in one call, row after row: the same draws in
+                // the same order as row by row, with a tighter generation loop.
+                scratch.row.resize(hz.len() * n_out, 0.0);
+                law.fill(rng, &mut scratch.row);
+                for (o, row) in out.iter_mut().zip(scratch.row.chunks_exact(hz.len())) {
+                    *o = sd * dot(row, hz);
                 }
             }
             Init::Orthogonal { gain } => {
