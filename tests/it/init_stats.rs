@@ -67,6 +67,11 @@ fn spec_worked_values_he_gaussian_2_16_16_16() {
     );
     // E[Var_emp] = 0.21077; decoy: 0.25.
     check("He E[Var_emp]", &exp, Q::VarEmp, 0.21077, 0.25);
+    // With j = 0 included: (1/16)·Σ_{j=0..3} (2j − 3)·E[M_j²] = 0.26207; decoy: the value without.
+    let r = 21.0 / 16.0;
+    let want = (-3.0 - r + r * r + 3.0 * r * r * r) / 16.0;
+    let exp = exp.with_include_input(true);
+    check("He E[Var_emp] with j = 0", &exp, Q::VarEmp, want, 0.21077);
 }
 
 #[test]
@@ -379,6 +384,20 @@ fn cli_bad_widths_exit_2_naming_the_flag() {
     let (code, _, err) = cli(&["init-stats", "--widths", "2,4", "--init", "c=abc"]);
     assert_eq!(code, 2);
     assert!(err.contains("--init"), "{err}");
+    let (code, _, err) = cli(&["init-stats", "--widths", "2,4", "--samples", "1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--samples"), "{err}");
+    let (code, _, err) = cli(&[
+        "init-stats",
+        "--widths",
+        "2,4",
+        "--conv1d",
+        "8",
+        "--sampler",
+        "preactivations",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--sampler"), "{err}");
 }
 
 #[test]
