@@ -2,7 +2,8 @@
 
 use criterion::{criterion_group, criterion_main};
 
+mod init_stats;
 mod regions;
 
-criterion_group!(benches, regions::benches);
+criterion_group!(benches, regions::benches, init_stats::benches);
 criterion_main!(benches);

@@ -23,6 +23,7 @@ pub mod engine;
 pub mod error;
 pub mod exact;
 pub mod graph;
+pub mod init_stats;
 pub mod net;
 pub mod partition;
 pub mod pattern;

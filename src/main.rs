@@ -17,6 +17,7 @@ fn main() {
         None => cli::count::run(&cli::count::CountArgs::default()),
         Some(Command::Count(args)) => cli::count::run(args),
         Some(Command::Verify(args)) => cli::verify::run(args),
+        Some(Command::InitStats(args)) => cli::init_stats::run(args),
     };
     match outcome {
         Ok(code) => std::process::exit(code),

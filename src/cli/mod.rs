@@ -3,6 +3,7 @@
 //! failed, 2 bad input or usage).
 
 pub mod count;
+pub mod init_stats;
 pub mod inputs;
 pub mod progress;
 pub mod verify;
@@ -29,4 +30,6 @@ pub enum Command {
     Count(count::CountArgs),
     /// Re-check a regions file (written by `count --regions`) by the exact certificate.
     Verify(verify::VerifyArgs),
+    /// Monte Carlo statistics of activation lengths at initialisation (Hanin & Rolnick 2018).
+    InitStats(init_stats::InitStatsArgs),
 }

@@ -6,6 +6,7 @@ mod cli;
 mod closed_forms;
 mod degenerate;
 mod graph;
+mod init_stats;
 mod property_2d;
 mod reference;
 mod support;
