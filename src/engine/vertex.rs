@@ -416,10 +416,10 @@ impl LocalVertices {
             };
         }
         if unsure {
-            for j in 0..n {
+            for (j, o) in out.iter_mut().enumerate() {
                 let (z, e) = self.float(ctx, v, j);
                 if !(z > e || z < -e) {
-                    out[j] = self.sign(ctx, v, j);
+                    *o = self.sign(ctx, v, j);
                 }
             }
         }
