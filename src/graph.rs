@@ -226,7 +226,7 @@ pub fn output_gradients(net: &Restricted, patterns: &[&[u64]]) -> (Vec<f64>, Vec
 /// The exact output map of a region: one `LineEq` per output, over a denominator that is the
 /// same for every region (so maps compare by equality of integers).
 pub fn exact_output_map(net: &Restricted, bits: &[u64]) -> Vec<LineEq> {
-    let ex = &net.exact;
+    let ex: &crate::exact::ExactNet = &net.exact;
     let out = &ex.output;
     let active = |k: usize, j: usize| pattern::get(bits, net.offsets[k] + j);
     if ex.hidden.is_empty() {

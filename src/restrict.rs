@@ -57,7 +57,8 @@ pub struct Restricted {
     pub offsets: Vec<usize>,
     pub neurons: usize,
     pub float: Vec<FloatLayer>,
-    pub exact: ExactNet,
+    /// Shared: the engines keep a handle for exact fallbacks without copying big integers.
+    pub exact: std::sync::Arc<ExactNet>,
     /// The affine output layer in f64 (entries rounded from the exact ones).
     pub output_float: FloatLayer,
 }
@@ -166,7 +167,7 @@ impl Restricted {
             offsets,
             neurons: n,
             float,
-            exact,
+            exact: std::sync::Arc::new(exact),
             output_float,
         })
     }

@@ -15,7 +15,8 @@ use super::vertex::{LayerCtx, LineKey, LocalVertices, VertexDef};
 use super::{FaceOut, Mesh, ProgressSink};
 use crate::pattern;
 use rayon::prelude::*;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 #[derive(Clone, Copy)]
@@ -28,9 +29,9 @@ struct EdgeInfo {
 }
 
 struct Poly {
-    verts: Vec<u32>,
-    edges: Vec<EdgeInfo>,
-    bits: Vec<u64>,
+    verts: SmallVec<[u32; 8]>,
+    edges: SmallVec<[EdgeInfo; 8]>,
+    bits: SmallVec<[u64; 4]>,
 }
 
 fn split_face(ctx: &LayerCtx, f: usize, verts: &[u32], lines: &[LineKey]) -> FaceOut {
@@ -38,27 +39,30 @@ fn split_face(ctx: &LayerCtx, f: usize, verts: &[u32], lines: &[LineKey]) -> Fac
     let k = verts.len();
     let l = ctx.layer;
     let mut local = LocalVertices::new(ctx);
-    let mut corner_signs = vec![0i8; k * n];
-    for (i, &v) in verts.iter().enumerate() {
-        local.signs_all(ctx, v, &mut corner_signs[i * n..(i + 1) * n]);
-    }
-    let mut bits = vec![0u64; pattern::words(n)];
-    let mut splitting = Vec::new();
-    for j in 0..n {
-        let (mut pos, mut neg) = (false, false);
-        for i in 0..k {
-            let s = corner_signs[i * n + j];
-            pos |= s > 0;
-            neg |= s < 0;
+    // Classify every neuron at once from F's corners: bitmasks of strictly positive and
+    // strictly negative corners (exact for the unsure ones).
+    let words = pattern::words(n);
+    let mut pos = vec![0u64; words];
+    let mut neg = vec![0u64; words];
+    let mut signs_buf = vec![0i8; n];
+    for &v in verts {
+        local.signs_all(ctx, v, &mut signs_buf);
+        for (w, chunk) in signs_buf.chunks(64).enumerate() {
+            let (mut pw, mut nw) = (0u64, 0u64);
+            for (b, &s) in chunk.iter().enumerate() {
+                pw |= ((s > 0) as u64) << b;
+                nw |= ((s < 0) as u64) << b;
+            }
+            pos[w] |= pw;
+            neg[w] |= nw;
         }
-        if pos && neg {
-            splitting.push(j);
-        } else if pos {
-            pattern::set(&mut bits, j, true);
-        }
     }
+    let bits: SmallVec<[u64; 4]> = pos.iter().zip(&neg).map(|(p, q)| p & !q).collect();
+    let splitting: Vec<usize> = (0..n)
+        .filter(|&j| pattern::get(&pos, j) && pattern::get(&neg, j))
+        .collect();
     let mut polys = vec![Poly {
-        verts: verts.to_vec(),
+        verts: verts.iter().copied().collect(),
         edges: (0..k)
             .map(|i| EdgeInfo {
                 line: lines[i],
@@ -68,18 +72,23 @@ fn split_face(ctx: &LayerCtx, f: usize, verts: &[u32], lines: &[LineKey]) -> Fac
             .collect(),
         bits,
     }];
-    let mut interior: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut interior: FxHashMap<(u32, u32), u32> = FxHashMap::default();
     // Vertices made on each parent edge during this layer (shared with the neighbour face).
     let mut edge_verts: Vec<Vec<u32>> = vec![Vec::new(); k];
     let mut signs = Vec::new();
+    let mut corner_signs: Vec<i8> = Vec::with_capacity(k);
     for &j in &splitting {
         let line_j = LineKey::neuron(l, j, f);
         // Where line j crosses the parent boundary: the chord's two ends.
         let mut chord = [u32::MAX; 2];
         let mut ends = 0;
         let mut on_parent_edge: [(u32, u32); 2] = [(u32::MAX, u32::MAX); 2];
+        corner_signs.clear();
+        for &v in verts {
+            corner_signs.push(local.sign(ctx, v, j));
+        }
         for i in 0..k {
-            let (si, sn) = (corner_signs[i * n + j], corner_signs[((i + 1) % k) * n + j]);
+            let (si, sn) = (corner_signs[i], corner_signs[(i + 1) % k]);
             if si == 0 {
                 assert!(
                     ends < 2,
@@ -146,14 +155,14 @@ fn split_face(ctx: &LayerCtx, f: usize, verts: &[u32], lines: &[LineKey]) -> Fac
             }
             let m = poly.verts.len();
             let mut plus = Poly {
-                verts: Vec::with_capacity(m + 2),
-                edges: Vec::with_capacity(m + 2),
+                verts: SmallVec::new(),
+                edges: SmallVec::new(),
                 bits: poly.bits.clone(),
             };
             pattern::set(&mut plus.bits, j, true);
             let mut minus = Poly {
-                verts: Vec::with_capacity(m + 2),
-                edges: Vec::with_capacity(m + 2),
+                verts: SmallVec::new(),
+                edges: SmallVec::new(),
                 bits: poly.bits,
             };
             for i in 0..m {
@@ -202,13 +211,11 @@ fn split_face(ctx: &LayerCtx, f: usize, verts: &[u32], lines: &[LineKey]) -> Fac
         }
         polys = next;
     }
-    FaceOut {
-        local,
-        polys: polys
-            .into_iter()
-            .map(|p| (p.verts, p.edges.iter().map(|e| e.line).collect(), p.bits))
-            .collect(),
+    let mut out = FaceOut::new(local, words);
+    for p in &polys {
+        out.push(&p.verts, p.edges.iter().map(|e| e.line), &p.bits);
     }
+    out
 }
 
 /// Splits every face of `mesh` by hidden layer `ctx.layer`. Returns `None` when the region
@@ -230,8 +237,7 @@ pub(super) fn split_layer(
             }
             let (verts, lines) = mesh.face(f);
             let out = split_face(ctx, f, verts, lines);
-            let total =
-                running.fetch_add(out.polys.len() - 1, Ordering::Relaxed) + out.polys.len() - 1;
+            let total = running.fetch_add(out.len() - 1, Ordering::Relaxed) + out.len() - 1;
             if max_regions.is_some_and(|m| total > m) {
                 stop.store(true, Ordering::Relaxed);
             }

@@ -44,13 +44,11 @@ fn split_interval(ctx: &LayerCtx, f: usize, a: u32, b: u32, line: LineKey) -> Fa
         }
         subs = next;
     }
-    FaceOut {
-        local,
-        polys: subs
-            .into_iter()
-            .map(|(x, y, bits)| (vec![x, y], vec![line, line], bits))
-            .collect(),
+    let mut out = FaceOut::new(local, pattern::words(n));
+    for (x, y, bits) in subs {
+        out.push(&[x, y], [line, line], &bits);
     }
+    out
 }
 
 /// Splits every interval of `mesh` by hidden layer `ctx.layer`; `None` past the region limit.
@@ -71,7 +69,7 @@ pub(super) fn split_layer(
             }
             let (verts, lines) = mesh.face(f);
             let out = split_interval(ctx, f, verts[0], verts[1], lines[0]);
-            let extra = out.polys.len() - 1;
+            let extra = out.len() - 1;
             if max_regions.is_some_and(|m| running.fetch_add(extra, Ordering::Relaxed) + extra > m)
             {
                 stop.store(true, Ordering::Relaxed);

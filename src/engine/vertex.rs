@@ -240,6 +240,13 @@ pub struct LayerValues {
     pub z: Vec<f64>,
     /// Per-vertex error bound.
     pub err: Vec<f64>,
+    /// Per-vertex max_k |z̃_k| (an upper bound).
+    pub row_max: Vec<f64>,
+}
+
+/// max_k |x_k|.
+pub fn row_max(row: &[f64]) -> f64 {
+    row.iter().fold(0.0f64, |m, x| m.max(x.abs()))
 }
 
 impl LayerValues {
@@ -314,7 +321,8 @@ pub struct LocalVertices {
     /// For vertices on a parent edge (p, q): the key (p, q, neuron) shared with the neighbour.
     pub shared_key: Vec<Option<(u32, u32, u32)>>,
     pub exact: Vec<Option<Arc<ExactValues>>>,
-    scratch: Vec<f64>,
+    /// An upper bound on max_k |z̃_k| of each local row.
+    pub row_max: Vec<f64>,
 }
 
 impl LocalVertices {
@@ -329,7 +337,7 @@ impl LocalVertices {
             def: Vec::new(),
             shared_key: Vec::new(),
             exact: Vec::new(),
-            scratch: Vec::new(),
+            row_max: Vec::new(),
         }
     }
 
@@ -343,6 +351,13 @@ impl LocalVertices {
 
     fn local(&self, v: u32) -> Option<usize> {
         v.checked_sub(self.base).map(|k| k as usize)
+    }
+
+    fn row_max_of(&self, ctx: &LayerCtx, v: u32) -> f64 {
+        match self.local(v) {
+            Some(k) => self.row_max[k],
+            None => ctx.values.row_max[v as usize],
+        }
     }
 
     /// Raw float value and bound of neuron j at v (no exact data consulted).
@@ -425,22 +440,6 @@ impl LocalVertices {
         }
     }
 
-    fn row_into(&self, ctx: &LayerCtx, v: u32, out: &mut Vec<f64>) {
-        out.clear();
-        match self.local(v) {
-            Some(k) => out.extend_from_slice(&self.z[k * self.n..(k + 1) * self.n]),
-            None => out.extend_from_slice(ctx.values.row(v as usize)),
-        }
-    }
-
-    fn coords(&self, ctx: &LayerCtx, v: u32) -> Vec<f64> {
-        let d = self.d;
-        match self.local(v) {
-            Some(k) => self.xy[k * d..(k + 1) * d].to_vec(),
-            None => ctx.xy[v as usize * d..(v as usize + 1) * d].to_vec(),
-        }
-    }
-
     /// Makes the vertex where neuron j vanishes on the support segment (p, q), whose endpoints
     /// have strictly opposite exact signs for j. Its exact definition is `def`.
     pub fn interpolate(
@@ -462,38 +461,50 @@ impl LocalVertices {
             let x = ctx.geo.values(&def, ctx.layer);
             self.z.extend_from_slice(&x.z);
             self.err.push(x.err);
+            self.row_max.push(row_max(&x.z));
             self.xy.extend(x.point.to_f64());
             self.exact.push(Some(Arc::new(x)));
         } else {
-            // Copy both endpoint rows first: a local row may move when `z` grows.
-            let mut rows = std::mem::take(&mut self.scratch);
-            self.row_into(ctx, p, &mut rows);
-            let mut rq = Vec::with_capacity(self.n);
-            self.row_into(ctx, q, &mut rq);
-            rows.extend_from_slice(&rq);
-            let (rp, rq) = rows.split_at(self.n);
+            let n = self.n;
+            let (mp, mq) = (self.row_max_of(ctx, p), self.row_max_of(ctx, q));
             let start = self.z.len();
-            self.z.resize(start + self.n, 0.0);
+            self.z.resize(start + n, 0.0);
+            // Rows of local endpoints live below `start`; global ones in the layer values.
+            let (old, new) = self.z.split_at_mut(start);
+            let row = |v: u32| -> &[f64] {
+                match v.checked_sub(self.base) {
+                    Some(k) => &old[k as usize * n..(k as usize + 1) * n],
+                    None => ctx.values.row(v as usize),
+                }
+            };
+            let (rp, rq) = (row(p), row(q));
             let s = zp / (zp - zq);
-            let (mut max_diff, mut max_sum) = (0.0f64, 0.0f64);
-            let new = &mut self.z[start..start + self.n];
-            for k in 0..self.n {
+            let mut max_diff = 0.0f64;
+            for k in 0..n {
                 let (a, b) = (rp[k], rq[k]);
                 let diff = b - a;
                 new[k] = a + s * diff;
                 max_diff = max_diff.max(diff.abs());
-                max_sum = max_sum.max(a.abs() + b.abs());
             }
             new[j] = 0.0;
+            // The spread along the support (max_diff) is what the parameter error multiplies:
+            // short supports have small spreads. Rounding is bounded through the row maxima, and
+            // the new row's maximum is ≤ max(M_p, M_q) (a convex combination, up to rounding).
             let big_e = ep.max(eq);
             let sigma = big_e / (zp.abs() + zq.abs()) + 3.0 * U;
-            let e = (big_e + sigma * max_diff + 4.0 * U * max_sum) * (1.0 + 16.0 * U);
+            let e = (big_e + sigma * max_diff + 4.0 * U * (mp + mq)) * (1.0 + 16.0 * U);
+            self.row_max.push(mp.max(mq) * (1.0 + 4.0 * U));
             self.err.push(e);
-            let (xp, xq) = (self.coords(ctx, p), self.coords(ctx, q));
-            self.xy
-                .extend(xp.iter().zip(&xq).map(|(a, b)| a + s * (b - a)));
+            let (d, base) = (self.d, self.base);
+            let coord = |xy: &[f64], v: u32, c: usize| match v.checked_sub(base) {
+                Some(k) => xy[k as usize * d + c],
+                None => ctx.xy[v as usize * d + c],
+            };
+            for c in 0..d {
+                let (a, b) = (coord(&self.xy, p, c), coord(&self.xy, q, c));
+                self.xy.push(a + s * (b - a));
+            }
             self.exact.push(None);
-            self.scratch = rows;
         }
         self.def.push(def);
         self.shared_key.push(shared_key);
@@ -510,13 +521,15 @@ pub fn next_layer_values(prev: &LayerValues, layer: &crate::restrict::FloatLayer
     assert_eq!(prev.n, n_in);
     let mut z = vec![0.0f64; v_count * n_out];
     let mut err = vec![0.0f64; v_count];
+    let mut maxes = vec![0.0f64; v_count];
     const CHUNK: usize = 1024;
     let nu = (n_in + 3) as f64 * U;
     let gamma = nu / (1.0 - nu);
     z.par_chunks_mut(CHUNK * n_out)
         .zip(err.par_chunks_mut(CHUNK))
+        .zip(maxes.par_chunks_mut(CHUNK))
         .enumerate()
-        .for_each(|(c, (zc, ec))| {
+        .for_each(|(c, ((zc, ec), mc))| {
             let first = c * CHUNK;
             let rows = ec.len();
             let h: Vec<f64> = prev.z[first * n_in..(first + rows) * n_in]
@@ -552,7 +565,13 @@ pub fn next_layer_values(prev: &LayerValues, layer: &crate::restrict::FloatLayer
                 let e = prev.err[first + r];
                 ec[r] = (layer.row_l1_max * e + gamma * (layer.row_l1_max * hmax + layer.bias_max))
                     * (1.0 + 16.0 * U);
+                mc[r] = row_max(&zc[r * n_out..(r + 1) * n_out]);
             }
         });
-    LayerValues { n: n_out, z, err }
+    LayerValues {
+        n: n_out,
+        z,
+        err,
+        row_max: maxes,
+    }
 }
