@@ -346,13 +346,9 @@ fn merge(
             }));
             face_lines.extend_from_slice(lines);
             face_start.push(face_verts.len() as u32);
-            let mut p = parent.to_vec();
-            for j in 0..n {
-                if pattern::get(bits, j) {
-                    pattern::set(&mut p, offset + j, true);
-                }
-            }
-            patterns.extend(p);
+            let start = patterns.len();
+            patterns.extend_from_slice(parent);
+            pattern::or_shifted(&mut patterns[start..], bits, offset, n);
         }
     }
     let z = if keep_values {

@@ -331,13 +331,13 @@ impl LocalVertices {
             base: ctx.base(),
             n: ctx.values.n,
             d: ctx.d,
-            z: Vec::new(),
-            err: Vec::new(),
-            xy: Vec::new(),
-            def: Vec::new(),
-            shared_key: Vec::new(),
-            exact: Vec::new(),
-            row_max: Vec::new(),
+            z: Vec::with_capacity(16 * ctx.values.n),
+            err: Vec::with_capacity(16),
+            xy: Vec::with_capacity(16 * ctx.d),
+            def: Vec::with_capacity(16),
+            shared_key: Vec::with_capacity(16),
+            exact: Vec::with_capacity(16),
+            row_max: Vec::with_capacity(16),
         }
     }
 
@@ -421,14 +421,9 @@ impl LocalVertices {
         };
         let mut unsure = false;
         for (o, &z) in out.iter_mut().zip(row) {
-            *o = if z > e {
-                1
-            } else if z < -e {
-                -1
-            } else {
-                unsure = true;
-                0
-            };
+            let (p, q) = (z > e, z < -e);
+            *o = p as i8 - q as i8;
+            unsure |= !(p | q);
         }
         if unsure {
             for (j, o) in out.iter_mut().enumerate() {
