@@ -74,11 +74,17 @@ impl Mesh {
     }
 }
 
-/// The sub-faces of one parent face and the vertices made for them, in flat arrays.
+/// Parent faces handled by one parallel task (fixed, so output does not depend on threads).
+pub(crate) const FACES_PER_TASK: usize = 32;
+
+/// The sub-faces of a run of parent faces and the vertices made for them, in flat arrays.
 pub(crate) struct FaceOut {
-    pub local: LocalVertices,
-    /// Sub-face i has vertices `verts[starts[i]..starts[i + 1]]` (and the edge boundaries in
-    /// `lines` at the same positions) and this layer's bits `bits[i * words..(i + 1) * words]`.
+    /// The vertices made (set when the run is done).
+    pub local: Option<LocalVertices>,
+    /// Sub-face i lies in parent face `parents[i]`, has vertices `verts[starts[i]..starts[i+1]]`
+    /// (edge boundaries in `lines` at the same positions) and this layer's bits
+    /// `bits[i * words..(i + 1) * words]`.
+    pub parents: Vec<u32>,
     pub starts: Vec<u32>,
     pub verts: Vec<u32>,
     pub lines: Vec<LineKey>,
@@ -87,9 +93,10 @@ pub(crate) struct FaceOut {
 }
 
 impl FaceOut {
-    pub fn new(local: LocalVertices, words: usize) -> Self {
+    pub fn new(words: usize) -> Self {
         FaceOut {
-            local,
+            local: None,
+            parents: Vec::new(),
             starts: vec![0],
             verts: Vec::new(),
             lines: Vec::new(),
@@ -98,7 +105,14 @@ impl FaceOut {
         }
     }
 
-    pub fn push(&mut self, verts: &[u32], lines: impl IntoIterator<Item = LineKey>, bits: &[u64]) {
+    pub fn push(
+        &mut self,
+        parent: u32,
+        verts: &[u32],
+        lines: impl IntoIterator<Item = LineKey>,
+        bits: &[u64],
+    ) {
+        self.parents.push(parent);
         self.verts.extend_from_slice(verts);
         self.lines.extend(lines);
         self.bits.extend_from_slice(bits);
@@ -302,8 +316,8 @@ fn merge(
     let mut face_lines = Vec::new();
     let mut patterns = Vec::new();
     let offset = net.offsets[layer];
-    for (f, out) in outs.iter().enumerate() {
-        let local = &out.local;
+    for (chunk, out) in outs.iter().enumerate() {
+        let local = out.local.as_ref().expect("a finished run");
         let base = local.base;
         let mut remap = Vec::with_capacity(local.len());
         for k in 0..local.len() {
@@ -326,14 +340,14 @@ fn merge(
                     maxes.push(local.row_max[k]);
                 }
             }
-            sources.push((f as u32, k as u32));
+            sources.push((chunk as u32, k as u32));
             if let Some(key) = local.shared_key[k] {
                 shared.insert(key, g);
             }
             remap.push(g);
         }
-        let parent = mesh.pattern(f);
         for i in 0..out.len() {
+            let parent = mesh.pattern(out.parents[i] as usize);
             let (a, b) = (out.starts[i] as usize, out.starts[i + 1] as usize);
             let (verts, lines) = (&out.verts[a..b], &out.lines[a..b]);
             let bits = &out.bits[i * out.words..(i + 1) * out.words];
@@ -365,8 +379,8 @@ fn merge(
                             None => row.copy_from_slice(values.row(g)),
                         }
                     } else {
-                        let (f, k) = sources[g - old_count];
-                        let local = &outs[f as usize].local;
+                        let (chunk, k) = sources[g - old_count];
+                        let local = outs[chunk as usize].local.as_ref().expect("a finished run");
                         let k = k as usize;
                         match &local.exact[k] {
                             Some(x) => row.copy_from_slice(&x.z),
