@@ -13,7 +13,7 @@
 //! assert!(partition.certified && partition.complete);
 //! ```
 //!
-//! The pipeline: [`net`] (the file) → [`slice`] → [`restrict`] (slice folded into layer 1, in
+//! The pipeline: [`net`] (the file) → [`mod@slice`] → [`restrict`] (slice folded into layer 1, in
 //! f64 and exact integer form) → [`engine`] (the planar/segment mesh, signs from the filtered
 //! predicates of [`exact`]) → [`partition`] → [`certificate`] (regions file and its checker) →
 //! [`report`].

@@ -9,11 +9,11 @@
 //! - FM2: the spread `Var(M_L) / E[M_L]²` grows like `e^{5β} − 1`, with `β = Σ_j 1/n_j`, so it is
 //!   the sum of reciprocal widths, not the depth, that must stay small.
 //!
-//! The module samples `K` independent networks ([`simulate`]), summarises the per-layer moments
+//! The module samples `K` independent networks ([`mod@simulate`]), summarises the per-layer moments
 //! with confidence intervals next to the exact predictions of SPEC §9 ([`stats`]), runs the
 //! paper's sweeps as presets ([`sweeps`]) and draws `M_j` against depth ([`plot`]).
 //!
-//! Pipeline: [`init`] (weight laws) + [`arch`] (which layers) → [`simulate`] (moments, in parallel,
+//! Pipeline: [`init`] (weight laws) + [`arch`] (which layers) → [`mod@simulate`] (moments, in parallel,
 //! reproducible) → [`stats`] (predictions, verdicts, report) → [`sweeps`] / [`plot`].
 //! The module does no I/O: reports are values (serde structs, strings) written by the binary.
 //!

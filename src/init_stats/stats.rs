@@ -35,11 +35,11 @@ pub const Z95: f64 = 1.959_963_984_540_054;
 /// Exact expectations, `None` where SPEC §9 has no closed form.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Predictions {
-    /// E[M_j], j = 0..L.
+    /// `E[M_j]`, j = 0..L.
     pub mean_m: Vec<Option<f64>>,
-    /// E[M_j²], j = 0..L.
+    /// `E[M_j²]`, j = 0..L.
     pub mean_m2: Vec<Option<f64>>,
-    /// E[Var_emp].
+    /// `E[Var_emp]`.
     pub var_emp: Option<f64>,
 }
 
