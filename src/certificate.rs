@@ -30,13 +30,17 @@ pub struct RegionRecord {
     pub pattern: String,
     /// Exact vertices as "p/q" strings, counter-clockwise (d = 2) or left to right (d = 1).
     pub vertices: Vec<Vec<String>>,
-    pub vertices_f64: Vec<Vec<f64>>,
+    /// Floats for plotting (`null` where a value is beyond f64); the checker never reads them.
+    #[serde(default)]
+    pub vertices_f64: Vec<Vec<Option<f64>>>,
     /// Exact area (d = 2) or length (d = 1).
     pub measure: String,
-    pub measure_f64: f64,
+    #[serde(default)]
+    pub measure_f64: Option<f64>,
     /// An exact point strictly inside the region.
     pub witness: Vec<String>,
-    pub witness_f64: Vec<f64>,
+    #[serde(default)]
+    pub witness_f64: Vec<Option<f64>>,
 }
 
 /// The whole regions file.
@@ -70,11 +74,14 @@ pub fn partition_file(p: &Partition) -> PartitionFile {
                     .iter()
                     .map(|v| v.to_rationals().iter().map(format_rational).collect())
                     .collect(),
-                vertices_f64: verts.iter().map(|v| v.to_f64()).collect(),
+                vertices_f64: verts
+                    .iter()
+                    .map(|v| v.to_f64().into_iter().map(finite).collect())
+                    .collect(),
                 measure: format_rational(&m),
-                measure_f64: to_f64(&m),
+                measure_f64: finite(to_f64(&m)),
                 witness: w.iter().map(format_rational).collect(),
-                witness_f64: w.iter().map(to_f64).collect(),
+                witness_f64: w.iter().map(|x| finite(to_f64(x))).collect(),
             }
         })
         .collect();
@@ -87,6 +94,10 @@ pub fn partition_file(p: &Partition) -> PartitionFile {
         domain_measure: format_rational(&p.domain.volume()),
         regions,
     }
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
 }
 
 /// Why a certificate was rejected.

@@ -124,6 +124,26 @@ pub fn output_gradients(net: &Restricted, patterns: &[&[u64]]) -> (Vec<f64>, Vec
     let nu = (nmax + 3) as f64 * f64::EPSILON / 2.0;
     let gamma = nu / (1.0 - nu);
     let factor = 2.0 * (layers + 2) as f64 * gamma * (1.0 + 1e-10);
+    // Underflow: each operation may lose up to 2^-1075 absolutely; later products amplify that by
+    // at most the column l1 norms of the remaining layers. With weights that underflowed already
+    // (not faithful), no float verdict is trusted: the bound is infinite and pairs go exact.
+    let absolute = if net.floats_faithful {
+        let col_max = |w: &[f64], n_out: usize, n_in: usize| {
+            (0..n_in)
+                .map(|k| (0..n_out).map(|j| w[j * n_in + k].abs()).sum::<f64>())
+                .fold(0.0f64, f64::max)
+                * (1.0 + 1e-10)
+        };
+        let amp = net
+            .float
+            .iter()
+            .map(|l| col_max(&l.w, l.n_out, l.n_in).max(1.0))
+            .product::<f64>()
+            * col_max(&out.w, out.n_out, out.n_in).max(1.0);
+        ((layers + 2) * (nmax + 2)) as f64 * f64::MIN_POSITIVE * amp * 2.0
+    } else {
+        f64::INFINITY
+    };
     const CHUNK: usize = 256;
     let mut grads = vec![0.0; patterns.len() * n_out * d];
     let mut bounds = vec![0.0; patterns.len()];
@@ -217,7 +237,7 @@ pub fn output_gradients(net: &Restricted, patterns: &[&[u64]]) -> (Vec<f64>, Vec
                 let m = a[r * n_out * d..(r + 1) * n_out * d]
                     .iter()
                     .fold(0.0f64, |m, x| m.max(*x));
-                *b = factor * m;
+                *b = factor * m + absolute;
             }
         });
     (grads, bounds)

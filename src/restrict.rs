@@ -61,6 +61,9 @@ pub struct Restricted {
     pub exact: std::sync::Arc<ExactNet>,
     /// The affine output layer in f64 (entries rounded from the exact ones).
     pub output_float: FloatLayer,
+    /// Every exact non-zero weight and bias is a normal f64 after rounding (none underflowed to
+    /// a subnormal or zero). Filters that bound only relative rounding need this.
+    pub floats_faithful: bool,
 }
 
 impl Restricted {
@@ -154,6 +157,13 @@ impl Restricted {
             out.w.iter().map(|x| ratio_to_f64(x, &out.den)).collect(),
             out.b.iter().map(|x| ratio_to_f64(x, &out.den)).collect(),
         );
+        let faithful = |layer: &ExactLayer| {
+            layer.w.iter().chain(&layer.b).all(|x| {
+                num_traits::Zero::is_zero(x)
+                    || ratio_to_f64(x, &layer.den).abs() >= f64::MIN_POSITIVE
+            })
+        };
+        let floats_faithful = exact.hidden.iter().all(faithful) && faithful(&exact.output);
         let widths = exact.widths();
         let mut offsets = Vec::with_capacity(widths.len());
         let mut n = 0;
@@ -169,6 +179,7 @@ impl Restricted {
             float,
             exact: std::sync::Arc::new(exact),
             output_float,
+            floats_faithful,
         })
     }
 }

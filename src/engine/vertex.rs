@@ -31,7 +31,7 @@ const U: f64 = f64::EPSILON / 2.0;
 /// of layer `l`), whose pattern fixes the function exactly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LineKey {
-    pub layer: u16,
+    pub layer: u32,
     pub neuron: u32,
     pub face: u32,
 }
@@ -47,7 +47,7 @@ impl LineKey {
 
     pub fn neuron(layer: usize, neuron: usize, face: usize) -> LineKey {
         LineKey {
-            layer: (layer + 1) as u16,
+            layer: (layer + 1) as u32,
             neuron: neuron as u32,
             face: face as u32,
         }
@@ -207,7 +207,8 @@ impl ExactGeometry {
         let zmax = z.iter().fold(0.0f64, |m, x| m.max(x.abs()));
         ExactValues {
             signs,
-            err: 8.0 * U * zmax + 1e-280,
+            // Correct rounding, down to the subnormal range.
+            err: 8.0 * U * zmax + 4.0 * f64::MIN_POSITIVE,
             z,
             point: p,
         }
@@ -297,14 +298,15 @@ impl<'a> LayerCtx<'a> {
         if let Some(x) = self.global_exact.lock().expect("exact cache").get(&v) {
             return x.clone();
         }
-        self.fallbacks.fetch_add(1, Ordering::Relaxed);
         let x = Arc::new(self.geo.values(&self.defs[v as usize], self.layer));
-        self.global_exact
-            .lock()
-            .expect("exact cache")
-            .entry(v)
-            .or_insert(x)
-            .clone()
+        // Two threads may compute the same vertex; count it once (the report is deterministic).
+        match self.global_exact.lock().expect("exact cache").entry(v) {
+            std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                self.fallbacks.fetch_add(1, Ordering::Relaxed);
+                e.insert(x).clone()
+            }
+        }
     }
 }
 
@@ -487,7 +489,9 @@ impl LocalVertices {
             // the new row's maximum is ≤ max(M_p, M_q) (a convex combination, up to rounding).
             let big_e = ep.max(eq);
             let sigma = big_e / (zp.abs() + zq.abs()) + 3.0 * U;
-            let e = (big_e + sigma * max_diff + 4.0 * U * (mp + mq)) * (1.0 + 16.0 * U);
+            // The last term covers underflow (products in the subnormal range).
+            let e = (big_e + sigma * max_diff + 4.0 * U * (mp + mq)) * (1.0 + 16.0 * U)
+                + 8.0 * f64::MIN_POSITIVE;
             self.row_max.push(mp.max(mq) * (1.0 + 4.0 * U));
             self.err.push(e);
             let (d, base) = (self.d, self.base);
@@ -558,8 +562,11 @@ pub fn next_layer_values(prev: &LayerValues, layer: &crate::restrict::FloatLayer
                     .iter()
                     .fold(0.0f64, |m, x| m.max(*x));
                 let e = prev.err[first + r];
+                // Relative terms, then an absolute one for underflow: subnormal products and
+                // weights given exactly whose f64 is subnormal or zero (each off by ≤ 2^-1075·|h|).
                 ec[r] = (layer.row_l1_max * e + gamma * (layer.row_l1_max * hmax + layer.bias_max))
-                    * (1.0 + 16.0 * U);
+                    * (1.0 + 16.0 * U)
+                    + (n_in + 3) as f64 * f64::MIN_POSITIVE * (1.0 + hmax + e);
                 mc[r] = row_max(&zc[r * n_out..(r + 1) * n_out]);
             }
         });

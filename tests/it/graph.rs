@@ -222,3 +222,18 @@ fn a_picture_has_one_fill_per_region() {
         .collect();
     assert_eq!(fills.len(), g.linear.count);
 }
+
+#[test]
+fn underflowing_gradients_are_compared_exactly() {
+    // Both sides of t = 0 have the output map −2·o·c·t exactly (c ≈ 1.4·2^-474, o = 2^-600):
+    // one linear region. Float gradients underflow; a relative-only bound said "different".
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/nets/underflow-linear-regions.json"
+    ))
+    .unwrap();
+    let net = Network::from_json(&text, "underflow").unwrap();
+    let (p, g) = graph_of(&net, &interval(qi(-1), qi(1)));
+    assert_eq!(p.regions.len(), 2);
+    assert_eq!(g.linear.count, 1);
+}
