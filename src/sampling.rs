@@ -55,7 +55,8 @@ pub struct PatternSample {
     pub points: usize,
     /// Points skipped because a pre-activation is exactly zero there (on a boundary).
     pub on_boundary: usize,
-    /// Points whose pattern the f64 bound could not prove, decided by the exact forward pass.
+    /// Points the f64 bound could not decide, evaluated by the exact forward pass (the boundary
+    /// points among them).
     pub exact_fallbacks: usize,
     /// Distinct patterns among the kept points: a lower bound on the exact count.
     pub distinct_patterns: usize,
@@ -124,7 +125,7 @@ fn float_pattern(net: &Restricted, t: &[f64], t_err: f64, bits: &mut [u64]) -> b
         for i in 0..layer.n_out {
             let row = &layer.w[i * layer.n_in..(i + 1) * layer.n_in];
             let z = row.iter().zip(&h).map(|(w, x)| w * x).sum::<f64>() + layer.b[i];
-            if !(z.abs() > err) {
+            if z.is_nan() || z.abs() <= err {
                 return false;
             }
             if z > 0.0 {
@@ -233,7 +234,10 @@ fn tally(method: &str, outcomes: Vec<Outcome>, with_chao1: bool) -> PatternSampl
                 fallbacks += usize::from(exact);
                 *counts.entry(bits).or_insert(0) += 1;
             }
-            Outcome::OnBoundary => on_boundary += 1,
+            Outcome::OnBoundary => {
+                fallbacks += 1;
+                on_boundary += 1;
+            }
         }
     }
     let singletons = counts.values().filter(|&&c| c == 1).count();
