@@ -13,7 +13,7 @@
 
 use crate::bounds::input_volume;
 use crate::error::{Error, Result};
-use crate::exact::number::rational_from_f64;
+use crate::exact::number::{rational_from_f64, to_f64};
 use crate::init_stats::plot::{line_chart, Series, PALETTE};
 use crate::net::{Layer, Network, Num};
 use crate::slice::{Domain, Slice};
@@ -46,11 +46,11 @@ impl Default for HrConfig {
     fn default() -> Self {
         HrConfig {
             depths: vec![1, 2, 3, 4],
-            widths: vec![8, 16, 32],
-            planes: 8,
+            widths: vec![16, 32, 64, 128],
+            planes: 16,
             seed: 0,
             bias_std: 1e-3,
-            half_width: 1.0,
+            half_width: 3.0,
             max_regions: Some(2_000_000),
         }
     }
@@ -75,6 +75,8 @@ pub struct HrRow {
     pub ratio_max: f64,
     /// Mean of the fitted T = sqrt(2·count/area)/N.
     pub fitted_t_mean: f64,
+    /// Mean distance of the window centre (the data triple's centroid) from the input origin.
+    pub centre_norm_mean: f64,
     /// Every count was complete and certified.
     pub exact: bool,
 }
@@ -209,7 +211,7 @@ pub fn hanin_rolnick(data: &[Vec<f64>], cfg: &HrConfig) -> Result<HrReport> {
     let jobs: Vec<(usize, usize)> = (0..archs.len())
         .flat_map(|a| (0..cfg.planes).map(move |p| (a, p)))
         .collect();
-    let results: Vec<(usize, f64, bool)> = jobs
+    let results: Vec<(usize, f64, bool, f64)> = jobs
         .par_iter()
         .map(|&(a, p)| {
             let (depth, width) = archs[a];
@@ -230,10 +232,17 @@ pub fn hanin_rolnick(data: &[Vec<f64>], cfg: &HrConfig) -> Result<HrReport> {
                     ..EnumerateConfig::default()
                 },
             )?;
+            let centre = slice
+                .origin
+                .iter()
+                .map(|x| to_f64(x).powi(2))
+                .sum::<f64>()
+                .sqrt();
             Ok((
                 part.regions.len(),
                 input_volume(&slice),
                 part.complete && part.certified,
+                centre,
             ))
         })
         .collect::<Result<_>>()?;
@@ -270,6 +279,7 @@ pub fn hanin_rolnick(data: &[Vec<f64>], cfg: &HrConfig) -> Result<HrReport> {
                 ratio_max: ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max),
                 ratios,
                 fitted_t_mean: fitted,
+                centre_norm_mean: mine.iter().map(|r| r.3).sum::<f64>() / k,
                 exact: mine.iter().all(|r| r.2),
             }
         })
@@ -286,16 +296,17 @@ pub fn hanin_rolnick(data: &[Vec<f64>], cfg: &HrConfig) -> Result<HrReport> {
 }
 
 impl HrReport {
-    /// A Markdown table, one row per architecture.
+    /// A Markdown table, one row per architecture (R = mean distance of the window centre from
+    /// the input origin).
     pub fn table(&self) -> String {
         let mut out = String::from(
-            "| depth | width | N | planes | mean regions | regions / (area·N²/2): mean ± sd | min | max | fitted T |\n\
-             | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+            "| depth | width | N | planes | mean regions | regions / (area·N²/2): mean ± sd | min | max | fitted T | T·R |\n\
+             | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         );
         for r in &self.rows {
             let mean_count = r.counts.iter().sum::<usize>() as f64 / r.counts.len() as f64;
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {:.1}{} | {:.4} ± {:.4} | {:.4} | {:.4} | {:.4} |\n",
+                "| {} | {} | {} | {} | {:.1}{} | {:.4} ± {:.4} | {:.4} | {:.4} | {:.4} | {:.3} |\n",
                 r.depth,
                 r.width,
                 r.neurons,
@@ -306,7 +317,8 @@ impl HrReport {
                 r.ratio_std,
                 r.ratio_min,
                 r.ratio_max,
-                r.fitted_t_mean
+                r.fitted_t_mean,
+                r.fitted_t_mean * r.centre_norm_mean
             ));
         }
         out

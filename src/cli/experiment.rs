@@ -19,18 +19,18 @@ pub enum Which {
 
 #[derive(Debug, Args)]
 pub struct HrArgs {
-    /// Data points: {"points": [[...], ...]} or a slice file with "through" (default: the three
-    /// digit images of fixtures/bench/digits-plane-a.json, embedded).
+    /// Data points: {"points": [[...], ...]} or a slice file with "through" (default: the first
+    /// 100 images of the 8×8 digits data, fixtures/data/digits-100.json, embedded).
     #[arg(long, value_name = "FILE")]
     pub data: Option<String>,
     /// Depths (hidden layers), comma separated.
     #[arg(long, value_delimiter = ',', default_value = "1,2,3,4")]
     pub depths: Vec<usize>,
     /// Widths, comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "8,16,32")]
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
     pub widths: Vec<usize>,
     /// Planes (each with a fresh network and three fresh data points) per architecture.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 16)]
     pub planes: usize,
     /// Seed of the ChaCha8 streams.
     #[arg(long, default_value_t = 0)]
@@ -39,7 +39,7 @@ pub struct HrArgs {
     #[arg(long, default_value_t = 1e-3)]
     pub bias_std: f64,
     /// Half side h of the window [-h, h]² (orthonormal plane coordinates, input-space units).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 3.0)]
     pub half_width: f64,
     /// Write the plot (ratio against N, one line per depth) to this SVG file.
     #[arg(long, value_name = "FILE")]
@@ -49,7 +49,7 @@ pub struct HrArgs {
     pub json: bool,
 }
 
-const DEFAULT_DATA: &str = include_str!("../../fixtures/bench/digits-plane-a.json");
+const DEFAULT_DATA: &str = include_str!("../../fixtures/data/digits-100.json");
 
 pub fn run(args: &ExperimentArgs) -> Result<i32> {
     match &args.which {
@@ -62,7 +62,7 @@ fn run_hr(args: &HrArgs) -> Result<i32> {
         Some(p) => (read_file(p)?, p.clone()),
         None => (
             DEFAULT_DATA.to_string(),
-            "(embedded digits-plane-a.json)".to_string(),
+            "(embedded fixtures/data/digits-100.json)".to_string(),
         ),
     };
     let data = parse_points(&text, &name)?;

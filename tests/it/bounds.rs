@@ -273,3 +273,60 @@ fn count_json_and_bounds_command_carry_the_bounds() {
     assert_eq!(code, 2);
     assert!(err.contains("--box"), "{err}");
 }
+
+#[test]
+fn hanin_rolnick_experiment_is_reproducible_at_any_thread_count() {
+    use relu_regions::experiment::{hanin_rolnick, plane_through, HrConfig};
+    let text = std::fs::read_to_string(format!(
+        "{}/fixtures/data/digits-100.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let data: Vec<Vec<f64>> = v["points"].as_array().unwrap()[..20]
+        .iter()
+        .map(|p| p.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
+        .collect();
+    let cfg = HrConfig {
+        depths: vec![1, 2],
+        widths: vec![4, 8],
+        planes: 3,
+        seed: 11,
+        half_width: 2.0,
+        ..HrConfig::default()
+    };
+    let run_with = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| hanin_rolnick(&data, &cfg).unwrap())
+    };
+    let (a, b) = (run_with(1), run_with(2));
+    assert_eq!(a.rows.len(), 4);
+    for (x, y) in a.rows.iter().zip(&b.rows) {
+        assert_eq!(x.counts, y.counts, "depth {} width {}", x.depth, x.width);
+        assert!(x.exact);
+        for ((c, area), ratio) in x.counts.iter().zip(&x.areas).zip(&x.ratios) {
+            assert!((area - 16.0).abs() < 1e-9, "window area {area}");
+            let n2 = (x.neurons * x.neurons) as f64 / 2.0;
+            assert!((ratio - *c as f64 / (area * n2)).abs() < 1e-12);
+        }
+    }
+    let other = hanin_rolnick(
+        &data,
+        &HrConfig {
+            seed: 12,
+            ..cfg.clone()
+        },
+    )
+    .unwrap();
+    assert_ne!(
+        a.rows.iter().map(|r| r.counts.clone()).collect::<Vec<_>>(),
+        other.rows.iter().map(|r| r.counts.clone()).collect::<Vec<_>>()
+    );
+    assert!(a.svg().starts_with("<svg"));
+    // Collinear data points make no plane.
+    assert!(plane_through(&[0.0, 0.0], &[1.0, 1.0], &[2.0, 2.0], 1.0).is_none());
+    assert!(hanin_rolnick(&data[..2], &cfg).is_err());
+}
