@@ -33,7 +33,7 @@ use num_traits::{Signed, Zero};
 use rand::{Rng, RngExt};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The generator every sampler is meant to be driven by: ChaCha with 8 rounds (portable, seeded).
 pub type SampleRng = rand_chacha::ChaCha8Rng;
@@ -42,7 +42,7 @@ pub type SampleRng = rand_chacha::ChaCha8Rng;
 pub const MAX_GRID_POINTS: u64 = 100_000_000;
 
 /// Largest number of random points or segments accepted.
-pub const MAX_SAMPLES: usize = 100_000_000;
+pub const MAX_SAMPLES: usize = 10_000_000;
 
 const U: f64 = f64::EPSILON / 2.0;
 
@@ -223,42 +223,70 @@ fn bounding_box(domain: &Domain) -> Vec<(BigRational, BigRational)> {
     }
 }
 
-/// Tallies classified points into a [`PatternSample`].
-fn tally(method: &str, outcomes: Vec<Outcome>, with_chao1: bool) -> PatternSample {
-    let mut counts: BTreeMap<Vec<u64>, usize> = BTreeMap::new();
-    let (mut on_boundary, mut fallbacks, mut points) = (0, 0, 0);
-    for o in outcomes {
-        points += 1;
+/// Running totals of classified points (merged across threads; order-free, so deterministic).
+#[derive(Default)]
+struct Tally {
+    counts: HashMap<Vec<u64>, usize>,
+    points: usize,
+    on_boundary: usize,
+    fallbacks: usize,
+}
+
+impl Tally {
+    fn add(mut self, o: Outcome) -> Tally {
+        self.points += 1;
         match o {
             Outcome::Pattern(bits, exact) => {
-                fallbacks += usize::from(exact);
-                *counts.entry(bits).or_insert(0) += 1;
+                self.fallbacks += usize::from(exact);
+                *self.counts.entry(bits).or_insert(0) += 1;
             }
             Outcome::OnBoundary => {
-                fallbacks += 1;
-                on_boundary += 1;
+                self.fallbacks += 1;
+                self.on_boundary += 1;
             }
         }
+        self
     }
-    let singletons = counts.values().filter(|&&c| c == 1).count();
-    let doubletons = counts.values().filter(|&&c| c == 2).count();
-    let distinct = counts.len();
-    let kept = (points - on_boundary) as f64;
-    let chao1 = (with_chao1 && kept > 0.0).then(|| {
-        let f1 = singletons as f64;
-        let f2 = doubletons as f64;
-        distinct as f64 + (kept - 1.0) / kept * f1 * (f1 - 1.0) / (2.0 * (f2 + 1.0))
-    });
-    PatternSample {
-        method: method.to_string(),
-        points,
-        on_boundary,
-        exact_fallbacks: fallbacks,
-        distinct_patterns: distinct,
-        singletons,
-        doubletons,
-        chao1,
-        patterns: counts.into_iter().collect(),
+
+    fn merge(mut self, other: Tally) -> Tally {
+        let (mut big, small) = if self.counts.len() >= other.counts.len() {
+            (std::mem::take(&mut self.counts), other.counts)
+        } else {
+            (other.counts, std::mem::take(&mut self.counts))
+        };
+        for (k, v) in small {
+            *big.entry(k).or_insert(0) += v;
+        }
+        Tally {
+            counts: big,
+            points: self.points + other.points,
+            on_boundary: self.on_boundary + other.on_boundary,
+            fallbacks: self.fallbacks + other.fallbacks,
+        }
+    }
+
+    fn finish(self, method: &str, with_chao1: bool) -> PatternSample {
+        let counts: BTreeMap<Vec<u64>, usize> = self.counts.into_iter().collect();
+        let singletons = counts.values().filter(|&&c| c == 1).count();
+        let doubletons = counts.values().filter(|&&c| c == 2).count();
+        let distinct = counts.len();
+        let kept = (self.points - self.on_boundary) as f64;
+        let chao1 = (with_chao1 && kept > 0.0).then(|| {
+            let f1 = singletons as f64;
+            let f2 = doubletons as f64;
+            distinct as f64 + (kept - 1.0) / kept * f1 * (f1 - 1.0) / (2.0 * (f2 + 1.0))
+        });
+        PatternSample {
+            method: method.to_string(),
+            points: self.points,
+            on_boundary: self.on_boundary,
+            exact_fallbacks: self.fallbacks,
+            distinct_patterns: distinct,
+            singletons,
+            doubletons,
+            chao1,
+            patterns: counts.into_iter().collect(),
+        }
     }
 }
 
@@ -294,7 +322,7 @@ pub fn grid(net: &Restricted, domain: &Domain, m: usize) -> Result<PatternSample
         })
         .collect();
     let is_box = matches!(domain, Domain::Box(_));
-    let outcomes: Vec<Outcome> = (0..total)
+    let tally = (0..total)
         .into_par_iter()
         .filter_map(|index| {
             let mut idx = Vec::with_capacity(d);
@@ -318,8 +346,9 @@ pub fn grid(net: &Restricted, domain: &Domain, m: usize) -> Result<PatternSample
             let exact = || ExactPoint::from_rationals(&exact_coords());
             Some(classify(net, &t, t_err, &exact))
         })
-        .collect();
-    Ok(tally("grid", outcomes, false))
+        .fold(Tally::default, Tally::add)
+        .reduce(Tally::default, Tally::merge);
+    Ok(tally.finish("grid", false))
 }
 
 /// One uniform random point strictly inside the domain, as f64 coordinates (exact binary
@@ -371,7 +400,7 @@ pub fn random_points<R: Rng + ?Sized>(
     let points: Vec<Vec<f64>> = (0..k)
         .map(|_| random_point(rng, domain, &bbox))
         .collect::<Result<_>>()?;
-    let outcomes: Vec<Outcome> = points
+    let tally = points
         .par_iter()
         .map(|t| {
             let exact = || {
@@ -383,8 +412,9 @@ pub fn random_points<R: Rng + ?Sized>(
             };
             classify(net, t, 0.0, &exact)
         })
-        .collect();
-    Ok(tally("points", outcomes, true))
+        .fold(Tally::default, Tally::add)
+        .reduce(Tally::default, Tally::merge);
+    Ok(tally.finish("points", true))
 }
 
 /// The 1-D slice of the network's input space along the segment from `p` to `q` (t-space points

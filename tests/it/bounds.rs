@@ -285,7 +285,13 @@ fn hanin_rolnick_experiment_is_reproducible_at_any_thread_count() {
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let data: Vec<Vec<f64>> = v["points"].as_array().unwrap()[..20]
         .iter()
-        .map(|p| p.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
+        .map(|p| {
+            p.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
         .collect();
     let cfg = HrConfig {
         depths: vec![1, 2],
@@ -323,7 +329,11 @@ fn hanin_rolnick_experiment_is_reproducible_at_any_thread_count() {
     .unwrap();
     assert_ne!(
         a.rows.iter().map(|r| r.counts.clone()).collect::<Vec<_>>(),
-        other.rows.iter().map(|r| r.counts.clone()).collect::<Vec<_>>()
+        other
+            .rows
+            .iter()
+            .map(|r| r.counts.clone())
+            .collect::<Vec<_>>()
     );
     assert!(a.svg().starts_with("<svg"));
     // Collinear data points make no plane.
