@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::exact::number::{rational_from_f64, to_f64};
 use crate::init_stats::plot::{line_chart, Series, PALETTE};
 use crate::net::{Layer, Network, Num};
+use crate::sampling::random_lines;
 use crate::slice::{Domain, Slice};
 use crate::{count_regions, EnumerateConfig};
 use rand::{Rng, RngExt, SeedableRng};
@@ -40,6 +41,9 @@ pub struct HrConfig {
     pub half_width: f64,
     /// Stop a count past this many regions (the row is then marked incomplete).
     pub max_regions: Option<usize>,
+    /// Random segments per plane (endpoints uniform in the window) counted exactly by the 1-D
+    /// engine, for the 1-D density: boundary crossings per unit length ≈ T·N. 0: none.
+    pub lines: usize,
 }
 
 impl Default for HrConfig {
@@ -52,6 +56,7 @@ impl Default for HrConfig {
             bias_std: 1e-3,
             half_width: 3.0,
             max_regions: Some(2_000_000),
+            lines: 0,
         }
     }
 }
@@ -79,6 +84,20 @@ pub struct HrRow {
     pub centre_norm_mean: f64,
     /// Every count was complete and certified.
     pub exact: bool,
+    /// With segments: mean over planes of crossings ÷ (length · N), the 1-D fitted T.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line_t_mean: Option<f64>,
+}
+
+/// What one plane gives.
+struct PlaneResult {
+    count: usize,
+    area: f64,
+    exact: bool,
+    centre: f64,
+    /// Boundary crossings along the random segments and their total input-space length.
+    crossings: usize,
+    length: f64,
 }
 
 /// The whole experiment.
@@ -90,6 +109,8 @@ pub struct HrReport {
     pub data_points: usize,
     pub bias_std: f64,
     pub half_width: f64,
+    /// Random segments per plane (0: no 1-D columns).
+    pub lines: usize,
     pub rows: Vec<HrRow>,
 }
 
@@ -211,7 +232,7 @@ pub fn hanin_rolnick(data: &[Vec<f64>], cfg: &HrConfig) -> Result<HrReport> {
     let jobs: Vec<(usize, usize)> = (0..archs.len())
         .flat_map(|a| (0..cfg.planes).map(move |p| (a, p)))
         .collect();
-    let results: Vec<(usize, f64, bool, f64)> = jobs
+    let results: Vec<PlaneResult> = jobs
         .par_iter()
         .map(|&(a, p)| {
             let (depth, width) = archs[a];
@@ -238,12 +259,20 @@ pub fn hanin_rolnick(data: &[Vec<f64>], cfg: &HrConfig) -> Result<HrReport> {
                 .map(|x| to_f64(x).powi(2))
                 .sum::<f64>()
                 .sqrt();
-            Ok((
-                part.regions.len(),
-                input_volume(&slice),
-                part.complete && part.certified,
+            let (mut crossings, mut length) = (0, 0.0);
+            if cfg.lines > 0 {
+                let s = random_lines(&net, &slice, cfg.lines, &mut rng)?;
+                crossings = s.total_regions - s.segments;
+                length = s.total_length;
+            }
+            Ok(PlaneResult {
+                count: part.regions.len(),
+                area: input_volume(&slice),
+                exact: part.complete && part.certified,
                 centre,
-            ))
+                crossings,
+                length,
+            })
         })
         .collect::<Result<_>>()?;
     let rows = archs
@@ -253,7 +282,10 @@ pub fn hanin_rolnick(data: &[Vec<f64>], cfg: &HrConfig) -> Result<HrReport> {
             let mine = &results[a * cfg.planes..(a + 1) * cfg.planes];
             let neurons = depth * width;
             let n2 = (neurons * neurons) as f64 / 2.0;
-            let ratios: Vec<f64> = mine.iter().map(|r| r.0 as f64 / (r.1 * n2)).collect();
+            let ratios: Vec<f64> = mine
+                .iter()
+                .map(|r| r.count as f64 / (r.area * n2))
+                .collect();
             let k = ratios.len() as f64;
             let mean = ratios.iter().sum::<f64>() / k;
             let var = if ratios.len() > 1 {
@@ -263,7 +295,7 @@ pub fn hanin_rolnick(data: &[Vec<f64>], cfg: &HrConfig) -> Result<HrReport> {
             };
             let fitted = mine
                 .iter()
-                .map(|r| (2.0 * r.0 as f64 / r.1).sqrt() / neurons as f64)
+                .map(|r| (2.0 * r.count as f64 / r.area).sqrt() / neurons as f64)
                 .sum::<f64>()
                 / k;
             HrRow {
@@ -271,16 +303,22 @@ pub fn hanin_rolnick(data: &[Vec<f64>], cfg: &HrConfig) -> Result<HrReport> {
                 width,
                 neurons,
                 planes: cfg.planes,
-                counts: mine.iter().map(|r| r.0).collect(),
-                areas: mine.iter().map(|r| r.1).collect(),
+                counts: mine.iter().map(|r| r.count).collect(),
+                areas: mine.iter().map(|r| r.area).collect(),
                 ratio_mean: mean,
                 ratio_std: var.sqrt(),
                 ratio_min: ratios.iter().copied().fold(f64::INFINITY, f64::min),
                 ratio_max: ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max),
                 ratios,
                 fitted_t_mean: fitted,
-                centre_norm_mean: mine.iter().map(|r| r.3).sum::<f64>() / k,
-                exact: mine.iter().all(|r| r.2),
+                centre_norm_mean: mine.iter().map(|r| r.centre).sum::<f64>() / k,
+                exact: mine.iter().all(|r| r.exact),
+                line_t_mean: (cfg.lines > 0).then(|| {
+                    mine.iter()
+                        .map(|r| r.crossings as f64 / (r.length * neurons as f64))
+                        .sum::<f64>()
+                        / k
+                }),
             }
         })
         .collect();
@@ -291,6 +329,7 @@ pub fn hanin_rolnick(data: &[Vec<f64>], cfg: &HrConfig) -> Result<HrReport> {
         data_points: data.len(),
         bias_std: cfg.bias_std,
         half_width: cfg.half_width,
+        lines: cfg.lines,
         rows,
     })
 }
@@ -299,14 +338,17 @@ impl HrReport {
     /// A Markdown table, one row per architecture (R = mean distance of the window centre from
     /// the input origin).
     pub fn table(&self) -> String {
+        let lines = self.lines > 0;
         let mut out = String::from(
-            "| depth | width | N | planes | mean regions | regions / (area·N²/2): mean ± sd | min | max | fitted T | T·R |\n\
-             | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+            "| depth | width | N | planes | mean regions | regions / (area·N²/2): mean ± sd | min | max | fitted T | T·R |",
         );
+        out.push_str(if lines { " 1-D T | 1-D T·R |\n" } else { "\n" });
+        out.push_str("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        out.push_str(if lines { " ---: | ---: |\n" } else { "\n" });
         for r in &self.rows {
             let mean_count = r.counts.iter().sum::<usize>() as f64 / r.counts.len() as f64;
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {:.1}{} | {:.4} ± {:.4} | {:.4} | {:.4} | {:.4} | {:.3} |\n",
+                "| {} | {} | {} | {} | {:.1}{} | {:.4} ± {:.4} | {:.4} | {:.4} | {:.4} | {:.3} |",
                 r.depth,
                 r.width,
                 r.neurons,
@@ -320,6 +362,10 @@ impl HrReport {
                 r.fitted_t_mean,
                 r.fitted_t_mean * r.centre_norm_mean
             ));
+            if let Some(t1) = r.line_t_mean.filter(|_| lines) {
+                out.push_str(&format!(" {:.4} | {:.3} |", t1, t1 * r.centre_norm_mean));
+            }
+            out.push('\n');
         }
         out
     }

@@ -41,6 +41,9 @@ pub struct HrArgs {
     /// Half side h of the window [-h, h]² (orthonormal plane coordinates, input-space units).
     #[arg(long, default_value_t = 3.0)]
     pub half_width: f64,
+    /// Random segments per plane counted exactly (adds the 1-D density columns; 0: none).
+    #[arg(long, default_value_t = 0)]
+    pub lines: usize,
     /// Write the plot (ratio against N, one line per depth) to this SVG file.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<String>,
@@ -73,6 +76,7 @@ fn run_hr(args: &HrArgs) -> Result<i32> {
         seed: args.seed,
         bias_std: args.bias_std,
         half_width: args.half_width,
+        lines: args.lines,
         ..HrConfig::default()
     };
     let report = hanin_rolnick(&data, &cfg)?;

@@ -336,6 +336,21 @@ fn hanin_rolnick_experiment_is_reproducible_at_any_thread_count() {
             .collect::<Vec<_>>()
     );
     assert!(a.svg().starts_with("<svg"));
+    assert!(a.rows.iter().all(|r| r.line_t_mean.is_none()));
+    // Segments are drawn after the network and the plane: the counts do not change.
+    let with_lines = hanin_rolnick(
+        &data,
+        &HrConfig {
+            lines: 2,
+            ..cfg.clone()
+        },
+    )
+    .unwrap();
+    for (x, y) in a.rows.iter().zip(&with_lines.rows) {
+        assert_eq!(x.counts, y.counts);
+        assert!(y.line_t_mean.unwrap() >= 0.0);
+    }
+    assert!(with_lines.table().contains("| 1-D T |"));
     // Collinear data points make no plane.
     assert!(plane_through(&[0.0, 0.0], &[1.0, 1.0], &[2.0, 2.0], 1.0).is_none());
     assert!(hanin_rolnick(&data[..2], &cfg).is_err());
