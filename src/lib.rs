@@ -18,10 +18,13 @@
 //! predicates of [`exact`]) → [`partition`] → [`certificate`] (regions file and its checker) →
 //! [`report`].
 
+pub mod bounds;
 pub mod certificate;
+pub mod compare;
 pub mod engine;
 pub mod error;
 pub mod exact;
+pub mod experiment;
 pub mod graph;
 pub mod init_stats;
 pub mod net;
@@ -30,6 +33,7 @@ pub mod pattern;
 pub mod picture;
 pub mod report;
 pub mod restrict;
+pub mod sampling;
 pub mod slice;
 
 pub use engine::{enumerate, EngineChoice, EnumerateConfig, NoProgress, ProgressSink};

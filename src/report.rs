@@ -1,5 +1,6 @@
 //! What `count` reports: a serde struct for `--json` (SPEC §4 keys) and a short table.
 
+use crate::bounds::Bounds;
 use crate::exact::number::{format_rational, to_f64};
 use crate::partition::Partition;
 use serde::Serialize;
@@ -40,6 +41,9 @@ pub struct CountReport {
     pub floor_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub floor_ratio: Option<f64>,
+    /// Theoretical bounds and the Hanin–Rolnick density for this shape and count (SPEC §7).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounds: Option<Bounds>,
 }
 
 impl CountReport {
@@ -68,6 +72,7 @@ impl CountReport {
             network: network.to_string(),
             floor_seconds: None,
             floor_ratio: None,
+            bounds: None,
         }
     }
 
@@ -102,6 +107,9 @@ impl CountReport {
             ),
             ("after each layer", per_layer),
         ];
+        if let Some(b) = &self.bounds {
+            rows.extend(b.table_rows(Some(self.activation_regions)));
+        }
         if let Some(l) = self.linear_regions {
             rows.push((
                 "linear regions",

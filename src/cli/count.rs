@@ -100,6 +100,10 @@ pub fn run(args: &CountArgs) -> Result<i32> {
     let partition = pool.install(|| enumerate(&restricted, &slice.domain, &cfg, &bar))?;
     let seconds = start.elapsed().as_secs_f64();
     let mut report = CountReport::new(&partition, "planar", seconds, threads, &name);
+    report.bounds = Some(
+        relu_regions::bounds::bounds_for_slice(&partition.widths, &slice)
+            .with_count(partition.regions.len()),
+    );
     if args.floor {
         // Median of five passes, inside the same thread pool as the enumeration.
         let mut times: Vec<f64> = (0..5)

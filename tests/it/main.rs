@@ -1,5 +1,6 @@
 //! The integration tests: one binary, one module per concern, shared helpers in `support`.
 
+mod bounds;
 mod brute_1d;
 mod certificate;
 mod cli;
@@ -9,4 +10,5 @@ mod graph;
 mod init_stats;
 mod property_2d;
 mod reference;
+mod sampling;
 mod support;
