@@ -15,8 +15,8 @@ use crate::exact::{ExactNet, ExactPoint};
 use crate::partition::{centroid, measure, Partition};
 use crate::pattern;
 use crate::slice::Domain;
-use num_rational::BigRational;
-use num_traits::{Signed, Zero};
+
+use num_traits::Signed;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -30,13 +30,17 @@ pub struct RegionRecord {
     pub pattern: String,
     /// Exact vertices as "p/q" strings, counter-clockwise (d = 2) or left to right (d = 1).
     pub vertices: Vec<Vec<String>>,
-    pub vertices_f64: Vec<Vec<f64>>,
+    /// Floats for plotting (`null` where a value is beyond f64); the checker never reads them.
+    #[serde(default)]
+    pub vertices_f64: Vec<Vec<Option<f64>>>,
     /// Exact area (d = 2) or length (d = 1).
     pub measure: String,
-    pub measure_f64: f64,
+    #[serde(default)]
+    pub measure_f64: Option<f64>,
     /// An exact point strictly inside the region.
     pub witness: Vec<String>,
-    pub witness_f64: Vec<f64>,
+    #[serde(default)]
+    pub witness_f64: Vec<Option<f64>>,
 }
 
 /// The whole regions file.
@@ -70,11 +74,14 @@ pub fn partition_file(p: &Partition) -> PartitionFile {
                     .iter()
                     .map(|v| v.to_rationals().iter().map(format_rational).collect())
                     .collect(),
-                vertices_f64: verts.iter().map(|v| v.to_f64()).collect(),
+                vertices_f64: verts
+                    .iter()
+                    .map(|v| v.to_f64().into_iter().map(finite).collect())
+                    .collect(),
                 measure: format_rational(&m),
-                measure_f64: to_f64(&m),
+                measure_f64: finite(to_f64(&m)),
                 witness: w.iter().map(format_rational).collect(),
-                witness_f64: w.iter().map(to_f64).collect(),
+                witness_f64: w.iter().map(|x| finite(to_f64(x))).collect(),
             }
         })
         .collect();
@@ -87,6 +94,10 @@ pub fn partition_file(p: &Partition) -> PartitionFile {
         domain_measure: format_rational(&p.domain.volume()),
         regions,
     }
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
 }
 
 /// Why a certificate was rejected.
@@ -145,17 +156,28 @@ pub fn verify(net: &ExactNet, domain: &Domain, file: &PartitionFile) -> Result<u
         cells.push((bits, verts, witness));
     }
     // (0) shape, inside the domain; (b) measures.
-    let mut total = BigRational::zero();
-    for (r, (_, verts, witness)) in cells.iter().enumerate() {
-        check_cell(d, verts, witness, domain).map_err(|e| format!("regions[{r}]: {e}"))?;
-        let refs: Vec<&ExactPoint> = verts.iter().collect();
-        total += measure(d, &refs);
-    }
-    if total != domain.volume() {
+    let domain_corners: Vec<ExactPoint> = match domain {
+        Domain::Polygon(p) => p.iter().map(|c| ExactPoint::from_rationals(c)).collect(),
+        Domain::Box(_) => Vec::new(),
+    };
+    let measures = cells
+        .par_iter()
+        .enumerate()
+        .map(|(r, (_, verts, witness))| {
+            let w = ExactPoint::from_rationals(witness);
+            check_cell(d, verts, &w, domain, &domain_corners)
+                .map_err(|e| format!("regions[{r}]: {e}"))?;
+            Ok(measure_fraction(d, verts))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    // Σ measures = the domain's, as one fraction summed pairwise (no gcd: denominators multiply).
+    let (num, den) = sum_fractions(measures);
+    let vol = domain.volume();
+    if &num * vol.denom() != vol.numer() * &den {
         return Err(format!(
             "the region measures sum to {} but the domain's is {}",
-            format_rational(&total),
-            format_rational(&domain.volume())
+            ratio_f64(&num, &den),
+            format_rational(&vol)
         ));
     }
     // (a) sign compatibility at every distinct vertex.
@@ -220,24 +242,108 @@ pub fn verify(net: &ExactNet, domain: &Domain, file: &PartitionFile) -> Result<u
     Ok(cells.len())
 }
 
+/// Orientation of (a, b, c) in homogeneous integer coordinates: the sign of
+/// det [[ax, ay, ad], [bx, by, bd], [cx, cy, cd]] (denominators are positive).
+fn orient(a: &ExactPoint, b: &ExactPoint, c: &ExactPoint) -> std::cmp::Ordering {
+    let (ax, ay, ad) = (&a.num[0], &a.num[1], &a.den);
+    let (bx, by, bd) = (&b.num[0], &b.num[1], &b.den);
+    let (cx, cy, cd) = (&c.num[0], &c.num[1], &c.den);
+    let det = ax * (by * cd - cy * bd) - ay * (bx * cd - cx * bd) + ad * (bx * cy - cx * by);
+    det.sign_cmp()
+}
+
+trait SignCmp {
+    fn sign_cmp(&self) -> std::cmp::Ordering;
+}
+
+impl SignCmp for num_bigint::BigInt {
+    fn sign_cmp(&self) -> std::cmp::Ordering {
+        match self.sign() {
+            num_bigint::Sign::Minus => std::cmp::Ordering::Less,
+            num_bigint::Sign::NoSign => std::cmp::Ordering::Equal,
+            num_bigint::Sign::Plus => std::cmp::Ordering::Greater,
+        }
+    }
+}
+
+/// Compares coordinate k of two exact points.
+fn cmp_coord(a: &ExactPoint, b: &ExactPoint, k: usize) -> std::cmp::Ordering {
+    (&a.num[k] * &b.den).cmp(&(&b.num[k] * &a.den))
+}
+
+/// The measure of a cell as an unreduced fraction (numerator, positive denominator).
+fn measure_fraction(d: usize, verts: &[ExactPoint]) -> (num_bigint::BigInt, num_bigint::BigInt) {
+    use num_bigint::BigInt;
+    if d == 1 {
+        let (a, b) = (&verts[0], &verts[1]);
+        return (&b.num[0] * &a.den - &a.num[0] * &b.den, &a.den * &b.den);
+    }
+    // 2·area = Σ (x_i y_{i+1} − x_{i+1} y_i) / (d_i d_{i+1}), over the common denominator Π d_i.
+    let m = verts.len();
+    let mut num = BigInt::from(0);
+    for i in 0..m {
+        let (a, b) = (&verts[i], &verts[(i + 1) % m]);
+        let mut term = &a.num[0] * &b.num[1] - &b.num[0] * &a.num[1];
+        for (k, v) in verts.iter().enumerate() {
+            if k != i && k != (i + 1) % m {
+                term *= &v.den;
+            }
+        }
+        num += term;
+    }
+    let den = verts.iter().fold(BigInt::from(2), |acc, v| acc * &v.den);
+    (num, den)
+}
+
+fn sum_fractions(
+    mut parts: Vec<(num_bigint::BigInt, num_bigint::BigInt)>,
+) -> (num_bigint::BigInt, num_bigint::BigInt) {
+    if parts.is_empty() {
+        return (num_bigint::BigInt::from(0), num_bigint::BigInt::from(1));
+    }
+    while parts.len() > 1 {
+        parts = parts
+            .par_chunks(2)
+            .map(|pair| match pair {
+                [(n1, d1), (n2, d2)] => (n1 * d2 + n2 * d1, d1 * d2),
+                [one] => one.clone(),
+                _ => unreachable!(),
+            })
+            .collect();
+    }
+    parts.pop().expect("one part left")
+}
+
+fn ratio_f64(n: &num_bigint::BigInt, d: &num_bigint::BigInt) -> f64 {
+    crate::exact::number::ratio_to_f64(n, d)
+}
+
 fn check_cell(
     d: usize,
     verts: &[ExactPoint],
-    witness: &[BigRational],
+    witness: &ExactPoint,
     domain: &Domain,
+    domain_corners: &[ExactPoint],
 ) -> Result<(), String> {
-    let inside_domain = |p: &[BigRational]| -> bool {
+    use std::cmp::Ordering::{Greater, Less};
+    let inside_domain = |p: &ExactPoint| -> bool {
         match domain {
-            Domain::Box(b) => p.iter().zip(b).all(|(x, (lo, hi))| lo <= x && x <= hi),
-            Domain::Polygon(poly) => (0..poly.len()).all(|i| {
-                let (a, b) = (&poly[i], &poly[(i + 1) % poly.len()]);
-                let cross = (&b[0] - &a[0]) * (&p[1] - &a[1]) - (&b[1] - &a[1]) * (&p[0] - &a[0]);
-                !cross.is_negative()
+            Domain::Box(b) => b.iter().enumerate().all(|(k, (lo, hi))| {
+                let x = &p.num[k];
+                (lo.numer() * &p.den) <= (x * lo.denom())
+                    && (x * hi.denom()) <= (hi.numer() * &p.den)
+            }),
+            Domain::Polygon(_) => (0..domain_corners.len()).all(|i| {
+                orient(
+                    &domain_corners[i],
+                    &domain_corners[(i + 1) % domain_corners.len()],
+                    p,
+                ) != Less
             }),
         }
     };
     for v in verts {
-        if !inside_domain(&v.to_rationals()) {
+        if !inside_domain(v) {
             return Err(format!("vertex {:?} lies outside the domain", v.to_f64()));
         }
     }
@@ -245,11 +351,10 @@ fn check_cell(
         if verts.len() != 2 {
             return Err("an interval needs exactly two endpoints".into());
         }
-        let (a, b) = (verts[0].coord(0), verts[1].coord(0));
-        if a >= b {
+        if cmp_coord(&verts[0], &verts[1], 0) != Less {
             return Err("interval endpoints are not increasing".into());
         }
-        if !(a < witness[0] && witness[0] < b) {
+        if !(cmp_coord(&verts[0], witness, 0) == Less && cmp_coord(witness, &verts[1], 0) == Less) {
             return Err("the witness is not strictly inside".into());
         }
         return Ok(());
@@ -257,34 +362,33 @@ fn check_cell(
     if verts.len() < 3 {
         return Err("a polygon needs at least three vertices".into());
     }
-    // Convex, counter-clockwise, collinear runs allowed, positive area; witness strictly inside.
-    let pts: Vec<Vec<BigRational>> = verts.iter().map(|v| v.to_rationals()).collect();
-    let m = pts.len();
+    // Convex, counter-clockwise (collinear runs allowed), witness strictly left of every edge,
+    // winding once around the witness (left turns alone would allow a star that winds twice).
+    let m = verts.len();
+    let mut winding = 0i64;
     for i in 0..m {
-        let (a, b, c) = (&pts[i], &pts[(i + 1) % m], &pts[(i + 2) % m]);
-        let cross = (&b[0] - &a[0]) * (&c[1] - &b[1]) - (&b[1] - &a[1]) * (&c[0] - &b[0]);
-        if cross.is_negative() {
-            return Err("the polygon is not convex and counter-clockwise".into());
-        }
+        let (a, b, c) = (&verts[i], &verts[(i + 1) % m], &verts[(i + 2) % m]);
         if a == b {
             return Err("the polygon repeats a vertex".into());
         }
-        let side =
-            (&b[0] - &a[0]) * (&witness[1] - &a[1]) - (&b[1] - &a[1]) * (&witness[0] - &a[0]);
-        if !side.is_positive() {
+        if orient(a, b, c) == Less {
+            return Err("the polygon is not convex and counter-clockwise".into());
+        }
+        let side = orient(a, b, witness);
+        if side != Greater {
             return Err("the witness is not strictly inside".into());
         }
-    }
-    // Left turns everywhere still allow a star that winds twice: require winding number 1
-    // around the witness (exact crossing count of the ray to its right).
-    let mut winding = 0i64;
-    for i in 0..m {
-        let (a, b) = (&pts[i], &pts[(i + 1) % m]);
-        let orient =
-            (&b[0] - &a[0]) * (&witness[1] - &a[1]) - (&b[1] - &a[1]) * (&witness[0] - &a[0]);
-        if a[1] <= witness[1] && witness[1] < b[1] && orient.is_positive() {
+        let (ay_le, wy_lt_by) = (
+            cmp_coord(a, witness, 1) != Greater,
+            cmp_coord(witness, b, 1) == Less,
+        );
+        let (by_le, wy_lt_ay) = (
+            cmp_coord(b, witness, 1) != Greater,
+            cmp_coord(witness, a, 1) == Less,
+        );
+        if ay_le && wy_lt_by && side == Greater {
             winding += 1;
-        } else if b[1] <= witness[1] && witness[1] < a[1] && orient.is_negative() {
+        } else if by_le && wy_lt_ay && side == Less {
             winding -= 1;
         }
     }
@@ -293,8 +397,8 @@ fn check_cell(
             "the polygon winds {winding} times around its witness (not simple)"
         ));
     }
-    let refs: Vec<&ExactPoint> = verts.iter().collect();
-    if !measure(2, &refs).is_positive() {
+    let (num, _) = measure_fraction(2, verts);
+    if num.sign_cmp() != Greater {
         return Err("the polygon has no area".into());
     }
     Ok(())

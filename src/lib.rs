@@ -13,20 +13,27 @@
 //! assert!(partition.certified && partition.complete);
 //! ```
 //!
-//! The pipeline: [`net`] (the file) → [`slice`] → [`restrict`] (slice folded into layer 1, in
+//! The pipeline: [`net`] (the file) → [`mod@slice`] → [`restrict`] (slice folded into layer 1, in
 //! f64 and exact integer form) → [`engine`] (the planar/segment mesh, signs from the filtered
 //! predicates of [`exact`]) → [`partition`] → [`certificate`] (regions file and its checker) →
 //! [`report`].
 
+pub mod bounds;
 pub mod certificate;
+pub mod compare;
 pub mod engine;
 pub mod error;
 pub mod exact;
+pub mod experiment;
+pub mod graph;
+pub mod init_stats;
 pub mod net;
 pub mod partition;
 pub mod pattern;
+pub mod picture;
 pub mod report;
 pub mod restrict;
+pub mod sampling;
 pub mod slice;
 
 pub use engine::{enumerate, EngineChoice, EnumerateConfig, NoProgress, ProgressSink};

@@ -17,6 +17,11 @@ fn main() {
         None => cli::count::run(&cli::count::CountArgs::default()),
         Some(Command::Count(args)) => cli::count::run(args),
         Some(Command::Verify(args)) => cli::verify::run(args),
+        Some(Command::InitStats(args)) => cli::init_stats::run(args),
+        Some(Command::Bounds(args)) => cli::bounds::run(args),
+        Some(Command::Sample(args)) => cli::sample::run(args),
+        Some(Command::Compare(args)) => cli::compare::run(args),
+        Some(Command::Experiment(args)) => cli::experiment::run(args),
     };
     match outcome {
         Ok(code) => std::process::exit(code),

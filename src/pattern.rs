@@ -39,3 +39,48 @@ pub fn from_str(s: &str, n: usize) -> Option<Vec<u64>> {
     }
     Some(bits)
 }
+
+/// ORs the first `n` bits of `src` into `dst` starting at bit `offset` (word at a time).
+pub fn or_shifted(dst: &mut [u64], src: &[u64], offset: usize, n: usize) {
+    let (word, shift) = (offset / 64, offset % 64);
+    for (i, &w) in src.iter().enumerate() {
+        let valid = n.saturating_sub(i * 64).min(64);
+        if valid == 0 {
+            break;
+        }
+        let w = if valid == 64 {
+            w
+        } else {
+            w & ((1u64 << valid) - 1)
+        };
+        dst[word + i] |= w << shift;
+        if shift > 0 && word + i + 1 < dst.len() {
+            dst[word + i + 1] |= w >> (64 - shift);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn or_shifted_matches_bit_by_bit() {
+        for offset in [0, 3, 63, 64, 70] {
+            for n in [1, 5, 64, 65, 130] {
+                let src: Vec<u64> = (0..words(n))
+                    .map(|i| 0x9E37_79B9_7F4A_7C15u64.rotate_left(i as u32 * 7))
+                    .collect();
+                let mut fast = vec![0u64; words(offset + n)];
+                or_shifted(&mut fast, &src, offset, n);
+                let mut slow = vec![0u64; words(offset + n)];
+                for j in 0..n {
+                    if get(&src, j) {
+                        set(&mut slow, offset + j, true);
+                    }
+                }
+                assert_eq!(fast, slow, "offset {offset} n {n}");
+            }
+        }
+    }
+}

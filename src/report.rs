@@ -1,5 +1,6 @@
 //! What `count` reports: a serde struct for `--json` (SPEC §4 keys) and a short table.
 
+use crate::bounds::Bounds;
 use crate::exact::number::{format_rational, to_f64};
 use crate::partition::Partition;
 use serde::Serialize;
@@ -8,6 +9,14 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct CountReport {
     pub activation_regions: usize,
+    /// Omitted until computed (never guessed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linear_regions: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adjacent_pairs: Option<usize>,
+    /// Time for the adjacency graph and linear regions (not part of `seconds`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph_seconds: Option<f64>,
     pub certified: bool,
     pub complete: bool,
     pub dim: usize,
@@ -32,6 +41,9 @@ pub struct CountReport {
     pub floor_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub floor_ratio: Option<f64>,
+    /// Theoretical bounds and the Hanin–Rolnick density for this shape and count (SPEC §7).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounds: Option<Bounds>,
 }
 
 impl CountReport {
@@ -39,6 +51,9 @@ impl CountReport {
         let vol = p.domain.volume();
         CountReport {
             activation_regions: p.regions.len(),
+            linear_regions: None,
+            adjacent_pairs: None,
+            graph_seconds: None,
             certified: p.certified,
             complete: p.complete,
             dim: p.dim,
@@ -57,6 +72,7 @@ impl CountReport {
             network: network.to_string(),
             floor_seconds: None,
             floor_ratio: None,
+            bounds: None,
         }
     }
 
@@ -90,15 +106,27 @@ impl CountReport {
                 format!("{}   ({status})", self.activation_regions),
             ),
             ("after each layer", per_layer),
-            (
-                if self.dim == 1 {
-                    "domain length"
-                } else {
-                    "domain area"
-                },
-                format!("{} ({})", self.domain_volume_exact, self.domain_volume),
-            ),
         ];
+        if let Some(b) = &self.bounds {
+            rows.extend(b.table_rows(Some(self.activation_regions)));
+        }
+        if let Some(l) = self.linear_regions {
+            rows.push((
+                "linear regions",
+                format!("{l}   (activation regions merged across identical output maps)"),
+            ));
+        }
+        if let Some(a) = self.adjacent_pairs {
+            rows.push(("adjacent pairs", a.to_string()));
+        }
+        rows.extend([(
+            if self.dim == 1 {
+                "domain length"
+            } else {
+                "domain area"
+            },
+            format!("{} ({})", self.domain_volume_exact, self.domain_volume),
+        )]);
         if let (Some(v), Some(e)) = (self.vertices, self.edges) {
             rows.push(("vertices / edges", format!("{v} / {e}")));
         }

@@ -57,7 +57,13 @@ pub struct Restricted {
     pub offsets: Vec<usize>,
     pub neurons: usize,
     pub float: Vec<FloatLayer>,
-    pub exact: ExactNet,
+    /// Shared: the engines keep a handle for exact fallbacks without copying big integers.
+    pub exact: std::sync::Arc<ExactNet>,
+    /// The affine output layer in f64 (entries rounded from the exact ones).
+    pub output_float: FloatLayer,
+    /// Every exact non-zero weight and bias is a normal f64 after rounding (none underflowed to
+    /// a subnormal or zero). Filters that bound only relative rounding need this.
+    pub floats_faithful: bool,
 }
 
 impl Restricted {
@@ -144,6 +150,20 @@ impl Restricted {
             };
             float.push(FloatLayer::new(layer.n_in, layer.n_out, w, b));
         }
+        let out = &exact.output;
+        let output_float = FloatLayer::new(
+            out.n_in,
+            out.n_out,
+            out.w.iter().map(|x| ratio_to_f64(x, &out.den)).collect(),
+            out.b.iter().map(|x| ratio_to_f64(x, &out.den)).collect(),
+        );
+        let faithful = |layer: &ExactLayer| {
+            layer.w.iter().chain(&layer.b).all(|x| {
+                num_traits::Zero::is_zero(x)
+                    || ratio_to_f64(x, &layer.den).abs() >= f64::MIN_POSITIVE
+            })
+        };
+        let floats_faithful = exact.hidden.iter().all(faithful) && faithful(&exact.output);
         let widths = exact.widths();
         let mut offsets = Vec::with_capacity(widths.len());
         let mut n = 0;
@@ -157,7 +177,9 @@ impl Restricted {
             offsets,
             neurons: n,
             float,
-            exact,
+            exact: std::sync::Arc::new(exact),
+            output_float,
+            floats_faithful,
         })
     }
 }
@@ -213,5 +235,36 @@ impl Restricted {
                 out.copy_from_slice(&h);
             });
         out
+    }
+}
+
+impl Restricted {
+    /// The network's outputs at one point, in f64 (for pictures, not for decisions).
+    pub fn output_f64(&self, t: &[f64]) -> Vec<f64> {
+        let mut h = t.to_vec();
+        for layer in &self.float {
+            h = (0..layer.n_out)
+                .map(|i| {
+                    let z: f64 = layer.w[i * layer.n_in..(i + 1) * layer.n_in]
+                        .iter()
+                        .zip(&h)
+                        .map(|(w, x)| w * x)
+                        .sum::<f64>()
+                        + layer.b[i];
+                    z.max(0.0)
+                })
+                .collect();
+        }
+        let out = &self.output_float;
+        (0..out.n_out)
+            .map(|i| {
+                out.w[i * out.n_in..(i + 1) * out.n_in]
+                    .iter()
+                    .zip(&h)
+                    .map(|(w, x)| w * x)
+                    .sum::<f64>()
+                    + out.b[i]
+            })
+            .collect()
     }
 }

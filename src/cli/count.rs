@@ -5,6 +5,8 @@ use super::progress::Bar;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use relu_regions::certificate::partition_file;
+use relu_regions::graph::RegionGraph;
+use relu_regions::picture::{self, Colouring};
 use relu_regions::report::CountReport;
 use relu_regions::{enumerate, EngineChoice, EnumerateConfig, Restricted};
 use std::time::Instant;
@@ -15,6 +17,13 @@ pub enum EngineArg {
     Auto,
     Planar,
     Lp,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum ColourBy {
+    #[default]
+    Regions,
+    Linear,
 }
 
 #[derive(Debug, Args, Default)]
@@ -41,6 +50,24 @@ pub struct CountArgs {
     /// Worker threads (default: all cores). The output does not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Write the region adjacency graph: .json, .dot or .graphml (chosen by the extension).
+    #[arg(long, value_name = "FILE")]
+    pub graph: Option<String>,
+    /// Draw the partition as SVG (d = 2: regions and boundaries; d = 1: the output along the segment).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<String>,
+    /// Draw the partition as PNG.
+    #[arg(long, value_name = "FILE")]
+    pub png: Option<String>,
+    /// Colour regions one by one, or one colour per linear region.
+    #[arg(long, value_enum, default_value_t = ColourBy::Regions, alias = "color-by")]
+    pub colour_by: ColourBy,
+    /// Picture size in pixels (longest side).
+    #[arg(long, value_name = "PX", default_value_t = 800)]
+    pub size: u32,
+    /// Skip the adjacency graph and linear regions (then `linear_regions` is not reported).
+    #[arg(long)]
+    pub no_linear: bool,
     /// Also time one f64 forward pass at all final vertices (the floor of SPEC §10).
     #[arg(long)]
     pub floor: bool,
@@ -73,7 +100,10 @@ pub fn run(args: &CountArgs) -> Result<i32> {
     let partition = pool.install(|| enumerate(&restricted, &slice.domain, &cfg, &bar))?;
     let seconds = start.elapsed().as_secs_f64();
     let mut report = CountReport::new(&partition, "planar", seconds, threads, &name);
-    report.peak_memory_bytes = peak_memory_bytes();
+    report.bounds = Some(
+        relu_regions::bounds::bounds_for_slice(&partition.widths, &slice)
+            .with_count(partition.regions.len()),
+    );
     if args.floor {
         // Median of five passes, inside the same thread pool as the enumeration.
         let mut times: Vec<f64> = (0..5)
@@ -88,6 +118,56 @@ pub fn run(args: &CountArgs) -> Result<i32> {
         report.floor_seconds = Some(times[2]);
         report.floor_ratio = Some(seconds / times[2]);
     }
+    if let Some(path) = &args.graph {
+        if !(path.ends_with(".json") || path.ends_with(".dot") || path.ends_with(".graphml")) {
+            return Err(relu_regions::Error::usage_public(
+                "--graph",
+                format!("{path}: the file name must end in .json, .dot or .graphml"),
+            )
+            .into());
+        }
+    }
+    let mut labels = None;
+    if !args.no_linear || args.graph.is_some() || args.colour_by == ColourBy::Linear {
+        let t = Instant::now();
+        let exact_points = args
+            .graph
+            .as_ref()
+            .map(|_| pool.install(|| partition.exact_vertices()));
+        let graph =
+            pool.install(|| RegionGraph::build(&partition, &restricted, exact_points.as_deref()));
+        report.graph_seconds = Some(t.elapsed().as_secs_f64());
+        report.linear_regions = Some(graph.linear.count);
+        report.adjacent_pairs = Some(graph.graph.edge_count());
+        if let Some(path) = &args.graph {
+            let text = if path.ends_with(".dot") {
+                graph.to_dot()
+            } else if path.ends_with(".graphml") {
+                graph.to_graphml()
+            } else {
+                serde_json::to_string_pretty(&graph.to_json())?
+            };
+            write(path, text.as_bytes())?;
+        }
+        labels = Some(graph.linear.label.clone());
+    }
+    if args.svg.is_some() || args.png.is_some() {
+        let scene = if partition.dim == 1 {
+            picture::segment_scene(&partition, &restricted, args.size, args.size / 2)
+        } else {
+            let colouring = match args.colour_by {
+                ColourBy::Regions => Colouring::Regions,
+                ColourBy::Linear => Colouring::LinearRegions,
+            };
+            picture::planar_scene(&partition, args.size, colouring, labels.as_deref())
+        };
+        if let Some(path) = &args.svg {
+            write(path, picture::to_svg(&scene).as_bytes())?;
+        }
+        if let Some(path) = &args.png {
+            write(path, &picture::to_png(&scene))?;
+        }
+    }
     if let Some(path) = &args.regions {
         let file = pool.install(|| partition_file(&partition));
         let text = serde_json::to_string(&file)?;
@@ -98,12 +178,22 @@ pub fn run(args: &CountArgs) -> Result<i32> {
             ))
         })?;
     }
+    report.peak_memory_bytes = peak_memory_bytes();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report.table());
     }
     Ok(0)
+}
+
+fn write(path: &str, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|e| {
+        anyhow::anyhow!(relu_regions::Error::usage_public(
+            path,
+            format!("cannot write: {e}")
+        ))
+    })
 }
 
 /// Peak resident memory of this process (Linux VmHWM), if available.

@@ -2,9 +2,14 @@
 //! work; this side reads files, prints, and maps outcomes to exit codes (0 ok, 1 a check
 //! failed, 2 bad input or usage).
 
+pub mod bounds;
+pub mod compare;
 pub mod count;
+pub mod experiment;
+pub mod init_stats;
 pub mod inputs;
 pub mod progress;
+pub mod sample;
 pub mod verify;
 
 use clap::{Parser, Subcommand};
@@ -29,4 +34,14 @@ pub enum Command {
     Count(count::CountArgs),
     /// Re-check a regions file (written by `count --regions`) by the exact certificate.
     Verify(verify::VerifyArgs),
+    /// Monte Carlo statistics of activation lengths at initialisation (Hanin & Rolnick 2018).
+    InitStats(init_stats::InitStatsArgs),
+    /// Theoretical bounds on the region count and the Hanin–Rolnick density (SPEC §7).
+    Bounds(bounds::BoundsArgs),
+    /// Sampled estimates: grid, random points (with Chao1), random lines (SPEC §8).
+    Sample(sample::SampleArgs),
+    /// Check an outside tool's estimate against the exact partition (SPEC §8).
+    Compare(compare::CompareArgs),
+    /// Reproducible experiments (e.g. regions per unit area vs the Hanin–Rolnick density).
+    Experiment(experiment::ExperimentArgs),
 }

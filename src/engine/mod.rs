@@ -75,11 +75,54 @@ impl Mesh {
     }
 }
 
-/// The sub-faces of one parent face and the vertices made for them.
+/// Parent faces handled by one parallel task (fixed, so output does not depend on threads).
+pub(crate) const FACES_PER_TASK: usize = 32;
+
+/// The sub-faces of a run of parent faces and the vertices made for them, in flat arrays.
 pub(crate) struct FaceOut {
-    pub local: LocalVertices,
-    /// (vertices, edge boundaries, layer bits) of each sub-face, in order.
-    pub polys: Vec<(Vec<u32>, Vec<LineKey>, Vec<u64>)>,
+    /// The vertices made (set when the run is done).
+    pub local: Option<LocalVertices>,
+    /// Sub-face i lies in parent face `parents[i]`, has vertices `verts[starts[i]..starts[i+1]]`
+    /// (edge boundaries in `lines` at the same positions) and this layer's bits
+    /// `bits[i * words..(i + 1) * words]`.
+    pub parents: Vec<u32>,
+    pub starts: Vec<u32>,
+    pub verts: Vec<u32>,
+    pub lines: Vec<LineKey>,
+    pub bits: Vec<u64>,
+    pub words: usize,
+}
+
+impl FaceOut {
+    pub fn new(words: usize) -> Self {
+        FaceOut {
+            local: None,
+            parents: Vec::new(),
+            starts: vec![0],
+            verts: Vec::new(),
+            lines: Vec::new(),
+            bits: Vec::new(),
+            words,
+        }
+    }
+
+    pub fn push(
+        &mut self,
+        parent: u32,
+        verts: &[u32],
+        lines: impl IntoIterator<Item = LineKey>,
+        bits: &[u64],
+    ) {
+        self.parents.push(parent);
+        self.verts.extend_from_slice(verts);
+        self.lines.extend(lines);
+        self.bits.extend_from_slice(bits);
+        self.starts.push(self.verts.len() as u32);
+    }
+
+    pub fn len(&self) -> usize {
+        self.starts.len() - 1
+    }
 }
 
 /// Enumerates the activation regions of `net` on `domain`.
@@ -142,7 +185,7 @@ fn enumerate_mesh(
     };
     let corner_count = corners.len();
     let mut geo = ExactGeometry::new(
-        Arc::new(net.exact.clone()),
+        net.exact.clone(),
         net.offsets.clone(),
         stride,
         corners,
@@ -180,7 +223,13 @@ fn enumerate_mesh(
         patterns: vec![0; stride],
         stride,
     };
-    let mut values = LayerValues { n: n0, z, err };
+    let row_max = z.chunks(n0.max(1)).map(vertex::row_max).collect();
+    let mut values = LayerValues {
+        n: n0,
+        z,
+        err,
+        row_max,
+    };
     let mut per_layer = Vec::new();
     let mut complete = true;
     let mut fallbacks = 0usize;
@@ -204,7 +253,8 @@ fn enumerate_mesh(
         fallbacks += ctx.fallbacks.load(Ordering::Relaxed);
         let global_exact = std::mem::take(&mut *ctx.global_exact.lock().expect("exact cache"));
         drop(ctx);
-        let (next_mesh, next_values) = merge(&mesh, values, outs, global_exact, net, l);
+        let (next_mesh, next_values) =
+            merge(&mesh, values, outs, global_exact, net, l, l + 1 < layers);
         mesh = next_mesh;
         values = next_values;
         per_layer.push(mesh.face_count());
@@ -236,7 +286,8 @@ fn enumerate_mesh(
 }
 
 /// Joins the faces' outputs into the next mesh: shared edge vertices are merged by key, in face
-/// order, so the result does not depend on the thread count.
+/// order, so the result does not depend on the thread count. The values rows (the big part) are
+/// copied in parallel, and not at all after the last layer (`keep_values == false`).
 fn merge(
     mesh: &Mesh,
     values: LayerValues,
@@ -244,26 +295,30 @@ fn merge(
     global_exact: std::collections::HashMap<u32, Arc<vertex::ExactValues>>,
     net: &Restricted,
     layer: usize,
+    keep_values: bool,
 ) -> (Mesh, LayerValues) {
+    use rayon::prelude::*;
     let n = values.n;
     let d = mesh.d;
-    let LayerValues { mut z, mut err, .. } = values;
-    for (v, x) in &global_exact {
-        let v = *v as usize;
-        z[v * n..(v + 1) * n].copy_from_slice(&x.z);
-        err[v] = x.err;
-    }
     let mut xy = mesh.xy.clone();
     let mut defs = mesh.defs.clone();
-    let mut shared: std::collections::HashMap<(u32, u32, u32), u32> =
-        std::collections::HashMap::new();
+    let mut err = values.err.clone();
+    let mut maxes = values.row_max.clone();
+    for (v, x) in &global_exact {
+        err[*v as usize] = x.err;
+        maxes[*v as usize] = vertex::row_max(&x.z);
+    }
+    let old_count = defs.len();
+    let mut shared: rustc_hash::FxHashMap<(u32, u32, u32), u32> = Default::default();
+    // Where each new vertex's row comes from: (face, local index).
+    let mut sources: Vec<(u32, u32)> = Vec::new();
     let mut face_start = vec![0u32];
     let mut face_verts = Vec::new();
     let mut face_lines = Vec::new();
     let mut patterns = Vec::new();
     let offset = net.offsets[layer];
-    for (f, out) in outs.into_iter().enumerate() {
-        let local = out.local;
+    for (chunk, out) in outs.iter().enumerate() {
+        let local = out.local.as_ref().expect("a finished run");
         let base = local.base;
         let mut remap = Vec::with_capacity(local.len());
         for k in 0..local.len() {
@@ -278,21 +333,25 @@ fn merge(
             xy.extend_from_slice(&local.xy[k * d..(k + 1) * d]);
             match &local.exact[k] {
                 Some(x) => {
-                    z.extend_from_slice(&x.z);
                     err.push(x.err);
+                    maxes.push(vertex::row_max(&x.z));
                 }
                 None => {
-                    z.extend_from_slice(&local.z[k * n..(k + 1) * n]);
                     err.push(local.err[k]);
+                    maxes.push(local.row_max[k]);
                 }
             }
+            sources.push((chunk as u32, k as u32));
             if let Some(key) = local.shared_key[k] {
                 shared.insert(key, g);
             }
             remap.push(g);
         }
-        let parent = mesh.pattern(f);
-        for (verts, lines, bits) in out.polys {
+        for i in 0..out.len() {
+            let parent = mesh.pattern(out.parents[i] as usize);
+            let (a, b) = (out.starts[i] as usize, out.starts[i + 1] as usize);
+            let (verts, lines) = (&out.verts[a..b], &out.lines[a..b]);
+            let bits = &out.bits[i * out.words..(i + 1) * out.words];
             face_verts.extend(verts.iter().map(|&v| {
                 if v < base {
                     v
@@ -300,17 +359,41 @@ fn merge(
                     remap[(v - base) as usize]
                 }
             }));
-            face_lines.extend(lines);
+            face_lines.extend_from_slice(lines);
             face_start.push(face_verts.len() as u32);
-            let mut p = parent.to_vec();
-            for j in 0..n {
-                if pattern::get(&bits, j) {
-                    pattern::set(&mut p, offset + j, true);
-                }
-            }
-            patterns.extend(p);
+            let start = patterns.len();
+            patterns.extend_from_slice(parent);
+            pattern::or_shifted(&mut patterns[start..], bits, offset, n);
         }
     }
+    let z = if keep_values {
+        let mut z = vec![0.0f64; defs.len() * n];
+        const ROWS: usize = 512;
+        z.par_chunks_mut(ROWS * n)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                for (r, row) in chunk.chunks_mut(n).enumerate() {
+                    let g = c * ROWS + r;
+                    if g < old_count {
+                        match global_exact.get(&(g as u32)) {
+                            Some(x) => row.copy_from_slice(&x.z),
+                            None => row.copy_from_slice(values.row(g)),
+                        }
+                    } else {
+                        let (chunk, k) = sources[g - old_count];
+                        let local = outs[chunk as usize].local.as_ref().expect("a finished run");
+                        let k = k as usize;
+                        match &local.exact[k] {
+                            Some(x) => row.copy_from_slice(&x.z),
+                            None => row.copy_from_slice(&local.z[k * n..(k + 1) * n]),
+                        }
+                    }
+                }
+            });
+        z
+    } else {
+        Vec::new()
+    };
     (
         Mesh {
             d,
@@ -322,6 +405,11 @@ fn merge(
             patterns,
             stride: mesh.stride,
         },
-        LayerValues { n, z, err },
+        LayerValues {
+            n,
+            z,
+            err,
+            row_max: maxes,
+        },
     )
 }

@@ -12,10 +12,11 @@
 //! O(n_l) per new vertex and O(n_l · corners) per face.
 
 use super::vertex::{LayerCtx, LineKey, LocalVertices, VertexDef};
-use super::{FaceOut, Mesh, ProgressSink};
+use super::{FaceOut, Mesh, ProgressSink, FACES_PER_TASK};
 use crate::pattern;
 use rayon::prelude::*;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 #[derive(Clone, Copy)]
@@ -28,35 +29,78 @@ struct EdgeInfo {
 }
 
 struct Poly {
-    verts: Vec<u32>,
-    edges: Vec<EdgeInfo>,
-    bits: Vec<u64>,
+    verts: SmallVec<[u32; 8]>,
+    edges: SmallVec<[EdgeInfo; 8]>,
+    bits: SmallVec<[u64; 4]>,
 }
 
-fn split_face(ctx: &LayerCtx, f: usize, verts: &[u32], lines: &[LineKey]) -> FaceOut {
+/// Buffers reused from face to face (no allocation per face in the common case).
+#[derive(Default)]
+struct Scratch {
+    pos: Vec<u64>,
+    neg: Vec<u64>,
+    signs_buf: Vec<i8>,
+    splitting: Vec<usize>,
+    polys: Vec<Poly>,
+    next: Vec<Poly>,
+    interior: FxHashMap<(u32, u32), u32>,
+    edge_verts: Vec<Vec<u32>>,
+    signs: Vec<i8>,
+    corner_signs: Vec<i8>,
+}
+
+/// Splits parent face `f` by every neuron of the layer; new vertices go to `local`, the
+/// sub-polygons to `out` (tagged with `f`).
+fn split_face(
+    ctx: &LayerCtx,
+    f: usize,
+    verts: &[u32],
+    lines: &[LineKey],
+    local: &mut LocalVertices,
+    out: &mut FaceOut,
+    scratch: &mut Scratch,
+) {
     let n = ctx.values.n;
     let k = verts.len();
     let l = ctx.layer;
-    let mut local = LocalVertices::new(ctx);
-    let mut corner_signs = vec![0i8; k * n];
-    let mut bits = vec![0u64; pattern::words(n)];
-    let mut splitting = Vec::new();
-    for j in 0..n {
-        let (mut pos, mut neg) = (false, false);
-        for (i, &v) in verts.iter().enumerate() {
-            let s = local.sign(ctx, v, j);
-            corner_signs[i * n + j] = s;
-            pos |= s > 0;
-            neg |= s < 0;
-        }
-        if pos && neg {
-            splitting.push(j);
-        } else if pos {
-            pattern::set(&mut bits, j, true);
+    let Scratch {
+        pos,
+        neg,
+        signs_buf,
+        splitting,
+        polys,
+        next,
+        interior,
+        edge_verts,
+        signs,
+        corner_signs,
+    } = scratch;
+    // Classify every neuron at once from F's corners: bitmasks of strictly positive and
+    // strictly negative corners (exact for the unsure ones).
+    let words = pattern::words(n);
+    pos.clear();
+    pos.resize(words, 0);
+    neg.clear();
+    neg.resize(words, 0);
+    signs_buf.resize(n, 0);
+    for &v in verts {
+        local.signs_all(ctx, v, signs_buf);
+        for (w, chunk) in signs_buf.chunks(64).enumerate() {
+            let (mut pw, mut nw) = (0u64, 0u64);
+            for (b, &s) in chunk.iter().enumerate() {
+                pw |= ((s > 0) as u64) << b;
+                nw |= ((s < 0) as u64) << b;
+            }
+            pos[w] |= pw;
+            neg[w] |= nw;
         }
     }
-    let mut polys = vec![Poly {
-        verts: verts.to_vec(),
+    let bits: SmallVec<[u64; 4]> = pos.iter().zip(neg.iter()).map(|(p, q)| p & !q).collect();
+    splitting.clear();
+    splitting.extend((0..n).filter(|&j| pattern::get(pos, j) && pattern::get(neg, j)));
+    polys.clear();
+    polys.push(Poly {
+        verts: verts.iter().copied().collect(),
         edges: (0..k)
             .map(|i| EdgeInfo {
                 line: lines[i],
@@ -65,19 +109,26 @@ fn split_face(ctx: &LayerCtx, f: usize, verts: &[u32], lines: &[LineKey]) -> Fac
             })
             .collect(),
         bits,
-    }];
-    let mut interior: HashMap<(u32, u32), u32> = HashMap::new();
+    });
     // Vertices made on each parent edge during this layer (shared with the neighbour face).
-    let mut edge_verts: Vec<Vec<u32>> = vec![Vec::new(); k];
-    let mut signs = Vec::new();
-    for &j in &splitting {
+    for e in edge_verts.iter_mut() {
+        e.clear();
+    }
+    if edge_verts.len() < k {
+        edge_verts.resize(k, Vec::new());
+    }
+    for &j in splitting.iter() {
         let line_j = LineKey::neuron(l, j, f);
         // Where line j crosses the parent boundary: the chord's two ends.
         let mut chord = [u32::MAX; 2];
         let mut ends = 0;
         let mut on_parent_edge: [(u32, u32); 2] = [(u32::MAX, u32::MAX); 2];
+        corner_signs.clear();
+        for &v in verts {
+            corner_signs.push(local.sign(ctx, v, j));
+        }
         for i in 0..k {
-            let (si, sn) = (corner_signs[i * n + j], corner_signs[((i + 1) % k) * n + j]);
+            let (si, sn) = (corner_signs[i], corner_signs[(i + 1) % k]);
             if si == 0 {
                 assert!(
                     ends < 2,
@@ -125,8 +176,8 @@ fn split_face(ctx: &LayerCtx, f: usize, verts: &[u32], lines: &[LineKey]) -> Fac
             parent: None,
         };
         interior.clear();
-        let mut next = Vec::with_capacity(polys.len() + 4);
-        for mut poly in polys {
+        next.clear();
+        for mut poly in polys.drain(..) {
             signs.clear();
             let (mut pos, mut neg) = (false, false);
             for &v in &poly.verts {
@@ -144,14 +195,14 @@ fn split_face(ctx: &LayerCtx, f: usize, verts: &[u32], lines: &[LineKey]) -> Fac
             }
             let m = poly.verts.len();
             let mut plus = Poly {
-                verts: Vec::with_capacity(m + 2),
-                edges: Vec::with_capacity(m + 2),
+                verts: SmallVec::new(),
+                edges: SmallVec::new(),
                 bits: poly.bits.clone(),
             };
             pattern::set(&mut plus.bits, j, true);
             let mut minus = Poly {
-                verts: Vec::with_capacity(m + 2),
-                edges: Vec::with_capacity(m + 2),
+                verts: SmallVec::new(),
+                edges: SmallVec::new(),
                 bits: poly.bits,
             };
             for i in 0..m {
@@ -198,14 +249,10 @@ fn split_face(ctx: &LayerCtx, f: usize, verts: &[u32], lines: &[LineKey]) -> Fac
             next.push(plus);
             next.push(minus);
         }
-        polys = next;
+        std::mem::swap(polys, next);
     }
-    FaceOut {
-        local,
-        polys: polys
-            .into_iter()
-            .map(|p| (p.verts, p.edges.iter().map(|e| e.line).collect(), p.bits))
-            .collect(),
+    for p in polys.iter() {
+        out.push(f as u32, &p.verts, p.edges.iter().map(|e| e.line), &p.bits);
     }
 }
 
@@ -220,20 +267,32 @@ pub(super) fn split_layer(
     let faces = mesh.face_count();
     let running = AtomicUsize::new(faces);
     let stop = AtomicBool::new(false);
-    let outs: Vec<Option<FaceOut>> = (0..faces)
+    let words = pattern::words(ctx.values.n);
+    let chunks: Vec<std::ops::Range<usize>> = (0..faces)
+        .step_by(FACES_PER_TASK)
+        .map(|a| a..(a + FACES_PER_TASK).min(faces))
+        .collect();
+    let outs: Vec<Option<FaceOut>> = chunks
         .into_par_iter()
-        .map(|f| {
-            if stop.load(Ordering::Relaxed) {
-                return None;
+        .map(|range| {
+            let mut local = LocalVertices::new(ctx);
+            let mut out = FaceOut::new(words);
+            let mut scratch = Scratch::default();
+            for f in range.clone() {
+                if stop.load(Ordering::Relaxed) {
+                    return None;
+                }
+                let before = out.len();
+                let (verts, lines) = mesh.face(f);
+                split_face(ctx, f, verts, lines, &mut local, &mut out, &mut scratch);
+                let extra = out.len() - before - 1;
+                let total = running.fetch_add(extra, Ordering::Relaxed) + extra;
+                if max_regions.is_some_and(|m| total > m) {
+                    stop.store(true, Ordering::Relaxed);
+                }
             }
-            let (verts, lines) = mesh.face(f);
-            let out = split_face(ctx, f, verts, lines);
-            let total =
-                running.fetch_add(out.polys.len() - 1, Ordering::Relaxed) + out.polys.len() - 1;
-            if max_regions.is_some_and(|m| total > m) {
-                stop.store(true, Ordering::Relaxed);
-            }
-            progress.advance(1);
+            progress.advance(range.len() as u64);
+            out.local = Some(local);
             Some(out)
         })
         .collect();

@@ -3,14 +3,20 @@
 //! interpolated on its parent interval and every sign goes through the filtered predicate.
 
 use super::vertex::{LayerCtx, LineKey, LocalVertices, VertexDef};
-use super::{FaceOut, Mesh, ProgressSink};
+use super::{FaceOut, Mesh, ProgressSink, FACES_PER_TASK};
 use crate::pattern;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-fn split_interval(ctx: &LayerCtx, f: usize, a: u32, b: u32, line: LineKey) -> FaceOut {
+fn split_interval(
+    ctx: &LayerCtx,
+    f: usize,
+    (a, b): (u32, u32),
+    line: LineKey,
+    local: &mut LocalVertices,
+    out: &mut FaceOut,
+) {
     let n = ctx.values.n;
-    let mut local = LocalVertices::new(ctx);
     let mut bits = vec![0u64; pattern::words(n)];
     let mut splitting = Vec::new();
     for j in 0..n {
@@ -44,12 +50,8 @@ fn split_interval(ctx: &LayerCtx, f: usize, a: u32, b: u32, line: LineKey) -> Fa
         }
         subs = next;
     }
-    FaceOut {
-        local,
-        polys: subs
-            .into_iter()
-            .map(|(x, y, bits)| (vec![x, y], vec![line, line], bits))
-            .collect(),
+    for (x, y, bits) in subs {
+        out.push(f as u32, &[x, y], [line, line], &bits);
     }
 }
 
@@ -63,20 +65,32 @@ pub(super) fn split_layer(
     let faces = mesh.face_count();
     let running = AtomicUsize::new(faces);
     let stop = AtomicBool::new(false);
-    let outs: Vec<Option<FaceOut>> = (0..faces)
+    let words = pattern::words(ctx.values.n);
+    let chunks: Vec<std::ops::Range<usize>> = (0..faces)
+        .step_by(FACES_PER_TASK)
+        .map(|a| a..(a + FACES_PER_TASK).min(faces))
+        .collect();
+    let outs: Vec<Option<FaceOut>> = chunks
         .into_par_iter()
-        .map(|f| {
-            if stop.load(Ordering::Relaxed) {
-                return None;
+        .map(|range| {
+            let mut local = LocalVertices::new(ctx);
+            let mut out = FaceOut::new(words);
+            for f in range.clone() {
+                if stop.load(Ordering::Relaxed) {
+                    return None;
+                }
+                let before = out.len();
+                let (verts, lines) = mesh.face(f);
+                split_interval(ctx, f, (verts[0], verts[1]), lines[0], &mut local, &mut out);
+                let extra = out.len() - before - 1;
+                if max_regions
+                    .is_some_and(|m| running.fetch_add(extra, Ordering::Relaxed) + extra > m)
+                {
+                    stop.store(true, Ordering::Relaxed);
+                }
             }
-            let (verts, lines) = mesh.face(f);
-            let out = split_interval(ctx, f, verts[0], verts[1], lines[0]);
-            let extra = out.polys.len() - 1;
-            if max_regions.is_some_and(|m| running.fetch_add(extra, Ordering::Relaxed) + extra > m)
-            {
-                stop.store(true, Ordering::Relaxed);
-            }
-            progress.advance(1);
+            progress.advance(range.len() as u64);
+            out.local = Some(local);
             Some(out)
         })
         .collect();

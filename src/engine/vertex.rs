@@ -31,7 +31,7 @@ const U: f64 = f64::EPSILON / 2.0;
 /// of layer `l`), whose pattern fixes the function exactly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LineKey {
-    pub layer: u16,
+    pub layer: u32,
     pub neuron: u32,
     pub face: u32,
 }
@@ -47,7 +47,7 @@ impl LineKey {
 
     pub fn neuron(layer: usize, neuron: usize, face: usize) -> LineKey {
         LineKey {
-            layer: (layer + 1) as u16,
+            layer: (layer + 1) as u32,
             neuron: neuron as u32,
             face: face as u32,
         }
@@ -207,7 +207,8 @@ impl ExactGeometry {
         let zmax = z.iter().fold(0.0f64, |m, x| m.max(x.abs()));
         ExactValues {
             signs,
-            err: 8.0 * U * zmax + 1e-280,
+            // Correct rounding, down to the subnormal range.
+            err: 8.0 * U * zmax + 4.0 * f64::MIN_POSITIVE,
             z,
             point: p,
         }
@@ -240,6 +241,13 @@ pub struct LayerValues {
     pub z: Vec<f64>,
     /// Per-vertex error bound.
     pub err: Vec<f64>,
+    /// Per-vertex max_k |z̃_k| (an upper bound).
+    pub row_max: Vec<f64>,
+}
+
+/// max_k |x_k|.
+pub fn row_max(row: &[f64]) -> f64 {
+    row.iter().fold(0.0f64, |m, x| m.max(x.abs()))
 }
 
 impl LayerValues {
@@ -290,14 +298,15 @@ impl<'a> LayerCtx<'a> {
         if let Some(x) = self.global_exact.lock().expect("exact cache").get(&v) {
             return x.clone();
         }
-        self.fallbacks.fetch_add(1, Ordering::Relaxed);
         let x = Arc::new(self.geo.values(&self.defs[v as usize], self.layer));
-        self.global_exact
-            .lock()
-            .expect("exact cache")
-            .entry(v)
-            .or_insert(x)
-            .clone()
+        // Two threads may compute the same vertex; count it once (the report is deterministic).
+        match self.global_exact.lock().expect("exact cache").entry(v) {
+            std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                self.fallbacks.fetch_add(1, Ordering::Relaxed);
+                e.insert(x).clone()
+            }
+        }
     }
 }
 
@@ -314,7 +323,8 @@ pub struct LocalVertices {
     /// For vertices on a parent edge (p, q): the key (p, q, neuron) shared with the neighbour.
     pub shared_key: Vec<Option<(u32, u32, u32)>>,
     pub exact: Vec<Option<Arc<ExactValues>>>,
-    scratch: Vec<f64>,
+    /// An upper bound on max_k |z̃_k| of each local row.
+    pub row_max: Vec<f64>,
 }
 
 impl LocalVertices {
@@ -323,13 +333,13 @@ impl LocalVertices {
             base: ctx.base(),
             n: ctx.values.n,
             d: ctx.d,
-            z: Vec::new(),
-            err: Vec::new(),
-            xy: Vec::new(),
-            def: Vec::new(),
-            shared_key: Vec::new(),
-            exact: Vec::new(),
-            scratch: Vec::new(),
+            z: Vec::with_capacity(16 * ctx.values.n),
+            err: Vec::with_capacity(16),
+            xy: Vec::with_capacity(16 * ctx.d),
+            def: Vec::with_capacity(16),
+            shared_key: Vec::with_capacity(16),
+            exact: Vec::with_capacity(16),
+            row_max: Vec::with_capacity(16),
         }
     }
 
@@ -343,6 +353,13 @@ impl LocalVertices {
 
     fn local(&self, v: u32) -> Option<usize> {
         v.checked_sub(self.base).map(|k| k as usize)
+    }
+
+    fn row_max_of(&self, ctx: &LayerCtx, v: u32) -> f64 {
+        match self.local(v) {
+            Some(k) => self.row_max[k],
+            None => ctx.values.row_max[v as usize],
+        }
     }
 
     /// Raw float value and bound of neuron j at v (no exact data consulted).
@@ -389,19 +406,34 @@ impl LocalVertices {
         }
     }
 
-    fn row_into(&self, ctx: &LayerCtx, v: u32, out: &mut Vec<f64>) {
-        out.clear();
-        match self.local(v) {
-            Some(k) => out.extend_from_slice(&self.z[k * self.n..(k + 1) * self.n]),
-            None => out.extend_from_slice(ctx.values.row(v as usize)),
+    /// Exact signs of every neuron at vertex v, written to `out` (one pass over its row).
+    pub fn signs_all(&mut self, ctx: &LayerCtx, v: u32, out: &mut [i8]) {
+        let n = self.n;
+        let exact = match self.local(v) {
+            Some(k) => self.exact[k].clone(),
+            None => None,
+        };
+        if let Some(x) = exact {
+            out.copy_from_slice(&x.signs);
+            return;
         }
-    }
-
-    fn coords(&self, ctx: &LayerCtx, v: u32) -> Vec<f64> {
-        let d = self.d;
-        match self.local(v) {
-            Some(k) => self.xy[k * d..(k + 1) * d].to_vec(),
-            None => ctx.xy[v as usize * d..(v as usize + 1) * d].to_vec(),
+        let (row, e) = match self.local(v) {
+            Some(k) => (&self.z[k * n..(k + 1) * n], self.err[k]),
+            None => (ctx.values.row(v as usize), ctx.values.err[v as usize]),
+        };
+        let mut unsure = false;
+        for (o, &z) in out.iter_mut().zip(row) {
+            let (p, q) = (z > e, z < -e);
+            *o = p as i8 - q as i8;
+            unsure |= !(p | q);
+        }
+        if unsure {
+            for (j, o) in out.iter_mut().enumerate() {
+                let (z, e) = self.float(ctx, v, j);
+                if !(z > e || z < -e) {
+                    *o = self.sign(ctx, v, j);
+                }
+            }
         }
     }
 
@@ -426,38 +458,52 @@ impl LocalVertices {
             let x = ctx.geo.values(&def, ctx.layer);
             self.z.extend_from_slice(&x.z);
             self.err.push(x.err);
+            self.row_max.push(row_max(&x.z));
             self.xy.extend(x.point.to_f64());
             self.exact.push(Some(Arc::new(x)));
         } else {
-            // Copy both endpoint rows first: a local row may move when `z` grows.
-            let mut rows = std::mem::take(&mut self.scratch);
-            self.row_into(ctx, p, &mut rows);
-            let mut rq = Vec::with_capacity(self.n);
-            self.row_into(ctx, q, &mut rq);
-            rows.extend_from_slice(&rq);
-            let (rp, rq) = rows.split_at(self.n);
+            let n = self.n;
+            let (mp, mq) = (self.row_max_of(ctx, p), self.row_max_of(ctx, q));
             let start = self.z.len();
-            self.z.resize(start + self.n, 0.0);
+            self.z.resize(start + n, 0.0);
+            // Rows of local endpoints live below `start`; global ones in the layer values.
+            let (old, new) = self.z.split_at_mut(start);
+            let row = |v: u32| -> &[f64] {
+                match v.checked_sub(self.base) {
+                    Some(k) => &old[k as usize * n..(k as usize + 1) * n],
+                    None => ctx.values.row(v as usize),
+                }
+            };
+            let (rp, rq) = (row(p), row(q));
             let s = zp / (zp - zq);
-            let (mut max_diff, mut max_sum) = (0.0f64, 0.0f64);
-            let new = &mut self.z[start..start + self.n];
-            for k in 0..self.n {
+            let mut max_diff = 0.0f64;
+            for k in 0..n {
                 let (a, b) = (rp[k], rq[k]);
                 let diff = b - a;
-                new[k] = s.mul_add(diff, a);
+                new[k] = a + s * diff;
                 max_diff = max_diff.max(diff.abs());
-                max_sum = max_sum.max(a.abs() + b.abs());
             }
             new[j] = 0.0;
+            // The spread along the support (max_diff) is what the parameter error multiplies:
+            // short supports have small spreads. Rounding is bounded through the row maxima, and
+            // the new row's maximum is ≤ max(M_p, M_q) (a convex combination, up to rounding).
             let big_e = ep.max(eq);
             let sigma = big_e / (zp.abs() + zq.abs()) + 3.0 * U;
-            let e = (big_e + sigma * max_diff + 4.0 * U * max_sum) * (1.0 + 16.0 * U);
+            // The last term covers underflow (products in the subnormal range).
+            let e = (big_e + sigma * max_diff + 4.0 * U * (mp + mq)) * (1.0 + 16.0 * U)
+                + 8.0 * f64::MIN_POSITIVE;
+            self.row_max.push(mp.max(mq) * (1.0 + 4.0 * U));
             self.err.push(e);
-            let (xp, xq) = (self.coords(ctx, p), self.coords(ctx, q));
-            self.xy
-                .extend(xp.iter().zip(&xq).map(|(a, b)| s.mul_add(b - a, *a)));
+            let (d, base) = (self.d, self.base);
+            let coord = |xy: &[f64], v: u32, c: usize| match v.checked_sub(base) {
+                Some(k) => xy[k as usize * d + c],
+                None => ctx.xy[v as usize * d + c],
+            };
+            for c in 0..d {
+                let (a, b) = (coord(&self.xy, p, c), coord(&self.xy, q, c));
+                self.xy.push(a + s * (b - a));
+            }
             self.exact.push(None);
-            self.scratch = rows;
         }
         self.def.push(def);
         self.shared_key.push(shared_key);
@@ -474,13 +520,15 @@ pub fn next_layer_values(prev: &LayerValues, layer: &crate::restrict::FloatLayer
     assert_eq!(prev.n, n_in);
     let mut z = vec![0.0f64; v_count * n_out];
     let mut err = vec![0.0f64; v_count];
+    let mut maxes = vec![0.0f64; v_count];
     const CHUNK: usize = 1024;
     let nu = (n_in + 3) as f64 * U;
     let gamma = nu / (1.0 - nu);
     z.par_chunks_mut(CHUNK * n_out)
         .zip(err.par_chunks_mut(CHUNK))
+        .zip(maxes.par_chunks_mut(CHUNK))
         .enumerate()
-        .for_each(|(c, (zc, ec))| {
+        .for_each(|(c, ((zc, ec), mc))| {
             let first = c * CHUNK;
             let rows = ec.len();
             let h: Vec<f64> = prev.z[first * n_in..(first + rows) * n_in]
@@ -514,9 +562,18 @@ pub fn next_layer_values(prev: &LayerValues, layer: &crate::restrict::FloatLayer
                     .iter()
                     .fold(0.0f64, |m, x| m.max(*x));
                 let e = prev.err[first + r];
+                // Relative terms, then an absolute one for underflow: subnormal products and
+                // weights given exactly whose f64 is subnormal or zero (each off by ≤ 2^-1075·|h|).
                 ec[r] = (layer.row_l1_max * e + gamma * (layer.row_l1_max * hmax + layer.bias_max))
-                    * (1.0 + 16.0 * U);
+                    * (1.0 + 16.0 * U)
+                    + (n_in + 3) as f64 * f64::MIN_POSITIVE * (1.0 + hmax + e);
+                mc[r] = row_max(&zc[r * n_out..(r + 1) * n_out]);
             }
         });
-    LayerValues { n: n_out, z, err }
+    LayerValues {
+        n: n_out,
+        z,
+        err,
+        row_max: maxes,
+    }
 }

@@ -180,9 +180,16 @@ fn default_run_prints_a_real_count() {
     ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
+    let linear = v["linear_regions"]
+        .as_u64()
+        .expect("linear regions computed");
+    assert!(linear <= v["activation_regions"].as_u64().unwrap());
+    assert!(v["adjacent_pairs"].as_u64().unwrap() > 0);
+    let (_, json, _) = run(&["count", "--json", "--no-linear"]);
+    let skipped: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(
-        v.get("linear_regions").is_none(),
-        "linear_regions must not be guessed"
+        skipped.get("linear_regions").is_none(),
+        "linear_regions is omitted when not computed, never guessed"
     );
     let first: usize = out
         .lines()

@@ -213,3 +213,73 @@ fn a_line_is_never_negative_zero() {
     assert_eq!(pattern_at(&net, &[Q::zero(), qi(1)]), vec![false]);
     assert!(!q(0, 1).is_positive());
 }
+
+#[test]
+fn general_position_in_a_convex_polygon_window() {
+    // SPEC §7: regions = 1 + #lines meeting int K + #crossings inside K, K a convex pentagon.
+    let k: Vec<[Q; 2]> = vec![
+        [q(-1, 1), q(-1, 1)],
+        [q(3, 2), q(-1, 2)],
+        [q(1, 1), q(5, 4)],
+        [q(-1, 3), q(3, 2)],
+        [q(-3, 2), q(1, 4)],
+    ];
+    let inside = |p: &[Q; 2]| {
+        (0..k.len()).all(|i| {
+            let (a, b) = (&k[i], &k[(i + 1) % k.len()]);
+            let cross = (&b[0] - &a[0]) * (&p[1] - &a[1]) - (&b[1] - &a[1]) * (&p[0] - &a[0]);
+            cross.is_positive()
+        })
+    };
+    let mut checked = 0;
+    for seed in 300..360 {
+        let n = 3 + (seed as usize % 6);
+        let Some((lines, crossings)) = random_lines(seed, n) else {
+            continue;
+        };
+        let value = |l: &[i64; 3], p: &[Q; 2]| qi(l[0]) * &p[0] + qi(l[1]) * &p[1] + qi(l[2]);
+        // Skip degenerate draws: a line through a corner or a crossing on the boundary.
+        if lines
+            .iter()
+            .any(|l| k.iter().any(|c| value(l, c).is_zero()))
+        {
+            continue;
+        }
+        let on_boundary = crossings.iter().any(|p| {
+            !inside(p)
+                && (0..k.len()).any(|i| {
+                    let (a, b) = (&k[i], &k[(i + 1) % k.len()]);
+                    let cross =
+                        (&b[0] - &a[0]) * (&p[1] - &a[1]) - (&b[1] - &a[1]) * (&p[0] - &a[0]);
+                    cross.is_zero()
+                        && (0..2).all(|c| {
+                            p[c] >= a[c].clone().min(b[c].clone())
+                                && p[c] <= a[c].clone().max(b[c].clone())
+                        })
+                })
+        });
+        if on_boundary {
+            continue;
+        }
+        let meets = lines
+            .iter()
+            .filter(|l| {
+                let s: Vec<Q> = k.iter().map(|c| value(l, c)).collect();
+                s.iter().any(|v| v.is_positive()) && s.iter().any(|v| v.is_negative())
+            })
+            .count();
+        let inner = crossings.iter().filter(|p| inside(p)).count();
+        let slice = Slice {
+            origin: vec![Q::zero(), Q::zero()],
+            basis: vec![vec![qi(1), Q::zero()], vec![Q::zero(), qi(1)]],
+            domain: relu_regions::Domain::Polygon(k.clone()),
+        };
+        assert_eq!(
+            count_certified(&one_layer(&lines), &slice),
+            1 + meets + inner,
+            "seed {seed}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 25, "too few samples: {checked}");
+}

@@ -1,11 +1,15 @@
 //! The integration tests: one binary, one module per concern, shared helpers in `support`.
 
+mod bounds;
 mod brute_1d;
 mod certificate;
 mod cli;
 mod closed_forms;
 mod degenerate;
+mod graph;
+mod init_stats;
 mod lp;
 mod property_2d;
 mod reference;
+mod sampling;
 mod support;

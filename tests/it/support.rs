@@ -38,6 +38,23 @@ pub fn network(hidden: &[(Vec<Vec<Q>>, Vec<Q>)]) -> Network {
     Network { layers }
 }
 
+/// A network with the given hidden layers and output layer rows (weights..., bias) / den.
+pub fn network_with_output(
+    hidden: &[(Vec<Vec<Q>>, Vec<Q>)],
+    output: (Vec<Vec<Q>>, Vec<Q>),
+) -> Network {
+    let mut net = network(hidden);
+    let (w, b) = output;
+    let last = net.layers.last_mut().unwrap();
+    *last = Layer {
+        n_in: w[0].len(),
+        n_out: w.len(),
+        weight: w.iter().flatten().map(|x| Num::Exact(x.clone())).collect(),
+        bias: b.iter().map(|x| Num::Exact(x.clone())).collect(),
+    };
+    net
+}
+
 fn hidden_input(hidden: &[(Vec<Vec<Q>>, Vec<Q>)]) -> usize {
     hidden[0].0[0].len()
 }

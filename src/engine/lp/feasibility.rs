@@ -105,7 +105,9 @@ impl Con {
         }
         // Entries carry ≤ 2u relative error (conversion), the point ≤ u when it is not an f64
         // point, products and the sum of d + 1 terms add (d + 2)u; doubled for safety.
-        let err = 2.0 * (d as f64 + 6.0) * U * mag + 1e-290;
+        // Plus underflowed entries: at most 2^-1074 each, times |p_k| (or 1).
+        let pmax = p.f.iter().fold(1.0f64, |m, x| m.max(x.abs()));
+        let err = 2.0 * (d as f64 + 6.0) * U * mag + (d as f64 + 2.0) * pmax * 1e-300;
         if val > err {
             Ordering::Greater
         } else if val < -err {
@@ -133,32 +135,47 @@ fn without_common_twos(mut eq: LineEq) -> LineEq {
 }
 
 /// The f64 entries of an integer equation, scaled by one power of two so the largest is ≈ 1.
-fn scaled_floats(eq: &LineEq) -> Vec<f64> {
+/// Each entry is within 2u relative plus 2^-1074 absolute of its exact scaled value (tiny
+/// entries may underflow; the filters carry an absolute term for that).
+pub(crate) fn scaled_floats(eq: &LineEq) -> Vec<f64> {
     let bits =
         eq.a.iter()
             .chain(std::iter::once(&eq.c))
             .map(|x| x.bits())
             .max()
             .unwrap_or(0) as i64;
-    // Shift huge integers down exactly (dropping only low bits below f64 precision would not be
-    // exact, so shift by whole words only when needed to stay in range).
-    let shift = (bits - 900).max(0) as usize;
     eq.a.iter()
         .chain(std::iter::once(&eq.c))
-        .map(|x| {
-            let v = if shift > 0 {
-                // Truncation error ≤ 1 unit of 2^shift, below 2^-800 of the largest entry;
-                // such rows only arise beyond ~30 layers and the filters then fall back.
-                (x >> shift).to_f64().unwrap_or(f64::NAN)
-            } else {
-                x.to_f64().unwrap_or(f64::NAN)
-            };
-            v * pow2(-(bits - shift as i64))
-        })
+        .map(|x| scaled_f64(x, bits))
         .collect()
 }
 
-/// 2^e for −1000 ≤ e ≤ 1000 (exact, no libm).
+/// `x · 2^-scale` in f64: the top 64 bits of x (floor, relative error < 2^-63) rounded once,
+/// then an exact power-of-two scaling that may only lose bits to underflow.
+pub(crate) fn scaled_f64(x: &BigInt, scale: i64) -> f64 {
+    let b = x.bits() as i64;
+    if b == 0 {
+        return 0.0;
+    }
+    let drop = (b - 64).max(0);
+    let top = (x >> drop as usize).to_f64().unwrap_or(f64::NAN);
+    ldexp(top, drop - scale)
+}
+
+/// x · 2^e, in steps that stay in range (rounding only on underflow).
+fn ldexp(mut x: f64, mut e: i64) -> f64 {
+    while e > 1000 {
+        x *= pow2(1000);
+        e -= 1000;
+    }
+    while e < -1000 {
+        x *= pow2(-1000);
+        e += 1000;
+    }
+    x * pow2(e)
+}
+
+/// 2^e for −1022 ≤ e ≤ 1023 (exact, no libm).
 fn pow2(e: i64) -> f64 {
     f64::from_bits(((e + 1023) as u64) << 52)
 }
@@ -439,8 +456,10 @@ impl Decider {
         for k in 0..d {
             bound += (v[k].abs() + gamma * v_mag[k]) * self.radius[k];
         }
-        // Underflow of tiny scaled entries: at most 2^-1074 each, times y.
-        let bound = bound + gamma * bound.abs() + ysum * (d as f64 + 2.0) * 5e-324 + 1e-300;
+        // Underflow of tiny scaled entries: at most 2^-1074 each, times y (and R for α).
+        let rsum: f64 = self.radius.iter().sum();
+        let bound =
+            bound + gamma * bound.abs() + ysum * (d as f64 + 2.0) * 1e-300 * (1.0 + rsum) + 1e-300;
         bound < 0.0
     }
 

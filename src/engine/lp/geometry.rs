@@ -12,7 +12,7 @@
 use crate::exact::{ExactPoint, LineEq};
 use num_bigint::BigInt;
 use num_rational::BigRational;
-use num_traits::{Signed, ToPrimitive, Zero};
+use num_traits::{Signed, Zero};
 use std::cmp::Ordering;
 
 /// Determinant of a small integer matrix (rows), by cofactor expansion (n ≤ 3).
@@ -54,16 +54,7 @@ fn meet(facets: &[LineEq], idx: &[usize]) -> Option<ExactPoint> {
 }
 
 fn floats(eq: &LineEq) -> Vec<f64> {
-    let scale =
-        eq.a.iter()
-            .chain(std::iter::once(&eq.c))
-            .map(|x| x.bits())
-            .max()
-            .unwrap_or(0) as i32;
-    eq.a.iter()
-        .chain(std::iter::once(&eq.c))
-        .map(|x| x.to_f64().unwrap_or(f64::NAN) * 2f64.powi(-scale))
-        .collect()
+    super::feasibility::scaled_floats(eq)
 }
 
 /// Float solve of the d × d system; None when (nearly) singular.
