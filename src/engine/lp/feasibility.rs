@@ -417,6 +417,18 @@ impl Decider {
             .collect();
         let mut support = support;
         support.sort_unstable();
+        // Float multipliers on a square support: Σ y_i (α_i, ‖α_i‖₁) = (0, 1).
+        if support.len() == d + 1 {
+            if let Some(ys) = solve_square(rows, &support, d) {
+                let mut y = vec![0.0; rows.len()];
+                for (&i, &v) in support.iter().zip(&ys) {
+                    y[i] = v.max(0.0);
+                }
+                if self.float_motzkin(rows, &y) {
+                    return Some(Interior::Empty);
+                }
+            }
+        }
         self.stats.fallbacks.fetch_add(1, AtomicOrdering::Relaxed);
         exact_motzkin(rows, &support).then_some(Interior::Empty)
     }
@@ -508,6 +520,50 @@ impl Decider {
 }
 
 use num_traits::One;
+
+/// Solves `Σ_{i∈support} y_i (α_i, ‖α_i‖₁) = (0, …, 0, 1)` in floats (d + 1 unknowns), by
+/// Gaussian elimination with partial pivoting; None when (nearly) singular. Only a candidate:
+/// the Motzkin check decides.
+fn solve_square(rows: &[&Con], support: &[usize], d: usize) -> Option<Vec<f64>> {
+    let k = d + 1;
+    // Matrix k × (k + 1): column j is row support[j]'s (α, ‖α‖₁), last column the rhs.
+    let mut m = vec![0.0f64; k * (k + 1)];
+    for (j, &i) in support.iter().enumerate() {
+        let mut l1 = 0.0;
+        for r in 0..d {
+            m[r * (k + 1) + j] = -rows[i].f[r];
+            l1 += rows[i].f[r].abs();
+        }
+        m[d * (k + 1) + j] = l1;
+    }
+    m[d * (k + 1) + k] = 1.0;
+    for col in 0..k {
+        let p = (col..k).max_by(|&a, &b| {
+            m[a * (k + 1) + col]
+                .abs()
+                .total_cmp(&m[b * (k + 1) + col].abs())
+        })?;
+        if m[p * (k + 1) + col].abs() < 1e-12 {
+            return None;
+        }
+        for j in 0..=k {
+            m.swap(col * (k + 1) + j, p * (k + 1) + j);
+        }
+        for r in 0..k {
+            if r != col {
+                let f = m[r * (k + 1) + col] / m[col * (k + 1) + col];
+                for j in col..=k {
+                    m[r * (k + 1) + j] -= f * m[col * (k + 1) + j];
+                }
+            }
+        }
+    }
+    Some(
+        (0..k)
+            .map(|r| m[r * (k + 1) + k] / m[r * (k + 1) + r])
+            .collect(),
+    )
+}
 
 /// Checks exactly that the rows in `support` carry a Motzkin combination: the kernel of their
 /// exact normals (if one-dimensional) has a non-negative generator y with `Σ y_i c_i ≤ 0`.
