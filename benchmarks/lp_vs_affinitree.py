@@ -33,8 +33,11 @@ def run_affinitree():
 
 def run_ours():
     t = time.perf_counter()
-    out = subprocess.run([binary, "count", net_path, "--engine", "lp", "--json"],
-                         capture_output=True, text=True, check=True).stdout
+    proc = subprocess.run([binary, "count", net_path, "--engine", "lp", "--json"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{binary} count --engine lp failed: {proc.stderr.strip()}")
+    out = proc.stdout
     wall = time.perf_counter() - t
     j = json.loads(out)
     return j["activation_regions"], j.get("seconds", wall), wall, j.get("lp_solves")
