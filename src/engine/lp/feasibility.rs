@@ -3,7 +3,7 @@
 //! The float LP is the Chebyshev form `max r  s.t.  α_i·t + ‖α_i‖₁·r ≤ β_i` (each halfspace
 //! `g_i = a_i·t + c_i ≥ 0` is the row α = −a, β = c, scaled by a power of two), solved through
 //! its dual `min βᵀy  s.t.  Σ y_i (α_i, ‖α_i‖₁) = (0, 1), y ≥ 0` by the dense simplex of
-//! [`super::simplex`] or through good_lp. Every answer carries evidence that is checked before
+//! `simplex.rs` or through good_lp. Every answer carries evidence that is checked before
 //! it is believed:
 //!
 //! - non-empty: the Chebyshev centre, an f64 point taken as the exact binary rational it is,
@@ -259,7 +259,7 @@ pub enum Interior {
 pub struct Decider {
     pub d: usize,
     pub backend: LpBackend,
-    /// |t_k| ≤ radius[k] on the outer box.
+    /// `|t_k| ≤ radius[k]` on the outer box.
     pub radius: Vec<f64>,
     /// Cap on the Chebyshev radius (keeps the LP bounded whatever the rows).
     pub cap: f64,

@@ -2,29 +2,34 @@
 //! witness) split neuron by neuron, with certified LP feasibility decisions (SPEC §6).
 //!
 //! Layer by layer, each cell is handled on its own (in parallel, results in cell order): the
-//! exact affine map of every neuron of the layer on the cell comes from the cell's pattern
-//! ([`crate::exact::ExactNet::layer_map`]). For each neuron, the signs at the points already
-//! known inside the cell (its witness, centres found by earlier LPs) often show both sides; only
-//! when they do not, one LP asks whether the missing side has interior points
+//! exact affine map of every neuron of the layer on the cell follows from the parent's map and
+//! the cell's pattern (`maps.rs`, the incremental form of
+//! [`crate::exact::ExactNet::layer_map`]). For each neuron, the signs at the points already known
+//! inside the cell (its witness, centres found by earlier LPs) often show both sides; only when
+//! they do not, one LP asks whether the missing side has interior points
 //! ([`feasibility::Decider::interior`], certified both ways). Neurons that cut the cell then
 //! split it, sub-cell by sub-cell, with the same test. A neuron whose map is constant, or whose
 //! other side has empty interior, does not split (SPEC §2: strict activation, regions with empty
-//! interior never count). After a split, the halfspaces of each new cell are made irredundant,
-//! one certified LP per halfspace.
+//! interior never count). After a split, the halfspaces of each new cell are made irredundant:
+//! a point that violates one halfspace alone proves it is a facet (carried from the parent or
+//! found by a sibling), otherwise one certified LP decides.
 //!
-//! Invariants: a cell's `cons` are irredundant and define it exactly; `known[0]` is its witness
-//! and every known point is strictly inside it (proven); cells are in a deterministic order
-//! (parent order, then split order), whatever the thread count.
+//! Invariants: a cell's `cons` are irredundant and define it exactly, each with a certificate
+//! point; `known[0]` is its witness and every known point is strictly inside it (proven); cells
+//! are in a deterministic order (parent order, then split order), whatever the thread count.
 //!
 //! Facet convention: each facet `LineEq { a, c }` is the closed halfspace `a·t + c ≥ 0` of the
-//! region (the region's interior has `a·t + c > 0`).
+//! region (its interior has `a·t + c > 0`); integers, defined up to a positive factor.
+//!
+//! Cost: about one LP per (cell, neuron) that does not cut the cell plus one per halfspace of
+//! each new cell; 0.6 µs per certified 3-D LP. docs/lp_engine.md has the figures.
 
 // Dense numeric kernels read best with index loops.
 #![allow(clippy::needless_range_loop)]
 
 pub mod feasibility;
 pub mod geometry;
-mod maps;
+pub(crate) mod maps;
 pub(crate) mod simplex;
 
 pub use feasibility::LpBackend;
