@@ -156,7 +156,7 @@ fn same_counts_as_planar_on_every_degenerate_fixture() {
         let (name, net, slice, expected, why) = load_fixture(f);
         let reference = planar(&net, &slice);
         assert_eq!(reference, expected, "{name}: planar");
-        for backend in [LpBackend::Dense, LpBackend::GoodLp] {
+        for backend in [LpBackend::Dense, LpBackend::GoodLp, LpBackend::Exact] {
             let p = run(&net, &slice, backend);
             assert_eq!(
                 check(&name, &net, &slice, &p),
@@ -174,7 +174,7 @@ fn degenerate_3d_fixtures_have_their_hand_derived_counts() {
     let mut fallbacks = 0;
     for f in &files {
         let (name, net, slice, expected, why) = load_fixture(f);
-        for backend in [LpBackend::Dense, LpBackend::GoodLp] {
+        for backend in [LpBackend::Dense, LpBackend::GoodLp, LpBackend::Exact] {
             let p = run(&net, &slice, backend);
             fallbacks += p.exact_fallbacks;
             assert_eq!(
@@ -474,12 +474,18 @@ fn random_3d_nets_properties_and_grid() {
                 }
             }
         }
-        // Both backends give the same regions in the same order.
+        // Every backend gives the same regions in the same order; the exact one runs no float
+        // LP at all.
         if seed % 3 == 0 {
-            let g = run(&net, &slice, LpBackend::GoodLp);
             let a: Vec<_> = p.regions.iter().map(|r| &r.pattern).collect();
-            let b: Vec<_> = g.regions.iter().map(|r| &r.pattern).collect();
-            assert_eq!(a, b, "{name}: backends disagree");
+            for backend in [LpBackend::GoodLp, LpBackend::Exact] {
+                let g = run(&net, &slice, backend);
+                let b: Vec<_> = g.regions.iter().map(|r| &r.pattern).collect();
+                assert_eq!(a, b, "{name}: {backend:?} disagrees");
+                if backend == LpBackend::Exact {
+                    assert_eq!(g.exact_lps, g.lp_solves, "{name}: exact backend");
+                }
+            }
         }
     }
 }

@@ -44,6 +44,8 @@ pub enum LpBackend {
     /// good_lp with its pure-Rust microlp solver (no duals: emptiness certificates come from
     /// the rows tight at the float optimum, else from the exact simplex).
     GoodLp,
+    /// No float LP at all: every LP is the exact rational simplex (slow; a reference).
+    Exact,
 }
 
 /// A closed halfspace `a·t + c ≥ 0` (interior `> 0`) in exact and in scaled float form.
@@ -297,6 +299,7 @@ impl Decider {
         let float = match self.backend {
             LpBackend::Dense => self.dense(rows),
             LpBackend::GoodLp => self.good_lp(rows),
+            LpBackend::Exact => None,
         };
         if let Some(answer) = float {
             return answer;

@@ -102,6 +102,8 @@ pub struct LpPartition {
     pub lp_solves: usize,
     /// Decisions the float filters could not prove, decided exactly instead.
     pub exact_fallbacks: usize,
+    /// LPs decided by the exact rational simplex (a subset of the fallbacks).
+    pub exact_lps: usize,
 }
 
 /// The numbers a report needs.
@@ -344,6 +346,7 @@ pub fn enumerate_lp_with(
         certified: true,
         lp_solves: decider.stats.lp_solves.load(AtomicOrdering::Relaxed),
         exact_fallbacks: decider.stats.fallbacks.load(AtomicOrdering::Relaxed),
+        exact_lps: decider.stats.exact_lps.load(AtomicOrdering::Relaxed),
     })
 }
 
