@@ -530,7 +530,13 @@ fn stress_degenerate_3d_nets() {
         check(&name, &net, &slice, &p);
         if seed % 5 == 0 {
             let g = run(&net, &slice, LpBackend::GoodLp);
-            assert_eq!(p.regions.len(), g.regions.len(), "{name}: backends");
+            assert_eq!(p.regions.len(), g.regions.len(), "{name}: good_lp");
+        }
+        if seed % 7 == 0 {
+            let e = run(&net, &slice, LpBackend::Exact);
+            let a: Vec<_> = p.regions.iter().map(|r| &r.pattern).collect();
+            let b: Vec<_> = e.regions.iter().map(|r| &r.pattern).collect();
+            assert_eq!(a, b, "{name}: exact backend");
         }
     }
 }
