@@ -36,6 +36,9 @@ pub struct CountReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peak_memory_bytes: Option<u64>,
     pub network: String,
+    /// LPs solved (lp engine only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lp_solves: Option<usize>,
     /// Time of one f64 forward pass at all final vertices (`--floor`), and ours ÷ that.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub floor_seconds: Option<f64>,
@@ -70,6 +73,44 @@ impl CountReport {
             threads,
             peak_memory_bytes: None,
             network: network.to_string(),
+            lp_solves: None,
+            floor_seconds: None,
+            floor_ratio: None,
+            bounds: None,
+        }
+    }
+
+    /// The report of an lp-engine run (no mesh: no vertices, edges or graph).
+    pub fn from_lp(
+        p: &crate::engine::lp::LpPartition,
+        domain: &crate::slice::Domain,
+        seconds: f64,
+        threads: usize,
+        network: &str,
+    ) -> Self {
+        let vol = domain.volume();
+        CountReport {
+            activation_regions: p.regions.len(),
+            linear_regions: None,
+            adjacent_pairs: None,
+            graph_seconds: None,
+            certified: p.certified,
+            complete: p.complete,
+            dim: p.dim,
+            neurons: p.neurons(),
+            widths: p.widths.clone(),
+            domain_volume: to_f64(&vol),
+            domain_volume_exact: format_rational(&vol),
+            per_layer: p.per_layer.clone(),
+            engine: "lp".to_string(),
+            seconds,
+            vertices: None,
+            edges: None,
+            exact_fallbacks: p.exact_fallbacks,
+            threads,
+            peak_memory_bytes: None,
+            network: network.to_string(),
+            lp_solves: Some(p.lp_solves),
             floor_seconds: None,
             floor_ratio: None,
             bounds: None,
@@ -127,6 +168,9 @@ impl CountReport {
             },
             format!("{} ({})", self.domain_volume_exact, self.domain_volume),
         )]);
+        if let Some(n) = self.lp_solves {
+            rows.push(("LP solves", n.to_string()));
+        }
         if let (Some(v), Some(e)) = (self.vertices, self.edges) {
             rows.push(("vertices / edges", format!("{v} / {e}")));
         }

@@ -96,6 +96,9 @@ pub fn run(args: &CountArgs) -> Result<i32> {
         .num_threads(threads)
         .build()?;
     let bar = Bar::new(!args.quiet);
+    if cfg.engine.uses_lp(restricted.d) {
+        return run_lp(args, &restricted, &slice, &cfg, &pool, &bar, threads, &name);
+    }
     let start = Instant::now();
     let partition = pool.install(|| enumerate(&restricted, &slice.domain, &cfg, &bar))?;
     let seconds = start.elapsed().as_secs_f64();
@@ -178,6 +181,51 @@ pub fn run(args: &CountArgs) -> Result<i32> {
             ))
         })?;
     }
+    report.peak_memory_bytes = peak_memory_bytes();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(0)
+}
+
+/// `count` with the lp engine: the count, per-layer counts and LP statistics (the mesh outputs —
+/// regions file, graph, pictures, floor — belong to the planar engine for now).
+#[allow(clippy::too_many_arguments)]
+fn run_lp(
+    args: &CountArgs,
+    restricted: &Restricted,
+    slice: &relu_regions::Slice,
+    cfg: &EnumerateConfig,
+    pool: &rayon::ThreadPool,
+    bar: &Bar,
+    threads: usize,
+    name: &str,
+) -> Result<i32> {
+    let unsupported = [
+        ("--regions", args.regions.is_some()),
+        ("--graph", args.graph.is_some()),
+        ("--svg", args.svg.is_some()),
+        ("--png", args.png.is_some()),
+        ("--floor", args.floor),
+    ];
+    if let Some((flag, _)) = unsupported.iter().find(|(_, on)| *on) {
+        return Err(relu_regions::Error::usage_public(
+            flag,
+            "is available with the planar engine (d ≤ 2) only; the lp engine reports counts",
+        )
+        .into());
+    }
+    let start = Instant::now();
+    let partition = pool
+        .install(|| relu_regions::engine::lp::enumerate_lp(restricted, &slice.domain, cfg, bar))?;
+    let seconds = start.elapsed().as_secs_f64();
+    let mut report = CountReport::from_lp(&partition, &slice.domain, seconds, threads, name);
+    report.bounds = Some(
+        relu_regions::bounds::bounds_for_slice(&partition.widths, slice)
+            .with_count(partition.regions.len()),
+    );
     report.peak_memory_bytes = peak_memory_bytes();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -29,6 +29,17 @@ pub enum EngineChoice {
     Lp,
 }
 
+impl EngineChoice {
+    /// Whether a slice of dimension `d` goes to the lp engine (auto: planar for d ≤ 2).
+    pub fn uses_lp(self, d: usize) -> bool {
+        match self {
+            EngineChoice::Lp => true,
+            EngineChoice::Planar => false,
+            EngineChoice::Auto => d > 2,
+        }
+    }
+}
+
 /// Receives progress; the library never draws anything itself.
 pub trait ProgressSink: Sync {
     fn start_layer(&self, _layer: usize, _layers: usize, _faces: usize) {}
@@ -133,18 +144,15 @@ pub fn enumerate(
     progress: &dyn ProgressSink,
 ) -> Result<Partition> {
     let d = net.d;
-    match cfg.engine {
-        EngineChoice::Lp => {
-            return Err(Error::Unsupported(
-                "the lp engine is not built yet; use --engine planar (d ≤ 2)".into(),
-            ))
-        }
-        _ if d > 2 => {
-            return Err(Error::Unsupported(format!(
-                "the slice is {d}-D; the planar engine handles d ≤ 2 and the lp engine is not built yet"
-            )))
-        }
-        _ => {}
+    if cfg.engine.uses_lp(d) {
+        return Err(Error::Unsupported(format!(
+            "enumerate runs the planar engine; for --engine lp use lp::enumerate_lp ({d}-D slice)"
+        )));
+    }
+    if d > 2 || d == 0 {
+        return Err(Error::Unsupported(format!(
+            "the slice is {d}-D; the planar engine handles d = 1 and 2: use --engine lp (or auto)"
+        )));
     }
     enumerate_mesh(net, domain, cfg, progress)
 }

@@ -227,3 +227,32 @@ fn verify_round_trip_and_tamper_exit_codes() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("REJECTED"));
 }
+
+#[test]
+fn auto_engine_runs_lp_for_three_dimensional_slices() {
+    let net3 = temp(
+        "octants.json",
+        r#"{"layers": [{"weight": [[1, 0, 0], [0, 1, 0], [0, 0, 1]], "bias": [0, 0, 0]}, {"weight": [[1, 1, 1]], "bias": [0]}]}"#,
+    );
+    let (code, json, err) = run(&["count", &net3, "--json", "-q"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["engine"], "lp");
+    assert_eq!(v["activation_regions"], 8);
+    assert_eq!(v["certified"], true);
+    assert!(v["lp_solves"].as_u64().is_some());
+    // The same 2-D count from both engines, through the binary.
+    let (_, planar, _) = run(&["count", "--json", "-q", "--no-linear"]);
+    let (_, lp, _) = run(&["count", "--json", "-q", "--engine", "lp"]);
+    let (p, l): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_str(&planar).unwrap(),
+        serde_json::from_str(&lp).unwrap(),
+    );
+    assert_eq!(p["activation_regions"], l["activation_regions"]);
+    assert_eq!(p["per_layer"], l["per_layer"]);
+    // Mesh outputs are the planar engine's.
+    check_bad(
+        &["count", &net3, "--regions", "/tmp/never.json"],
+        &["--regions", "planar"],
+    );
+}
