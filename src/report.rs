@@ -54,9 +54,6 @@ impl CountReport {
         let vol = p.domain.volume();
         CountReport {
             activation_regions: p.regions.len(),
-            linear_regions: None,
-            adjacent_pairs: None,
-            graph_seconds: None,
             certified: p.certified,
             complete: p.complete,
             dim: p.dim,
@@ -66,17 +63,10 @@ impl CountReport {
             domain_volume_exact: format_rational(&vol),
             per_layer: p.per_layer.clone(),
             engine: engine.to_string(),
-            seconds,
             vertices: Some(p.vertex_count()),
             edges: Some(p.edge_count()),
             exact_fallbacks: p.exact_fallbacks,
-            threads,
-            peak_memory_bytes: None,
-            network: network.to_string(),
-            lp_solves: None,
-            floor_seconds: None,
-            floor_ratio: None,
-            bounds: None,
+            ..CountReport::new_base(seconds, threads, network)
         }
     }
 
@@ -91,9 +81,6 @@ impl CountReport {
         let vol = domain.volume();
         CountReport {
             activation_regions: p.regions.len(),
-            linear_regions: None,
-            adjacent_pairs: None,
-            graph_seconds: None,
             certified: p.certified,
             complete: p.complete,
             dim: p.dim,
@@ -103,14 +90,38 @@ impl CountReport {
             domain_volume_exact: format_rational(&vol),
             per_layer: p.per_layer.clone(),
             engine: "lp".to_string(),
-            seconds,
             vertices: None,
             edges: None,
             exact_fallbacks: p.exact_fallbacks,
+            lp_solves: Some(p.lp_solves),
+            ..CountReport::new_base(seconds, threads, network)
+        }
+    }
+
+    /// Run-level fields; the engine-specific constructors fill in the rest.
+    fn new_base(seconds: f64, threads: usize, network: &str) -> Self {
+        CountReport {
+            activation_regions: 0,
+            linear_regions: None,
+            adjacent_pairs: None,
+            graph_seconds: None,
+            certified: false,
+            complete: false,
+            dim: 0,
+            neurons: 0,
+            widths: Vec::new(),
+            domain_volume: 0.0,
+            domain_volume_exact: String::new(),
+            per_layer: Vec::new(),
+            engine: String::new(),
+            seconds,
+            vertices: None,
+            edges: None,
+            exact_fallbacks: 0,
             threads,
             peak_memory_bytes: None,
             network: network.to_string(),
-            lp_solves: Some(p.lp_solves),
+            lp_solves: None,
             floor_seconds: None,
             floor_ratio: None,
             bounds: None,

@@ -136,6 +136,57 @@ impl FaceOut {
     }
 }
 
+/// Splits every face of `mesh` by the layer of `ctx`, in parallel runs of [`FACES_PER_TASK`]
+/// faces merged in order; `split` handles one face, with a scratch `S` reused inside a run.
+/// `None` once more than `max_regions` regions have been made.
+pub(crate) fn split_faces<S: Default>(
+    ctx: &LayerCtx,
+    mesh: &Mesh,
+    max_regions: Option<usize>,
+    progress: &dyn ProgressSink,
+    split: impl Fn(&LayerCtx, usize, &[u32], &[LineKey], &mut LocalVertices, &mut FaceOut, &mut S)
+        + Sync,
+) -> Option<Vec<FaceOut>> {
+    use rayon::prelude::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+    let faces = mesh.face_count();
+    let running = AtomicUsize::new(faces);
+    let stop = AtomicBool::new(false);
+    let words = pattern::words(ctx.values.n);
+    let runs: Vec<std::ops::Range<usize>> = (0..faces)
+        .step_by(FACES_PER_TASK)
+        .map(|a| a..(a + FACES_PER_TASK).min(faces))
+        .collect();
+    let outs: Vec<Option<FaceOut>> = runs
+        .into_par_iter()
+        .map(|range| {
+            let mut local = LocalVertices::new(ctx);
+            let mut out = FaceOut::new(words);
+            let mut scratch = S::default();
+            for f in range.clone() {
+                if stop.load(Ordering::Relaxed) {
+                    return None;
+                }
+                let before = out.len();
+                let (verts, lines) = mesh.face(f);
+                split(ctx, f, verts, lines, &mut local, &mut out, &mut scratch);
+                let extra = out.len() - before - 1;
+                let total = running.fetch_add(extra, Ordering::Relaxed) + extra;
+                if max_regions.is_some_and(|m| total > m) {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+            progress.advance(range.len() as u64);
+            out.local = Some(local);
+            Some(out)
+        })
+        .collect();
+    if stop.load(Ordering::Relaxed) {
+        return None;
+    }
+    Some(outs.into_iter().map(|o| o.expect("no stop")).collect())
+}
+
 /// Enumerates the activation regions of `net` on `domain`.
 pub fn enumerate(
     net: &Restricted,

@@ -12,12 +12,10 @@
 //! O(n_l) per new vertex and O(n_l · corners) per face.
 
 use super::vertex::{LayerCtx, LineKey, LocalVertices, VertexDef};
-use super::{FaceOut, Mesh, ProgressSink, FACES_PER_TASK};
+use super::{split_faces, FaceOut, Mesh, ProgressSink};
 use crate::pattern;
-use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 #[derive(Clone, Copy)]
 struct EdgeInfo {
@@ -36,7 +34,7 @@ struct Poly {
 
 /// Buffers reused from face to face (no allocation per face in the common case).
 #[derive(Default)]
-struct Scratch {
+pub(super) struct Scratch {
     pos: Vec<u64>,
     neg: Vec<u64>,
     signs_buf: Vec<i8>,
@@ -264,40 +262,5 @@ pub(super) fn split_layer(
     max_regions: Option<usize>,
     progress: &dyn ProgressSink,
 ) -> Option<Vec<FaceOut>> {
-    let faces = mesh.face_count();
-    let running = AtomicUsize::new(faces);
-    let stop = AtomicBool::new(false);
-    let words = pattern::words(ctx.values.n);
-    let chunks: Vec<std::ops::Range<usize>> = (0..faces)
-        .step_by(FACES_PER_TASK)
-        .map(|a| a..(a + FACES_PER_TASK).min(faces))
-        .collect();
-    let outs: Vec<Option<FaceOut>> = chunks
-        .into_par_iter()
-        .map(|range| {
-            let mut local = LocalVertices::new(ctx);
-            let mut out = FaceOut::new(words);
-            let mut scratch = Scratch::default();
-            for f in range.clone() {
-                if stop.load(Ordering::Relaxed) {
-                    return None;
-                }
-                let before = out.len();
-                let (verts, lines) = mesh.face(f);
-                split_face(ctx, f, verts, lines, &mut local, &mut out, &mut scratch);
-                let extra = out.len() - before - 1;
-                let total = running.fetch_add(extra, Ordering::Relaxed) + extra;
-                if max_regions.is_some_and(|m| total > m) {
-                    stop.store(true, Ordering::Relaxed);
-                }
-            }
-            progress.advance(range.len() as u64);
-            out.local = Some(local);
-            Some(out)
-        })
-        .collect();
-    if stop.load(Ordering::Relaxed) {
-        return None;
-    }
-    Some(outs.into_iter().map(|o| o.expect("no stop")).collect())
+    split_faces::<Scratch>(ctx, mesh, max_regions, progress, split_face)
 }

@@ -3,10 +3,8 @@
 //! interpolated on its parent interval and every sign goes through the filtered predicate.
 
 use super::vertex::{LayerCtx, LineKey, LocalVertices, VertexDef};
-use super::{FaceOut, Mesh, ProgressSink, FACES_PER_TASK};
+use super::{split_faces, FaceOut, Mesh, ProgressSink};
 use crate::pattern;
-use rayon::prelude::*;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 fn split_interval(
     ctx: &LayerCtx,
@@ -62,40 +60,13 @@ pub(super) fn split_layer(
     max_regions: Option<usize>,
     progress: &dyn ProgressSink,
 ) -> Option<Vec<FaceOut>> {
-    let faces = mesh.face_count();
-    let running = AtomicUsize::new(faces);
-    let stop = AtomicBool::new(false);
-    let words = pattern::words(ctx.values.n);
-    let chunks: Vec<std::ops::Range<usize>> = (0..faces)
-        .step_by(FACES_PER_TASK)
-        .map(|a| a..(a + FACES_PER_TASK).min(faces))
-        .collect();
-    let outs: Vec<Option<FaceOut>> = chunks
-        .into_par_iter()
-        .map(|range| {
-            let mut local = LocalVertices::new(ctx);
-            let mut out = FaceOut::new(words);
-            for f in range.clone() {
-                if stop.load(Ordering::Relaxed) {
-                    return None;
-                }
-                let before = out.len();
-                let (verts, lines) = mesh.face(f);
-                split_interval(ctx, f, (verts[0], verts[1]), lines[0], &mut local, &mut out);
-                let extra = out.len() - before - 1;
-                if max_regions
-                    .is_some_and(|m| running.fetch_add(extra, Ordering::Relaxed) + extra > m)
-                {
-                    stop.store(true, Ordering::Relaxed);
-                }
-            }
-            progress.advance(range.len() as u64);
-            out.local = Some(local);
-            Some(out)
-        })
-        .collect();
-    if stop.load(Ordering::Relaxed) {
-        return None;
-    }
-    Some(outs.into_iter().map(|o| o.expect("no stop")).collect())
+    split_faces::<()>(
+        ctx,
+        mesh,
+        max_regions,
+        progress,
+        |ctx, f, verts, lines, local, out, _| {
+            split_interval(ctx, f, (verts[0], verts[1]), lines[0], local, out)
+        },
+    )
 }

@@ -7,7 +7,6 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use relu_regions::bounds::{bounds, bounds_for_slice, serra_upper, zaslavsky, Bounds};
 use relu_regions::{Network, Slice};
-use std::process::Command;
 
 /// Widths as SPEC §7 writes them: the input dimension d first, then n_1..n_L.
 fn of(shape: &[usize]) -> Bounds {
@@ -225,15 +224,7 @@ fn hanin_rolnick_value_ratio_and_fitted_t() {
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_relu-regions"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    crate::support::run_cli(args)
 }
 
 #[test]

@@ -7,7 +7,6 @@ use relu_regions::exact::number::format_rational;
 use relu_regions::sampling::{self, segment_slice, SampleRng};
 use relu_regions::{Network, Partition, Restricted, Slice, DEFAULT_NETWORK};
 use std::collections::HashSet;
-use std::process::Command;
 
 /// A two-layer network with regions of moderate size on [-1, 1]².
 const NET: &str = r#"{"layers": [
@@ -198,23 +197,11 @@ fn lines_are_counted_exactly_along_segments() {
 // ---------------------------------------------------------------- the binary: sample, compare
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_relu-regions"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    crate::support::run_cli(args)
 }
 
 fn temp(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("relu-regions-sampling-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_string_lossy().into_owned()
+    crate::support::temp_file("sampling", name, text)
 }
 
 fn json(text: &str) -> serde_json::Value {

@@ -129,3 +129,25 @@ pub fn pattern_at(net: &Network, point: &[Q]) -> Vec<bool> {
 pub fn pattern_string(bits: &[bool]) -> String {
     bits.iter().map(|&b| if b { '1' } else { '0' }).collect()
 }
+
+/// Runs the binary: (exit code, stdout, stderr).
+pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_relu-regions"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Writes `text` to a file in a per-process temporary folder named after `tag`; returns its path.
+pub fn temp_file(tag: &str, name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("relu-regions-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
