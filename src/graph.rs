@@ -144,14 +144,27 @@ pub fn output_gradients(net: &Restricted, patterns: &[&[u64]]) -> (Vec<f64>, Vec
     } else {
         f64::INFINITY
     };
+    // The relative part: γ-style factor × the product |W_out|·D_L·|W_L|···|W_1|, bounded for every
+    // region at once by max|W_out| × Π max column sum of |W_l| (masks only make it smaller).
+    let col_sum_max = |w: &[f64], n_out: usize, n_in: usize| {
+        (0..n_in)
+            .map(|k| (0..n_out).map(|j| w[j * n_in + k].abs()).sum::<f64>())
+            .fold(0.0f64, f64::max)
+            * (1.0 + 1e-10)
+    };
+    let chain = out.w.iter().fold(0.0f64, |m, x| m.max(x.abs()))
+        * net
+            .float
+            .iter()
+            .map(|l| col_sum_max(&l.w, l.n_out, l.n_in))
+            .product::<f64>();
+    let bound = factor * chain + absolute;
     const CHUNK: usize = 256;
     let mut grads = vec![0.0; patterns.len() * n_out * d];
-    let mut bounds = vec![0.0; patterns.len()];
     grads
         .par_chunks_mut(CHUNK * n_out * d)
-        .zip(bounds.par_chunks_mut(CHUNK))
         .zip(patterns.par_chunks(CHUNK))
-        .for_each(|((g, bnd), pats)| {
+        .for_each(|(g, pats)| {
             let rows = pats.len() * n_out;
             if layers == 0 {
                 for chunk in g.chunks_mut(n_out * d) {
@@ -159,18 +172,15 @@ pub fn output_gradients(net: &Restricted, patterns: &[&[u64]]) -> (Vec<f64>, Vec
                 }
                 return;
             }
-            // v: rows × width of the current layer; a: the same with |W| (for the bound).
+            // v: rows × width of the current layer (the masked backward pass).
             let mut width = out.n_in;
             let mut v = vec![0.0; rows * width];
-            let mut a = vec![0.0; rows * width];
             for (r, pat) in pats.iter().enumerate() {
                 for o in 0..n_out {
                     let row = (r * n_out + o) * width;
                     for j in 0..width {
                         if pattern::get(pat, net.offsets[layers - 1] + j) {
-                            let w = out.w[o * width + j];
-                            v[row + j] = w;
-                            a[row + j] = w.abs();
+                            v[row + j] = out.w[o * width + j];
                         }
                     }
                 }
@@ -179,8 +189,6 @@ pub fn output_gradients(net: &Restricted, patterns: &[&[u64]]) -> (Vec<f64>, Vec
                 let layer = &net.float[l];
                 let n_in = layer.n_in;
                 let mut v2 = vec![0.0; rows * n_in];
-                let mut a2 = vec![0.0; rows * n_in];
-                let abs_w: Vec<f64> = layer.w.iter().map(|x| x.abs()).collect();
                 // SAFETY: v is rows × width (= layer.n_out), W is n_out × n_in row-major.
                 unsafe {
                     matrixmultiply::dgemm(
@@ -199,22 +207,6 @@ pub fn output_gradients(net: &Restricted, patterns: &[&[u64]]) -> (Vec<f64>, Vec
                         n_in as isize,
                         1,
                     );
-                    matrixmultiply::dgemm(
-                        rows,
-                        width,
-                        n_in,
-                        1.0,
-                        a.as_ptr(),
-                        width as isize,
-                        1,
-                        abs_w.as_ptr(),
-                        n_in as isize,
-                        1,
-                        0.0,
-                        a2.as_mut_ptr(),
-                        n_in as isize,
-                        1,
-                    );
                 }
                 if l > 0 {
                     for (r, pat) in pats.iter().enumerate() {
@@ -222,24 +214,17 @@ pub fn output_gradients(net: &Restricted, patterns: &[&[u64]]) -> (Vec<f64>, Vec
                             if !pattern::get(pat, net.offsets[l - 1] + j) {
                                 for o in 0..n_out {
                                     v2[(r * n_out + o) * n_in + j] = 0.0;
-                                    a2[(r * n_out + o) * n_in + j] = 0.0;
                                 }
                             }
                         }
                     }
                 }
                 v = v2;
-                a = a2;
                 width = n_in;
             }
             g.copy_from_slice(&v);
-            for (r, b) in bnd.iter_mut().enumerate() {
-                let m = a[r * n_out * d..(r + 1) * n_out * d]
-                    .iter()
-                    .fold(0.0f64, |m, x| m.max(*x));
-                *b = factor * m + absolute;
-            }
         });
+    let bounds = vec![bound; patterns.len()];
     (grads, bounds)
 }
 
