@@ -9,7 +9,8 @@
 //! Linear regions: the output map of each region is affine; two adjacent regions have identical
 //! maps iff their output gradients are equal (the maps already agree on the shared piece). The
 //! gradients are computed for all regions at once in f64 (a masked backward pass, batched as
-//! matrix products) with a proven componentwise error bound; a pair is "different" when some
+//! matrix products) with a proven error bound (max|W_out| times the column-sum norms of the layers,
+//! plus an underflow term); a pair is "different" when some
 //! component differs by more than the two bounds, and otherwise decided exactly.
 
 use crate::exact::number::format_rational;
