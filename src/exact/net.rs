@@ -219,6 +219,6 @@ impl ExactNet {
             }
             c += w * &row.c;
         }
-        LineEq { a, c }.reduced()
+        LineEq { a, c }
     }
 }

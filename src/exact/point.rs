@@ -97,7 +97,7 @@ pub fn intersect_lines(l1: &LineEq, l2: &LineEq) -> Option<ExactPoint> {
     } else {
         (vec![x, y], det)
     };
-    Some(ExactPoint { num, den }.reduced())
+    Some(ExactPoint { num, den })
 }
 
 /// The zero of a 1-D affine function `a t + c` (a ≠ 0).
