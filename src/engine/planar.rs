@@ -37,7 +37,6 @@ struct Poly {
 pub(super) struct Scratch {
     pos: Vec<u64>,
     neg: Vec<u64>,
-    signs_buf: Vec<i8>,
     splitting: Vec<usize>,
     polys: Vec<Poly>,
     next: Vec<Poly>,
@@ -64,7 +63,6 @@ fn split_face(
     let Scratch {
         pos,
         neg,
-        signs_buf,
         splitting,
         polys,
         next,
@@ -80,18 +78,8 @@ fn split_face(
     pos.resize(words, 0);
     neg.clear();
     neg.resize(words, 0);
-    signs_buf.resize(n, 0);
     for &v in verts {
-        local.signs_all(ctx, v, signs_buf);
-        for (w, chunk) in signs_buf.chunks(64).enumerate() {
-            let (mut pw, mut nw) = (0u64, 0u64);
-            for (b, &s) in chunk.iter().enumerate() {
-                pw |= ((s > 0) as u64) << b;
-                nw |= ((s < 0) as u64) << b;
-            }
-            pos[w] |= pw;
-            neg[w] |= nw;
-        }
+        local.or_sign_masks(ctx, v, pos, neg);
     }
     let bits: SmallVec<[u64; 4]> = pos.iter().zip(neg.iter()).map(|(p, q)| p & !q).collect();
     splitting.clear();

@@ -435,15 +435,16 @@ impl LocalVertices {
         }
     }
 
-    /// Exact signs of every neuron at vertex v, written to `out` (one pass over its row).
-    pub fn signs_all(&mut self, ctx: &LayerCtx, v: u32, out: &mut [i8]) {
+    /// ORs vertex v's strictly positive neurons into `pos` and strictly negative ones into `neg`
+    /// (bit j = neuron j): one pass over its row, exact signs only where the float is unsure.
+    pub fn or_sign_masks(&mut self, ctx: &LayerCtx, v: u32, pos: &mut [u64], neg: &mut [u64]) {
         let n = self.n;
-        let exact = match self.local(v) {
-            Some(k) => self.exact[k].clone(),
-            None => None,
-        };
+        let exact = self.local(v).and_then(|k| self.exact[k].clone());
         if let Some(x) = exact {
-            out.copy_from_slice(&x.signs);
+            for (j, &s) in x.signs.iter().enumerate() {
+                pos[j / 64] |= ((s > 0) as u64) << (j % 64);
+                neg[j / 64] |= ((s < 0) as u64) << (j % 64);
+            }
             return;
         }
         let (row, e) = match self.local(v) {
@@ -451,16 +452,28 @@ impl LocalVertices {
             None => (ctx.values.row(v as usize), ctx.values.err[v as usize]),
         };
         let mut unsure = false;
-        for (o, &z) in out.iter_mut().zip(row) {
-            let (p, q) = (z > e, z < -e);
-            *o = p as i8 - q as i8;
-            unsure |= !(p | q);
+        for (w, chunk) in row.chunks(64).enumerate() {
+            let (mut pw, mut nw) = (0u64, 0u64);
+            for (b, &z) in chunk.iter().enumerate() {
+                pw |= ((z > e) as u64) << b;
+                nw |= ((z < -e) as u64) << b;
+            }
+            pos[w] |= pw;
+            neg[w] |= nw;
+            let full = if chunk.len() == 64 {
+                u64::MAX
+            } else {
+                (1u64 << chunk.len()) - 1
+            };
+            unsure |= (pw | nw) != full;
         }
         if unsure {
-            for (j, o) in out.iter_mut().enumerate() {
+            for j in 0..n {
                 let (z, e) = self.float(ctx, v, j);
                 if !(z > e || z < -e) {
-                    *o = self.sign(ctx, v, j);
+                    let s = self.sign(ctx, v, j);
+                    pos[j / 64] |= ((s > 0) as u64) << (j % 64);
+                    neg[j / 64] |= ((s < 0) as u64) << (j % 64);
                 }
             }
         }
