@@ -283,23 +283,25 @@ fn enumerate_mesh(
         stride,
     };
     let row_max = z.chunks(n0.max(1)).map(vertex::row_max).collect();
-    let mut values = LayerValues {
+    let mut values = Some(LayerValues {
         n: n0,
         z,
         err,
         row_max,
-    };
+    });
+    let mut merged: Option<MergedValues> = None;
     let mut per_layer = Vec::new();
     let mut complete = true;
     let mut fallbacks = 0usize;
     let layers = net.widths.len();
     for l in 0..layers {
         geo.archive.push(mesh.patterns.clone());
-        if l > 0 {
-            values = vertex::next_layer_values(&values, &net.float[l]);
+        if let Some(previous) = merged.take() {
+            values = Some(vertex::next_layer_values(&previous, &net.float[l]));
         }
+        let current = values.take().expect("values of this layer");
         progress.start_layer(l, layers, mesh.face_count());
-        let ctx = LayerCtx::new(l, d, &geo, &mesh.defs, &mesh.xy, &values);
+        let ctx = LayerCtx::new(l, d, &geo, &mesh.defs, &mesh.xy, &current);
         let outs = if d == 1 {
             segment::split_layer(&ctx, &mesh, cfg.max_regions, progress)
         } else {
@@ -312,10 +314,9 @@ fn enumerate_mesh(
         fallbacks += ctx.fallbacks.load(Ordering::Relaxed);
         let global_exact = std::mem::take(&mut *ctx.global_exact.lock().expect("exact cache"));
         drop(ctx);
-        let (next_mesh, next_values) =
-            merge(&mesh, values, outs, global_exact, net, l, l + 1 < layers);
+        let (next_mesh, next_values) = merge(&mesh, current, outs, global_exact, net, l);
         mesh = next_mesh;
-        values = next_values;
+        merged = Some(next_values);
         per_layer.push(mesh.face_count());
     }
     progress.finish();
@@ -346,7 +347,7 @@ fn enumerate_mesh(
 
 /// Joins the faces' outputs into the next mesh: shared edge vertices are merged by key, in face
 /// order, so the result does not depend on the thread count. The values rows (the big part) are
-/// copied in parallel, and not at all after the last layer (`keep_values == false`).
+/// not copied: the next layer reads them where they are ([`MergedValues`]).
 fn merge(
     mesh: &Mesh,
     values: LayerValues,
@@ -354,20 +355,15 @@ fn merge(
     global_exact: std::collections::HashMap<u32, Arc<vertex::ExactValues>>,
     net: &Restricted,
     layer: usize,
-    keep_values: bool,
-) -> (Mesh, LayerValues) {
-    use rayon::prelude::*;
+) -> (Mesh, MergedValues) {
     let n = values.n;
     let d = mesh.d;
     let mut xy = mesh.xy.clone();
     let mut defs = mesh.defs.clone();
     let mut err = values.err.clone();
-    let mut maxes = values.row_max.clone();
     for (v, x) in &global_exact {
         err[*v as usize] = x.err;
-        maxes[*v as usize] = vertex::row_max(&x.z);
     }
-    let old_count = defs.len();
     let mut shared: rustc_hash::FxHashMap<(u32, u32, u32), u32> = Default::default();
     // Where each new vertex's row comes from: (face, local index).
     let mut sources: Vec<(u32, u32)> = Vec::new();
@@ -390,16 +386,10 @@ fn merge(
             let g = defs.len() as u32;
             defs.push(local.def[k]);
             xy.extend_from_slice(&local.xy[k * d..(k + 1) * d]);
-            match &local.exact[k] {
-                Some(x) => {
-                    err.push(x.err);
-                    maxes.push(vertex::row_max(&x.z));
-                }
-                None => {
-                    err.push(local.err[k]);
-                    maxes.push(local.row_max[k]);
-                }
-            }
+            err.push(match &local.exact[k] {
+                Some(x) => x.err,
+                None => local.err[k],
+            });
             sources.push((chunk as u32, k as u32));
             if let Some(key) = local.shared_key[k] {
                 shared.insert(key, g);
@@ -425,34 +415,11 @@ fn merge(
             pattern::or_shifted(&mut patterns[start..], bits, offset, n);
         }
     }
-    let z = if keep_values {
-        let mut z = vec![0.0f64; defs.len() * n];
-        const ROWS: usize = 512;
-        z.par_chunks_mut(ROWS * n)
-            .enumerate()
-            .for_each(|(c, chunk)| {
-                for (r, row) in chunk.chunks_mut(n).enumerate() {
-                    let g = c * ROWS + r;
-                    if g < old_count {
-                        match global_exact.get(&(g as u32)) {
-                            Some(x) => row.copy_from_slice(&x.z),
-                            None => row.copy_from_slice(values.row(g)),
-                        }
-                    } else {
-                        let (chunk, k) = sources[g - old_count];
-                        let local = outs[chunk as usize].local.as_ref().expect("a finished run");
-                        let k = k as usize;
-                        match &local.exact[k] {
-                            Some(x) => row.copy_from_slice(&x.z),
-                            None => row.copy_from_slice(&local.z[k * n..(k + 1) * n]),
-                        }
-                    }
-                }
-            });
-        z
-    } else {
-        Vec::new()
-    };
+    let LayerValues { z: mut old, .. } = values;
+    for (v, x) in &global_exact {
+        let v = *v as usize;
+        old[v * n..(v + 1) * n].copy_from_slice(&x.z);
+    }
     (
         Mesh {
             d,
@@ -464,11 +431,50 @@ fn merge(
             patterns,
             stride: mesh.stride,
         },
-        LayerValues {
+        MergedValues {
             n,
-            z,
+            old,
+            outs,
+            sources,
             err,
-            row_max: maxes,
         },
     )
+}
+
+/// The values of a layer after its merge: old vertices' rows in one array, new vertices' rows
+/// still in the faces' outputs (read in place by the next layer's matrix product).
+pub(crate) struct MergedValues {
+    n: usize,
+    old: Vec<f64>,
+    outs: Vec<FaceOut>,
+    /// New vertex `old_count + i` is row `sources[i] = (run, k)`.
+    sources: Vec<(u32, u32)>,
+    err: Vec<f64>,
+}
+
+impl vertex::Rows for MergedValues {
+    fn width(&self) -> usize {
+        self.n
+    }
+
+    fn row(&self, v: usize) -> &[f64] {
+        let old_count = self.old.len() / self.n.max(1);
+        if v < old_count {
+            return &self.old[v * self.n..(v + 1) * self.n];
+        }
+        let (run, k) = self.sources[v - old_count];
+        let local = self.outs[run as usize]
+            .local
+            .as_ref()
+            .expect("a finished run");
+        let k = k as usize;
+        match &local.exact[k] {
+            Some(x) => &x.z,
+            None => &local.z[k * self.n..(k + 1) * self.n],
+        }
+    }
+
+    fn err(&self) -> &[f64] {
+        &self.err
+    }
 }

@@ -274,6 +274,25 @@ fn interpolate_row(p: &[f64], q: &[f64], s: f64, out: &mut [f64]) -> f64 {
     max_diff
 }
 
+/// The rows of a layer's values, wherever they are stored.
+pub trait Rows: Sync {
+    fn width(&self) -> usize;
+    fn row(&self, v: usize) -> &[f64];
+    fn err(&self) -> &[f64];
+}
+
+impl Rows for LayerValues {
+    fn width(&self) -> usize {
+        self.n
+    }
+    fn row(&self, v: usize) -> &[f64] {
+        LayerValues::row(self, v)
+    }
+    fn err(&self) -> &[f64] {
+        &self.err
+    }
+}
+
 /// max_k |x_k|.
 pub fn row_max(row: &[f64]) -> f64 {
     row.iter().fold(0.0f64, |m, x| m.max(x.abs()))
@@ -550,10 +569,13 @@ impl LocalVertices {
 /// One layer step of the float state: `z' = W·relu(z) + b` for every vertex, with the bound
 /// `e' = R·e + γ_{n+3}·(R·max|h| + max|b|)` (R = max row l1 norm; the +3 covers rounding of
 /// weights that are not f64 and of the bias).
-pub fn next_layer_values(prev: &LayerValues, layer: &crate::restrict::FloatLayer) -> LayerValues {
-    let v_count = prev.err.len();
+///
+/// `prev` gives each vertex's row of the previous layer (old rows and rows still held by the
+/// faces' outputs: gathered here, never copied into one array).
+pub fn next_layer_values(prev: &impl Rows, layer: &crate::restrict::FloatLayer) -> LayerValues {
+    let v_count = prev.err().len();
     let (n_in, n_out) = (layer.n_in, layer.n_out);
-    assert_eq!(prev.n, n_in);
+    assert_eq!(prev.width(), n_in);
     let mut z = vec![0.0f64; v_count * n_out];
     let mut err = vec![0.0f64; v_count];
     let mut maxes = vec![0.0f64; v_count];
@@ -567,10 +589,10 @@ pub fn next_layer_values(prev: &LayerValues, layer: &crate::restrict::FloatLayer
         .for_each(|(c, ((zc, ec), mc))| {
             let first = c * CHUNK;
             let rows = ec.len();
-            let h: Vec<f64> = prev.z[first * n_in..(first + rows) * n_in]
-                .iter()
-                .map(|x| x.max(0.0))
-                .collect();
+            let mut h: Vec<f64> = Vec::with_capacity(rows * n_in);
+            for r in 0..rows {
+                h.extend(prev.row(first + r).iter().map(|x| x.max(0.0)));
+            }
             for r in 0..rows {
                 zc[r * n_out..(r + 1) * n_out].copy_from_slice(&layer.b);
             }
@@ -597,7 +619,7 @@ pub fn next_layer_values(prev: &LayerValues, layer: &crate::restrict::FloatLayer
                 let hmax = h[r * n_in..(r + 1) * n_in]
                     .iter()
                     .fold(0.0f64, |m, x| m.max(*x));
-                let e = prev.err[first + r];
+                let e = prev.err()[first + r];
                 // Relative terms, then an absolute one for underflow: subnormal products and
                 // weights given exactly whose f64 is subnormal or zero (each off by ≤ 2^-1075·|h|).
                 ec[r] = (layer.row_l1_max * e + gamma * (layer.row_l1_max * hmax + layer.bias_max))
