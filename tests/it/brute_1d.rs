@@ -3,8 +3,6 @@
 
 use crate::support::*;
 use num_traits::{Signed, Zero};
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use relu_regions::Network;
 
 /// Exact pre-activations of hidden layer `upto` at x.
@@ -62,27 +60,10 @@ fn brute_force(net: &Network, lo: Q, hi: Q) -> (Vec<Q>, usize) {
     (breaks, regions)
 }
 
-fn random_net(seed: u64) -> Network {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let depth = rng.random_range(1..=4);
-    let mut n_in = 1;
-    let mut hidden = Vec::new();
-    for _ in 0..depth {
-        let n_out = rng.random_range(1..=6);
-        let rows: Vec<Vec<i64>> = (0..n_out)
-            .map(|_| (0..=n_in).map(|_| rng.random_range(-4..=4)).collect())
-            .collect();
-        let rows: Vec<&[i64]> = rows.iter().map(|r| &r[..]).collect();
-        hidden.push(layer(&rows, 4));
-        n_in = n_out;
-    }
-    network(&hidden)
-}
-
 #[test]
 fn segment_engine_matches_brute_force_breakpoints() {
     for seed in 0..150 {
-        let net = random_net(seed);
+        let net = random_dyadic_net(seed, 1, 4, 6);
         let (lo, hi) = (q(-3, 2), q(5, 4));
         let (breaks, regions) = brute_force(&net, lo.clone(), hi.clone());
         let slice = interval(lo, hi);

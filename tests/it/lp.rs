@@ -188,28 +188,10 @@ fn degenerate_3d_fixtures_have_their_hand_derived_counts() {
     assert!(fallbacks > 0);
 }
 
-/// A random network with small dyadic weights (many exact degeneracies) on d inputs.
-fn random_net(seed: u64, d: usize, max_depth: usize, max_width: usize) -> Network {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let depth = rng.random_range(1..=max_depth);
-    let mut n_in = d;
-    let mut hidden = Vec::new();
-    for _ in 0..depth {
-        let n_out = rng.random_range(1..=max_width);
-        let rows: Vec<Vec<i64>> = (0..n_out)
-            .map(|_| (0..=n_in).map(|_| rng.random_range(-4..=4)).collect())
-            .collect();
-        let rows: Vec<&[i64]> = rows.iter().map(|r| &r[..]).collect();
-        hidden.push(layer(&rows, 4));
-        n_in = n_out;
-    }
-    network(&hidden)
-}
-
 #[test]
 fn same_counts_as_planar_on_random_dyadic_nets() {
     for seed in 0..60 {
-        let net = random_net(seed, 2, 3, 6);
+        let net = random_dyadic_net(seed, 2, 3, 6);
         let slice = if seed % 2 == 0 {
             square(-1, 1)
         } else {
@@ -223,7 +205,7 @@ fn same_counts_as_planar_on_random_dyadic_nets() {
         );
     }
     for seed in 100..140 {
-        let net = random_net(seed, 1, 3, 5);
+        let net = random_dyadic_net(seed, 1, 3, 5);
         let slice = interval(q(-3, 2), q(5, 4));
         let name = format!("1-D seed {seed}");
         assert_eq!(
@@ -245,7 +227,7 @@ fn same_counts_as_planar_on_a_convex_polygon() {
         domain: relu_regions::Domain::Polygon(polygon),
     };
     for seed in 600..630 {
-        let net = random_net(seed, 2, 3, 6);
+        let net = random_dyadic_net(seed, 2, 3, 6);
         let name = format!("pentagon seed {seed}");
         assert_eq!(
             count_lp(&name, &net, &slice),
@@ -413,32 +395,10 @@ fn central_arrangements_3d_and_4d() {
     }
 }
 
-/// The pattern at a point on no boundary, else None.
-fn generic_pattern(net: &Network, point: &[Q]) -> Option<String> {
-    let mut h: Vec<Q> = point.to_vec();
-    let mut bits = String::new();
-    for layer in net.hidden_layers() {
-        let mut next = Vec::new();
-        for i in 0..layer.n_out {
-            let mut z = layer.bias[i].exact();
-            for (j, x) in h.iter().enumerate() {
-                z += layer.weight[i * layer.n_in + j].exact() * x;
-            }
-            if z.is_zero() {
-                return None;
-            }
-            bits.push(if z.is_positive() { '1' } else { '0' });
-            next.push(if z.is_positive() { z } else { Q::zero() });
-        }
-        h = next;
-    }
-    Some(bits)
-}
-
 #[test]
 fn random_3d_nets_properties_and_grid() {
     for seed in 300..330 {
-        let net = random_net(seed, 3, 3, 5);
+        let net = random_dyadic_net(seed, 3, 3, 5);
         let slice = Slice::identity(vec![
             (qi(-1), qi(1)),
             (q(-1, 2), q(3, 2)),
@@ -544,7 +504,7 @@ fn stress_degenerate_3d_nets() {
 #[test]
 fn random_4d_nets_witnesses_and_facets() {
     for seed in 400..410 {
-        let net = random_net(seed, 4, 2, 4);
+        let net = random_dyadic_net(seed, 4, 2, 4);
         let slice = Slice::identity(Slice::default_box(4));
         let name = format!("4-D seed {seed}");
         let p = run(&net, &slice, LpBackend::Dense);
@@ -569,7 +529,7 @@ fn output_is_the_same_at_any_thread_count() {
     // The first seed whose partition is big enough to be worth comparing.
     let (net, one) = (20..)
         .map(|seed| {
-            let net = random_net(seed, 3, 3, 6);
+            let net = random_dyadic_net(seed, 3, 3, 6);
             let p = go(&net, 1);
             (net, p)
         })
@@ -610,7 +570,7 @@ fn the_checker_rejects_a_wrong_pattern_and_a_missing_region() {
 
 #[test]
 fn max_regions_stops_cleanly_and_bad_dimensions_are_errors() {
-    let net = random_net(11, 3, 3, 6);
+    let net = random_dyadic_net(11, 3, 3, 6);
     let slice = Slice::identity(Slice::default_box(3));
     let r = Restricted::new(&net, &slice).unwrap();
     let full = enumerate_lp(&r, &slice.domain, &EnumerateConfig::default(), &NoProgress).unwrap();

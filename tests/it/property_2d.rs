@@ -3,52 +3,11 @@
 //! distinct, a dense grid never sees a pattern the partition lacks, and the certificate holds.
 
 use crate::support::*;
-use num_traits::{Signed, Zero};
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use num_traits::Zero;
 use relu_regions::certificate::partition_file;
 use relu_regions::exact::number::parse_rational;
 use relu_regions::{Network, Slice};
 use std::collections::HashSet;
-
-fn random_net(seed: u64) -> Network {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let depth = rng.random_range(1..=3);
-    let mut n_in = 2;
-    let mut hidden = Vec::new();
-    for _ in 0..depth {
-        let n_out = rng.random_range(1..=6);
-        let rows: Vec<Vec<i64>> = (0..n_out)
-            .map(|_| (0..=n_in).map(|_| rng.random_range(-4..=4)).collect())
-            .collect();
-        let rows: Vec<&[i64]> = rows.iter().map(|r| &r[..]).collect();
-        hidden.push(layer(&rows, 4));
-        n_in = n_out;
-    }
-    network(&hidden)
-}
-
-/// The pattern at a point that lies on no boundary, else None.
-fn generic_pattern(net: &Network, point: &[Q]) -> Option<String> {
-    let mut h: Vec<Q> = point.to_vec();
-    let mut bits = String::new();
-    for layer in net.hidden_layers() {
-        let mut next = Vec::new();
-        for i in 0..layer.n_out {
-            let mut z = layer.bias[i].exact();
-            for (j, x) in h.iter().enumerate() {
-                z += layer.weight[i * layer.n_in + j].exact() * x;
-            }
-            if z.is_zero() {
-                return None;
-            }
-            bits.push(if z.is_positive() { '1' } else { '0' });
-            next.push(if z.is_positive() { z } else { Q::zero() });
-        }
-        h = next;
-    }
-    Some(bits)
-}
 
 fn check(seed: u64, net: &Network, slice: &Slice) {
     let regions = count_certified(net, slice);
@@ -99,7 +58,7 @@ fn check(seed: u64, net: &Network, slice: &Slice) {
 #[test]
 fn random_dyadic_networks_on_the_square() {
     for seed in 0..120 {
-        check(seed, &random_net(seed), &square(-1, 1));
+        check(seed, &random_dyadic_net(seed, 2, 3, 6), &square(-1, 1));
     }
 }
 
@@ -107,6 +66,6 @@ fn random_dyadic_networks_on_the_square() {
 fn random_dyadic_networks_on_a_shifted_box() {
     for seed in 500..560 {
         let slice = Slice::identity(vec![(q(-1, 2), q(3, 4)), (q(-5, 4), qi(1))]);
-        check(seed, &random_net(seed), &slice);
+        check(seed, &random_dyadic_net(seed, 2, 3, 6), &slice);
     }
 }

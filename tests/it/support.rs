@@ -3,6 +3,8 @@
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{Signed, Zero};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use relu_regions::certificate::{partition_file, verify, PartitionFile};
 use relu_regions::net::{Layer, Num};
 use relu_regions::{count_regions, EnumerateConfig, Network, Partition, Restricted, Slice};
@@ -150,4 +152,44 @@ pub fn temp_file(tag: &str, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path.to_string_lossy().into_owned()
+}
+
+/// A random network with small dyadic weights (many exact degeneracies) on d inputs.
+pub fn random_dyadic_net(seed: u64, d: usize, max_depth: usize, max_width: usize) -> Network {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let depth = rng.random_range(1..=max_depth);
+    let mut n_in = d;
+    let mut hidden = Vec::new();
+    for _ in 0..depth {
+        let n_out = rng.random_range(1..=max_width);
+        let rows: Vec<Vec<i64>> = (0..n_out)
+            .map(|_| (0..=n_in).map(|_| rng.random_range(-4..=4)).collect())
+            .collect();
+        let rows: Vec<&[i64]> = rows.iter().map(|r| &r[..]).collect();
+        hidden.push(layer(&rows, 4));
+        n_in = n_out;
+    }
+    network(&hidden)
+}
+
+/// The pattern at a point on no boundary, else None.
+pub fn generic_pattern(net: &Network, point: &[Q]) -> Option<String> {
+    let mut h: Vec<Q> = point.to_vec();
+    let mut bits = String::new();
+    for layer in net.hidden_layers() {
+        let mut next = Vec::new();
+        for i in 0..layer.n_out {
+            let mut z = layer.bias[i].exact();
+            for (j, x) in h.iter().enumerate() {
+                z += layer.weight[i * layer.n_in + j].exact() * x;
+            }
+            if z.is_zero() {
+                return None;
+            }
+            bits.push(if z.is_positive() { '1' } else { '0' });
+            next.push(if z.is_positive() { z } else { Q::zero() });
+        }
+        h = next;
+    }
+    Some(bits)
 }
