@@ -14,7 +14,7 @@ pub struct BoundsArgs {
     #[arg(long, value_name = "FILE")]
     pub subspace: Option<String>,
     /// Box for the identity slice (or to replace the slice file's box), e.g. -1:1,-1:1.
-    #[arg(long = "box", value_name = "LO:HI,...")]
+    #[arg(long = "box", value_name = "LO:HI,...", allow_hyphen_values = true)]
     pub box_: Option<String>,
     /// Also count the regions exactly and report count ÷ Hanin–Rolnick and the fitted T.
     #[arg(long)]

@@ -14,7 +14,7 @@ pub struct CompareArgs {
     #[arg(long, value_name = "FILE")]
     pub subspace: Option<String>,
     /// Box for the identity slice (or to replace the slice file's box), e.g. -1:1,-1:1.
-    #[arg(long = "box", value_name = "LO:HI,...")]
+    #[arg(long = "box", value_name = "LO:HI,...", allow_hyphen_values = true)]
     pub box_: Option<String>,
     /// The estimate: {"regions": N, "patterns": [[0,1,...],...], "points": [[t...],...]}.
     #[arg(long, value_name = "FILE")]

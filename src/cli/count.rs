@@ -34,7 +34,7 @@ pub struct CountArgs {
     #[arg(long, value_name = "FILE")]
     pub subspace: Option<String>,
     /// Box for the identity slice (or to replace the slice file's box), e.g. -1:1,-1:1.
-    #[arg(long = "box", value_name = "LO:HI,...")]
+    #[arg(long = "box", value_name = "LO:HI,...", allow_hyphen_values = true)]
     pub box_: Option<String>,
     #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
     pub engine: EngineArg,

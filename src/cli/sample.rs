@@ -16,7 +16,7 @@ pub struct SampleArgs {
     #[arg(long, value_name = "FILE")]
     pub subspace: Option<String>,
     /// Box for the identity slice (or to replace the slice file's box), e.g. -1:1,-1:1.
-    #[arg(long = "box", value_name = "LO:HI,...")]
+    #[arg(long = "box", value_name = "LO:HI,...", allow_hyphen_values = true)]
     pub box_: Option<String>,
     /// Patterns at the centres of an M^d grid of cells.
     #[arg(long, value_name = "M")]

@@ -13,7 +13,7 @@ pub struct VerifyArgs {
     /// Slice JSON (default: the identity slice over --box).
     #[arg(long, value_name = "FILE")]
     pub subspace: Option<String>,
-    #[arg(long = "box", value_name = "LO:HI,...")]
+    #[arg(long = "box", value_name = "LO:HI,...", allow_hyphen_values = true)]
     pub box_: Option<String>,
     /// The regions file to check.
     #[arg(long, value_name = "FILE")]

@@ -242,3 +242,13 @@ fn auto_engine_runs_lp_for_three_dimensional_slices() {
         &["--regions", "planar"],
     );
 }
+
+#[test]
+fn box_values_may_start_with_a_minus_sign() {
+    let net = temp("net-box.json", NET2);
+    let (code, json, err) = run(&["count", &net, "--box", "-1:1,-2:1", "--json", "-q"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["activation_regions"], 4);
+    assert_eq!(v["domain_volume_exact"], "6");
+}
