@@ -451,7 +451,7 @@ impl RegionGraph {
                     .join(",")
             },
         );
-        format!("{:?}", Dot::with_config(&g, &[Config::GraphContentOnly]))
+        format!("{}", Dot::with_config(&g, &[Config::GraphContentOnly]))
             .lines()
             .fold(String::from("graph regions {\n"), |acc, l| acc + l + "\n")
             + "}\n"

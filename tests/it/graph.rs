@@ -237,3 +237,15 @@ fn underflowing_gradients_are_compared_exactly() {
     assert_eq!(p.regions.len(), 2);
     assert_eq!(g.linear.count, 1);
 }
+
+#[test]
+fn dot_labels_are_plain_text() {
+    let net = network(&[layer(&[&[1, 0, 0], &[0, 1, 0]], 1)]);
+    let (_, g) = graph_of(&net, &square(-1, 1));
+    let dot = g.to_dot();
+    assert!(dot.contains(r#"label = "0 L0""#), "{dot}");
+    assert!(
+        !dot.contains(r#"\""#),
+        "labels must not carry escaped quotes: {dot}"
+    );
+}
