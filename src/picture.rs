@@ -57,6 +57,12 @@ pub enum Shape {
         colour: Rgb,
         width: f64,
     },
+    /// Text (SVG only: the PNG backend has no fonts and skips it).
+    Label {
+        at: (f64, f64),
+        text: String,
+        anchor: &'static str,
+    },
     Dot {
         at: (f64, f64),
         radius: f64,
@@ -167,7 +173,7 @@ pub fn segment_scene(p: &Partition, net: &Restricted, width: u32, height: u32) -
         y0 -= 1.0;
         y1 += 1.0;
     }
-    let margin = 20.0;
+    let margin = 36.0;
     let (w, h) = (width as f64, height as f64);
     let map = |(t, y): (f64, f64)| {
         (
@@ -194,6 +200,22 @@ pub fn segment_scene(p: &Partition, net: &Restricted, width: u32, height: u32) -
             width: 1.5,
         },
     ];
+    // Axis ends and a caption: t along the segment, the first output upwards.
+    let label = |at: (f64, f64), text: String, anchor| Shape::Label { at, text, anchor };
+    let (x0, yb) = map((t0, y0));
+    let (x1, yt) = map((t1, y1));
+    shapes.push(label((x0, yb + 14.0), format!("t = {t0:.4}"), "start"));
+    shapes.push(label((x1, yb + 14.0), format!("t = {t1:.4}"), "end"));
+    shapes.push(label((x0 + 4.0, yt + 4.0), format!("{y1:.4}"), "start"));
+    shapes.push(label((x0 + 4.0, yb - 4.0), format!("{y0:.4}"), "start"));
+    shapes.push(label(
+        ((x0 + x1) / 2.0, 14.0),
+        format!(
+            "output along the segment: {} regions, breakpoints marked",
+            pts.len() - 1
+        ),
+        "middle",
+    ));
     shapes.extend(pts.iter().map(|&q| Shape::Dot {
         at: map(q),
         radius: 2.5,
@@ -258,6 +280,14 @@ pub fn to_svg(scene: &Scene) -> String {
                     .set("stroke", colour.hex())
                     .set("stroke-width", *width),
             ),
+            Shape::Label { at, text, anchor } => doc.add(
+                svg::node::element::Text::new(text.clone())
+                    .set("x", at.0)
+                    .set("y", at.1)
+                    .set("font-family", "sans-serif")
+                    .set("font-size", 11)
+                    .set("text-anchor", *anchor),
+            ),
             Shape::Dot { at, radius, colour } => doc.add(
                 Circle::new()
                     .set("cx", at.0)
@@ -283,6 +313,8 @@ pub fn to_png(scene: &Scene) -> Vec<u8> {
     };
     for s in &scene.shapes {
         match s {
+            // No fonts in the rasteriser: text is for the SVG.
+            Shape::Label { .. } => {}
             Shape::Polygon { points, fill } => {
                 let mut pb = PathBuilder::new();
                 pb.move_to(points[0].0 as f32, points[0].1 as f32);
