@@ -473,9 +473,25 @@ impl LocalVertices {
         let mut unsure = false;
         for (w, chunk) in row.chunks(64).enumerate() {
             let (mut pw, mut nw) = (0u64, 0u64);
-            for (b, &z) in chunk.iter().enumerate() {
-                pw |= ((z > e) as u64) << b;
-                nw |= ((z < -e) as u64) << b;
+            // Four at a time (compiles to vector compares and mask extraction).
+            let quads = chunk.chunks_exact(4);
+            let rest = quads.remainder();
+            for (q, z) in quads.enumerate() {
+                let p4 = (z[0] > e) as u64
+                    | ((z[1] > e) as u64) << 1
+                    | ((z[2] > e) as u64) << 2
+                    | ((z[3] > e) as u64) << 3;
+                let n4 = (z[0] < -e) as u64
+                    | ((z[1] < -e) as u64) << 1
+                    | ((z[2] < -e) as u64) << 2
+                    | ((z[3] < -e) as u64) << 3;
+                pw |= p4 << (4 * q);
+                nw |= n4 << (4 * q);
+            }
+            let done = chunk.len() - rest.len();
+            for (b, &z) in rest.iter().enumerate() {
+                pw |= ((z > e) as u64) << (done + b);
+                nw |= ((z < -e) as u64) << (done + b);
             }
             pos[w] |= pw;
             neg[w] |= nw;
