@@ -26,6 +26,7 @@ struct EdgeInfo {
     parent: Option<u32>,
 }
 
+#[derive(Default)]
 struct Poly {
     verts: SmallVec<[u32; 8]>,
     edges: SmallVec<[EdgeInfo; 8]>,
@@ -39,7 +40,6 @@ pub(super) struct Scratch {
     neg: Vec<u64>,
     splitting: Vec<usize>,
     polys: Vec<Poly>,
-    next: Vec<Poly>,
     interior: FxHashMap<(u32, u32), u32>,
     edge_verts: Vec<Vec<u32>>,
     signs: Vec<i8>,
@@ -65,7 +65,6 @@ fn split_face(
         neg,
         splitting,
         polys,
-        next,
         interior,
         edge_verts,
         signs,
@@ -162,8 +161,11 @@ fn split_face(
             parent: None,
         };
         interior.clear();
-        next.clear();
-        for mut poly in polys.drain(..) {
+        // Split polygons in place (plus side replaces the polygon, minus side goes to the end):
+        // untouched polygons are not moved.
+        let before = polys.len();
+        for p in 0..before {
+            let poly = &mut polys[p];
             signs.clear();
             let (mut pos, mut neg) = (false, false);
             for &v in &poly.verts {
@@ -176,9 +178,9 @@ fn split_face(
                 if pos {
                     pattern::set(&mut poly.bits, j, true);
                 }
-                next.push(poly);
                 continue;
             }
+            let poly = std::mem::take(poly);
             let m = poly.verts.len();
             let mut plus = Poly {
                 verts: SmallVec::new(),
@@ -232,10 +234,9 @@ fn split_face(
                     minus.edges.push(if sa < 0 { cut } else { e });
                 }
             }
-            next.push(plus);
-            next.push(minus);
+            polys[p] = plus;
+            polys.push(minus);
         }
-        std::mem::swap(polys, next);
     }
     for p in polys.iter() {
         out.push(f as u32, &p.verts, p.edges.iter().map(|e| e.line), &p.bits);
