@@ -300,9 +300,45 @@ pub fn to_svg(scene: &Scene) -> String {
     doc.to_string()
 }
 
+/// A path through `points` (closed for polygons).
+fn path_through(points: &[(f64, f64)], close: bool) -> Option<tiny_skia::Path> {
+    let mut pb = tiny_skia::PathBuilder::new();
+    let (first, rest) = points.split_first()?;
+    pb.move_to(first.0 as f32, first.1 as f32);
+    for &(x, y) in rest {
+        pb.line_to(x as f32, y as f32);
+    }
+    if close {
+        pb.close();
+    }
+    pb.finish()
+}
+
+/// Strokes an open path through `points`.
+fn stroke(
+    pixmap: &mut tiny_skia::Pixmap,
+    points: &[(f64, f64)],
+    paint: &tiny_skia::Paint,
+    width: f64,
+) {
+    if let Some(path) = path_through(points, false) {
+        let stroke = tiny_skia::Stroke {
+            width: width as f32,
+            ..tiny_skia::Stroke::default()
+        };
+        pixmap.stroke_path(
+            &path,
+            paint,
+            &stroke,
+            tiny_skia::Transform::identity(),
+            None,
+        );
+    }
+}
+
 /// The scene rasterised to PNG bytes.
 pub fn to_png(scene: &Scene) -> Vec<u8> {
-    use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Stroke, Transform};
+    use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Transform};
     let mut pixmap = Pixmap::new(scene.width.max(1), scene.height.max(1)).expect("non-empty image");
     pixmap.fill(Color::WHITE);
     let paint_of = |c: &Rgb, aa: bool| {
@@ -316,13 +352,7 @@ pub fn to_png(scene: &Scene) -> Vec<u8> {
             // No fonts in the rasteriser: text is for the SVG.
             Shape::Label { .. } => {}
             Shape::Polygon { points, fill } => {
-                let mut pb = PathBuilder::new();
-                pb.move_to(points[0].0 as f32, points[0].1 as f32);
-                for &(x, y) in &points[1..] {
-                    pb.line_to(x as f32, y as f32);
-                }
-                pb.close();
-                if let Some(path) = pb.finish() {
+                if let Some(path) = path_through(points, true) {
                     pixmap.fill_path(
                         &path,
                         &paint_of(fill, false),
@@ -337,48 +367,12 @@ pub fn to_png(scene: &Scene) -> Vec<u8> {
                 to,
                 colour,
                 width,
-            } => {
-                let mut pb = PathBuilder::new();
-                pb.move_to(from.0 as f32, from.1 as f32);
-                pb.line_to(to.0 as f32, to.1 as f32);
-                if let Some(path) = pb.finish() {
-                    let stroke = Stroke {
-                        width: *width as f32,
-                        ..Stroke::default()
-                    };
-                    pixmap.stroke_path(
-                        &path,
-                        &paint_of(colour, true),
-                        &stroke,
-                        Transform::identity(),
-                        None,
-                    );
-                }
-            }
+            } => stroke(&mut pixmap, &[*from, *to], &paint_of(colour, true), *width),
             Shape::Polyline {
                 points,
                 colour,
                 width,
-            } => {
-                let mut pb = PathBuilder::new();
-                pb.move_to(points[0].0 as f32, points[0].1 as f32);
-                for &(x, y) in &points[1..] {
-                    pb.line_to(x as f32, y as f32);
-                }
-                if let Some(path) = pb.finish() {
-                    let stroke = Stroke {
-                        width: *width as f32,
-                        ..Stroke::default()
-                    };
-                    pixmap.stroke_path(
-                        &path,
-                        &paint_of(colour, true),
-                        &stroke,
-                        Transform::identity(),
-                        None,
-                    );
-                }
-            }
+            } => stroke(&mut pixmap, points, &paint_of(colour, true), *width),
             Shape::Dot { at, radius, colour } => {
                 if let Some(path) =
                     PathBuilder::from_circle(at.0 as f32, at.1 as f32, *radius as f32)
