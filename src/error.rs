@@ -35,7 +35,8 @@ impl Error {
         }
     }
 
-    pub(crate) fn usage(flag: &str, reason: impl Into<String>) -> Self {
+    /// A bad command-line value (also used by the binary).
+    pub fn usage(flag: &str, reason: impl Into<String>) -> Self {
         Error::Usage {
             flag: flag.to_string(),
             reason: reason.into(),
@@ -44,10 +45,3 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
-
-impl Error {
-    /// A usage error for callers outside the library (the command line).
-    pub fn usage_public(flag: &str, reason: impl Into<String>) -> Self {
-        Error::usage(flag, reason)
-    }
-}

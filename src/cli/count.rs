@@ -123,7 +123,7 @@ pub fn run(args: &CountArgs) -> Result<i32> {
     }
     if let Some(path) = &args.graph {
         if !(path.ends_with(".json") || path.ends_with(".dot") || path.ends_with(".graphml")) {
-            return Err(relu_regions::Error::usage_public(
+            return Err(relu_regions::Error::usage(
                 "--graph",
                 format!("{path}: the file name must end in .json, .dot or .graphml"),
             )
@@ -175,7 +175,7 @@ pub fn run(args: &CountArgs) -> Result<i32> {
         let file = pool.install(|| partition_file(&partition));
         let text = serde_json::to_string(&file)?;
         std::fs::write(path, text).map_err(|e| {
-            anyhow::anyhow!(relu_regions::Error::usage_public(
+            anyhow::anyhow!(relu_regions::Error::usage(
                 path,
                 format!("cannot write: {e}")
             ))
@@ -211,7 +211,7 @@ fn run_lp(
         ("--floor", args.floor),
     ];
     if let Some((flag, _)) = unsupported.iter().find(|(_, on)| *on) {
-        return Err(relu_regions::Error::usage_public(
+        return Err(relu_regions::Error::usage(
             flag,
             "is available with the planar engine (d ≤ 2) only; the lp engine reports counts",
         )
@@ -237,7 +237,7 @@ fn run_lp(
 
 fn write(path: &str, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).map_err(|e| {
-        anyhow::anyhow!(relu_regions::Error::usage_public(
+        anyhow::anyhow!(relu_regions::Error::usage(
             path,
             format!("cannot write: {e}")
         ))

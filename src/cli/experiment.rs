@@ -82,7 +82,7 @@ fn run_hr(args: &HrArgs) -> Result<i32> {
     let report = hanin_rolnick(&data, &cfg)?;
     if let Some(path) = &args.svg {
         std::fs::write(path, report.svg()).map_err(|e| {
-            anyhow!(relu_regions::Error::usage_public(
+            anyhow!(relu_regions::Error::usage(
                 path,
                 format!("cannot write: {e}")
             ))

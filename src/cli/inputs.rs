@@ -32,7 +32,7 @@ pub fn load_slice(net: &Network, subspace: Option<&str>, box_flag: Option<&str>)
             let mut slice = Slice::from_json(&read_file(path)?, path, n0)?;
             if let Some(b) = box_flag {
                 if matches!(slice.domain, relu_regions::Domain::Polygon(_)) {
-                    return Err(relu_regions::Error::usage_public(
+                    return Err(relu_regions::Error::usage(
                         "--box",
                         "the slice file has a polygon domain; --box cannot replace it",
                     )
@@ -44,7 +44,7 @@ pub fn load_slice(net: &Network, subspace: Option<&str>, box_flag: Option<&str>)
         }
         None => {
             if n0 > 4 {
-                return Err(relu_regions::Error::usage_public(
+                return Err(relu_regions::Error::usage(
                     "--subspace",
                     format!(
                         "the network's input is {n0}-D; give a slice file (--subspace) with a 1-D to 4-D slice"

@@ -57,15 +57,6 @@ impl ExactLayer {
     pub fn weight(&self, i: usize, j: usize) -> &BigInt {
         &self.w[i * self.n_in + j]
     }
-
-    /// The exact rational weight (for reports and checks, not for loops).
-    pub fn weight_rational(&self, i: usize, j: usize) -> BigRational {
-        BigRational::new(self.weight(i, j).clone(), self.den.clone())
-    }
-
-    pub fn bias_rational(&self, i: usize) -> BigRational {
-        BigRational::new(self.b[i].clone(), self.den.clone())
-    }
 }
 
 /// The exact equation `a · t + c` (integers) of an affine function up to a positive factor;
