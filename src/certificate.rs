@@ -61,7 +61,9 @@ pub fn partition_file(p: &Partition) -> PartitionFile {
     let regions = (0..p.regions.len())
         .into_par_iter()
         .map(|r| {
-            let verts: Vec<&ExactPoint> = p.regions[r]
+            let verts: Vec<&ExactPoint> = p
+                .regions
+                .get(r)
                 .verts
                 .iter()
                 .map(|&i| &points[i as usize])

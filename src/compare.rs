@@ -248,7 +248,7 @@ pub fn compare(partition: &Partition, net: &Restricted, estimate: &Estimate) -> 
         .regions
         .iter()
         .enumerate()
-        .map(|(i, r)| (r.pattern.as_slice(), i))
+        .map(|(i, r)| (r.pattern, i))
         .collect();
 
     let mut wrong_points = Vec::new();
@@ -283,7 +283,7 @@ pub fn compare(partition: &Partition, net: &Restricted, estimate: &Estimate) -> 
         (None, None)
     } else {
         let missed: Vec<MissedRegion> = (0..exact_regions)
-            .filter(|&r| !seen.contains(partition.regions[r].pattern.as_slice()))
+            .filter(|&r| !seen.contains(partition.regions.get(r).pattern))
             .map(|r| {
                 let witness = partition.region_witness(r, &points);
                 MissedRegion {

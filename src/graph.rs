@@ -41,7 +41,7 @@ pub fn adjacent_pairs(p: &Partition) -> Vec<Adjacency> {
     if p.dim == 1 {
         let mut at: HashMap<u32, Vec<u32>> = HashMap::new();
         for (r, region) in p.regions.iter().enumerate() {
-            for &v in &region.verts {
+            for &v in region.verts {
                 at.entry(v).or_default().push(r as u32);
             }
         }
@@ -101,7 +101,7 @@ pub fn piece_ends(adj: &Adjacency) -> (u32, u32) {
 
 /// Global indices of the neurons whose bits differ between regions a and b.
 pub fn switching_neurons(p: &Partition, a: usize, b: usize) -> Vec<usize> {
-    let (pa, pb) = (&p.regions[a].pattern, &p.regions[b].pattern);
+    let (pa, pb) = (&p.regions.get(a).pattern, p.regions.get(b).pattern);
     let mut out = Vec::new();
     for (w, (x, y)) in pa.iter().zip(pb).enumerate() {
         let mut diff = x ^ y;
@@ -276,7 +276,7 @@ pub struct LinearRegions {
 }
 
 pub fn linear_regions(p: &Partition, net: &Restricted, adj: &[Adjacency]) -> LinearRegions {
-    let patterns: Vec<&[u64]> = p.regions.iter().map(|r| r.pattern.as_slice()).collect();
+    let patterns: Vec<&[u64]> = p.regions.iter().map(|r| r.pattern).collect();
     let (grads, bounds) = output_gradients(net, &patterns);
     let k = net.output_float.n_out * net.d;
     let decided: Vec<Option<bool>> = adj
@@ -365,7 +365,7 @@ impl RegionGraph {
         let linear = linear_regions(p, net, &adj);
         let mut graph = UnGraph::with_capacity(p.regions.len(), adj.len());
         for r in 0..p.regions.len() {
-            let verts = &p.regions[r].verts;
+            let verts = p.regions.get(r).verts;
             let witness = (0..p.dim)
                 .map(|k| {
                     verts

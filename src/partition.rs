@@ -11,15 +11,55 @@ use num_traits::Zero;
 use rayon::prelude::*;
 use std::collections::HashSet;
 
-/// One activation region.
-#[derive(Debug, Clone)]
-pub struct Region {
+/// One activation region, borrowed from [`Regions`].
+#[derive(Debug, Clone, Copy)]
+pub struct Region<'a> {
     /// Vertex ids, counter-clockwise (d = 2) or left to right (d = 1).
-    pub verts: Vec<u32>,
+    pub verts: &'a [u32],
     /// Boundary of the edge from `verts[i]` to `verts[i + 1]` (d = 2).
-    pub lines: Vec<LineKey>,
+    pub lines: &'a [LineKey],
     /// Activation bits over all hidden neurons.
-    pub pattern: Vec<u64>,
+    pub pattern: &'a [u64],
+}
+
+/// Every region in flat arrays (the engine's final mesh, moved here without copying): region r
+/// has vertices `verts[start[r]..start[r + 1]]`, the edge boundaries at the same positions and
+/// pattern words `patterns[r * stride..(r + 1) * stride]`.
+#[derive(Debug, Clone, Default)]
+pub struct Regions {
+    pub(crate) start: Vec<u32>,
+    pub(crate) verts: Vec<u32>,
+    pub(crate) lines: Vec<LineKey>,
+    pub(crate) patterns: Vec<u64>,
+    pub(crate) stride: usize,
+}
+
+impl Regions {
+    pub fn len(&self) -> usize {
+        self.start.len().saturating_sub(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Region r (panics when r ≥ len, like indexing).
+    pub fn get(&self, r: usize) -> Region<'_> {
+        let (a, b) = (self.start[r] as usize, self.start[r + 1] as usize);
+        Region {
+            verts: &self.verts[a..b],
+            lines: &self.lines[a..b],
+            pattern: &self.patterns[r * self.stride..(r + 1) * self.stride],
+        }
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Region<'_>> + '_ {
+        (0..self.len()).map(move |r| self.get(r))
+    }
+
+    pub fn last(&self) -> Option<Region<'_>> {
+        self.len().checked_sub(1).map(|r| self.get(r))
+    }
 }
 
 /// All regions of a restricted network on a domain.
@@ -29,7 +69,7 @@ pub struct Partition {
     /// Float coordinates of every vertex (dim per vertex); exact ones via [`Self::exact_vertices`].
     pub xy: Vec<f64>,
     pub defs: Vec<VertexDef>,
-    pub regions: Vec<Region>,
+    pub regions: Regions,
     /// Regions after each hidden layer (fewer entries than layers when stopped early).
     pub per_layer: Vec<usize>,
     pub complete: bool,
@@ -55,7 +95,7 @@ impl Partition {
             return self.regions.len();
         }
         let (mut incidences, mut boundary) = (0usize, 0usize);
-        for r in &self.regions {
+        for r in self.regions.iter() {
             incidences += r.verts.len();
             boundary += r.lines.iter().filter(|l| l.layer == 0).count();
         }
@@ -63,7 +103,7 @@ impl Partition {
     }
 
     pub fn pattern_string(&self, r: usize) -> String {
-        pattern::to_string(&self.regions[r].pattern, self.neurons())
+        pattern::to_string(self.regions.get(r).pattern, self.neurons())
     }
 
     /// The exact point of every vertex (one exact layer map per parent face, in parallel).
@@ -86,7 +126,9 @@ impl Partition {
 
     /// Exact area (d = 2) or length (d = 1) of region r, given the exact vertices.
     pub fn region_measure(&self, r: usize, points: &[ExactPoint]) -> BigRational {
-        let v: Vec<&ExactPoint> = self.regions[r]
+        let v: Vec<&ExactPoint> = self
+            .regions
+            .get(r)
             .verts
             .iter()
             .map(|&i| &points[i as usize])
@@ -96,7 +138,9 @@ impl Partition {
 
     /// An exact interior point of region r: the average of its vertices.
     pub fn region_witness(&self, r: usize, points: &[ExactPoint]) -> Vec<BigRational> {
-        let v: Vec<&ExactPoint> = self.regions[r]
+        let v: Vec<&ExactPoint> = self
+            .regions
+            .get(r)
             .verts
             .iter()
             .map(|&i| &points[i as usize])

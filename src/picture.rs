@@ -128,7 +128,7 @@ pub fn planar_scene(
     }
     // Each interior edge once (from the region where u < v), the outline last.
     let mut outline = Vec::new();
-    for region in &p.regions {
+    for region in p.regions.iter() {
         let m = region.verts.len();
         for i in 0..m {
             let (u, v) = (region.verts[i], region.verts[(i + 1) % m]);

@@ -11,7 +11,7 @@ pub mod vertex;
 use crate::error::{Error, Result};
 use crate::exact::point::line_through;
 use crate::exact::ExactPoint;
-use crate::partition::{Partition, Region};
+use crate::partition::{Partition, Regions};
 use crate::pattern;
 use crate::restrict::Restricted;
 use crate::slice::Domain;
@@ -67,7 +67,8 @@ pub struct Mesh {
     pub face_start: Vec<u32>,
     pub face_verts: Vec<u32>,
     pub face_lines: Vec<LineKey>,
-    pub patterns: Vec<u64>,
+    /// Shared with [`ExactGeometry::archive`] while the next layer is split (no copy).
+    pub patterns: Arc<Vec<u64>>,
     pub stride: usize,
 }
 
@@ -177,6 +178,9 @@ pub(crate) fn split_faces<S: Default>(
                 }
             }
             progress.advance(range.len() as u64);
+            if ctx.last {
+                local.z = Vec::new();
+            }
             out.local = Some(local);
             Some(out)
         })
@@ -279,7 +283,7 @@ fn enumerate_mesh(
         face_start: vec![0, face_verts.len() as u32],
         face_verts,
         face_lines,
-        patterns: vec![0; stride],
+        patterns: Arc::new(vec![0; stride]),
         stride,
     };
     let row_max = z.chunks(n0.max(1)).map(vertex::row_max).collect();
@@ -295,13 +299,14 @@ fn enumerate_mesh(
     let mut fallbacks = 0usize;
     let layers = net.widths.len();
     for l in 0..layers {
-        geo.archive.push(mesh.patterns.clone());
+        geo.archive.push(mesh.patterns.clone()); // an Arc: no copy
         if let Some(previous) = merged.take() {
             values = Some(vertex::next_layer_values(&previous, &net.float[l]));
         }
         let current = values.take().expect("values of this layer");
         progress.start_layer(l, layers, mesh.face_count());
-        let ctx = LayerCtx::new(l, d, &geo, &mesh.defs, &mesh.xy, &current);
+        let mut ctx = LayerCtx::new(l, d, &geo, &mesh.defs, &mesh.xy, &current);
+        ctx.last = l + 1 == layers;
         let outs = if d == 1 {
             segment::split_layer(&ctx, &mesh, cfg.max_regions, progress)
         } else {
@@ -314,27 +319,35 @@ fn enumerate_mesh(
         fallbacks += ctx.fallbacks.load(Ordering::Relaxed);
         let global_exact = std::mem::take(&mut *ctx.global_exact.lock().expect("exact cache"));
         drop(ctx);
-        let (next_mesh, next_values) = merge(&mesh, current, outs, global_exact, net, l);
+        let (next_mesh, next_values) = merge(mesh, current, outs, global_exact, net, l);
         mesh = next_mesh;
         merged = Some(next_values);
         per_layer.push(mesh.face_count());
     }
     progress.finish();
-    let regions = (0..mesh.face_count())
-        .map(|f| {
-            let (verts, lines) = mesh.face(f);
-            Region {
-                verts: verts.to_vec(),
-                lines: lines.to_vec(),
-                pattern: mesh.pattern(f).to_vec(),
-            }
-        })
-        .collect();
+    let Mesh {
+        xy,
+        defs,
+        face_start,
+        face_verts,
+        face_lines,
+        patterns,
+        stride,
+        ..
+    } = mesh;
+    let regions = Regions {
+        start: face_start,
+        verts: face_verts,
+        lines: face_lines,
+        // The final patterns are never archived (boundaries refer to faces of earlier layers).
+        patterns: Arc::try_unwrap(patterns).unwrap_or_else(|shared| shared.to_vec()),
+        stride,
+    };
     Ok(Partition {
         dim: d,
         widths: net.widths.clone(),
-        xy: mesh.xy,
-        defs: mesh.defs,
+        xy,
+        defs,
         regions,
         per_layer,
         complete,
@@ -349,7 +362,7 @@ fn enumerate_mesh(
 /// order, so the result does not depend on the thread count. The values rows (the big part) are
 /// not copied: the next layer reads them where they are ([`MergedValues`]).
 fn merge(
-    mesh: &Mesh,
+    mesh: Mesh,
     values: LayerValues,
     outs: Vec<FaceOut>,
     global_exact: std::collections::HashMap<u32, Arc<vertex::ExactValues>>,
@@ -358,24 +371,46 @@ fn merge(
 ) -> (Mesh, MergedValues) {
     let n = values.n;
     let d = mesh.d;
-    let mut xy = mesh.xy.clone();
-    let mut defs = mesh.defs.clone();
-    let mut err = values.err.clone();
+    let LayerValues {
+        z: mut old,
+        mut err,
+        ..
+    } = values;
+    let Mesh {
+        mut xy,
+        mut defs,
+        patterns: parent_patterns,
+        stride,
+        ..
+    } = mesh;
+    // Sizes are known up front: reserve once instead of growing (fewer copies and page faults).
+    let new_verts: usize = outs
+        .iter()
+        .map(|o| o.local.as_ref().map_or(0, |l| l.len()))
+        .sum();
+    let faces: usize = outs.iter().map(FaceOut::len).sum();
+    let incidences: usize = outs.iter().map(|o| o.verts.len()).sum();
+    xy.reserve(new_verts * d);
+    defs.reserve(new_verts);
+    err.reserve(new_verts);
     for (v, x) in &global_exact {
         err[*v as usize] = x.err;
     }
     let mut shared: rustc_hash::FxHashMap<(u32, u32, u32), u32> = Default::default();
+    shared.reserve(new_verts);
     // Where each new vertex's row comes from: (face, local index).
-    let mut sources: Vec<(u32, u32)> = Vec::new();
-    let mut face_start = vec![0u32];
-    let mut face_verts = Vec::new();
-    let mut face_lines = Vec::new();
-    let mut patterns = Vec::new();
+    let mut sources: Vec<(u32, u32)> = Vec::with_capacity(new_verts);
+    let mut face_start = Vec::with_capacity(faces + 1);
+    face_start.push(0u32);
+    let mut face_verts = Vec::with_capacity(incidences);
+    let mut face_lines = Vec::with_capacity(incidences);
+    let mut patterns = Vec::with_capacity(faces * stride);
     let offset = net.offsets[layer];
+    let mut remap = Vec::new();
     for (chunk, out) in outs.iter().enumerate() {
         let local = out.local.as_ref().expect("a finished run");
         let base = local.base;
-        let mut remap = Vec::with_capacity(local.len());
+        remap.clear();
         for k in 0..local.len() {
             if let Some(key) = local.shared_key[k] {
                 if let Some(&g) = shared.get(&key) {
@@ -397,7 +432,8 @@ fn merge(
             remap.push(g);
         }
         for i in 0..out.len() {
-            let parent = mesh.pattern(out.parents[i] as usize);
+            let p = out.parents[i] as usize;
+            let parent = &parent_patterns[p * stride..(p + 1) * stride];
             let (a, b) = (out.starts[i] as usize, out.starts[i + 1] as usize);
             let (verts, lines) = (&out.verts[a..b], &out.lines[a..b]);
             let bits = &out.bits[i * out.words..(i + 1) * out.words];
@@ -415,7 +451,6 @@ fn merge(
             pattern::or_shifted(&mut patterns[start..], bits, offset, n);
         }
     }
-    let LayerValues { z: mut old, .. } = values;
     for (v, x) in &global_exact {
         let v = *v as usize;
         old[v * n..(v + 1) * n].copy_from_slice(&x.z);
@@ -428,8 +463,8 @@ fn merge(
             face_start,
             face_verts,
             face_lines,
-            patterns,
-            stride: mesh.stride,
+            patterns: Arc::new(patterns),
+            stride,
         },
         MergedValues {
             n,

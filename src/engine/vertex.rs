@@ -77,7 +77,7 @@ pub struct ExactGeometry {
     pub offsets: Vec<usize>,
     pub stride: usize,
     /// `archive[l]`: patterns (stride words each) of the faces at the start of hidden layer l.
-    pub archive: Vec<Vec<u64>>,
+    pub archive: Vec<Arc<Vec<u64>>>,
     pub corners: Vec<ExactPoint>,
     pub sides: Vec<LineEq>,
     lines: Mutex<HashMap<LineKey, Arc<LineEq>>>,
@@ -315,6 +315,9 @@ pub struct LayerCtx<'a> {
     /// Exact values computed for old (global) vertices during this layer.
     pub global_exact: Mutex<HashMap<u32, Arc<ExactValues>>>,
     pub fallbacks: AtomicUsize,
+    /// The last hidden layer: new vertices' rows are dropped once their run is done (no next
+    /// layer reads them), which keeps peak memory down and lets the allocator reuse pages.
+    pub last: bool,
 }
 
 impl<'a> LayerCtx<'a> {
@@ -335,6 +338,7 @@ impl<'a> LayerCtx<'a> {
             values,
             global_exact: Mutex::new(HashMap::new()),
             fallbacks: AtomicUsize::new(0),
+            last: false,
         }
     }
 

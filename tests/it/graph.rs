@@ -30,7 +30,7 @@ fn check_invariants(p: &Partition, g: &RegionGraph) {
     }
     if p.dim == 2 {
         let mut faces_of: HashMap<(u32, u32), usize> = HashMap::new();
-        for r in &p.regions {
+        for r in p.regions.iter() {
             let m = r.verts.len();
             for i in 0..m {
                 let (u, v) = (r.verts[i], r.verts[(i + 1) % m]);

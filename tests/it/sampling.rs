@@ -19,7 +19,7 @@ fn net() -> Network {
 }
 
 fn patterns_of(p: &Partition) -> HashSet<Vec<u64>> {
-    p.regions.iter().map(|r| r.pattern.clone()).collect()
+    p.regions.iter().map(|r| r.pattern.to_vec()).collect()
 }
 
 /// Grid and random-point samples never exceed the exact count, and every pattern they report
