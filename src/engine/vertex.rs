@@ -9,9 +9,11 @@
 //! Bounds: a vertex made on a support segment (p, q) where neuron j changes sign is at parameter
 //! `s* = z_j(p) / (z_j(p) − z_j(q))`; with `E = max(e_p, e_q)` the float `s̃` satisfies
 //! `|s̃ − s*| ≤ E / (|z̃_j(p)| + |z̃_j(q)|) + 3u`, so every interpolated value is off by at most
-//! `E + |s̃ − s*|·max_k|z̃_k(q) − z̃_k(p)| + 4u·max_k(|z̃_k(p)| + |z̃_k(q)|)`. Supports are always
-//! segments whose endpoints were computed directly (parent edges, or chords of a boundary
-//! across its parent face), so errors never compound along chains of splits.
+//! `E + |s̃ − s*|·(max_k|z̃_k(q) − z̃_k(p)| + e_p + e_q) + 4u·max_k(|z̃_k(p)| + |z̃_k(q)|)` (the
+//! parameter error multiplies the true spread `|z_k(q) − z_k(p)|`, at most the float one plus
+//! `e_p + e_q`). Supports are always segments whose endpoints were computed directly (parent
+//! edges, or chords of a boundary across its parent face), so errors never compound along chains
+//! of splits.
 
 use crate::exact::number::ratio_to_f64;
 use crate::exact::point::{intersect_lines, root_1d};
@@ -565,7 +567,8 @@ impl LocalVertices {
             let big_e = ep.max(eq);
             let sigma = big_e / (zp.abs() + zq.abs()) + 3.0 * U;
             // The last term covers underflow (products in the subnormal range).
-            let e = (big_e + sigma * max_diff + 4.0 * U * (mp + mq)) * (1.0 + 16.0 * U)
+            // σ multiplies the true spread, which exceeds the float one by at most e_p + e_q.
+            let e = (big_e + sigma * (max_diff + ep + eq) + 4.0 * U * (mp + mq)) * (1.0 + 16.0 * U)
                 + 8.0 * f64::MIN_POSITIVE;
             self.row_max.push(mp.max(mq) * (1.0 + 4.0 * U));
             self.err.push(e);
