@@ -87,6 +87,7 @@ pub fn run(args: &CountArgs) -> Result<i32> {
             EngineArg::Planar => EngineChoice::Planar,
             EngineArg::Lp => EngineChoice::Lp,
         },
+        ..EnumerateConfig::default()
     };
     let threads = args
         .threads

@@ -52,11 +52,25 @@ pub struct NoProgress;
 impl ProgressSink for NoProgress {}
 
 /// Every knob of an enumeration, in one place.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EnumerateConfig {
     /// Stop (with `complete: false`) once more regions than this would be found.
     pub max_regions: Option<usize>,
     pub engine: EngineChoice,
+    /// Once a face of the planar engine is in this many pieces, each further boundary is walked
+    /// through the pieces it touches instead of tested against all of them (same result; only
+    /// speed differs, so tests set 0 and `usize::MAX` to run both paths).
+    pub zone_walk_from: usize,
+}
+
+impl Default for EnumerateConfig {
+    fn default() -> Self {
+        EnumerateConfig {
+            max_regions: None,
+            engine: EngineChoice::Auto,
+            zone_walk_from: 32,
+        }
+    }
 }
 
 /// Faces with their cyclic vertex lists and edge boundaries, in flat arrays.
@@ -307,6 +321,7 @@ fn enumerate_mesh(
         progress.start_layer(l, layers, mesh.face_count());
         let mut ctx = LayerCtx::new(l, d, &geo, &mesh.defs, &mesh.xy, &current);
         ctx.last = l + 1 == layers;
+        ctx.zone_walk_from = cfg.zone_walk_from;
         let outs = if d == 1 {
             segment::split_layer(&ctx, &mesh, cfg.max_regions, progress)
         } else {

@@ -44,10 +44,143 @@ pub(super) struct Scratch {
     edge_verts: Vec<Vec<u32>>,
     signs: Vec<i8>,
     corner_signs: Vec<i8>,
+    zone: Zone,
+}
+
+/// State of the zone walk: the pieces around each vertex, a visit stamp per piece, the queue,
+/// and the neurons whose bits are filled in at the end.
+#[derive(Default)]
+struct Zone {
+    active: bool,
+    around: FxHashMap<u32, SmallVec<[u32; 6]>>,
+    stamp: Vec<u32>,
+    queue: Vec<usize>,
+    walked: Vec<usize>,
+}
+
+impl Zone {
+    fn start(&mut self, polys: &[Poly]) {
+        self.active = true;
+        self.around.clear();
+        for (p, poly) in polys.iter().enumerate() {
+            for &v in &poly.verts {
+                self.around.entry(v).or_default().push(p as u32);
+            }
+        }
+        self.stamp.clear();
+        self.stamp.resize(polys.len(), 0);
+        self.walked.clear();
+    }
+
+    fn enqueue_around(&mut self, v: u32, mark: u32) {
+        if let Some(ps) = self.around.get(&v) {
+            for &p in ps {
+                if self.stamp[p as usize] != mark {
+                    self.stamp[p as usize] = mark;
+                    self.queue.push(p as usize);
+                }
+            }
+        }
+    }
+
+    /// After piece `p` was split into `plus` (still `p`) and `minus` (`m`): fix the lists.
+    fn record_split(&mut self, old: &[u32], plus: &Poly, minus: &Poly, p: usize, m: usize) {
+        for &v in old {
+            if !plus.verts.contains(&v) {
+                if let Some(ps) = self.around.get_mut(&v) {
+                    ps.retain(|q| *q as usize != p);
+                }
+            }
+        }
+        for (poly, id) in [(plus, p), (minus, m)] {
+            for &v in &poly.verts {
+                let ps = self.around.entry(v).or_default();
+                if !ps.contains(&(id as u32)) {
+                    ps.push(id as u32);
+                }
+            }
+        }
+    }
+}
+
+/// Splits `poly` by line j (`signs` at its vertices, both strict signs present) into its plus and
+/// minus sides. Crossings on parent edges are the chord's ends; crossings of inner edges are
+/// shared through `interior` with the piece on the other side.
+#[allow(clippy::too_many_arguments)]
+fn split_poly(
+    ctx: &LayerCtx,
+    poly: Poly,
+    signs: &[i8],
+    j: usize,
+    cut: EdgeInfo,
+    on_parent_edge: &[(u32, u32); 2],
+    interior: &mut FxHashMap<(u32, u32), u32>,
+    local: &mut LocalVertices,
+) -> (Poly, Poly) {
+    let m = poly.verts.len();
+    let mut plus = Poly {
+        verts: SmallVec::new(),
+        edges: SmallVec::new(),
+        bits: poly.bits.clone(),
+    };
+    pattern::set(&mut plus.bits, j, true);
+    let mut minus = Poly {
+        verts: SmallVec::new(),
+        edges: SmallVec::new(),
+        bits: poly.bits,
+    };
+    for i in 0..m {
+        let (a, sa, sb) = (poly.verts[i], signs[i], signs[(i + 1) % m]);
+        let e = poly.edges[i];
+        if sa >= 0 {
+            plus.verts.push(a);
+            plus.edges.push(if sa == 0 && sb < 0 { cut } else { e });
+        }
+        if sa <= 0 {
+            minus.verts.push(a);
+            minus.edges.push(if sa == 0 && sb > 0 { cut } else { e });
+        }
+        if sa * sb < 0 {
+            let w = match e.parent {
+                Some(pi) => {
+                    on_parent_edge
+                        .iter()
+                        .find(|(i, _)| *i == pi)
+                        .expect("a boundary crossing on a parent edge the chord misses")
+                        .1
+                }
+                None => {
+                    let b = poly.verts[(i + 1) % m];
+                    let key = (a.min(b), a.max(b));
+                    *interior.entry(key).or_insert_with(|| {
+                        local.interpolate(
+                            ctx,
+                            e.support.0,
+                            e.support.1,
+                            j,
+                            VertexDef::Meet(e.line, cut.line),
+                            None,
+                        )
+                    })
+                }
+            };
+            plus.verts.push(w);
+            plus.edges.push(if sa > 0 { cut } else { e });
+            minus.verts.push(w);
+            minus.edges.push(if sa < 0 { cut } else { e });
+        }
+    }
+    (plus, minus)
 }
 
 /// Splits parent face `f` by every neuron of the layer; new vertices go to `local`, the
 /// sub-polygons to `out` (tagged with `f`).
+///
+/// Neurons are applied one at a time. While the face is in few pieces every piece is tested
+/// against the neuron's line; from `ctx.zone_walk_from` pieces on, the line is walked from its
+/// chord's ends through the pieces it touches (neighbours found through shared vertices), so a
+/// face cut by n lines costs O(n²) instead of O(n³); the bits of the walked neurons are filled in
+/// once at the end from one vertex of each piece.
 fn split_face(
     ctx: &LayerCtx,
     f: usize,
@@ -69,6 +202,7 @@ fn split_face(
         edge_verts,
         signs,
         corner_signs,
+        zone,
     } = scratch;
     // Classify every neuron at once from F's corners: bitmasks of strictly positive and
     // strictly negative corners (exact for the unsure ones).
@@ -83,6 +217,10 @@ fn split_face(
     let bits: SmallVec<[u64; 4]> = pos.iter().zip(neg.iter()).map(|(p, q)| p & !q).collect();
     splitting.clear();
     splitting.extend((0..n).filter(|&j| pattern::get(pos, j) && pattern::get(neg, j)));
+    // s lines make at most s(s − 1)/2 crossings inside F and 2s on its boundary: room for them
+    // up front, so a face cut by many lines does not regrow (and copy) its rows.
+    let s = splitting.len();
+    local.reserve(s * (s + 3) / 2);
     polys.clear();
     polys.push(Poly {
         verts: verts.iter().copied().collect(),
@@ -95,6 +233,7 @@ fn split_face(
             .collect(),
         bits,
     });
+    zone.active = false;
     // Vertices made on each parent edge during this layer (shared with the neighbour face).
     for e in edge_verts.iter_mut() {
         e.clear();
@@ -104,10 +243,15 @@ fn split_face(
     }
     for &j in splitting.iter() {
         let line_j = LineKey::neuron(l, j, f);
+        if !zone.active && polys.len() >= ctx.zone_walk_from {
+            zone.start(polys);
+        }
         // Where line j crosses the parent boundary: the chord's two ends.
         let mut chord = [u32::MAX; 2];
         let mut ends = 0;
         let mut on_parent_edge: [(u32, u32); 2] = [(u32::MAX, u32::MAX); 2];
+        // Parent edges whose crossing vertex is new (no piece knows it yet).
+        let mut new_on_edge: SmallVec<[usize; 2]> = SmallVec::new();
         corner_signs.clear();
         for &v in verts {
             corner_signs.push(local.sign(ctx, v, j));
@@ -140,6 +284,7 @@ fn split_face(
                         Some(key),
                     );
                     edge_verts[i].push(w);
+                    new_on_edge.push(i);
                     w
                 });
                 assert!(
@@ -161,6 +306,23 @@ fn split_face(
             parent: None,
         };
         interior.clear();
+        if zone.active {
+            walk_line(
+                ctx,
+                j,
+                cut,
+                &chord,
+                &new_on_edge,
+                (verts, &edge_verts[..k]),
+                &on_parent_edge,
+                polys,
+                zone,
+                interior,
+                signs,
+                local,
+            );
+            continue;
+        }
         // Split polygons in place (plus side replaces the polygon, minus side goes to the end):
         // untouched polygons are not moved.
         let before = polys.len();
@@ -181,65 +343,153 @@ fn split_face(
                 continue;
             }
             let poly = std::mem::take(poly);
-            let m = poly.verts.len();
-            let mut plus = Poly {
-                verts: SmallVec::new(),
-                edges: SmallVec::new(),
-                bits: poly.bits.clone(),
-            };
-            pattern::set(&mut plus.bits, j, true);
-            let mut minus = Poly {
-                verts: SmallVec::new(),
-                edges: SmallVec::new(),
-                bits: poly.bits,
-            };
-            for i in 0..m {
-                let (a, sa, sb) = (poly.verts[i], signs[i], signs[(i + 1) % m]);
-                let e = poly.edges[i];
-                if sa >= 0 {
-                    plus.verts.push(a);
-                    plus.edges.push(if sa == 0 && sb < 0 { cut } else { e });
-                }
-                if sa <= 0 {
-                    minus.verts.push(a);
-                    minus.edges.push(if sa == 0 && sb > 0 { cut } else { e });
-                }
-                if sa * sb < 0 {
-                    let w = match e.parent {
-                        Some(pi) => {
-                            on_parent_edge
-                                .iter()
-                                .find(|(i, _)| *i == pi)
-                                .expect("a boundary crossing on a parent edge the chord misses")
-                                .1
-                        }
-                        None => {
-                            let b = poly.verts[(i + 1) % m];
-                            let key = (a.min(b), a.max(b));
-                            *interior.entry(key).or_insert_with(|| {
-                                local.interpolate(
-                                    ctx,
-                                    e.support.0,
-                                    e.support.1,
-                                    j,
-                                    VertexDef::Meet(e.line, line_j),
-                                    None,
-                                )
-                            })
-                        }
-                    };
-                    plus.verts.push(w);
-                    plus.edges.push(if sa > 0 { cut } else { e });
-                    minus.verts.push(w);
-                    minus.edges.push(if sa < 0 { cut } else { e });
-                }
-            }
+            let (plus, minus) =
+                split_poly(ctx, poly, signs, j, cut, &on_parent_edge, interior, local);
             polys[p] = plus;
             polys.push(minus);
         }
     }
+    if zone.active {
+        fill_walked_bits(ctx, polys, &zone.walked, local, pos, neg);
+    }
     for p in polys.iter() {
         out.push(f as u32, &p.verts, p.edges.iter().map(|e| e.line), &p.bits);
+    }
+}
+
+/// Walks line j through the pieces it touches, splitting those it cuts. The walk starts at the
+/// pieces around the chord's ends (for an end just made on a parent edge: the pieces around that
+/// edge's vertices) and moves to the pieces sharing a crossed edge or a vertex on the line; every
+/// piece the line cuts is reached, since consecutive pieces along the line share such a point.
+#[allow(clippy::too_many_arguments)]
+fn walk_line(
+    ctx: &LayerCtx,
+    j: usize,
+    cut: EdgeInfo,
+    chord: &[u32; 2],
+    new_on_edge: &[usize],
+    (corners, edge_verts): (&[u32], &[Vec<u32>]),
+    on_parent_edge: &[(u32, u32); 2],
+    polys: &mut Vec<Poly>,
+    zone: &mut Zone,
+    interior: &mut FxHashMap<(u32, u32), u32>,
+    signs: &mut Vec<i8>,
+    local: &mut LocalVertices,
+) {
+    zone.walked.push(j);
+    let mark = zone.walked.len() as u32;
+    let k = corners.len();
+    zone.queue.clear();
+    for &c in chord {
+        zone.enqueue_around(c, mark);
+    }
+    for &i in new_on_edge {
+        zone.enqueue_around(corners[i], mark);
+        zone.enqueue_around(corners[(i + 1) % k], mark);
+        for &v in &edge_verts[i] {
+            zone.enqueue_around(v, mark);
+        }
+    }
+    while let Some(p) = zone.queue.pop() {
+        signs.clear();
+        let (mut pos, mut neg) = (false, false);
+        for &v in &polys[p].verts {
+            let s = local.sign(ctx, v, j);
+            pos |= s > 0;
+            neg |= s < 0;
+            signs.push(s);
+        }
+        let poly = &polys[p];
+        let m = poly.verts.len();
+        for i in 0..m {
+            if signs[i] == 0 {
+                zone.enqueue_around(poly.verts[i], mark);
+            }
+        }
+        if !(pos && neg) {
+            continue;
+        }
+        // Pieces across the crossed edges: the ones holding both ends (besides this one).
+        for i in 0..m {
+            if signs[i] * signs[(i + 1) % m] < 0 {
+                let (a, b) = (poly.verts[i], poly.verts[(i + 1) % m]);
+                let across: SmallVec<[u32; 2]> = zone
+                    .around
+                    .get(&a)
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|&q| {
+                        q as usize != p && zone.around.get(&b).is_some_and(|ps| ps.contains(&q))
+                    })
+                    .collect();
+                for q in across {
+                    if zone.stamp[q as usize] != mark {
+                        zone.stamp[q as usize] = mark;
+                        zone.queue.push(q as usize);
+                    }
+                }
+            }
+        }
+        let poly = std::mem::take(&mut polys[p]);
+        let old: SmallVec<[u32; 8]> = poly.verts.clone();
+        let (plus, minus) = split_poly(ctx, poly, signs, j, cut, on_parent_edge, interior, local);
+        let m_id = polys.len();
+        zone.record_split(&old, &plus, &minus, p, m_id);
+        zone.stamp.push(mark);
+        polys[p] = plus;
+        polys.push(minus);
+    }
+}
+
+/// The bits of the walked neurons for every piece: the sign masks of its vertices, floats only,
+/// until each walked neuron has a proven side (a piece is never cut, so any strict sign is its
+/// side); exact signs only for neurons no vertex's float decides.
+fn fill_walked_bits(
+    ctx: &LayerCtx,
+    polys: &mut [Poly],
+    walked: &[usize],
+    local: &mut LocalVertices,
+    pos: &mut Vec<u64>,
+    neg: &mut Vec<u64>,
+) {
+    let words = pattern::words(ctx.values.n);
+    let mut mask: SmallVec<[u64; 4]> = SmallVec::from_elem(0, words);
+    for &j in walked {
+        pattern::set(&mut mask, j, true);
+    }
+    for poly in polys.iter_mut() {
+        pos.clear();
+        pos.resize(words, 0);
+        neg.clear();
+        neg.resize(words, 0);
+        // One full row (the first vertex); the few neurons it leaves open (its own lines, mostly)
+        // are read one by one from the other vertices.
+        local.or_float_sign_masks(ctx, poly.verts[0], pos, neg);
+        for w in 0..words {
+            debug_assert_eq!(pos[w] & neg[w] & mask[w], 0, "a walked line cuts a piece");
+            poly.bits[w] = (poly.bits[w] & !mask[w]) | (pos[w] & mask[w]);
+        }
+        for w in 0..words {
+            let mut open = mask[w] & !(pos[w] | neg[w]);
+            while open != 0 {
+                let j = w * 64 + open.trailing_zeros() as usize;
+                open &= open - 1;
+                let float_side = poly.verts[1..].iter().find_map(|&v| {
+                    let (z, e) = local.float(ctx, v, j);
+                    (z > e || z < -e).then_some(z > 0.0)
+                });
+                let positive = float_side.unwrap_or_else(|| {
+                    poly.verts
+                        .iter()
+                        .map(|&v| local.sign(ctx, v, j))
+                        .find(|&s| s != 0)
+                        .expect("a piece with an interior has a vertex off every line")
+                        > 0
+                });
+                pattern::set(&mut poly.bits, j, positive);
+            }
+        }
     }
 }
 

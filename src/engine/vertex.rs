@@ -320,6 +320,8 @@ pub struct LayerCtx<'a> {
     /// The last hidden layer: new vertices' rows are dropped once their run is done (no next
     /// layer reads them), which keeps peak memory down and lets the allocator reuse pages.
     pub last: bool,
+    /// See [`crate::EnumerateConfig::zone_walk_from`].
+    pub zone_walk_from: usize,
 }
 
 impl<'a> LayerCtx<'a> {
@@ -341,6 +343,7 @@ impl<'a> LayerCtx<'a> {
             global_exact: Mutex::new(HashMap::new()),
             fallbacks: AtomicUsize::new(0),
             last: false,
+            zone_walk_from: 32,
         }
     }
 
@@ -401,6 +404,17 @@ impl LocalVertices {
         self.def.len()
     }
 
+    /// Room for `extra` more vertices.
+    pub fn reserve(&mut self, extra: usize) {
+        self.z.reserve(extra * self.n);
+        self.err.reserve(extra);
+        self.xy.reserve(extra * self.d);
+        self.def.reserve(extra);
+        self.shared_key.reserve(extra);
+        self.exact.reserve(extra);
+        self.row_max.reserve(extra);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.def.is_empty()
     }
@@ -417,7 +431,7 @@ impl LocalVertices {
     }
 
     /// Raw float value and bound of neuron j at v (no exact data consulted).
-    fn float(&self, ctx: &LayerCtx, v: u32, j: usize) -> (f64, f64) {
+    pub(crate) fn float(&self, ctx: &LayerCtx, v: u32, j: usize) -> (f64, f64) {
         match self.local(v) {
             Some(k) => (self.z[k * self.n + j], self.err[k]),
             None => (
@@ -463,20 +477,40 @@ impl LocalVertices {
     /// ORs vertex v's strictly positive neurons into `pos` and strictly negative ones into `neg`
     /// (bit j = neuron j): one pass over its row, exact signs only where the float is unsure.
     pub fn or_sign_masks(&mut self, ctx: &LayerCtx, v: u32, pos: &mut [u64], neg: &mut [u64]) {
+        if !self.or_float_sign_masks(ctx, v, pos, neg) {
+            for j in 0..self.n {
+                let (z, e) = self.float(ctx, v, j);
+                if !(z > e || z < -e) {
+                    let s = self.sign(ctx, v, j);
+                    pos[j / 64] |= ((s > 0) as u64) << (j % 64);
+                    neg[j / 64] |= ((s < 0) as u64) << (j % 64);
+                }
+            }
+        }
+    }
+
+    /// The float-only part of [`Self::or_sign_masks`] (exact signs already known are used):
+    /// returns whether every neuron's sign was decided.
+    pub fn or_float_sign_masks(
+        &self,
+        ctx: &LayerCtx,
+        v: u32,
+        pos: &mut [u64],
+        neg: &mut [u64],
+    ) -> bool {
         let n = self.n;
-        let exact = self.local(v).and_then(|k| self.exact[k].clone());
-        if let Some(x) = exact {
+        if let Some(x) = self.local(v).and_then(|k| self.exact[k].as_ref()) {
             for (j, &s) in x.signs.iter().enumerate() {
                 pos[j / 64] |= ((s > 0) as u64) << (j % 64);
                 neg[j / 64] |= ((s < 0) as u64) << (j % 64);
             }
-            return;
+            return true;
         }
         let (row, e) = match self.local(v) {
             Some(k) => (&self.z[k * n..(k + 1) * n], self.err[k]),
             None => (ctx.values.row(v as usize), ctx.values.err[v as usize]),
         };
-        let mut unsure = false;
+        let mut decided = true;
         for (w, chunk) in row.chunks(64).enumerate() {
             let (mut pw, mut nw) = (0u64, 0u64);
             // Four at a time (compiles to vector compares and mask extraction).
@@ -506,18 +540,9 @@ impl LocalVertices {
             } else {
                 (1u64 << chunk.len()) - 1
             };
-            unsure |= (pw | nw) != full;
+            decided &= (pw | nw) == full;
         }
-        if unsure {
-            for j in 0..n {
-                let (z, e) = self.float(ctx, v, j);
-                if !(z > e || z < -e) {
-                    let s = self.sign(ctx, v, j);
-                    pos[j / 64] |= ((s > 0) as u64) << (j % 64);
-                    neg[j / 64] |= ((s < 0) as u64) << (j % 64);
-                }
-            }
-        }
+        decided
     }
 
     /// Makes the vertex where neuron j vanishes on the support segment (p, q), whose endpoints

@@ -87,22 +87,42 @@ pub fn count(net: &Network, slice: &Slice) -> Partition {
 
 /// Counts, then proves the partition with the independent certificate checker, and checks the
 /// mesh invariants (V − E + F = 1 for d = 2). Returns the region count.
+///
+/// Both ways the planar engine applies a layer inside a face run: the default (pieces tested
+/// one by one, then the zone walk once a face is in many pieces) and the zone walk from the first
+/// line; both partitions must be certified and have the same patterns.
 pub fn count_certified(net: &Network, slice: &Slice) -> usize {
-    let p = count(net, slice);
-    let file = partition_file(&p);
     let restricted = Restricted::new(net, slice).unwrap();
-    let n = verify(&restricted.exact, &slice.domain, &file)
-        .unwrap_or_else(|e| panic!("certificate rejected: {e}"));
-    assert_eq!(n, p.regions.len());
-    if p.dim == 2 {
-        let (v, e, f) = (
-            p.vertex_count() as i64,
-            p.edge_count() as i64,
-            p.regions.len() as i64,
-        );
-        assert_eq!(v - e + f, 1, "Euler: V={v} E={e} F={f}");
+    let mut patterns = Vec::new();
+    for zone_walk_from in [EnumerateConfig::default().zone_walk_from, 0] {
+        let cfg = EnumerateConfig {
+            zone_walk_from,
+            ..EnumerateConfig::default()
+        };
+        let p = count_regions(net, slice, &cfg).expect("valid input");
+        assert!(p.complete && p.certified);
+        let file = partition_file(&p);
+        let n = verify(&restricted.exact, &slice.domain, &file).unwrap_or_else(|e| {
+            panic!("certificate rejected (zone walk from {zone_walk_from} pieces): {e}")
+        });
+        assert_eq!(n, p.regions.len());
+        if p.dim == 2 {
+            let (v, e, f) = (
+                p.vertex_count() as i64,
+                p.edge_count() as i64,
+                p.regions.len() as i64,
+            );
+            assert_eq!(v - e + f, 1, "Euler: V={v} E={e} F={f}");
+        }
+        let mut sorted: Vec<Vec<u64>> = p.regions.iter().map(|r| r.pattern.to_vec()).collect();
+        sorted.sort();
+        patterns.push(sorted);
     }
-    n
+    assert_eq!(
+        patterns[0], patterns[1],
+        "the two ways of splitting a face disagree"
+    );
+    patterns[0].len()
 }
 
 pub fn certificate_of(net: &Network, slice: &Slice) -> PartitionFile {
