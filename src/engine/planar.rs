@@ -401,9 +401,9 @@ fn walk_line(
         }
         let poly = &polys[p];
         let m = poly.verts.len();
-        for i in 0..m {
-            if signs[i] == 0 {
-                zone.enqueue_around(poly.verts[i], mark);
+        for (&v, &s) in poly.verts.iter().zip(signs.iter()) {
+            if s == 0 {
+                zone.enqueue_around(v, mark);
             }
         }
         if !(pos && neg) {
