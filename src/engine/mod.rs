@@ -184,6 +184,7 @@ pub(crate) fn split_faces<S: Default>(
                 }
                 let before = out.len();
                 let (verts, lines) = mesh.face(f);
+                local.face = f as u32;
                 split(ctx, f, verts, lines, &mut local, &mut out, &mut scratch);
                 let extra = out.len() - before - 1;
                 let total = running.fetch_add(extra, Ordering::Relaxed) + extra;
@@ -277,7 +278,7 @@ fn enumerate_mesh(
         let point = geo.point(def);
         xy.extend(point.to_f64());
         if !net.widths.is_empty() {
-            let x = geo.values(def, 0);
+            let x = geo.values(def, 0, 0);
             z.extend_from_slice(&x.z);
             err.push(x.err);
         }

@@ -83,6 +83,15 @@ pub struct ExactGeometry {
     pub corners: Vec<ExactPoint>,
     pub sides: Vec<LineEq>,
     lines: Mutex<HashMap<LineKey, Arc<LineEq>>>,
+    /// Exact maps of faces that needed exact work (see [`Self::face_map`]).
+    maps: Mutex<HashMap<(usize, u32), Arc<FaceMap>>>,
+}
+
+/// The exact affine map `rows / q` of hidden layer `l − 1`'s pre-activations on a face of the
+/// mesh at the start of layer `l`.
+struct FaceMap {
+    rows: Vec<LineEq>,
+    q: num_bigint::BigInt,
 }
 
 impl ExactGeometry {
@@ -101,11 +110,38 @@ impl ExactGeometry {
             corners,
             sides,
             lines: Mutex::new(HashMap::new()),
+            maps: Mutex::new(HashMap::new()),
         }
     }
 
     fn face_pattern(&self, layer: usize, face: usize) -> &[u64] {
         &self.archive[layer][face * self.stride..(face + 1) * self.stride]
+    }
+
+    /// The exact map of layer `l − 1` on face `face` of the mesh at the start of layer `l ≥ 1`
+    /// (cached: the exact fallbacks of one face share it, and the boundaries and vertex values
+    /// built from it cost one layer of products each).
+    fn face_map(&self, l: usize, face: u32) -> Arc<FaceMap> {
+        if let Some(m) = self.maps.lock().expect("map cache").get(&(l, face)) {
+            return m.clone();
+        }
+        let bits = self.face_pattern(l, face as usize);
+        let offsets = &self.offsets;
+        let (rows, q) = self
+            .net
+            .layer_map(l - 1, &|k, j| pattern::get(bits, offsets[k] + j));
+        let m = Arc::new(FaceMap { rows, q });
+        self.maps
+            .lock()
+            .expect("map cache")
+            .entry((l, face))
+            .or_insert(m)
+            .clone()
+    }
+
+    /// Whether neuron j of hidden layer `l − 1` is active on face `face` (mesh at layer l).
+    fn active_before(&self, l: usize, face: u32, j: usize) -> bool {
+        pattern::get(self.face_pattern(l, face as usize), self.offsets[l - 1] + j)
     }
 
     /// The exact equation of a boundary (cached).
@@ -115,11 +151,12 @@ impl ExactGeometry {
         }
         let eq = Arc::new(match key.hidden_neuron() {
             None => self.sides[key.neuron as usize].clone(),
+            Some((0, i)) => self.net.neuron_line(0, i, &|_, _| true),
             Some((l, i)) => {
-                let bits = self.face_pattern(l, key.face as usize);
-                let offsets = &self.offsets;
-                self.net
-                    .neuron_line(l, i, &|k, j| pattern::get(bits, offsets[k] + j))
+                let map = self.face_map(l, key.face);
+                self.net.line_on_map(l, i, &map.rows, &map.q, &|j| {
+                    self.active_before(l, key.face, j)
+                })
             }
         });
         self.lines
@@ -152,28 +189,17 @@ impl ExactGeometry {
                 let (rows, q) = self
                     .net
                     .layer_map(l - 1, &|k, j| pattern::get(bits, offsets[k] + j));
-                let layer = &self.net.hidden[*l];
                 let mut out = Vec::with_capacity(neurons.len());
                 let mut seen = neurons.clone();
                 seen.sort_unstable();
                 seen.dedup();
                 for &i in &seen {
-                    let i = i as usize;
-                    let mut a = vec![num_bigint::BigInt::from(0); self.net.d];
-                    let mut c = &layer.b[i] * &q;
-                    for (j, row) in rows.iter().enumerate() {
-                        let w = layer.weight(i, j);
-                        if !pattern::get(bits, offsets[l - 1] + j) || num_traits::Zero::is_zero(w) {
-                            continue;
-                        }
-                        for (ak, rk) in a.iter_mut().zip(&row.a) {
-                            *ak += w * rk;
-                        }
-                        c += w * &row.c;
-                    }
+                    let eq = self.net.line_on_map(*l, i as usize, &rows, &q, &|j| {
+                        pattern::get(bits, offsets[l - 1] + j)
+                    });
                     out.push((
-                        LineKey::neuron(*l, i, *face as usize),
-                        Arc::new(LineEq { a, c }.reduced()),
+                        LineKey::neuron(*l, i as usize, *face as usize),
+                        Arc::new(eq),
                     ));
                 }
                 out
@@ -198,13 +224,24 @@ impl ExactGeometry {
         }
     }
 
-    /// Exact values of hidden layer `layer` at a vertex, with their rounded floats.
-    pub fn values(&self, def: &VertexDef, layer: usize) -> ExactValues {
+    /// Exact values of hidden layer `layer` at a vertex of face `face` (a face of the mesh at the
+    /// start of that layer whose closure holds the vertex), with their rounded floats.
+    pub fn values(&self, def: &VertexDef, layer: usize, face: u32) -> ExactValues {
         let p = self.point(def);
-        let acts = self.net.forward(&p, layer);
-        let num = &acts.num[layer];
-        let den = &acts.den[layer];
-        let z: Vec<f64> = num.iter().map(|x| ratio_to_f64(x, den)).collect();
+        let (num, den) = if layer == 0 {
+            let mut acts = self.net.forward(&p, 0);
+            (acts.num.swap_remove(0), acts.den.swap_remove(0))
+        } else {
+            let map = self.face_map(layer, face);
+            self.net.layer_at(
+                layer,
+                &map.rows,
+                &map.q,
+                &|j| self.active_before(layer, face, j),
+                &p,
+            )
+        };
+        let z: Vec<f64> = num.iter().map(|x| ratio_to_f64(x, &den)).collect();
         let signs = num.iter().map(sign_of).collect();
         let zmax = z.iter().fold(0.0f64, |m, x| m.max(x.abs()));
         ExactValues {
@@ -351,11 +388,11 @@ impl<'a> LayerCtx<'a> {
         self.defs.len() as u32
     }
 
-    fn global_exact(&self, v: u32) -> Arc<ExactValues> {
+    fn global_exact(&self, v: u32, face: u32) -> Arc<ExactValues> {
         if let Some(x) = self.global_exact.lock().expect("exact cache").get(&v) {
             return x.clone();
         }
-        let x = Arc::new(self.geo.values(&self.defs[v as usize], self.layer));
+        let x = Arc::new(self.geo.values(&self.defs[v as usize], self.layer, face));
         // Two threads may compute the same vertex; count it once (the report is deterministic).
         match self.global_exact.lock().expect("exact cache").entry(v) {
             std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
@@ -371,6 +408,8 @@ impl<'a> LayerCtx<'a> {
 /// `base + k` is local vertex k.
 pub struct LocalVertices {
     pub base: u32,
+    /// The parent face being split (exact fallbacks use its pattern).
+    pub face: u32,
     pub n: usize,
     pub d: usize,
     pub z: Vec<f64>,
@@ -388,6 +427,7 @@ impl LocalVertices {
     pub fn new(ctx: &LayerCtx) -> Self {
         LocalVertices {
             base: ctx.base(),
+            face: 0,
             n: ctx.values.n,
             d: ctx.d,
             z: Vec::with_capacity(16 * ctx.values.n),
@@ -456,7 +496,7 @@ impl LocalVertices {
                     return -1;
                 }
                 ctx.fallbacks.fetch_add(1, Ordering::Relaxed);
-                let x = Arc::new(ctx.geo.values(&self.def[k], ctx.layer));
+                let x = Arc::new(ctx.geo.values(&self.def[k], ctx.layer, self.face));
                 let s = x.signs[j];
                 self.exact[k] = Some(x);
                 s
@@ -469,7 +509,7 @@ impl LocalVertices {
                 if z < -e {
                     return -1;
                 }
-                ctx.global_exact(v).signs[j]
+                ctx.global_exact(v, self.face).signs[j]
             }
         }
     }
@@ -563,7 +603,7 @@ impl LocalVertices {
         let proven = (zp > ep && zq < -eq) || (zp < -ep && zq > eq);
         if !proven {
             ctx.fallbacks.fetch_add(1, Ordering::Relaxed);
-            let x = ctx.geo.values(&def, ctx.layer);
+            let x = ctx.geo.values(&def, ctx.layer, self.face);
             self.z.extend_from_slice(&x.z);
             self.err.push(x.err);
             self.row_max.push(row_max(&x.z));

@@ -197,12 +197,25 @@ impl ExactNet {
             .reduced();
         }
         let (prev_rows, qprev) = self.layer_map(l - 1, active);
+        self.line_on_map(l, i, &prev_rows, &qprev, &|j| active(l - 1, j))
+    }
+
+    /// Neuron `i` of hidden layer `l ≥ 1` given the map `rows / q` of layer `l − 1`'s
+    /// pre-activations on a region and which of them are active there (reduced).
+    pub fn line_on_map(
+        &self,
+        l: usize,
+        i: usize,
+        rows: &[LineEq],
+        q: &BigInt,
+        active: &dyn Fn(usize) -> bool,
+    ) -> LineEq {
         let layer = &self.hidden[l];
         let mut a = vec![BigInt::zero(); self.d];
-        let mut c = &layer.b[i] * &qprev;
-        for (j, row) in prev_rows.iter().enumerate() {
+        let mut c = &layer.b[i] * q;
+        for (j, row) in rows.iter().enumerate() {
             let w = layer.weight(i, j);
-            if w.is_zero() || !active(l - 1, j) {
+            if w.is_zero() || !active(j) {
                 continue;
             }
             for (ak, rk) in a.iter_mut().zip(&row.a) {
@@ -210,6 +223,48 @@ impl ExactNet {
             }
             c += w * &row.c;
         }
-        LineEq { a, c }
+        LineEq { a, c }.reduced()
+    }
+
+    /// Pre-activations of hidden layer `l ≥ 1` at `p`, given the map `rows / q` of layer
+    /// `l − 1` on a region whose closure holds `p` and which neurons are active there: one
+    /// layer of products instead of a forward pass from the input.
+    pub fn layer_at(
+        &self,
+        l: usize,
+        rows: &[LineEq],
+        q: &BigInt,
+        active: &dyn Fn(usize) -> bool,
+        p: &ExactPoint,
+    ) -> (Vec<BigInt>, BigInt) {
+        // Layer l − 1 at p: (a·num + c·den) / (q·den); inactive neurons contribute nothing.
+        let h: Vec<BigInt> = rows
+            .iter()
+            .enumerate()
+            .map(|(j, row)| {
+                if !active(j) {
+                    return BigInt::zero();
+                }
+                let mut y = &row.c * &p.den;
+                for (ak, xk) in row.a.iter().zip(&p.num) {
+                    y += ak * xk;
+                }
+                y
+            })
+            .collect();
+        let q1 = q * &p.den;
+        let layer = &self.hidden[l];
+        let num = (0..layer.n_out)
+            .map(|i| {
+                let mut s = &layer.b[i] * &q1;
+                for (w, x) in layer.w[i * layer.n_in..(i + 1) * layer.n_in].iter().zip(&h) {
+                    if !x.is_zero() && !w.is_zero() {
+                        s += w * x;
+                    }
+                }
+                s
+            })
+            .collect();
+        (num, q1 * &layer.den)
     }
 }
