@@ -15,7 +15,7 @@
 //! edges, or chords of a boundary across its parent face), so errors never compound along chains
 //! of splits.
 
-use crate::exact::number::ratio_to_f64;
+use crate::exact::number::ratio_to_f64_fast;
 use crate::exact::point::{intersect_lines, root_1d};
 use crate::exact::{ExactNet, ExactPoint, LineEq};
 use crate::pattern;
@@ -241,12 +241,12 @@ impl ExactGeometry {
                 &p,
             )
         };
-        let z: Vec<f64> = num.iter().map(|x| ratio_to_f64(x, &den)).collect();
+        let z: Vec<f64> = num.iter().map(|x| ratio_to_f64_fast(x, &den)).collect();
         let signs = num.iter().map(sign_of).collect();
         let zmax = z.iter().fold(0.0f64, |m, x| m.max(x.abs()));
         ExactValues {
             signs,
-            // Correct rounding, down to the subnormal range.
+            // Within 1.01 ulp (ratio_to_f64_fast), down to the subnormal range.
             err: 8.0 * U * zmax + 4.0 * f64::MIN_POSITIVE,
             z,
             point: p,

@@ -102,6 +102,43 @@ pub fn ratio_to_f64(n: &BigInt, d: &BigInt) -> f64 {
     to_f64(&BigRational::new(n.clone(), d.clone()))
 }
 
+/// f64 of n / d (d > 0) within 1.01 ulp, without reducing the fraction (no gcd, which dominates
+/// for the big numerators of exact vertex values): a 64-bit integer quotient rounded once, then
+/// scaled by a power of two (exact above the subnormal range, ≤ 2^-1074 off below it).
+pub fn ratio_to_f64_fast(n: &BigInt, d: &BigInt) -> f64 {
+    if n.is_zero() {
+        return 0.0;
+    }
+    let shift = 64 - (n.bits() as i64 - d.bits() as i64);
+    let (num, den) = (n.magnitude(), d.magnitude());
+    let quotient = if shift >= 0 {
+        (num << shift as usize) / den
+    } else {
+        num / (den << (-shift) as usize)
+    };
+    // 2^63 ≤ |n|·2^shift / d < 2^65, so the quotient fits 128 bits.
+    let q = num_traits::ToPrimitive::to_u128(&quotient).expect("a quotient of 65 bits at most");
+    let x = scale_by_power_of_two(q as f64, -shift);
+    if n.is_negative() {
+        -x
+    } else {
+        x
+    }
+}
+
+/// x · 2^e in steps that stay in range.
+fn scale_by_power_of_two(mut x: f64, mut e: i64) -> f64 {
+    while e > 1000 && x.is_finite() {
+        x *= 2f64.powi(1000);
+        e -= 1000;
+    }
+    while e < -1000 && x != 0.0 {
+        x *= 2f64.powi(-1000);
+        e += 1000;
+    }
+    x * 2f64.powi(e.clamp(-1100, 1100) as i32)
+}
+
 /// "p/q" (or "p" for integers): the canonical exact text of a rational.
 pub fn format_rational(q: &BigRational) -> String {
     if q.denom().is_one() {
@@ -131,6 +168,33 @@ mod tests {
         assert!(parse_rational("abc").is_err());
         assert!(parse_rational("").is_err());
         assert!(parse_rational("1.2.3").is_err());
+    }
+
+    #[test]
+    fn fast_ratio_is_within_an_ulp() {
+        let big = |s: &str| s.parse::<BigInt>().unwrap();
+        let cases = [
+            (big("1"), big("3")),
+            (big("-2"), big("3")),
+            (big("123456789012345678901234567890123"), big("7")),
+            (
+                big("7"),
+                big("123456789012345678901234567890123456789012345678901234567"),
+            ),
+            (BigInt::from(1) << 1070usize, big("3")),
+            (big("-5"), BigInt::from(3) << 1070usize),
+            (big("1"), BigInt::from(1) << 1080usize),
+            (BigInt::from(1) << 2000usize, big("1")),
+        ];
+        for (n, d) in cases {
+            let fast = ratio_to_f64_fast(&n, &d);
+            let careful = to_f64(&BigRational::new(n.clone(), d.clone()));
+            let tolerance = 2.0 * f64::EPSILON * careful.abs() + 2.0 * f64::MIN_POSITIVE;
+            assert!(
+                (fast - careful).abs() <= tolerance || fast == careful,
+                "{n}/{d}: {fast} vs {careful}"
+            );
+        }
     }
 
     #[test]
