@@ -186,6 +186,9 @@ pub(crate) fn split_faces<S: Default>(
                 let (verts, lines) = mesh.face(f);
                 local.face = f as u32;
                 split(ctx, f, verts, lines, &mut local, &mut out, &mut scratch);
+                if ctx.last {
+                    local.drop_rows();
+                }
                 let extra = out.len() - before - 1;
                 let total = running.fetch_add(extra, Ordering::Relaxed) + extra;
                 if max_regions.is_some_and(|m| total > m) {
@@ -194,6 +197,7 @@ pub(crate) fn split_faces<S: Default>(
             }
             progress.advance(range.len() as u64);
             if ctx.last {
+                // Free the row buffer now: the next run reuses its pages.
                 local.z = Vec::new();
             }
             out.local = Some(local);
@@ -521,7 +525,10 @@ impl vertex::Rows for MergedValues {
         let k = k as usize;
         match &local.exact[k] {
             Some(x) => &x.z,
-            None => &local.z[k * self.n..(k + 1) * self.n],
+            None => {
+                let r = k - local.z_first;
+                &local.z[r * self.n..(r + 1) * self.n]
+            }
         }
     }
 

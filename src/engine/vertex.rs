@@ -412,7 +412,9 @@ pub struct LocalVertices {
     pub face: u32,
     pub n: usize,
     pub d: usize,
+    /// Rows of local vertices `z_first..` (earlier rows were dropped, see [`Self::drop_rows`]).
     pub z: Vec<f64>,
+    pub z_first: usize,
     pub err: Vec<f64>,
     pub xy: Vec<f64>,
     pub def: Vec<VertexDef>,
@@ -431,6 +433,7 @@ impl LocalVertices {
             n: ctx.values.n,
             d: ctx.d,
             z: Vec::with_capacity(16 * ctx.values.n),
+            z_first: 0,
             err: Vec::with_capacity(16),
             xy: Vec::with_capacity(16 * ctx.d),
             def: Vec::with_capacity(16),
@@ -442,6 +445,13 @@ impl LocalVertices {
 
     pub fn len(&self) -> usize {
         self.def.len()
+    }
+
+    /// Forgets the rows of the vertices made so far (last layer: once a face is done, no one
+    /// reads them again), so one face's rows are reused in cache instead of faulting in new pages.
+    pub fn drop_rows(&mut self) {
+        self.z.clear();
+        self.z_first = self.len();
     }
 
     /// Room for `extra` more vertices.
@@ -473,7 +483,7 @@ impl LocalVertices {
     /// Raw float value and bound of neuron j at v (no exact data consulted).
     pub(crate) fn float(&self, ctx: &LayerCtx, v: u32, j: usize) -> (f64, f64) {
         match self.local(v) {
-            Some(k) => (self.z[k * self.n + j], self.err[k]),
+            Some(k) => (self.z[(k - self.z_first) * self.n + j], self.err[k]),
             None => (
                 ctx.values.z[v as usize * self.n + j],
                 ctx.values.err[v as usize],
@@ -488,7 +498,7 @@ impl LocalVertices {
                 if let Some(x) = &self.exact[k] {
                     return x.signs[j];
                 }
-                let (z, e) = (self.z[k * self.n + j], self.err[k]);
+                let (z, e) = (self.z[(k - self.z_first) * self.n + j], self.err[k]);
                 if z > e {
                     return 1;
                 }
@@ -547,7 +557,10 @@ impl LocalVertices {
             return true;
         }
         let (row, e) = match self.local(v) {
-            Some(k) => (&self.z[k * n..(k + 1) * n], self.err[k]),
+            Some(k) => {
+                let r = k - self.z_first;
+                (&self.z[r * n..(r + 1) * n], self.err[k])
+            }
             None => (ctx.values.row(v as usize), ctx.values.err[v as usize]),
         };
         let mut decided = true;
@@ -616,9 +629,10 @@ impl LocalVertices {
             self.z.resize(start + n, 0.0);
             // Rows of local endpoints live below `start`; global ones in the layer values.
             let (old, new) = self.z.split_at_mut(start);
+            let z_first = self.z_first;
             let row = |v: u32| -> &[f64] {
                 match v.checked_sub(self.base) {
-                    Some(k) => &old[k as usize * n..(k as usize + 1) * n],
+                    Some(k) => &old[(k as usize - z_first) * n..(k as usize - z_first + 1) * n],
                     None => ctx.values.row(v as usize),
                 }
             };
