@@ -306,12 +306,7 @@ fn enumerate_mesh(
         stride,
     };
     let row_max = z.chunks(n0.max(1)).map(vertex::row_max).collect();
-    let mut values = Some(LayerValues {
-        n: n0,
-        z,
-        err,
-        row_max,
-    });
+    let mut values = Some(LayerValues::new(n0, z, err, row_max));
     let mut merged: Option<MergedValues> = None;
     let mut per_layer = Vec::new();
     let mut complete = true;

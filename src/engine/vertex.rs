@@ -282,6 +282,11 @@ pub struct LayerValues {
     pub err: Vec<f64>,
     /// Per-vertex max_k |z̃_k| (an upper bound).
     pub row_max: Vec<f64>,
+    /// Per vertex, `2·words` words: the neurons whose float sign is proven positive, then the
+    /// proven negative ones (computed with the row, while it is in cache).
+    pub masks: Vec<u64>,
+    /// Per vertex: every neuron's sign is proven by the float.
+    pub decided: Vec<bool>,
 }
 
 /// `out = p + s·(q − p)`, returning max_k |q_k − p_k| (NaN differences are ignored, as with
@@ -338,9 +343,70 @@ pub fn row_max(row: &[f64]) -> f64 {
 }
 
 impl LayerValues {
+    /// Values with their sign masks.
+    pub fn new(n: usize, z: Vec<f64>, err: Vec<f64>, row_max: Vec<f64>) -> Self {
+        let words = crate::pattern::words(n);
+        let mut masks = vec![0u64; err.len() * 2 * words];
+        let mut decided = vec![false; err.len()];
+        for (v, (m, dec)) in masks.chunks_mut(2 * words).zip(&mut decided).enumerate() {
+            let (pos, neg) = m.split_at_mut(words);
+            *dec = row_sign_masks(&z[v * n..(v + 1) * n], err[v], pos, neg);
+        }
+        LayerValues {
+            n,
+            z,
+            err,
+            row_max,
+            masks,
+            decided,
+        }
+    }
+
     pub fn row(&self, v: usize) -> &[f64] {
         &self.z[v * self.n..(v + 1) * self.n]
     }
+
+    fn masks(&self, v: usize) -> (&[u64], &[u64]) {
+        let words = crate::pattern::words(self.n);
+        self.masks[v * 2 * words..(v + 1) * 2 * words].split_at(words)
+    }
+}
+
+/// ORs the neurons of `row` with float sign proven positive (`z > e`) into `pos` and proven
+/// negative into `neg`; returns whether all were proven. Four at a time (vector compares).
+fn row_sign_masks(row: &[f64], e: f64, pos: &mut [u64], neg: &mut [u64]) -> bool {
+    let mut decided = true;
+    for (w, chunk) in row.chunks(64).enumerate() {
+        let (mut pw, mut nw) = (0u64, 0u64);
+        let quads = chunk.chunks_exact(4);
+        let rest = quads.remainder();
+        for (q, z) in quads.enumerate() {
+            let p4 = (z[0] > e) as u64
+                | ((z[1] > e) as u64) << 1
+                | ((z[2] > e) as u64) << 2
+                | ((z[3] > e) as u64) << 3;
+            let n4 = (z[0] < -e) as u64
+                | ((z[1] < -e) as u64) << 1
+                | ((z[2] < -e) as u64) << 2
+                | ((z[3] < -e) as u64) << 3;
+            pw |= p4 << (4 * q);
+            nw |= n4 << (4 * q);
+        }
+        let done = chunk.len() - rest.len();
+        for (b, &z) in rest.iter().enumerate() {
+            pw |= ((z > e) as u64) << (done + b);
+            nw |= ((z < -e) as u64) << (done + b);
+        }
+        pos[w] |= pw;
+        neg[w] |= nw;
+        let full = if chunk.len() == 64 {
+            u64::MAX
+        } else {
+            (1u64 << chunk.len()) - 1
+        };
+        decided &= (pw | nw) == full;
+    }
+    decided
 }
 
 /// Shared, read-only state for processing the faces of one layer in parallel.
@@ -512,11 +578,11 @@ impl LocalVertices {
                 s
             }
             None => {
-                let (z, e) = self.float(ctx, v, j);
-                if z > e {
+                let (pos, neg) = ctx.values.masks(v as usize);
+                if pattern::get(pos, j) {
                     return 1;
                 }
-                if z < -e {
+                if pattern::get(neg, j) {
                     return -1;
                 }
                 ctx.global_exact(v, self.face).signs[j]
@@ -549,53 +615,30 @@ impl LocalVertices {
         neg: &mut [u64],
     ) -> bool {
         let n = self.n;
-        if let Some(x) = self.local(v).and_then(|k| self.exact[k].as_ref()) {
-            for (j, &s) in x.signs.iter().enumerate() {
-                pos[j / 64] |= ((s > 0) as u64) << (j % 64);
-                neg[j / 64] |= ((s < 0) as u64) << (j % 64);
-            }
-            return true;
-        }
-        let (row, e) = match self.local(v) {
+        match self.local(v) {
             Some(k) => {
+                if let Some(x) = self.exact[k].as_ref() {
+                    for (j, &s) in x.signs.iter().enumerate() {
+                        pos[j / 64] |= ((s > 0) as u64) << (j % 64);
+                        neg[j / 64] |= ((s < 0) as u64) << (j % 64);
+                    }
+                    return true;
+                }
                 let r = k - self.z_first;
-                (&self.z[r * n..(r + 1) * n], self.err[k])
+                row_sign_masks(&self.z[r * n..(r + 1) * n], self.err[k], pos, neg)
             }
-            None => (ctx.values.row(v as usize), ctx.values.err[v as usize]),
-        };
-        let mut decided = true;
-        for (w, chunk) in row.chunks(64).enumerate() {
-            let (mut pw, mut nw) = (0u64, 0u64);
-            // Four at a time (compiles to vector compares and mask extraction).
-            let quads = chunk.chunks_exact(4);
-            let rest = quads.remainder();
-            for (q, z) in quads.enumerate() {
-                let p4 = (z[0] > e) as u64
-                    | ((z[1] > e) as u64) << 1
-                    | ((z[2] > e) as u64) << 2
-                    | ((z[3] > e) as u64) << 3;
-                let n4 = (z[0] < -e) as u64
-                    | ((z[1] < -e) as u64) << 1
-                    | ((z[2] < -e) as u64) << 2
-                    | ((z[3] < -e) as u64) << 3;
-                pw |= p4 << (4 * q);
-                nw |= n4 << (4 * q);
+            None => {
+                // Old vertices: masks made with the layer's values.
+                let (p, q) = ctx.values.masks(v as usize);
+                for (a, b) in pos.iter_mut().zip(p) {
+                    *a |= b;
+                }
+                for (a, b) in neg.iter_mut().zip(q) {
+                    *a |= b;
+                }
+                ctx.values.decided[v as usize]
             }
-            let done = chunk.len() - rest.len();
-            for (b, &z) in rest.iter().enumerate() {
-                pw |= ((z > e) as u64) << (done + b);
-                nw |= ((z < -e) as u64) << (done + b);
-            }
-            pos[w] |= pw;
-            neg[w] |= nw;
-            let full = if chunk.len() == 64 {
-                u64::MAX
-            } else {
-                (1u64 << chunk.len()) - 1
-            };
-            decided &= (pw | nw) == full;
         }
-        decided
     }
 
     /// Makes the vertex where neuron j vanishes on the support segment (p, q), whose endpoints
@@ -681,14 +724,19 @@ pub fn next_layer_values(prev: &impl Rows, layer: &crate::restrict::FloatLayer) 
     let mut z = vec![0.0f64; v_count * n_out];
     let mut err = vec![0.0f64; v_count];
     let mut maxes = vec![0.0f64; v_count];
+    let words = crate::pattern::words(n_out);
+    let mut masks = vec![0u64; v_count * 2 * words];
+    let mut decided = vec![false; v_count];
     const CHUNK: usize = 1024;
     let nu = (n_in + 3) as f64 * U;
     let gamma = nu / (1.0 - nu);
     z.par_chunks_mut(CHUNK * n_out)
         .zip(err.par_chunks_mut(CHUNK))
         .zip(maxes.par_chunks_mut(CHUNK))
+        .zip(masks.par_chunks_mut(CHUNK * 2 * words))
+        .zip(decided.par_chunks_mut(CHUNK))
         .enumerate()
-        .for_each(|(c, ((zc, ec), mc))| {
+        .for_each(|(c, ((((zc, ec), mc), sc), dc))| {
             let first = c * CHUNK;
             let rows = ec.len();
             let mut h: Vec<f64> = Vec::with_capacity(rows * n_in);
@@ -728,6 +776,8 @@ pub fn next_layer_values(prev: &impl Rows, layer: &crate::restrict::FloatLayer) 
                     * (1.0 + 16.0 * U)
                     + (n_in + 3) as f64 * f64::MIN_POSITIVE * (1.0 + hmax + e);
                 mc[r] = row_max(&zc[r * n_out..(r + 1) * n_out]);
+                let (pos, neg) = sc[r * 2 * words..(r + 1) * 2 * words].split_at_mut(words);
+                dc[r] = row_sign_masks(&zc[r * n_out..(r + 1) * n_out], ec[r], pos, neg);
             }
         });
     LayerValues {
@@ -735,6 +785,8 @@ pub fn next_layer_values(prev: &impl Rows, layer: &crate::restrict::FloatLayer) 
         z,
         err,
         row_max: maxes,
+        masks,
+        decided,
     }
 }
 
