@@ -314,6 +314,7 @@ fn enumerate_mesh(
     let layers = net.widths.len();
     for l in 0..layers {
         geo.archive.push(mesh.patterns.clone()); // an Arc: no copy
+        geo.clear_maps();
         if let Some(previous) = merged.take() {
             values = Some(vertex::next_layer_values(&previous, &net.float[l]));
         }

@@ -217,10 +217,6 @@ fn split_face(
     let bits: SmallVec<[u64; 4]> = pos.iter().zip(neg.iter()).map(|(p, q)| p & !q).collect();
     splitting.clear();
     splitting.extend((0..n).filter(|&j| pattern::get(pos, j) && pattern::get(neg, j)));
-    // s lines make at most s(s − 1)/2 crossings inside F and 2s on its boundary: room for them
-    // up front, so a face cut by many lines does not regrow (and copy) its rows.
-    let s = splitting.len();
-    local.reserve(s * (s + 3) / 2);
     polys.clear();
     polys.push(Poly {
         verts: verts.iter().copied().collect(),

@@ -15,6 +15,7 @@
 //! edges, or chords of a boundary across its parent face), so errors never compound along chains
 //! of splits.
 
+use crate::exact::maps::{LayerRows, SmallLayer};
 use crate::exact::number::ratio_to_f64_fast;
 use crate::exact::point::{intersect_lines, root_1d};
 use crate::exact::{ExactNet, ExactPoint, LineEq};
@@ -83,14 +84,17 @@ pub struct ExactGeometry {
     pub corners: Vec<ExactPoint>,
     pub sides: Vec<LineEq>,
     lines: Mutex<HashMap<LineKey, Arc<LineEq>>>,
-    /// Exact maps of faces that needed exact work (see [`Self::face_map`]).
+    /// Exact maps of this layer's faces that needed exact work (see [`Self::face_map`]).
     maps: Mutex<HashMap<(usize, u32), Arc<FaceMap>>>,
+    /// Each hidden layer's weights in i128 when they fit.
+    small: Vec<SmallLayer>,
 }
 
 /// The exact affine map `rows / q` of hidden layer `l − 1`'s pre-activations on a face of the
-/// mesh at the start of layer `l`.
+/// mesh at the start of layer `l` (in i128 while it fits), with its rows as equations.
 struct FaceMap {
-    rows: Vec<LineEq>,
+    rows: LayerRows,
+    eqs: Vec<LineEq>,
     q: num_bigint::BigInt,
 }
 
@@ -102,6 +106,7 @@ impl ExactGeometry {
         corners: Vec<ExactPoint>,
         sides: Vec<LineEq>,
     ) -> Self {
+        let small = net.hidden.iter().map(SmallLayer::new).collect();
         ExactGeometry {
             net,
             offsets,
@@ -111,6 +116,7 @@ impl ExactGeometry {
             sides,
             lines: Mutex::new(HashMap::new()),
             maps: Mutex::new(HashMap::new()),
+            small,
         }
     }
 
@@ -125,18 +131,37 @@ impl ExactGeometry {
         if let Some(m) = self.maps.lock().expect("map cache").get(&(l, face)) {
             return m.clone();
         }
-        let bits = self.face_pattern(l, face as usize);
-        let offsets = &self.offsets;
-        let (rows, q) = self
-            .net
-            .layer_map(l - 1, &|k, j| pattern::get(bits, offsets[k] + j));
-        let m = Arc::new(FaceMap { rows, q });
+        let rows = self.face_rows(l, face);
+        let eqs = (0..rows.len()).map(|i| rows.eq(i)).collect();
+        let m = Arc::new(FaceMap {
+            q: rows.q(),
+            eqs,
+            rows,
+        });
         self.maps
             .lock()
             .expect("map cache")
             .entry((l, face))
             .or_insert(m)
             .clone()
+    }
+
+    /// The map of hidden layer `l − 1` on face `face` of the mesh at layer `l ≥ 1`: layer by
+    /// layer from the input, in i128 while the integers fit.
+    fn face_rows(&self, l: usize, face: u32) -> LayerRows {
+        let bits = self.face_pattern(l, face as usize);
+        let mut rows = LayerRows::first(&self.net);
+        for k in 1..l {
+            rows = rows.next(&self.net.hidden[k], &self.small[k], &|j| {
+                pattern::get(bits, self.offsets[k - 1] + j)
+            });
+        }
+        rows
+    }
+
+    /// Forgets the face maps (their faces belong to a finished layer).
+    pub fn clear_maps(&self) {
+        self.maps.lock().expect("map cache").clear();
     }
 
     /// Whether neuron j of hidden layer `l − 1` is active on face `face` (mesh at layer l).
@@ -154,7 +179,7 @@ impl ExactGeometry {
             Some((0, i)) => self.net.neuron_line(0, i, &|_, _| true),
             Some((l, i)) => {
                 let map = self.face_map(l, key.face);
-                self.net.line_on_map(l, i, &map.rows, &map.q, &|j| {
+                self.net.line_on_map(l, i, &map.eqs, &map.q, &|j| {
                     self.active_before(l, key.face, j)
                 })
             }
@@ -186,9 +211,9 @@ impl ExactGeometry {
             .flat_map_iter(|((l, face), neurons)| {
                 let bits = self.face_pattern(*l, *face as usize);
                 let offsets = &self.offsets;
-                let (rows, q) = self
-                    .net
-                    .layer_map(l - 1, &|k, j| pattern::get(bits, offsets[k] + j));
+                let map = self.face_rows(*l, *face);
+                let (rows, q): (Vec<LineEq>, _) =
+                    ((0..map.len()).map(|i| map.eq(i)).collect(), map.q());
                 let mut out = Vec::with_capacity(neurons.len());
                 let mut seen = neurons.clone();
                 seen.sort_unstable();
@@ -233,13 +258,19 @@ impl ExactGeometry {
             (acts.num.swap_remove(0), acts.den.swap_remove(0))
         } else {
             let map = self.face_map(layer, face);
-            self.net.layer_at(
-                layer,
-                &map.rows,
-                &map.q,
-                &|j| self.active_before(layer, face, j),
-                &p,
-            )
+            let active = |j: usize| self.active_before(layer, face, j);
+            if map.rows.is_small() {
+                // This layer's map on the face in i128 (while it fits), then each neuron at p.
+                let next = map
+                    .rows
+                    .next(&self.net.hidden[layer], &self.small[layer], &active);
+                let num = (0..next.len()).map(|i| next.eval(i, &p)).collect();
+                (num, next.q() * &p.den)
+            } else {
+                // Big integers: one layer of products from the previous layer's values at p
+                // (a third of the work of this layer's whole map).
+                self.net.layer_at(layer, &map.eqs, &map.q, &active, &p)
+            }
         };
         let z: Vec<f64> = num.iter().map(|x| ratio_to_f64_fast(x, &den)).collect();
         let signs = num.iter().map(sign_of).collect();
@@ -513,26 +544,15 @@ impl LocalVertices {
         self.def.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.def.is_empty()
+    }
+
     /// Forgets the rows of the vertices made so far (last layer: once a face is done, no one
     /// reads them again), so one face's rows are reused in cache instead of faulting in new pages.
     pub fn drop_rows(&mut self) {
         self.z.clear();
         self.z_first = self.len();
-    }
-
-    /// Room for `extra` more vertices.
-    pub fn reserve(&mut self, extra: usize) {
-        self.z.reserve(extra * self.n);
-        self.err.reserve(extra);
-        self.xy.reserve(extra * self.d);
-        self.def.reserve(extra);
-        self.shared_key.reserve(extra);
-        self.exact.reserve(extra);
-        self.row_max.reserve(extra);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.def.is_empty()
     }
 
     fn local(&self, v: u32) -> Option<usize> {

@@ -5,6 +5,7 @@
 //! neuron's boundary on a region ([`LineEq`]), and exact intersection points. Integers are
 //! `num-bigint`; no rational is normalised inside a loop (a gcd per operation costs ~50×).
 
+pub(crate) mod maps;
 pub mod net;
 pub mod number;
 pub mod point;

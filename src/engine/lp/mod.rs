@@ -29,20 +29,19 @@
 
 pub mod feasibility;
 pub mod geometry;
-pub(crate) mod maps;
 pub(crate) mod simplex;
 
 pub use feasibility::LpBackend;
 
 use crate::engine::{EnumerateConfig, ProgressSink};
 use crate::error::{Error, Result};
+use crate::exact::maps::{LayerRows, SmallLayer};
 use crate::exact::point::line_through;
 use crate::exact::{ExactPoint, LineEq};
 use crate::pattern;
 use crate::restrict::Restricted;
 use crate::slice::Domain;
 use feasibility::{Con, Decider, Interior, Pt};
-use maps::{LayerRows, SmallLayer};
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{Signed, Zero};

@@ -6,12 +6,16 @@
 //! `q_l = q_{l−1} den_l` — n_l × n_{l−1} × (d + 1) products per cell instead of recomputing
 //! every layer from the input. Integers stay in i128 (checked) while they fit, which is the
 //! case for three float32 layers; on overflow the same computation runs in big integers.
+//!
+//! Used by the lp engine (a cell's map from its parent's) and by the planar engine's exact
+//! fallbacks (a face's map, once per face that needs one).
 
-use crate::exact::{ExactLayer, ExactNet, LineEq};
+use crate::exact::{ExactLayer, ExactNet, ExactPoint, LineEq};
 use num_bigint::BigInt;
 use num_traits::{ToPrimitive, Zero};
 
 /// A layer's weights and biases as i128 when they fit.
+#[derive(Debug, Clone)]
 pub(crate) struct SmallLayer {
     w: Option<Vec<i128>>,
     b: Option<Vec<i128>>,
@@ -167,6 +171,31 @@ impl LayerRows {
         self.n
     }
 
+    /// Whether the rows are still machine integers.
+    pub(crate) fn is_small(&self) -> bool {
+        matches!(self.rows, Rows::Small { .. })
+    }
+
+    /// The common denominator.
+    pub(crate) fn q(&self) -> BigInt {
+        match &self.rows {
+            Rows::Small { q, .. } => BigInt::from(*q),
+            Rows::Big { q, .. } => q.clone(),
+        }
+    }
+
+    /// Neuron i at the point p: the numerator over `q · p.den` (same sign as the value).
+    pub(crate) fn eval(&self, i: usize, p: &ExactPoint) -> BigInt {
+        let eq = self.eq(i);
+        let mut y = &eq.c * &p.den;
+        for (a, x) in eq.a.iter().zip(&p.num) {
+            if !a.is_zero() {
+                y += a * x;
+            }
+        }
+        y
+    }
+
     /// The equation of neuron i: `a·t + c` (same sign as the pre-activation).
     pub(crate) fn eq(&self, i: usize) -> LineEq {
         let width = self.d + 1;
@@ -184,6 +213,7 @@ impl LayerRows {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)]
 mod tests {
     use super::*;
 
