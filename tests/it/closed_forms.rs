@@ -283,3 +283,16 @@ fn general_position_in_a_convex_polygon_window() {
     }
     assert!(checked >= 25, "too few samples: {checked}");
 }
+
+/// A wide layer of nearly parallel lines that all cross the box and meet far outside it: n + 1
+/// regions. (A worst-case memory reservation for the s(s + 3)/2 possible crossings once made
+/// 2 000 such lines abort; a face cut by many lines must only pay for the crossings it has.)
+#[test]
+fn many_nearly_parallel_lines_make_n_plus_one_strips() {
+    let n: i64 = 1500;
+    let w: Vec<Vec<Q>> = (0..n).map(|i| vec![q(i + 1, 10_000_000), qi(-1)]).collect();
+    let b: Vec<Q> = (0..n).map(|i| q(i - n / 2, n / 2 + 1)).collect();
+    let net = network(&[(w, b)]);
+    let p = count(&net, &square(-1, 1));
+    assert_eq!(p.regions.len() as i64, n + 1);
+}
