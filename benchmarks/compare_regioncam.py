@@ -9,8 +9,12 @@ network alternates runs of the two tools (regioncam in this process, relu-region
 subprocess) and prints the median enumeration times and their ratio. File loading is excluded on
 both sides: regioncam is timed around its layer loop (as in shared/bench/README.md), relu-regions
 reports its own enumeration time ("seconds" in its JSON, which excludes reading and parsing).
-Also printed: time per region, the forward-pass floor ratio (median enumeration time ÷ median
-floor time, both from relu-regions' JSON) and peak memory.
+Each relu-regions process runs the enumeration --warm times (default 5): "cold" is its first run
+(a fresh process: every page faulted in, caches cold), "warm" the median of its runs (as
+criterion measures, and as regioncam runs here, again and again in one Python process). Both are
+reported, each a median over --repeats processes. Also printed: time per region, the
+forward-pass floor ratio (enumeration time ÷ floor time; the floor is one f64 forward pass at all
+final vertices, timed warm in the same process) and peak memory.
 
 --scaling runs one network on growing boxes [-s, s]² (regioncam's `size`), so the number of
 regions grows while the network, and so the arithmetic per vertex, stays the same: time per
@@ -49,8 +53,8 @@ def time_regioncam(net, size=1.0):
     return rc.num_faces, time.perf_counter() - t
 
 
-def time_ours(binary, path, size=None):
-    args = [binary, "count", path, "--json", "-q", "--floor"]
+def time_ours(binary, path, size=None, warm=1):
+    args = [binary, "count", path, "--json", "-q", "--floor", f"--repeat={warm}"]
     if size is not None:
         args.append(f"--box=-{size}:{size},-{size}:{size}")
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
@@ -64,6 +68,7 @@ def main():
     ap.add_argument("--nets", default=DEFAULT_NETS)
     ap.add_argument("--scaling", metavar="NAME", help="one network on growing boxes")
     ap.add_argument("--sizes", default="0.0625,0.125,0.25,0.5,1")
+    ap.add_argument("--warm", type=int, default=5, help="enumerations per relu-regions process")
     args = ap.parse_args()
     ensure_regioncam()
     subprocess.check_call(["cargo", "build", "--release", "-q"], cwd=ROOT)
@@ -72,50 +77,53 @@ def main():
     if args.scaling:
         scaling(binary, args)
         return
-    print("| network | regions (ours) | regions (regioncam) | ours (s) | regioncam (s) | ratio | "
-          "ours µs/region | regioncam µs/region | floor ratio | peak memory (MiB) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| network | regions (ours) | regions (regioncam) | ours cold (s) | ours warm (s) | "
+          "regioncam (s) | ratio cold | ratio warm | ours µs/region (cold) | regioncam µs/region | "
+          "floor ratio cold | floor ratio warm | peak memory (MiB) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in args.names:
         path = os.path.join(args.nets, name + ".json")
         net = json.load(open(path))
-        ours, theirs, floors, ratios, peaks = [], [], [], [], []
-        report = None
-        rc_count = None
-        for _ in range(args.repeats):
-            report = time_ours(binary, path)
-            ours.append(report["seconds"])
-            floors.append(report["floor_seconds"])
-            peaks.append(report.get("peak_memory_bytes", 0))
-            rc_count, t = time_regioncam(net)
-            theirs.append(t)
-            ratios.append(ours[-1] / t)
-        regions = report["activation_regions"]
-        o, r = statistics.median(ours), statistics.median(theirs)
-        print(f"| {name} | {regions} | {rc_count} | {o:.4f} | {r:.4f} | "
-              f"{statistics.median(ratios):.3f} | {o / regions * 1e6:.2f} | "
-              f"{r / rc_count * 1e6:.2f} | {o / statistics.median(floors):.2f} | "
-              f"{max(peaks) / 2**20:.0f} |", flush=True)
+        runs = measure(binary, path, net, args, None)
+        regions, rc_count = runs["regions"], runs["rc_count"]
+        cold, warm, theirs = runs["cold"], runs["warm"], runs["theirs"]
+        print(f"| {name} | {regions} | {rc_count} | {cold:.4f} | {warm:.4f} | {theirs:.4f} | "
+              f"{cold / theirs:.3f} | {warm / theirs:.3f} | {cold / regions * 1e6:.2f} | "
+              f"{theirs / rc_count * 1e6:.2f} | {cold / runs['floor']:.2f} | "
+              f"{warm / runs['floor']:.2f} | {runs['peak'] / 2**20:.0f} |", flush=True)
+
+
+def measure(binary, path, net, args, size):
+    """Alternating runs of both tools; medians over the repeats."""
+    cold, warm, floors, theirs, peaks = [], [], [], [], []
+    report, rc_count = None, None
+    for _ in range(args.repeats):
+        report = time_ours(binary, path, size, args.warm)
+        warm.append(report["seconds"])
+        cold.append(report.get("seconds_first", report["seconds"]))
+        floors.append(report["floor_seconds"])
+        peaks.append(report.get("peak_memory_bytes", 0))
+        rc_count, t = time_regioncam(net, float(size or 1))
+        theirs.append(t)
+    med = statistics.median
+    return {"regions": report["activation_regions"], "rc_count": rc_count, "cold": med(cold),
+            "warm": med(warm), "floor": med(floors), "theirs": med(theirs), "peak": max(peaks)}
 
 
 def scaling(binary, args):
     path = os.path.join(args.nets, args.scaling + ".json")
     net = json.load(open(path))
     print(f"{args.scaling} on [-s, s]²:")
-    print("| s | regions (ours) | regions (regioncam) | ours (s) | regioncam (s) | "
-          "ours µs/region | regioncam µs/region | floor ratio |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| s | regions (ours) | regions (regioncam) | ours cold (s) | ours warm (s) | regioncam (s) | "
+          "ours µs/region (cold) | ours µs/region (warm) | regioncam µs/region |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for size in args.sizes.split(","):
-        ours, theirs, floors = [], [], []
-        for _ in range(args.repeats):
-            report = time_ours(binary, path, size)
-            ours.append(report["seconds"])
-            floors.append(report["floor_seconds"])
-            rc_count, t = time_regioncam(net, float(size))
-            theirs.append(t)
-        regions = report["activation_regions"]
-        o, r = statistics.median(ours), statistics.median(theirs)
-        print(f"| {size} | {regions} | {rc_count} | {o:.4f} | {r:.4f} | {o / regions * 1e6:.2f} | "
-              f"{r / rc_count * 1e6:.2f} | {o / statistics.median(floors):.2f} |", flush=True)
+        runs = measure(binary, path, net, args, size)
+        regions, rc_count = runs["regions"], runs["rc_count"]
+        print(f"| {size} | {regions} | {rc_count} | {runs['cold']:.4f} | {runs['warm']:.4f} | "
+              f"{runs['theirs']:.4f} | {runs['cold'] / regions * 1e6:.2f} | "
+              f"{runs['warm'] / regions * 1e6:.2f} | {runs['theirs'] / rc_count * 1e6:.2f} |",
+              flush=True)
 
 
 if __name__ == "__main__":

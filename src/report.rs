@@ -39,6 +39,9 @@ pub struct CountReport {
     /// LPs solved (lp engine only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lp_solves: Option<usize>,
+    /// With `--repeat N`: `seconds` is the median of N runs and this the first run's time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds_first: Option<f64>,
     /// Time of one f64 forward pass at all final vertices (`--floor`), and ours ÷ that.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub floor_seconds: Option<f64>,
@@ -122,6 +125,7 @@ impl CountReport {
             peak_memory_bytes: None,
             network: network.to_string(),
             lp_solves: None,
+            seconds_first: None,
             floor_seconds: None,
             floor_ratio: None,
             bounds: None,

@@ -71,6 +71,10 @@ pub struct CountArgs {
     /// Also time one f64 forward pass at all final vertices (the floor of SPEC §10).
     #[arg(long)]
     pub floor: bool,
+    /// Run the (planar) enumeration N times in this process and report the median time as
+    /// `seconds` (benchmarking warm, as criterion does; the first run's time is `seconds_first`).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -100,10 +104,24 @@ pub fn run(args: &CountArgs) -> Result<i32> {
     if cfg.engine.uses_lp(restricted.d) {
         return run_lp(args, &restricted, &slice, &cfg, &pool, &bar, threads, &name);
     }
-    let start = Instant::now();
-    let partition = pool.install(|| enumerate(&restricted, &slice.domain, &cfg, &bar))?;
-    let seconds = start.elapsed().as_secs_f64();
+    let mut times = Vec::new();
+    let mut partition = None;
+    for _ in 0..args.repeat {
+        // The previous run's result is dropped before the clock starts.
+        drop(partition.take());
+        let start = Instant::now();
+        let p = pool.install(|| enumerate(&restricted, &slice.domain, &cfg, &bar))?;
+        times.push(start.elapsed().as_secs_f64());
+        partition = Some(p);
+    }
+    let partition = partition.expect("at least one run");
+    let seconds_first = times[0];
+    times.sort_by(f64::total_cmp);
+    let seconds = times[times.len() / 2];
     let mut report = CountReport::new(&partition, "planar", seconds, threads, &name);
+    if args.repeat > 1 {
+        report.seconds_first = Some(seconds_first);
+    }
     report.bounds = Some(
         relu_regions::bounds::bounds_for_slice(&partition.widths, &slice)
             .with_count(partition.regions.len()),

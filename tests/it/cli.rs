@@ -252,3 +252,18 @@ fn box_values_may_start_with_a_minus_sign() {
     assert_eq!(v["activation_regions"], 4);
     assert_eq!(v["domain_volume_exact"], "6");
 }
+
+#[test]
+fn repeat_reports_the_median_and_the_first_run_with_the_same_count() {
+    let (code, once, _) = run(&["count", "--json", "-q"]);
+    assert_eq!(code, 0);
+    let (code, thrice, _) = run(&["count", "--json", "-q", "--repeat", "3"]);
+    assert_eq!(code, 0);
+    let once: serde_json::Value = serde_json::from_str(&once).unwrap();
+    let thrice: serde_json::Value = serde_json::from_str(&thrice).unwrap();
+    assert_eq!(once["activation_regions"], thrice["activation_regions"]);
+    assert!(once.get("seconds_first").is_none());
+    assert!(thrice["seconds_first"].as_f64().unwrap() > 0.0);
+    let (code, _, err) = run(&["count", "--repeat", "0"]);
+    assert_eq!(code, 2, "{err}");
+}
