@@ -106,7 +106,8 @@ pub fn run(args: &CountArgs) -> Result<i32> {
     }
     let mut times = Vec::new();
     let mut partition = None;
-    for _ in 0..args.repeat {
+    // (`CountArgs::default()`, the bare `relu-regions` run, has repeat 0: one run.)
+    for _ in 0..args.repeat.max(1) {
         // The previous run's result is dropped before the clock starts.
         drop(partition.take());
         let start = Instant::now();
