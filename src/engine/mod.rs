@@ -121,13 +121,17 @@ pub(crate) struct FaceOut {
 
 impl FaceOut {
     pub fn new(words: usize) -> Self {
+        // Room for a run whose faces split about in two (grown if needed).
+        const FACES: usize = 2 * FACES_PER_TASK;
+        let mut starts = Vec::with_capacity(FACES + 1);
+        starts.push(0);
         FaceOut {
             local: None,
-            parents: Vec::new(),
-            starts: vec![0],
-            verts: Vec::new(),
-            lines: Vec::new(),
-            bits: Vec::new(),
+            parents: Vec::with_capacity(FACES),
+            starts,
+            verts: Vec::with_capacity(6 * FACES),
+            lines: Vec::with_capacity(6 * FACES),
+            bits: Vec::with_capacity(words * FACES),
             words,
         }
     }

@@ -524,19 +524,21 @@ pub struct LocalVertices {
 
 impl LocalVertices {
     pub fn new(ctx: &LayerCtx) -> Self {
+        const ROWS: usize = 2 * super::FACES_PER_TASK;
         LocalVertices {
             base: ctx.base(),
             face: 0,
             n: ctx.values.n,
             d: ctx.d,
-            z: Vec::with_capacity(16 * ctx.values.n),
+            // About two new vertices per face of a run (grown if needed).
+            z: Vec::with_capacity(ROWS * ctx.values.n),
             z_first: 0,
-            err: Vec::with_capacity(16),
-            xy: Vec::with_capacity(16 * ctx.d),
-            def: Vec::with_capacity(16),
-            shared_key: Vec::with_capacity(16),
-            exact: Vec::with_capacity(16),
-            row_max: Vec::with_capacity(16),
+            err: Vec::with_capacity(ROWS),
+            xy: Vec::with_capacity(ROWS * ctx.d),
+            def: Vec::with_capacity(ROWS),
+            shared_key: Vec::with_capacity(ROWS),
+            exact: Vec::with_capacity(ROWS),
+            row_max: Vec::with_capacity(ROWS),
         }
     }
 
