@@ -6,10 +6,13 @@
 //! edge of F, keyed by (edge endpoints, neuron) and merged afterwards. Inside F, neurons are
 //! applied one by one: a neuron whose signs at F's corners do not differ strictly never cuts F;
 //! otherwise it cuts the current sub-polygons it crosses, its chord across F being the support
-//! for every new vertex on it. Signs come from [`LocalVertices::sign`]: exact for every input.
+//! for every new vertex on it. The pieces a line cuts are found by testing every piece while F
+//! is in few pieces, then by walking the line through the pieces it touches (`walk_line`).
+//! Signs come from [`LocalVertices::sign`]: exact for every input.
 //!
 //! Cost per layer: one dense matrix product for the vertex values (the forward-pass floor), then
-//! O(n_l) per new vertex and O(n_l · corners) per face.
+//! O(n_l) per new vertex and O(n_l · corners) per face; a face cut by s lines costs O(s²) pieces
+//! visited.
 
 use super::vertex::{LayerCtx, LineKey, LocalVertices, VertexDef};
 use super::{split_faces, FaceOut, Mesh, ProgressSink};
