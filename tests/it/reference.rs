@@ -35,3 +35,40 @@ fn mlp_1_64x64x64x64() {
 fn digits_plane_a() {
     check("digits-64-64x3.json", Some("digits-plane-a.json"), 1719);
 }
+
+/// The larger benchmark networks of ../shared/bench/nets (not copied into the repository; the
+/// directory can be moved with `RELU_REGIONS_BENCH_NETS`), both ways of splitting a face, against
+/// their reference counts. A few seconds; skipped (with a note) where the directory is missing.
+#[test]
+fn larger_benchmark_networks() {
+    let dir = std::env::var("RELU_REGIONS_BENCH_NETS")
+        .unwrap_or_else(|_| format!("{}/../shared/bench/nets", env!("CARGO_MANIFEST_DIR")));
+    if !std::path::Path::new(&dir).is_dir() {
+        eprintln!("skipped: {dir} not found (set RELU_REGIONS_BENCH_NETS)");
+        return;
+    }
+    for (name, expected) in [
+        ("mlp-2-64x64x64-s0.json", 14_353),
+        ("mlp-2-128x128x128-s0.json", 56_887),
+        ("mlp-2-256x256x256-s0.json", 262_431),
+        ("mlp-2-32x32x32x32x32x32-s0.json", 17_800),
+    ] {
+        let text = std::fs::read_to_string(format!("{dir}/{name}"))
+            .unwrap_or_else(|e| panic!("{dir}/{name}: {e} (set RELU_REGIONS_BENCH_NETS)"));
+        let network = Network::from_json(&text, name).unwrap();
+        let slice = Slice::identity(Slice::default_box(network.input_dim()));
+        for zone_walk_from in [relu_regions::EnumerateConfig::default().zone_walk_from, 0] {
+            let cfg = relu_regions::EnumerateConfig {
+                zone_walk_from,
+                ..Default::default()
+            };
+            let p = relu_regions::count_regions(&network, &slice, &cfg).unwrap();
+            assert!(p.complete && p.certified);
+            assert_eq!(
+                p.regions.len(),
+                expected,
+                "{name}, zone walk from {zone_walk_from}"
+            );
+        }
+    }
+}
