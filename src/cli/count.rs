@@ -71,8 +71,9 @@ pub struct CountArgs {
     /// Also time one f64 forward pass at all final vertices (the floor of SPEC §10).
     #[arg(long)]
     pub floor: bool,
-    /// Run the (planar) enumeration N times in this process and report the median time as
-    /// `seconds` (benchmarking warm, as criterion does; the first run's time is `seconds_first`).
+    /// Run the (planar) enumeration N times in this process and report the median time (the upper
+    /// one for even N) as `seconds` (benchmarking warm, as criterion does; the first run's time
+    /// is `seconds_first`).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
     /// No progress bar.
@@ -229,6 +230,7 @@ fn run_lp(
         ("--svg", args.svg.is_some()),
         ("--png", args.png.is_some()),
         ("--floor", args.floor),
+        ("--repeat", args.repeat > 1),
     ];
     if let Some((flag, _)) = unsupported.iter().find(|(_, on)| *on) {
         return Err(relu_regions::Error::usage(

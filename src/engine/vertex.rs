@@ -96,6 +96,8 @@ struct FaceMap {
     rows: LayerRows,
     eqs: Vec<LineEq>,
     q: num_bigint::BigInt,
+    /// This layer's map on the face, made by the first fallback that evaluates one (i128 path).
+    next: std::sync::OnceLock<LayerRows>,
 }
 
 impl ExactGeometry {
@@ -137,6 +139,7 @@ impl ExactGeometry {
             q: rows.q(),
             eqs,
             rows,
+            next: std::sync::OnceLock::new(),
         });
         self.maps
             .lock()
@@ -261,9 +264,10 @@ impl ExactGeometry {
             let active = |j: usize| self.active_before(layer, face, j);
             if map.rows.is_small() {
                 // This layer's map on the face in i128 (while it fits), then each neuron at p.
-                let next = map
-                    .rows
-                    .next(&self.net.hidden[layer], &self.small[layer], &active);
+                let next = map.next.get_or_init(|| {
+                    map.rows
+                        .next(&self.net.hidden[layer], &self.small[layer], &active)
+                });
                 let num = (0..next.len()).map(|i| next.eval(i, &p)).collect();
                 (num, next.q() * &p.den)
             } else {

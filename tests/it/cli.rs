@@ -266,4 +266,7 @@ fn repeat_reports_the_median_and_the_first_run_with_the_same_count() {
     assert!(thrice["seconds_first"].as_f64().unwrap() > 0.0);
     let (code, _, err) = run(&["count", "--repeat", "0"]);
     assert_eq!(code, 2, "{err}");
+    let (code, _, err) = run(&["count", "--engine", "lp", "--repeat", "2"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--repeat"), "{err}");
 }
