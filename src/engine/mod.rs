@@ -316,9 +316,10 @@ fn enumerate_mesh(
     let mut complete = true;
     let mut fallbacks = 0usize;
     let layers = net.widths.len();
+    let mut parents = Arc::new(Vec::new());
     for l in 0..layers {
         geo.archive.push(mesh.patterns.clone()); // an Arc: no copy
-        geo.clear_maps();
+        geo.parents.push(parents.clone());
         if let Some(previous) = merged.take() {
             values = Some(vertex::next_layer_values(&previous, &net.float[l]));
         }
@@ -339,12 +340,19 @@ fn enumerate_mesh(
         fallbacks += ctx.fallbacks.load(Ordering::Relaxed);
         let global_exact = std::mem::take(&mut *ctx.global_exact.lock().expect("exact cache"));
         drop(ctx);
+        // Where each face of the next mesh came from (exact fallbacks build maps from parents').
+        parents = Arc::new(
+            outs.iter()
+                .flat_map(|o| o.parents.iter().copied())
+                .collect(),
+        );
         let (next_mesh, next_values) = merge(mesh, current, outs, global_exact, net, l);
         mesh = next_mesh;
         merged = Some(next_values);
         per_layer.push(mesh.face_count());
     }
     progress.finish();
+    geo.clear_maps();
     let Mesh {
         xy,
         defs,

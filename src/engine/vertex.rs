@@ -88,16 +88,40 @@ pub struct ExactGeometry {
     maps: Mutex<HashMap<(usize, u32), Arc<FaceMap>>>,
     /// Each hidden layer's weights in i128 when they fit.
     small: Vec<SmallLayer>,
+    /// Layer 0's map (the same on every face), made on first use.
+    first: std::sync::OnceLock<Arc<LayerRows>>,
+    /// `parents[l][f]`: the face of the mesh at layer `l − 1` that face f of the mesh at layer l
+    /// came from (`parents[0]` is empty).
+    pub parents: Vec<Arc<Vec<u32>>>,
 }
 
 /// The exact affine map `rows / q` of hidden layer `l − 1`'s pre-activations on a face of the
-/// mesh at the start of layer `l` (in i128 while it fits), with its rows as equations.
+/// mesh at the start of layer `l` (in i128 while it fits). A face's map is its parent face's
+/// next-layer map, so the faces of one parent share it and a face deep in the network costs one
+/// layer of products once its ancestors' maps are known.
 struct FaceMap {
-    rows: LayerRows,
-    eqs: Vec<LineEq>,
+    rows: Arc<LayerRows>,
     q: num_bigint::BigInt,
-    /// This layer's map on the face, made by the first fallback that evaluates one (i128 path).
-    next: std::sync::OnceLock<LayerRows>,
+    /// The rows as equations (for boundaries), made on first use.
+    eqs: std::sync::OnceLock<Vec<LineEq>>,
+    /// Layer `l`'s map on the face (this face's pattern for layer `l − 1`), made on first use.
+    next: std::sync::OnceLock<Arc<LayerRows>>,
+}
+
+impl FaceMap {
+    fn eqs(&self) -> &[LineEq] {
+        self.eqs
+            .get_or_init(|| (0..self.rows.len()).map(|i| self.rows.eq(i)).collect())
+    }
+
+    /// Layer `l`'s map on face `face` (mesh at layer `l`), this being the face's map.
+    fn next(&self, geo: &ExactGeometry, l: usize, face: u32) -> &Arc<LayerRows> {
+        self.next.get_or_init(|| {
+            Arc::new(self.rows.next(&geo.net.hidden[l], &geo.small[l], &|j| {
+                geo.active_before(l, face, j)
+            }))
+        })
+    }
 }
 
 impl ExactGeometry {
@@ -110,7 +134,6 @@ impl ExactGeometry {
     ) -> Self {
         let small = net.hidden.iter().map(SmallLayer::new).collect();
         ExactGeometry {
-            net,
             offsets,
             stride,
             archive: Vec::new(),
@@ -118,7 +141,10 @@ impl ExactGeometry {
             sides,
             lines: Mutex::new(HashMap::new()),
             maps: Mutex::new(HashMap::new()),
+            first: std::sync::OnceLock::new(),
+            net,
             small,
+            parents: Vec::new(),
         }
     }
 
@@ -127,18 +153,26 @@ impl ExactGeometry {
     }
 
     /// The exact map of layer `l − 1` on face `face` of the mesh at the start of layer `l ≥ 1`
-    /// (cached: the exact fallbacks of one face share it, and the boundaries and vertex values
-    /// built from it cost one layer of products each).
+    /// (cached with its ancestors': the exact fallbacks of a face and of its descendants share
+    /// them; boundaries and vertex values built from a map cost one layer of products each).
     fn face_map(&self, l: usize, face: u32) -> Arc<FaceMap> {
         if let Some(m) = self.maps.lock().expect("map cache").get(&(l, face)) {
             return m.clone();
         }
-        let rows = self.face_rows(l, face);
-        let eqs = (0..rows.len()).map(|i| rows.eq(i)).collect();
+        let rows = if l == 1 {
+            self.first
+                .get_or_init(|| Arc::new(LayerRows::first(&self.net)))
+                .clone()
+        } else {
+            let parent = self.parents[l][face as usize];
+            self.face_map(l - 1, parent)
+                .next(self, l - 1, parent)
+                .clone()
+        };
         let m = Arc::new(FaceMap {
             q: rows.q(),
-            eqs,
             rows,
+            eqs: std::sync::OnceLock::new(),
             next: std::sync::OnceLock::new(),
         });
         self.maps
@@ -162,7 +196,7 @@ impl ExactGeometry {
         rows
     }
 
-    /// Forgets the face maps (their faces belong to a finished layer).
+    /// Forgets the face maps (once the enumeration is done; boundaries stay cached).
     pub fn clear_maps(&self) {
         self.maps.lock().expect("map cache").clear();
     }
@@ -182,7 +216,7 @@ impl ExactGeometry {
             Some((0, i)) => self.net.neuron_line(0, i, &|_, _| true),
             Some((l, i)) => {
                 let map = self.face_map(l, key.face);
-                self.net.line_on_map(l, i, &map.eqs, &map.q, &|j| {
+                self.net.line_on_map(l, i, map.eqs(), &map.q, &|j| {
                     self.active_before(l, key.face, j)
                 })
             }
@@ -264,16 +298,13 @@ impl ExactGeometry {
             let active = |j: usize| self.active_before(layer, face, j);
             if map.rows.is_small() {
                 // This layer's map on the face in i128 (while it fits), then each neuron at p.
-                let next = map.next.get_or_init(|| {
-                    map.rows
-                        .next(&self.net.hidden[layer], &self.small[layer], &active)
-                });
+                let next = map.next(self, layer, face);
                 let num = (0..next.len()).map(|i| next.eval(i, &p)).collect();
                 (num, next.q() * &p.den)
             } else {
                 // Big integers: one layer of products from the previous layer's values at p
-                // (a third of the work of this layer's whole map).
-                self.net.layer_at(layer, &map.eqs, &map.q, &active, &p)
+                // (a third of the work of this layer's whole map, measured faster here).
+                self.net.layer_at(layer, map.eqs(), &map.q, &active, &p)
             }
         };
         let z: Vec<f64> = num.iter().map(|x| ratio_to_f64_fast(x, &den)).collect();
