@@ -57,7 +57,11 @@ pub struct PartitionFile {
 
 /// Builds the regions file of a partition (exact vertices, measures and witnesses).
 pub fn partition_file(p: &Partition) -> PartitionFile {
-    let points = p.exact_vertices();
+    partition_file_with(p, &p.exact_vertices())
+}
+
+/// [`partition_file`] from exact vertices already computed ([`Partition::exact_vertices`]).
+pub fn partition_file_with(p: &Partition, points: &[ExactPoint]) -> PartitionFile {
     let regions = (0..p.regions.len())
         .into_par_iter()
         .map(|r| {

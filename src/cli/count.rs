@@ -4,7 +4,7 @@ use super::inputs::{load_network, load_slice};
 use super::progress::Bar;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use relu_regions::certificate::partition_file;
+use relu_regions::certificate::partition_file_with;
 use relu_regions::graph::RegionGraph;
 use relu_regions::picture::{self, Colouring};
 use relu_regions::report::CountReport;
@@ -152,14 +152,13 @@ pub fn run(args: &CountArgs) -> Result<i32> {
         }
     }
     let mut labels = None;
+    // Exact vertices, once, for the graph's exact edge lengths and for the regions file.
+    let exact_points = (args.graph.is_some() || args.regions.is_some())
+        .then(|| pool.install(|| partition.exact_vertices()));
     if !args.no_linear || args.graph.is_some() || args.colour_by == ColourBy::Linear {
         let t = Instant::now();
-        let exact_points = args
-            .graph
-            .as_ref()
-            .map(|_| pool.install(|| partition.exact_vertices()));
-        let graph =
-            pool.install(|| RegionGraph::build(&partition, &restricted, exact_points.as_deref()));
+        let lengths_from = exact_points.as_deref().filter(|_| args.graph.is_some());
+        let graph = pool.install(|| RegionGraph::build(&partition, &restricted, lengths_from));
         report.graph_seconds = Some(t.elapsed().as_secs_f64());
         report.linear_regions = Some(graph.linear.count);
         report.adjacent_pairs = Some(graph.graph.edge_count());
@@ -193,7 +192,10 @@ pub fn run(args: &CountArgs) -> Result<i32> {
         }
     }
     if let Some(path) = &args.regions {
-        let file = pool.install(|| partition_file(&partition));
+        let points = exact_points
+            .as_deref()
+            .expect("computed above for --regions");
+        let file = pool.install(|| partition_file_with(&partition, points));
         let text = serde_json::to_string(&file)?;
         std::fs::write(path, text).map_err(|e| {
             anyhow::anyhow!(relu_regions::Error::usage(
