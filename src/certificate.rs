@@ -65,13 +65,7 @@ pub fn partition_file_with(p: &Partition, points: &[ExactPoint]) -> PartitionFil
     let regions = (0..p.regions.len())
         .into_par_iter()
         .map(|r| {
-            let verts: Vec<&ExactPoint> = p
-                .regions
-                .get(r)
-                .verts
-                .iter()
-                .map(|&i| &points[i as usize])
-                .collect();
+            let verts = p.region_points(r, points);
             let m = measure(p.dim, &verts);
             let w = centroid(p.dim, &verts);
             RegionRecord {

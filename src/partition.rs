@@ -124,28 +124,20 @@ impl Partition {
             .collect()
     }
 
+    /// Region r's vertices among the exact vertices `points` ([`Self::exact_vertices`]).
+    pub fn region_points<'a>(&self, r: usize, points: &'a [ExactPoint]) -> Vec<&'a ExactPoint> {
+        let verts = self.regions.get(r).verts;
+        verts.iter().map(|&i| &points[i as usize]).collect()
+    }
+
     /// Exact area (d = 2) or length (d = 1) of region r, given the exact vertices.
     pub fn region_measure(&self, r: usize, points: &[ExactPoint]) -> BigRational {
-        let v: Vec<&ExactPoint> = self
-            .regions
-            .get(r)
-            .verts
-            .iter()
-            .map(|&i| &points[i as usize])
-            .collect();
-        measure(self.dim, &v)
+        measure(self.dim, &self.region_points(r, points))
     }
 
     /// An exact interior point of region r: the average of its vertices.
     pub fn region_witness(&self, r: usize, points: &[ExactPoint]) -> Vec<BigRational> {
-        let v: Vec<&ExactPoint> = self
-            .regions
-            .get(r)
-            .verts
-            .iter()
-            .map(|&i| &points[i as usize])
-            .collect();
-        centroid(self.dim, &v)
+        centroid(self.dim, &self.region_points(r, points))
     }
 }
 
