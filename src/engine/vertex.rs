@@ -84,7 +84,8 @@ pub struct ExactGeometry {
     pub corners: Vec<ExactPoint>,
     pub sides: Vec<LineEq>,
     lines: Mutex<HashMap<LineKey, Arc<LineEq>>>,
-    /// Exact maps of this layer's faces that needed exact work (see [`Self::face_map`]).
+    /// Exact maps of the faces that needed exact work, and of their ancestors, for the whole run
+    /// (see [`Self::face_map`]; dropped when the enumeration ends).
     maps: Mutex<HashMap<(usize, u32), Arc<FaceMap>>>,
     /// Each hidden layer's weights in i128 when they fit.
     small: Vec<SmallLayer>,
@@ -184,7 +185,8 @@ impl ExactGeometry {
     }
 
     /// The map of hidden layer `l − 1` on face `face` of the mesh at layer `l ≥ 1`: layer by
-    /// layer from the input, in i128 while the integers fit.
+    /// layer from the input, in i128 while the integers fit (not cached: for writing every
+    /// boundary of a partition, where caching every face's map would hold too much memory).
     fn face_rows(&self, l: usize, face: u32) -> LayerRows {
         let bits = self.face_pattern(l, face as usize);
         let mut rows = LayerRows::first(&self.net);
