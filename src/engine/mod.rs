@@ -193,10 +193,12 @@ pub(crate) fn split_faces<S: Default>(
                 if ctx.last {
                     local.drop_rows();
                 }
-                let extra = out.len() - before - 1;
-                let total = running.fetch_add(extra, Ordering::Relaxed) + extra;
-                if max_regions.is_some_and(|m| total > m) {
-                    stop.store(true, Ordering::Relaxed);
+                // The shared count is only kept under a limit (an atomic add per face costs).
+                if let Some(limit) = max_regions {
+                    let extra = out.len() - before - 1;
+                    if running.fetch_add(extra, Ordering::Relaxed) + extra > limit {
+                        stop.store(true, Ordering::Relaxed);
+                    }
                 }
             }
             progress.advance(range.len() as u64);
