@@ -106,6 +106,26 @@ impl Zone {
     }
 }
 
+/// The exact signs of neuron j at a piece's vertices into `signs`; returns whether some are
+/// strictly positive and whether some are strictly negative.
+fn piece_signs(
+    ctx: &LayerCtx,
+    local: &mut LocalVertices,
+    verts: &[u32],
+    j: usize,
+    signs: &mut Vec<i8>,
+) -> (bool, bool) {
+    signs.clear();
+    let (mut pos, mut neg) = (false, false);
+    for &v in verts {
+        let s = local.sign(ctx, v, j);
+        pos |= s > 0;
+        neg |= s < 0;
+        signs.push(s);
+    }
+    (pos, neg)
+}
+
 /// Splits `poly` by line j (`signs` at its vertices, both strict signs present) into its plus and
 /// minus sides. Crossings on parent edges are the chord's ends; crossings of inner edges are
 /// shared through `interior` with the piece on the other side.
@@ -327,14 +347,7 @@ fn split_face(
         let before = polys.len();
         for p in 0..before {
             let poly = &mut polys[p];
-            signs.clear();
-            let (mut pos, mut neg) = (false, false);
-            for &v in &poly.verts {
-                let s = local.sign(ctx, v, j);
-                pos |= s > 0;
-                neg |= s < 0;
-                signs.push(s);
-            }
+            let (pos, neg) = piece_signs(ctx, local, &poly.verts, j, signs);
             if !(pos && neg) {
                 if pos {
                     pattern::set(&mut poly.bits, j, true);
@@ -390,14 +403,7 @@ fn walk_line(
         }
     }
     while let Some(p) = zone.queue.pop() {
-        signs.clear();
-        let (mut pos, mut neg) = (false, false);
-        for &v in &polys[p].verts {
-            let s = local.sign(ctx, v, j);
-            pos |= s > 0;
-            neg |= s < 0;
-            signs.push(s);
-        }
+        let (pos, neg) = piece_signs(ctx, local, &polys[p].verts, j, signs);
         let poly = &polys[p];
         let m = poly.verts.len();
         for (&v, &s) in poly.verts.iter().zip(signs.iter()) {
