@@ -61,6 +61,10 @@ pub struct EnumerateConfig {
     /// through the pieces it touches instead of tested against all of them (same result; only
     /// speed differs, so tests set 0 and `usize::MAX` to run both paths).
     pub zone_walk_from: usize,
+    /// A first hidden layer of at least this many neurons is split in two rounds (its first
+    /// quarter of lines, then the pieces in parallel), so both cores share it (same result;
+    /// tests set 1 and `usize::MAX` to run both paths).
+    pub first_round_from: usize,
 }
 
 impl Default for EnumerateConfig {
@@ -69,11 +73,13 @@ impl Default for EnumerateConfig {
             max_regions: None,
             engine: EngineChoice::Auto,
             zone_walk_from: 32,
+            first_round_from: 64,
         }
     }
 }
 
 /// Faces with their cyclic vertex lists and edge boundaries, in flat arrays.
+#[derive(Clone)]
 pub struct Mesh {
     pub d: usize,
     pub xy: Vec<f64>,
@@ -117,6 +123,9 @@ pub(crate) struct FaceOut {
     pub lines: Vec<LineKey>,
     pub bits: Vec<u64>,
     pub words: usize,
+    /// `[neuron, end, end]`: the chord of each line across its parent face, when the layer's
+    /// context asks for them (`LayerCtx::record_chords`).
+    pub chords: Vec<[u32; 3]>,
 }
 
 impl FaceOut {
@@ -133,6 +142,7 @@ impl FaceOut {
             lines: Vec::with_capacity(6 * FACES),
             bits: Vec::with_capacity(words * FACES),
             words,
+            chords: Vec::new(),
         }
     }
 
@@ -319,38 +329,72 @@ fn enumerate_mesh(
     let mut fallbacks = 0usize;
     let layers = net.widths.len();
     let mut parents = Arc::new(Vec::new());
-    for l in 0..layers {
+    'layers: for l in 0..layers {
         geo.archive.push(mesh.patterns.clone()); // an Arc: no copy
         geo.parents.push(parents.clone());
         if let Some(previous) = merged.take() {
             values = Some(vertex::next_layer_values(&previous, &net.float[l]));
         }
-        let current = values.take().expect("values of this layer");
-        progress.start_layer(l, layers, mesh.face_count());
-        let mut ctx = LayerCtx::new(l, d, &geo, &mesh.defs, &mesh.xy, &current);
-        ctx.last = l + 1 == layers;
-        ctx.zone_walk_from = cfg.zone_walk_from;
-        let outs = if d == 1 {
-            segment::split_layer(&ctx, &mesh, cfg.max_regions, progress)
-        } else {
-            planar::split_layer(&ctx, &mesh, cfg.max_regions, progress)
-        };
-        let Some(outs) = outs else {
-            complete = false;
-            break;
-        };
-        fallbacks += ctx.fallbacks.load(Ordering::Relaxed);
-        let global_exact = std::mem::take(&mut *ctx.global_exact.lock().expect("exact cache"));
-        drop(ctx);
-        // Where each face of the next mesh came from (exact fallbacks build maps from parents').
-        parents = Arc::new(
-            outs.iter()
-                .flat_map(|o| o.parents.iter().copied())
-                .collect(),
-        );
-        let (next_mesh, next_values) = merge(mesh, current, outs, global_exact, net, l);
-        mesh = next_mesh;
-        merged = Some(next_values);
+        let mut current = values.take().expect("values of this layer");
+        let n = current.n;
+        // Layer 0 meets one face, which one core would split alone: its first quarter of lines
+        // split the domain first (a sixteenth of the work), then the pieces are split by the
+        // other lines in parallel (layer 0's lines are the same on every face).
+        let first_round = (n / 4).max(1);
+        let rounds: &[(usize, usize)] =
+            if d == 2 && l == 0 && n >= cfg.first_round_from && first_round < n {
+                &[(0, first_round), (first_round, n)]
+            } else {
+                &[(0, n)]
+            };
+        // What a stop inside the layer leaves: the mesh of the previous layer.
+        let before_layer = (rounds.len() > 1).then(|| mesh.clone());
+        // Layer 0 in rounds: the first round's chords across the domain, which the second
+        // round interpolates along (as one round would), so errors do not compound.
+        let mut line_supports = Vec::new();
+        for (round, &(split_from, split_below)) in rounds.iter().enumerate() {
+            let last_round = round + 1 == rounds.len();
+            progress.start_layer(l, layers, mesh.face_count());
+            let mut ctx = LayerCtx::new(l, d, &geo, &mesh.defs, &mesh.xy, &current);
+            ctx.last = l + 1 == layers && last_round;
+            ctx.zone_walk_from = cfg.zone_walk_from;
+            (ctx.split_from, ctx.split_below) = (split_from, split_below);
+            ctx.record_chords = !last_round;
+            ctx.line_supports = std::mem::take(&mut line_supports);
+            let outs = if d == 1 {
+                segment::split_layer(&ctx, &mesh, cfg.max_regions, progress)
+            } else {
+                planar::split_layer(&ctx, &mesh, cfg.max_regions, progress)
+            };
+            let Some(outs) = outs else {
+                complete = false;
+                if let Some(previous) = before_layer {
+                    mesh = previous;
+                }
+                break 'layers;
+            };
+            fallbacks += ctx.fallbacks.load(Ordering::Relaxed);
+            let global_exact = std::mem::take(&mut *ctx.global_exact.lock().expect("exact cache"));
+            drop(ctx);
+            // Where each face of the next mesh came from (exact fallbacks build maps from
+            // parents'; only the last round's matter, as layer 0 needs no parent).
+            parents = Arc::new(
+                outs.iter()
+                    .flat_map(|o| o.parents.iter().copied())
+                    .collect(),
+            );
+            let (next_mesh, next_values) = merge(mesh, current, outs, global_exact, net, l);
+            mesh = next_mesh;
+            if last_round {
+                merged = Some(next_values);
+                break;
+            }
+            current = vertex::same_layer_values(&next_values);
+            line_supports = vec![(u32::MAX, u32::MAX); n];
+            for &[j, a, b] in &next_values.chords {
+                line_supports[j as usize] = (a, b);
+            }
+        }
         per_layer.push(mesh.face_count());
     }
     progress.finish();
@@ -437,6 +481,7 @@ fn merge(
     let mut patterns = Vec::with_capacity(faces * stride);
     let offset = net.offsets[layer];
     let mut remap = Vec::new();
+    let mut chords = Vec::new();
     for (chunk, out) in outs.iter().enumerate() {
         let local = out.local.as_ref().expect("a finished run");
         let base = local.base;
@@ -461,19 +506,25 @@ fn merge(
             }
             remap.push(g);
         }
+        let global = |v: u32| {
+            if v < base {
+                v
+            } else {
+                remap[(v - base) as usize]
+            }
+        };
+        chords.extend(
+            out.chords
+                .iter()
+                .map(|&[j, a, b]| [j, global(a), global(b)]),
+        );
         for i in 0..out.len() {
             let p = out.parents[i] as usize;
             let parent = &parent_patterns[p * stride..(p + 1) * stride];
             let (a, b) = (out.starts[i] as usize, out.starts[i + 1] as usize);
             let (verts, lines) = (&out.verts[a..b], &out.lines[a..b]);
             let bits = &out.bits[i * out.words..(i + 1) * out.words];
-            face_verts.extend(verts.iter().map(|&v| {
-                if v < base {
-                    v
-                } else {
-                    remap[(v - base) as usize]
-                }
-            }));
+            face_verts.extend(verts.iter().map(|&v| global(v)));
             face_lines.extend_from_slice(lines);
             face_start.push(face_verts.len() as u32);
             let start = patterns.len();
@@ -502,6 +553,7 @@ fn merge(
             outs,
             sources,
             err,
+            chords,
         },
     )
 }
@@ -515,6 +567,8 @@ pub(crate) struct MergedValues {
     /// New vertex `old_count + i` is row `sources[i] = (run, k)`.
     sources: Vec<(u32, u32)>,
     err: Vec<f64>,
+    /// The recorded chords (`FaceOut::chords`), in global vertex ids.
+    chords: Vec<[u32; 3]>,
 }
 
 impl vertex::Rows for MergedValues {

@@ -239,14 +239,22 @@ fn split_face(
     }
     let bits: SmallVec<[u64; 4]> = pos.iter().zip(neg.iter()).map(|(p, q)| p & !q).collect();
     splitting.clear();
-    splitting.extend((0..n).filter(|&j| pattern::get(pos, j) && pattern::get(neg, j)));
+    splitting.extend(
+        // (A first round also finds the chord ends of the lines it leaves for the second.)
+        (ctx.split_from..if ctx.record_chords {
+            n
+        } else {
+            n.min(ctx.split_below)
+        })
+            .filter(|&j| pattern::get(pos, j) && pattern::get(neg, j)),
+    );
     polys.clear();
     polys.push(Poly {
         verts: verts.iter().copied().collect(),
         edges: (0..k)
             .map(|i| EdgeInfo {
                 line: lines[i],
-                support: (verts[i], verts[(i + 1) % k]),
+                support: ctx.edge_support(lines[i], verts[i], verts[(i + 1) % k]),
                 parent: Some(i as u32),
             })
             .collect(),
@@ -261,7 +269,8 @@ fn split_face(
         edge_verts.resize(k, Vec::new());
     }
     for &j in splitting.iter() {
-        let line_j = LineKey::neuron(l, j, f);
+        // Layer 0's lines are the same on every face (and layer 0 may be split in rounds).
+        let line_j = LineKey::neuron(l, j, if l == 0 { 0 } else { f });
         if !zone.active && polys.len() >= ctx.zone_walk_from {
             zone.start(polys);
         }
@@ -294,10 +303,11 @@ fn split_face(
                 let w = existing.unwrap_or_else(|| {
                     let (p, q) = (verts[i], verts[(i + 1) % k]);
                     let key = (p.min(q), p.max(q), j as u32);
+                    let (sp, sq) = ctx.edge_support(lines[i], p, q);
                     let w = local.interpolate(
                         ctx,
-                        p,
-                        q,
+                        sp,
+                        sq,
                         j,
                         VertexDef::Meet(lines[i], line_j),
                         Some(key),
@@ -319,9 +329,15 @@ fn split_face(
             ends, 2,
             "line {line_j:?} splits face {f} but crosses it {ends} times"
         );
+        if ctx.record_chords {
+            out.chords.push([j as u32, chord[0], chord[1]]);
+            if j >= ctx.split_below {
+                continue;
+            }
+        }
         let cut = EdgeInfo {
             line: line_j,
-            support: (chord[0], chord[1]),
+            support: ctx.edge_support(line_j, chord[0], chord[1]),
             parent: None,
         };
         interior.clear();
@@ -364,8 +380,82 @@ fn split_face(
     if zone.active {
         fill_walked_bits(ctx, polys, &zone.walked, local, pos, neg);
     }
+    if ctx.record_chords {
+        insert_edge_vertices(ctx, local, verts, &mut edge_verts[..k], polys);
+    }
     for p in polys.iter() {
         out.push(f as u32, &p.verts, p.edges.iter().map(|e| e.line), &p.bits);
+    }
+}
+
+/// The first round of a layer in two (`ctx.record_chords`) made the crossings of every line with
+/// the parent face's edges, but cut only by its own lines: put the other crossings into the
+/// pieces' edges, in order along each parent edge, so that the second round finds them as
+/// vertices (and interpolates along their chords, as one round would).
+fn insert_edge_vertices(
+    ctx: &LayerCtx,
+    local: &mut LocalVertices,
+    corners: &[u32],
+    edge_verts: &mut [Vec<u32>],
+    polys: &mut [Poly],
+) {
+    let k = corners.len();
+    // The neuron whose line made an edge vertex.
+    let neuron = |local: &LocalVertices, v: u32| match local.def[(v - local.base) as usize] {
+        VertexDef::Meet(_, line) => line.neuron as usize,
+        other => unreachable!("an edge crossing defined as {other:?}"),
+    };
+    let mut position: FxHashMap<u32, usize> = FxHashMap::default();
+    for (i, list) in edge_verts.iter_mut().enumerate() {
+        let start = corners[i];
+        // u comes before w (from the edge's start) when u is on the start's side of w's line:
+        // exact signs, so the order is right even for crossings closer than float error.
+        list.sort_by(|&u, &w| {
+            if u == w {
+                return std::cmp::Ordering::Equal;
+            }
+            let j = neuron(local, w);
+            if local.sign(ctx, u, j) == local.sign(ctx, start, j) {
+                std::cmp::Ordering::Less
+            } else {
+                std::cmp::Ordering::Greater
+            }
+        });
+        for (t, &v) in list.iter().enumerate() {
+            position.insert(v, t + 1);
+        }
+    }
+    for poly in polys.iter_mut() {
+        if poly.edges.iter().all(|e| e.parent.is_none()) {
+            continue;
+        }
+        let m = poly.verts.len();
+        let mut verts = SmallVec::<[u32; 8]>::new();
+        let mut edges = SmallVec::<[EdgeInfo; 8]>::new();
+        for t in 0..m {
+            let (a, b, e) = (poly.verts[t], poly.verts[(t + 1) % m], poly.edges[t]);
+            verts.push(a);
+            edges.push(e);
+            let Some(i) = e.parent else { continue };
+            let i = i as usize;
+            let list = &edge_verts[i];
+            // Positions on parent edge i: its start 0, its crossings 1..=len, its end len + 1.
+            let at = |v: u32| {
+                if v == corners[i] {
+                    0
+                } else if v == corners[(i + 1) % k] {
+                    list.len() + 1
+                } else {
+                    position[&v]
+                }
+            };
+            for &v in &list[at(a)..at(b) - 1] {
+                verts.push(v);
+                edges.push(e);
+            }
+        }
+        poly.verts = verts;
+        poly.edges = edges;
     }
 }
 

@@ -493,6 +493,16 @@ pub struct LayerCtx<'a> {
     pub last: bool,
     /// See [`crate::EnumerateConfig::zone_walk_from`].
     pub zone_walk_from: usize,
+    /// Only neurons in `split_from..split_below` split faces: layer 0 is split in two rounds
+    /// (see `enumerate_mesh`), and the faces of the second round already have the first round's
+    /// bits (their vertices lie on those lines, where floats cannot decide).
+    pub split_from: usize,
+    pub split_below: usize,
+    /// Record each line's chord across its face (`FaceOut::chords`).
+    pub record_chords: bool,
+    /// Layer 0 split in rounds: `line_supports[i]`, the ends of neuron i's chord across the
+    /// domain (or `u32::MAX` twice); see [`Self::edge_support`].
+    pub line_supports: Vec<(u32, u32)>,
 }
 
 impl<'a> LayerCtx<'a> {
@@ -515,6 +525,29 @@ impl<'a> LayerCtx<'a> {
             fallbacks: AtomicUsize::new(0),
             last: false,
             zone_walk_from: 32,
+            split_from: 0,
+            split_below: usize::MAX,
+            record_chords: false,
+            line_supports: Vec::new(),
+        }
+    }
+
+    /// The segment along which to interpolate new vertices on the edge (a, b) of boundary
+    /// `line`: (a, b) itself, except in the second round of layer 0, where an edge on a side
+    /// uses the side's corners and an edge on a first-round line uses that line's chord across
+    /// the domain. Those ends are the ones a single round would use: every new vertex stays two
+    /// interpolations from exact values, and its error bound that small.
+    pub fn edge_support(&self, line: LineKey, a: u32, b: u32) -> (u32, u32) {
+        if self.line_supports.is_empty() {
+            return (a, b);
+        }
+        match line.hidden_neuron() {
+            None => {
+                let (k, corners) = (line.neuron, self.geo.corners.len() as u32);
+                (k, (k + 1) % corners)
+            }
+            Some((0, i)) if self.line_supports[i].0 != u32::MAX => self.line_supports[i],
+            _ => (a, b),
         }
     }
 
@@ -536,6 +569,15 @@ impl<'a> LayerCtx<'a> {
             }
         }
     }
+}
+
+/// Whether a vertex is by definition on the line of neuron j of hidden layer `layer` on parent
+/// face `face` (layer 0's lines are the same on every face): its sign there is 0, no exact work
+/// needed. (In the second round of layer 0, the pieces' vertices lie on the first round's lines.)
+fn on_own_line(def: &VertexDef, layer: usize, j: usize, face: u32) -> bool {
+    let is_line =
+        |key: &LineKey| key.hidden_neuron() == Some((layer, j)) && (layer == 0 || key.face == face);
+    matches!(def, VertexDef::Meet(a, b) if is_line(a) || is_line(b))
 }
 
 /// Vertices made while processing one parent face. Ids below `base` are old (global) vertices;
@@ -630,6 +672,9 @@ impl LocalVertices {
                 if z < -e {
                     return -1;
                 }
+                if on_own_line(&self.def[k], ctx.layer, j, self.face) {
+                    return 0;
+                }
                 ctx.fallbacks.fetch_add(1, Ordering::Relaxed);
                 let x = Arc::new(ctx.geo.values(&self.def[k], ctx.layer, self.face));
                 let s = x.signs[j];
@@ -644,16 +689,20 @@ impl LocalVertices {
                 if pattern::get(neg, j) {
                     return -1;
                 }
+                if on_own_line(&ctx.defs[v as usize], ctx.layer, j, self.face) {
+                    return 0;
+                }
                 ctx.global_exact(v, self.face).signs[j]
             }
         }
     }
 
     /// ORs vertex v's strictly positive neurons into `pos` and strictly negative ones into `neg`
-    /// (bit j = neuron j): one pass over its row, exact signs only where the float is unsure.
+    /// (bit j = neuron j): one pass over its row, exact signs only where the float is unsure
+    /// and only for neurons from `ctx.split_from` on (the others may be left unset).
     pub fn or_sign_masks(&mut self, ctx: &LayerCtx, v: u32, pos: &mut [u64], neg: &mut [u64]) {
         if !self.or_float_sign_masks(ctx, v, pos, neg) {
-            for j in 0..self.n {
+            for j in ctx.split_from..self.n {
                 let (z, e) = self.float(ctx, v, j);
                 if !(z > e || z < -e) {
                     let s = self.sign(ctx, v, j);
@@ -847,6 +896,18 @@ pub fn next_layer_values(prev: &impl Rows, layer: &crate::restrict::FloatLayer) 
         masks,
         decided,
     }
+}
+
+/// The values of the same layer after a round of splitting (rows gathered, no product).
+pub fn same_layer_values(merged: &impl Rows) -> LayerValues {
+    let n = merged.width();
+    let v_count = merged.err().len();
+    let mut z = Vec::with_capacity(v_count * n);
+    for v in 0..v_count {
+        z.extend_from_slice(merged.row(v));
+    }
+    let row_max = z.chunks(n.max(1)).map(row_max).collect();
+    LayerValues::new(n, z, merged.err().to_vec(), row_max)
 }
 
 #[cfg(test)]

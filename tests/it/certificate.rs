@@ -143,3 +143,21 @@ fn max_regions_stops_cleanly_with_a_lower_bound() {
     // What was found is a valid partition of the truncated network's regions.
     assert!(p.regions.len() <= 200 || p.per_layer.is_empty());
 }
+
+/// A stop inside the first layer's second round (`EnumerateConfig::first_round_from`) leaves
+/// the domain whole, not the first round's pieces (which are no partition of any network).
+#[test]
+fn a_stop_inside_the_first_layer_leaves_the_domain() {
+    let net = bench_net();
+    let s = square(-1, 1);
+    let full = count(&net, &s);
+    let cfg = EnumerateConfig {
+        max_regions: Some(full.per_layer[0] - 1),
+        first_round_from: 1,
+        ..Default::default()
+    };
+    let p = count_regions(&net, &s, &cfg).unwrap();
+    assert!(!p.complete && p.per_layer.is_empty());
+    assert_eq!(p.regions.len(), 1);
+    assert_eq!(p.regions.iter().next().unwrap().verts.len(), 4);
+}

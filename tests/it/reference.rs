@@ -57,9 +57,16 @@ fn larger_benchmark_networks() {
             .unwrap_or_else(|e| panic!("{dir}/{name}: {e} (set RELU_REGIONS_BENCH_NETS)"));
         let network = Network::from_json(&text, name).unwrap();
         let slice = Slice::identity(Slice::default_box(network.input_dim()));
-        for zone_walk_from in [relu_regions::EnumerateConfig::default().zone_walk_from, 0] {
+        // Default; zone walk from the first line; the first layer in one round.
+        let default = relu_regions::EnumerateConfig::default();
+        for (zone_walk_from, first_round_from) in [
+            (default.zone_walk_from, default.first_round_from),
+            (0, default.first_round_from),
+            (default.zone_walk_from, usize::MAX),
+        ] {
             let cfg = relu_regions::EnumerateConfig {
                 zone_walk_from,
+                first_round_from,
                 ..Default::default()
             };
             let p = relu_regions::count_regions(&network, &slice, &cfg).unwrap();
@@ -67,7 +74,7 @@ fn larger_benchmark_networks() {
             assert_eq!(
                 p.regions.len(),
                 expected,
-                "{name}, zone walk from {zone_walk_from}"
+                "{name}, zone walk from {zone_walk_from}, rounds from {first_round_from}"
             );
         }
     }

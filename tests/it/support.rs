@@ -88,22 +88,33 @@ pub fn count(net: &Network, slice: &Slice) -> Partition {
 /// Counts, then proves the partition with the independent certificate checker, and checks the
 /// mesh invariants (V − E + F = 1 for d = 2). Returns the region count.
 ///
-/// Both ways the planar engine applies a layer inside a face run: the default (pieces tested
-/// one by one, then the zone walk once a face is in many pieces) and the zone walk from the first
-/// line; both partitions must be certified and have the same patterns.
+/// Every way the planar engine can split a layer: the default (pieces tested one by one, then
+/// the zone walk once a face is in many pieces; the first layer in two rounds only when wide),
+/// the zone walk from the first line with the first layer always in two rounds, and the default
+/// walk with the first layer always in two rounds. All partitions must be certified and have the
+/// same patterns.
 pub fn count_certified(net: &Network, slice: &Slice) -> usize {
     let restricted = Restricted::new(net, slice).unwrap();
     let mut patterns = Vec::new();
-    for zone_walk_from in [EnumerateConfig::default().zone_walk_from, 0] {
+    let default = EnumerateConfig::default();
+    for (zone_walk_from, first_round_from) in [
+        (default.zone_walk_from, default.first_round_from),
+        (0, 1),
+        (default.zone_walk_from, 1),
+    ] {
         let cfg = EnumerateConfig {
             zone_walk_from,
+            first_round_from,
             ..EnumerateConfig::default()
         };
         let p = count_regions(net, slice, &cfg).expect("valid input");
         assert!(p.complete && p.certified);
         let file = partition_file(&p);
         let n = verify(&restricted.exact, &slice.domain, &file).unwrap_or_else(|e| {
-            panic!("certificate rejected (zone walk from {zone_walk_from} pieces): {e}")
+            panic!(
+                "certificate rejected (zone walk from {zone_walk_from} pieces, first layer in \
+                 rounds from {first_round_from} neurons): {e}"
+            )
         });
         assert_eq!(n, p.regions.len());
         if p.dim == 2 {
@@ -118,10 +129,12 @@ pub fn count_certified(net: &Network, slice: &Slice) -> usize {
         sorted.sort();
         patterns.push(sorted);
     }
-    assert_eq!(
-        patterns[0], patterns[1],
-        "the two ways of splitting a face disagree"
-    );
+    for other in &patterns[1..] {
+        assert_eq!(
+            &patterns[0], other,
+            "the ways of splitting a layer disagree"
+        );
+    }
     patterns[0].len()
 }
 
