@@ -537,6 +537,7 @@ impl<'a> LayerCtx<'a> {
     /// uses the side's corners and an edge on a first-round line uses that line's chord across
     /// the domain. Those ends are the ones a single round would use: every new vertex stays two
     /// interpolations from exact values, and its error bound that small.
+    #[inline]
     pub fn edge_support(&self, line: LineKey, a: u32, b: u32) -> (u32, u32) {
         if self.line_supports.is_empty() {
             return (a, b);
@@ -830,6 +831,7 @@ pub fn next_layer_values(prev: &impl Rows, layer: &crate::restrict::FloatLayer) 
     let (n_in, n_out) = (layer.n_in, layer.n_out);
     assert_eq!(prev.width(), n_in);
     let mut z = vec![0.0f64; v_count * n_out];
+    crate::memory::advise_huge_pages(&mut z);
     let mut err = vec![0.0f64; v_count];
     let mut maxes = vec![0.0f64; v_count];
     let words = crate::pattern::words(n_out);
