@@ -9,6 +9,33 @@ pub fn get(bits: &[u64], i: usize) -> bool {
     bits[i / 64] >> (i % 64) & 1 == 1
 }
 
+/// The indices in `range` whose bits are set in both `a` and `b`, in increasing order (a word at
+/// a time: the caller's faces have many neurons and few set in both).
+pub fn both_set<'a>(
+    a: &'a [u64],
+    b: &'a [u64],
+    range: std::ops::Range<usize>,
+) -> impl Iterator<Item = usize> + 'a {
+    let words = range.end.div_ceil(64).min(a.len()).min(b.len());
+    (range.start / 64..words).flat_map(move |w| {
+        let mut word = a[w] & b[w];
+        // Keep only the bits inside the range.
+        if w == range.start / 64 {
+            word &= u64::MAX << (range.start % 64);
+        }
+        if w == range.end / 64 {
+            word &= (1u64 << (range.end % 64)) - 1;
+        }
+        std::iter::from_fn(move || {
+            (word != 0).then(|| {
+                let j = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                j
+            })
+        })
+    })
+}
+
 pub fn set(bits: &mut [u64], i: usize, value: bool) {
     if value {
         bits[i / 64] |= 1 << (i % 64);
@@ -80,6 +107,23 @@ mod tests {
                     }
                 }
                 assert_eq!(fast, slow, "offset {offset} n {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn both_set_matches_bit_by_bit() {
+        let a: Vec<u64> = (0..3)
+            .map(|i| 0x9E37_79B9_7F4A_7C15u64.rotate_left(i * 11))
+            .collect();
+        let b: Vec<u64> = (0..3)
+            .map(|i| 0xD1B5_4A32_D192_ED03u64.rotate_left(i * 5))
+            .collect();
+        for start in [0, 1, 17, 63, 64, 65, 128, 150] {
+            for end in [0, 1, 40, 63, 64, 65, 127, 128, 129, 191, 192] {
+                let fast: Vec<usize> = both_set(&a, &b, start..end).collect();
+                let slow: Vec<usize> = (start..end).filter(|&j| get(&a, j) && get(&b, j)).collect();
+                assert_eq!(fast, slow, "range {start}..{end}");
             }
         }
     }

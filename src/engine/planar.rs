@@ -239,15 +239,13 @@ fn split_face(
     }
     let bits: SmallVec<[u64; 4]> = pos.iter().zip(neg.iter()).map(|(p, q)| p & !q).collect();
     splitting.clear();
-    splitting.extend(
-        // (A first round also finds the chord ends of the lines it leaves for the second.)
-        (ctx.split_from..if ctx.record_chords {
-            n
-        } else {
-            n.min(ctx.split_below)
-        })
-            .filter(|&j| pattern::get(pos, j) && pattern::get(neg, j)),
-    );
+    // (A first round also finds the chord ends of the lines it leaves for the second.)
+    let last = if ctx.record_chords {
+        n
+    } else {
+        n.min(ctx.split_below)
+    };
+    splitting.extend(pattern::both_set(pos, neg, ctx.split_from.min(last)..last));
     polys.clear();
     polys.push(Poly {
         verts: verts.iter().copied().collect(),
