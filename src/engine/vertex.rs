@@ -660,6 +660,9 @@ impl LocalVertices {
     }
 
     /// The exact sign of neuron j's pre-activation at vertex v: float when proven, else exact.
+    /// (Inlined: the float test is a few instructions and runs several times per face; the
+    /// exact work is out of line.)
+    #[inline]
     pub fn sign(&mut self, ctx: &LayerCtx, v: u32, j: usize) -> i8 {
         match self.local(v) {
             Some(k) => {
@@ -668,34 +671,48 @@ impl LocalVertices {
                 }
                 let (z, e) = (self.z[(k - self.z_first) * self.n + j], self.err[k]);
                 if z > e {
-                    return 1;
+                    1
+                } else if z < -e {
+                    -1
+                } else {
+                    self.exact_sign_local(ctx, k, j)
                 }
-                if z < -e {
-                    return -1;
-                }
-                if on_own_line(&self.def[k], ctx.layer, j, self.face) {
-                    return 0;
-                }
-                ctx.fallbacks.fetch_add(1, Ordering::Relaxed);
-                let x = Arc::new(ctx.geo.values(&self.def[k], ctx.layer, self.face));
-                let s = x.signs[j];
-                self.exact[k] = Some(x);
-                s
             }
             None => {
                 let (pos, neg) = ctx.values.masks(v as usize);
                 if pattern::get(pos, j) {
-                    return 1;
+                    1
+                } else if pattern::get(neg, j) {
+                    -1
+                } else {
+                    self.exact_sign_global(ctx, v, j)
                 }
-                if pattern::get(neg, j) {
-                    return -1;
-                }
-                if on_own_line(&ctx.defs[v as usize], ctx.layer, j, self.face) {
-                    return 0;
-                }
-                ctx.global_exact(v, self.face).signs[j]
             }
         }
+    }
+
+    /// [`Self::sign`] where the float of local vertex k cannot decide.
+    #[cold]
+    #[inline(never)]
+    fn exact_sign_local(&mut self, ctx: &LayerCtx, k: usize, j: usize) -> i8 {
+        if on_own_line(&self.def[k], ctx.layer, j, self.face) {
+            return 0;
+        }
+        ctx.fallbacks.fetch_add(1, Ordering::Relaxed);
+        let x = Arc::new(ctx.geo.values(&self.def[k], ctx.layer, self.face));
+        let s = x.signs[j];
+        self.exact[k] = Some(x);
+        s
+    }
+
+    /// [`Self::sign`] where the float of old vertex v cannot decide.
+    #[cold]
+    #[inline(never)]
+    fn exact_sign_global(&self, ctx: &LayerCtx, v: u32, j: usize) -> i8 {
+        if on_own_line(&ctx.defs[v as usize], ctx.layer, j, self.face) {
+            return 0;
+        }
+        ctx.global_exact(v, self.face).signs[j]
     }
 
     /// ORs vertex v's strictly positive neurons into `pos` and strictly negative ones into `neg`
