@@ -361,26 +361,25 @@ pub struct LayerValues {
 /// `f64::max`; a NaN value never passes a sign test, so no bound relies on it). Four lanes, so the
 /// loop vectorises.
 fn interpolate_row(p: &[f64], q: &[f64], s: f64, out: &mut [f64]) -> f64 {
+    let n = p.len().min(q.len()).min(out.len());
+    let (p, q, out) = (&p[..n], &q[..n], &mut out[..n]);
     let mut lanes = [0.0f64; 4];
-    let (pc, qc, oc) = (
-        p.chunks_exact(4),
-        q.chunks_exact(4),
-        out.chunks_exact_mut(4),
-    );
-    let (pr, qr) = (pc.remainder(), qc.remainder());
-    for ((a, b), o) in pc.zip(qc).zip(oc) {
+    let full = n / 4 * 4;
+    for i in (0..full).step_by(4) {
+        let (a, b) = (&p[i..i + 4], &q[i..i + 4]);
+        let mut o = [0.0f64; 4];
         for l in 0..4 {
             let diff = b[l] - a[l];
             o[l] = a[l] + s * diff;
             let ad = diff.abs();
             lanes[l] = if ad > lanes[l] { ad } else { lanes[l] };
         }
+        out[i..i + 4].copy_from_slice(&o);
     }
-    let tail = p.len() - pr.len();
     let mut max_diff = lanes.iter().fold(0.0f64, |m, &x| m.max(x));
-    for (k, (a, b)) in pr.iter().zip(qr).enumerate() {
-        let diff = b - a;
-        out[tail + k] = a + s * diff;
+    for k in full..n {
+        let diff = q[k] - p[k];
+        out[k] = p[k] + s * diff;
         max_diff = max_diff.max(diff.abs());
     }
     max_diff
@@ -784,13 +783,7 @@ impl LocalVertices {
         let id = self.base + self.def.len() as u32;
         let proven = (zp > ep && zq < -eq) || (zp < -ep && zq > eq);
         if !proven {
-            ctx.fallbacks.fetch_add(1, Ordering::Relaxed);
-            let x = ctx.geo.values(&def, ctx.layer, self.face);
-            self.z.extend_from_slice(&x.z);
-            self.err.push(x.err);
-            self.row_max.push(row_max(&x.z));
-            self.xy.extend(x.point.to_f64());
-            self.exact.push(Some(Arc::new(x)));
+            self.push_exact(ctx, &def);
         } else {
             let n = self.n;
             let (mp, mq) = (self.row_max_of(ctx, p), self.row_max_of(ctx, q));
@@ -834,6 +827,21 @@ impl LocalVertices {
         self.def.push(def);
         self.shared_key.push(shared_key);
         id
+    }
+}
+
+impl LocalVertices {
+    /// The row of a new vertex whose support's floats cannot show the sign change: made exactly.
+    #[cold]
+    #[inline(never)]
+    fn push_exact(&mut self, ctx: &LayerCtx, def: &VertexDef) {
+        ctx.fallbacks.fetch_add(1, Ordering::Relaxed);
+        let x = ctx.geo.values(def, ctx.layer, self.face);
+        self.z.extend_from_slice(&x.z);
+        self.err.push(x.err);
+        self.row_max.push(row_max(&x.z));
+        self.xy.extend(x.point.to_f64());
+        self.exact.push(Some(Arc::new(x)));
     }
 }
 
