@@ -470,22 +470,17 @@ fn merge(
     for (v, x) in &global_exact {
         err[*v as usize] = x.err;
     }
+    // 1. In run order, the id of every new vertex: a crossing of a parent edge made by the faces
+    //    on both sides is one vertex (keyed by edge and neuron). Sequential: it fixes the order.
     let mut shared: rustc_hash::FxHashMap<(u32, u32, u32), u32> = Default::default();
     shared.reserve(new_verts);
     // Where each new vertex's row comes from: (face, local index).
     let mut sources: Vec<(u32, u32)> = Vec::with_capacity(new_verts);
-    let mut face_start = Vec::with_capacity(faces + 1);
-    face_start.push(0u32);
-    let mut face_verts = Vec::with_capacity(incidences);
-    let mut face_lines = Vec::with_capacity(incidences);
-    let mut patterns = Vec::with_capacity(faces * stride);
-    let offset = net.offsets[layer];
-    let mut remap = Vec::new();
+    let mut remaps: Vec<Vec<u32>> = Vec::with_capacity(outs.len());
     let mut chords = Vec::new();
     for (chunk, out) in outs.iter().enumerate() {
         let local = out.local.as_ref().expect("a finished run");
-        let base = local.base;
-        remap.clear();
+        let mut remap = Vec::with_capacity(local.len());
         for k in 0..local.len() {
             if let Some(key) = local.shared_key[k] {
                 if let Some(&g) = shared.get(&key) {
@@ -506,6 +501,7 @@ fn merge(
             }
             remap.push(g);
         }
+        let base = local.base;
         let global = |v: u32| {
             if v < base {
                 v
@@ -518,19 +514,56 @@ fn merge(
                 .iter()
                 .map(|&[j, a, b]| [j, global(a), global(b)]),
         );
-        for i in 0..out.len() {
-            let p = out.parents[i] as usize;
-            let parent = &parent_patterns[p * stride..(p + 1) * stride];
-            let (a, b) = (out.starts[i] as usize, out.starts[i + 1] as usize);
-            let (verts, lines) = (&out.verts[a..b], &out.lines[a..b]);
-            let bits = &out.bits[i * out.words..(i + 1) * out.words];
-            face_verts.extend(verts.iter().map(|&v| global(v)));
-            face_lines.extend_from_slice(lines);
-            face_start.push(face_verts.len() as u32);
-            let start = patterns.len();
-            patterns.extend_from_slice(parent);
-            pattern::or_shifted(&mut patterns[start..], bits, offset, n);
+        remaps.push(remap);
+    }
+    // 2. The faces, each run into its own slices of the arrays (in parallel: the patterns and
+    //    vertex lists are most of the merge's work).
+    let mut face_start = vec![0u32; faces + 1];
+    let mut face_verts = vec![0u32; incidences];
+    let mut face_lines = Vec::with_capacity(incidences);
+    for out in &outs {
+        face_lines.extend_from_slice(&out.lines);
+    }
+    let mut patterns = vec![0u64; faces * stride];
+    let offset = net.offsets[layer];
+    let mut jobs = Vec::with_capacity(outs.len());
+    {
+        let (mut starts_left, mut verts_left, mut patterns_left) =
+            (&mut face_start[1..], &mut face_verts[..], &mut patterns[..]);
+        let mut incidence = 0u32;
+        for (out, remap) in outs.iter().zip(&remaps) {
+            let (starts, rest) = std::mem::take(&mut starts_left).split_at_mut(out.len());
+            starts_left = rest;
+            let (verts, rest) = std::mem::take(&mut verts_left).split_at_mut(out.verts.len());
+            verts_left = rest;
+            let (pats, rest) = std::mem::take(&mut patterns_left).split_at_mut(out.len() * stride);
+            patterns_left = rest;
+            jobs.push((out, remap, incidence, starts, verts, pats));
+            incidence += out.verts.len() as u32;
         }
+    }
+    {
+        use rayon::prelude::*;
+        let parent_patterns = &parent_patterns;
+        jobs.into_par_iter()
+            .for_each(|(out, remap, incidence, starts, verts, pats)| {
+                let base = out.local.as_ref().expect("a finished run").base;
+                for (v, &w) in verts.iter_mut().zip(&out.verts) {
+                    *v = if w < base {
+                        w
+                    } else {
+                        remap[(w - base) as usize]
+                    };
+                }
+                for i in 0..out.len() {
+                    starts[i] = incidence + out.starts[i + 1];
+                    let p = out.parents[i] as usize;
+                    let pattern = &mut pats[i * stride..(i + 1) * stride];
+                    pattern.copy_from_slice(&parent_patterns[p * stride..(p + 1) * stride]);
+                    let bits = &out.bits[i * out.words..(i + 1) * out.words];
+                    pattern::or_shifted(pattern, bits, offset, n);
+                }
+            });
     }
     for (v, x) in &global_exact {
         let v = *v as usize;
