@@ -247,17 +247,21 @@ fn split_face(
     };
     splitting.extend(pattern::both_set(pos, neg, ctx.split_from.min(last)..last));
     polys.clear();
+    // (Pushed in place: building the edges through an iterator adapter was a call per edge.)
     polys.push(Poly {
-        verts: verts.iter().copied().collect(),
-        edges: (0..k)
-            .map(|i| EdgeInfo {
-                line: lines[i],
-                support: ctx.edge_support(lines[i], verts[i], verts[(i + 1) % k]),
-                parent: Some(i as u32),
-            })
-            .collect(),
+        verts: SmallVec::from_slice(verts),
+        edges: SmallVec::new(),
         bits,
     });
+    let edges = &mut polys[0].edges;
+    for i in 0..k {
+        let (a, b) = (verts[i], verts[(i + 1) % k]);
+        edges.push(EdgeInfo {
+            line: lines[i],
+            support: ctx.edge_support(lines[i], a, b),
+            parent: Some(i as u32),
+        });
+    }
     zone.active = false;
     // Vertices made on each parent edge during this layer (shared with the neighbour face).
     for e in edge_verts.iter_mut() {
