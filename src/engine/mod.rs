@@ -124,7 +124,7 @@ pub(crate) struct FaceOut {
     pub bits: Vec<u64>,
     pub words: usize,
     /// `[neuron, end, end]`: the chord of each line across its parent face, when the layer's
-    /// context asks for them (`LayerCtx::record_chords`).
+    /// context asks for them (`LayerCtx::first_round`).
     pub chords: Vec<[u32; 3]>,
 }
 
@@ -359,7 +359,6 @@ fn enumerate_mesh(
             ctx.last = l + 1 == layers && last_round;
             ctx.zone_walk_from = cfg.zone_walk_from;
             (ctx.split_from, ctx.split_below) = (split_from, split_below);
-            ctx.record_chords = !last_round;
             ctx.line_supports = std::mem::take(&mut line_supports);
             let outs = if d == 1 {
                 segment::split_layer(&ctx, &mesh, cfg.max_regions, progress)

@@ -239,13 +239,9 @@ fn split_face(
     }
     let bits: SmallVec<[u64; 4]> = pos.iter().zip(neg.iter()).map(|(p, q)| p & !q).collect();
     splitting.clear();
-    // (A first round also finds the chord ends of the lines it leaves for the second.)
-    let last = if ctx.record_chords {
-        n
-    } else {
-        n.min(ctx.split_below)
-    };
-    splitting.extend(pattern::both_set(pos, neg, ctx.split_from.min(last)..last));
+    // Up to the last neuron even in a first round: it finds the chord ends of the lines it
+    // leaves for the second (and cuts only by its own, below).
+    splitting.extend(pattern::both_set(pos, neg, ctx.split_from..n));
     polys.clear();
     // (Pushed in place: building the edges through an iterator adapter was a call per edge.)
     polys.push(Poly {
@@ -331,7 +327,7 @@ fn split_face(
             ends, 2,
             "line {line_j:?} splits face {f} but crosses it {ends} times"
         );
-        if ctx.record_chords {
+        if ctx.first_round() {
             out.chords.push([j as u32, chord[0], chord[1]]);
             if j >= ctx.split_below {
                 continue;
@@ -382,7 +378,7 @@ fn split_face(
     if zone.active {
         fill_walked_bits(ctx, polys, &zone.walked, local, pos, neg);
     }
-    if ctx.record_chords {
+    if ctx.first_round() {
         insert_edge_vertices(ctx, local, verts, &mut edge_verts[..k], polys);
     }
     for p in polys.iter() {
@@ -390,7 +386,7 @@ fn split_face(
     }
 }
 
-/// The first round of a layer in two (`ctx.record_chords`) made the crossings of every line with
+/// The first round of a layer in two (`ctx.first_round()`) made the crossings of every line with
 /// the parent face's edges, but cut only by its own lines: put the other crossings into the
 /// pieces' edges, in order along each parent edge, so that the second round finds them as
 /// vertices (and interpolates along their chords, as one round would).

@@ -497,8 +497,6 @@ pub struct LayerCtx<'a> {
     /// bits (their vertices lie on those lines, where floats cannot decide).
     pub split_from: usize,
     pub split_below: usize,
-    /// Record each line's chord across its face (`FaceOut::chords`).
-    pub record_chords: bool,
     /// Layer 0 split in rounds: `line_supports[i]`, the ends of neuron i's chord across the
     /// domain (or `u32::MAX` twice); see [`Self::edge_support`].
     pub line_supports: Vec<(u32, u32)>,
@@ -526,7 +524,6 @@ impl<'a> LayerCtx<'a> {
             zone_walk_from: 32,
             split_from: 0,
             split_below: usize::MAX,
-            record_chords: false,
             line_supports: Vec::new(),
         }
     }
@@ -536,6 +533,13 @@ impl<'a> LayerCtx<'a> {
     /// uses the side's corners and an edge on a first-round line uses that line's chord across
     /// the domain. Those ends are the ones a single round would use: every new vertex stays two
     /// interpolations from exact values, and its error bound that small.
+    /// The first of a layer's two rounds (some of its neurons are left for the second): each
+    /// line's chord across its face is recorded (`FaceOut::chords`), and the lines left for later
+    /// only get their crossings with the face's edges.
+    pub fn first_round(&self) -> bool {
+        self.split_below < self.values.n
+    }
+
     #[inline]
     pub fn edge_support(&self, line: LineKey, a: u32, b: u32) -> (u32, u32) {
         if self.line_supports.is_empty() {
