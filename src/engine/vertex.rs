@@ -528,11 +528,6 @@ impl<'a> LayerCtx<'a> {
         }
     }
 
-    /// The segment along which to interpolate new vertices on the edge (a, b) of boundary
-    /// `line`: (a, b) itself, except in the second round of layer 0, where an edge on a side
-    /// uses the side's corners and an edge on a first-round line uses that line's chord across
-    /// the domain. Those ends are the ones a single round would use: every new vertex stays two
-    /// interpolations from exact values, and its error bound that small.
     /// The first of a layer's two rounds (some of its neurons are left for the second): each
     /// line's chord across its face is recorded (`FaceOut::chords`), and the lines left for later
     /// only get their crossings with the face's edges.
@@ -540,6 +535,11 @@ impl<'a> LayerCtx<'a> {
         self.split_below < self.values.n
     }
 
+    /// The segment along which to interpolate new vertices on the edge (a, b) of boundary
+    /// `line`: (a, b) itself, except in the second round of layer 0, where an edge on a side
+    /// uses the side's corners and an edge on a first-round line uses that line's chord across
+    /// the domain. Those ends are the ones a single round would use: every new vertex stays two
+    /// interpolations from exact values, and its error bound that small.
     #[inline]
     pub fn edge_support(&self, line: LineKey, a: u32, b: u32) -> (u32, u32) {
         if self.line_supports.is_empty() {
