@@ -607,13 +607,14 @@ pub struct LocalVertices {
 
 impl LocalVertices {
     pub fn new(ctx: &LayerCtx) -> Self {
-        const ROWS: usize = 2 * super::FACES_PER_TASK;
+        const ROWS: usize = 4 * super::FACES_PER_TASK;
         LocalVertices {
             base: ctx.base(),
             face: 0,
             n: ctx.values.n,
             d: ctx.d,
-            // About two new vertices per face of a run (grown if needed).
+            // Room for four new vertices per face of a run: a run of the 256-wide network makes
+            // about three, and growing a Vec of 2 KiB rows copies them all.
             z: Vec::with_capacity(ROWS * ctx.values.n),
             z_first: 0,
             err: Vec::with_capacity(ROWS),
