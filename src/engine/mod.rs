@@ -107,7 +107,8 @@ impl Mesh {
     }
 }
 
-/// Parent faces handled by one parallel task (fixed, so output does not depend on threads).
+/// Parent faces handled by one parallel task, at most (runs are fixed by the face count, never
+/// by the thread count, so the output does not depend on threads).
 pub(crate) const FACES_PER_TASK: usize = 32;
 
 /// The sub-faces of a run of parent faces and the vertices made for them, in flat arrays.
@@ -182,9 +183,17 @@ pub(crate) fn split_faces<S: Default>(
     let running = AtomicUsize::new(faces);
     let stop = AtomicBool::new(false);
     let words = pattern::words(ctx.values.n);
+    // The first layer's second round has few pieces, each cut by many lines: smaller runs (at
+    // least 64) so both cores share it. Elsewhere smaller runs cost more than they balance. The
+    // output does not depend on the run size.
+    let per_task = if ctx.split_from > 0 {
+        faces.div_ceil(64).clamp(1, FACES_PER_TASK)
+    } else {
+        FACES_PER_TASK
+    };
     let runs: Vec<std::ops::Range<usize>> = (0..faces)
-        .step_by(FACES_PER_TASK)
-        .map(|a| a..(a + FACES_PER_TASK).min(faces))
+        .step_by(per_task)
+        .map(|a| a..(a + per_task).min(faces))
         .collect();
     let outs: Vec<Option<FaceOut>> = runs
         .into_par_iter()
