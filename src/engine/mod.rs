@@ -197,10 +197,11 @@ pub(crate) fn split_faces<S: Default>(
         .collect();
     let outs: Vec<Option<FaceOut>> = runs
         .into_par_iter()
-        .map(|range| {
+        // The scratch buffers live as long as rayon's piece of work (several runs), not one run:
+        // they reach their size once instead of growing again for every run.
+        .map_init(S::default, |scratch, range| {
             let mut local = LocalVertices::new(ctx);
             let mut out = FaceOut::new(words);
-            let mut scratch = S::default();
             for f in range.clone() {
                 if stop.load(Ordering::Relaxed) {
                     return None;
@@ -208,7 +209,7 @@ pub(crate) fn split_faces<S: Default>(
                 let before = out.len();
                 let (verts, lines) = mesh.face(f);
                 local.face = f as u32;
-                split(ctx, f, verts, lines, &mut local, &mut out, &mut scratch);
+                split(ctx, f, verts, lines, &mut local, &mut out, scratch);
                 if ctx.last {
                     local.drop_rows();
                 }
