@@ -666,7 +666,7 @@ impl LocalVertices {
     /// The exact sign of neuron j's pre-activation at vertex v: float when proven, else exact.
     /// (Inlined: the float test is a few instructions and runs several times per face; the
     /// exact work is out of line.)
-    #[inline]
+    #[inline(always)]
     pub fn sign(&mut self, ctx: &LayerCtx, v: u32, j: usize) -> i8 {
         match self.local(v) {
             Some(k) => {
