@@ -167,7 +167,7 @@ impl FaceOut {
 }
 
 /// Splits every face of `mesh` by the layer of `ctx`, in parallel runs of [`FACES_PER_TASK`]
-/// faces merged in order; `split` handles one face, with a scratch `S` reused inside a run.
+/// faces merged in order; `split` handles one face, with a scratch `S` reused from face to face.
 /// `None` once more than `max_regions` regions have been made.
 pub(crate) fn split_faces<S: Default>(
     ctx: &LayerCtx,
