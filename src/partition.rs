@@ -72,6 +72,8 @@ pub struct Partition {
     pub regions: Regions,
     /// Regions after each hidden layer (fewer entries than layers when stopped early).
     pub per_layer: Vec<usize>,
+    /// Wall time of each hidden layer (its values, splits and merge), one entry per `per_layer`.
+    pub layer_seconds: Vec<f64>,
     pub complete: bool,
     pub certified: bool,
     /// Sign decisions the float filter could not prove, decided exactly instead.

@@ -25,6 +25,10 @@ pub struct CountReport {
     pub domain_volume: f64,
     pub domain_volume_exact: String,
     pub per_layer: Vec<usize>,
+    /// Wall time of each hidden layer of the last run (planar and segment engines): where the
+    /// time goes, e.g. for `--repeat` studies.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layer_seconds: Vec<f64>,
     pub engine: String,
     pub seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,6 +69,7 @@ impl CountReport {
             domain_volume: to_f64(&vol),
             domain_volume_exact: format_rational(&vol),
             per_layer: p.per_layer.clone(),
+            layer_seconds: p.layer_seconds.clone(),
             engine: engine.to_string(),
             vertices: Some(p.vertex_count()),
             edges: Some(p.edge_count()),
@@ -116,6 +121,7 @@ impl CountReport {
             domain_volume: 0.0,
             domain_volume_exact: String::new(),
             per_layer: Vec::new(),
+            layer_seconds: Vec::new(),
             engine: String::new(),
             seconds,
             vertices: None,
@@ -200,6 +206,14 @@ impl CountReport {
                 self.seconds, self.engine, self.threads
             ),
         ));
+        if !self.layer_seconds.is_empty() {
+            let times: Vec<String> = self
+                .layer_seconds
+                .iter()
+                .map(|t| format!("{t:.4}"))
+                .collect();
+            rows.push(("time per layer", format!("{} s", times.join(" + "))));
+        }
         if let (Some(f), Some(r)) = (self.floor_seconds, self.floor_ratio) {
             rows.push((
                 "forward-pass floor",

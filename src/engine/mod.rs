@@ -335,11 +335,13 @@ fn enumerate_mesh(
     let mut values = Some(LayerValues::new(n0, z, err, row_max));
     let mut merged: Option<MergedValues> = None;
     let mut per_layer = Vec::new();
+    let mut layer_seconds = Vec::new();
     let mut complete = true;
     let mut fallbacks = 0usize;
     let layers = net.widths.len();
     let mut parents = Arc::new(Vec::new());
     'layers: for l in 0..layers {
+        let layer_start = std::time::Instant::now();
         geo.archive.push(mesh.patterns.clone()); // an Arc: no copy
         geo.parents.push(parents.clone());
         if let Some(previous) = merged.take() {
@@ -405,6 +407,7 @@ fn enumerate_mesh(
             }
         }
         per_layer.push(mesh.face_count());
+        layer_seconds.push(layer_start.elapsed().as_secs_f64());
     }
     progress.finish();
     geo.clear_maps();
@@ -433,6 +436,7 @@ fn enumerate_mesh(
         defs,
         regions,
         per_layer,
+        layer_seconds,
         complete,
         certified: true,
         exact_fallbacks: fallbacks,

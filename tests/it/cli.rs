@@ -166,6 +166,20 @@ fn default_run_prints_a_real_count() {
     ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
+    // One time per completed layer, together no more than the run.
+    let layer_seconds: Vec<f64> = v["layer_seconds"]
+        .as_array()
+        .expect("layer_seconds")
+        .iter()
+        .map(|t| t.as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        layer_seconds.len(),
+        v["per_layer"].as_array().unwrap().len()
+    );
+    assert!(layer_seconds.iter().all(|&t| t > 0.0));
+    assert!(layer_seconds.iter().sum::<f64>() <= v["seconds"].as_f64().unwrap());
+    assert!(out.contains("time per layer"), "{out}");
     let linear = v["linear_regions"]
         .as_u64()
         .expect("linear regions computed");
