@@ -536,21 +536,19 @@ impl<'a> LayerCtx<'a> {
     }
 
     /// The segment along which to interpolate new vertices on the edge (a, b) of boundary
-    /// `line`: (a, b) itself, except in the second round of layer 0, where an edge on a side
-    /// uses the side's corners and an edge on a first-round line uses that line's chord across
-    /// the domain. Those ends are the ones a single round would use: every new vertex stays two
-    /// interpolations from exact values, and its error bound that small.
+    /// `line`: (a, b) itself, except in the second round of layer 0, where an edge on a
+    /// first-round line uses that line's chord across the domain. Those ends are the ones a
+    /// single round would use: every new vertex stays two interpolations from exact values, and
+    /// its error bound that small. (Edges on the domain's sides need nothing: the first round
+    /// already made every line's crossings with them.)
     #[inline]
     pub fn edge_support(&self, line: LineKey, a: u32, b: u32) -> (u32, u32) {
-        if self.line_supports.is_empty() {
-            return (a, b);
-        }
         match line.hidden_neuron() {
-            None => {
-                let (k, corners) = (line.neuron, self.geo.corners.len() as u32);
-                (k, (k + 1) % corners)
+            Some((0, i))
+                if !self.line_supports.is_empty() && self.line_supports[i].0 != u32::MAX =>
+            {
+                self.line_supports[i]
             }
-            Some((0, i)) if self.line_supports[i].0 != u32::MAX => self.line_supports[i],
             _ => (a, b),
         }
     }
@@ -833,9 +831,7 @@ impl LocalVertices {
         self.shared_key.push(shared_key);
         id
     }
-}
 
-impl LocalVertices {
     /// The row of a new vertex whose support's floats cannot show the sign change: made exactly.
     #[cold]
     #[inline(never)]
