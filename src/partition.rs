@@ -76,8 +76,12 @@ pub struct Partition {
     pub layer_seconds: Vec<f64>,
     pub complete: bool,
     pub certified: bool,
-    /// Sign decisions the float filter could not prove, decided exactly instead.
+    /// Vertices whose values the float filter could not use and that were rebuilt in big
+    /// integers.
     pub exact_fallbacks: usize,
+    /// Vertices the float filter could not use and that were re-anchored in floats instead
+    /// (every sign proven there; see `engine::refine`).
+    pub reanchored: usize,
     pub geometry: ExactGeometry,
     pub domain: Domain,
 }

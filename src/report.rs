@@ -36,6 +36,9 @@ pub struct CountReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edges: Option<usize>,
     pub exact_fallbacks: usize,
+    /// Planar engine: vertices re-anchored in floats instead of rebuilt exactly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reanchored_vertices: Option<usize>,
     pub threads: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peak_memory_bytes: Option<u64>,
@@ -74,6 +77,7 @@ impl CountReport {
             vertices: Some(p.vertex_count()),
             edges: Some(p.edge_count()),
             exact_fallbacks: p.exact_fallbacks,
+            reanchored_vertices: Some(p.reanchored),
             ..CountReport::new_base(seconds, threads, network)
         }
     }
@@ -127,6 +131,7 @@ impl CountReport {
             vertices: None,
             edges: None,
             exact_fallbacks: 0,
+            reanchored_vertices: None,
             threads,
             peak_memory_bytes: None,
             network: network.to_string(),
@@ -197,7 +202,13 @@ impl CountReport {
         }
         rows.push((
             "exact fallbacks",
-            format!("{} sign decisions decided exactly", self.exact_fallbacks),
+            match self.reanchored_vertices {
+                Some(r) => format!(
+                    "{} vertices rebuilt exactly ({r} more re-anchored in floats)",
+                    self.exact_fallbacks
+                ),
+                None => format!("{} sign decisions decided exactly", self.exact_fallbacks),
+            },
         ));
         rows.push((
             "time",

@@ -26,7 +26,7 @@ pub struct FloatLayer {
 }
 
 impl FloatLayer {
-    fn new(n_in: usize, n_out: usize, w: Vec<f64>, b: Vec<f64>) -> FloatLayer {
+    pub(crate) fn new(n_in: usize, n_out: usize, w: Vec<f64>, b: Vec<f64>) -> FloatLayer {
         let row_l1_max = (0..n_out)
             .map(|i| {
                 w[i * n_in..(i + 1) * n_in]

@@ -5,6 +5,7 @@
 
 pub mod lp;
 pub mod planar;
+mod refine;
 pub mod segment;
 pub mod vertex;
 
@@ -65,6 +66,11 @@ pub struct EnumerateConfig {
     /// quarter of lines, then the pieces in parallel), so both cores share it (same result;
     /// tests set 1 and `usize::MAX` to run both paths).
     pub first_round_from: usize,
+    /// Re-anchor a 2-D vertex in floats before rebuilding it in big integers when its sign test
+    /// cannot decide ([`refine`]; same result, tests turn it off to run the exact path alone).
+    pub reanchor: bool,
+    /// Test switch: also compute every re-anchored vertex exactly and panic on a mismatch.
+    pub check_reanchored: bool,
 }
 
 impl Default for EnumerateConfig {
@@ -74,6 +80,8 @@ impl Default for EnumerateConfig {
             engine: EngineChoice::Auto,
             zone_walk_from: 32,
             first_round_from: 64,
+            reanchor: true,
+            check_reanchored: false,
         }
     }
 }
@@ -298,7 +306,13 @@ fn enumerate_mesh(
         stride,
         corners,
         sides,
+        if d == 2 && cfg.reanchor {
+            net.float.clone()
+        } else {
+            Vec::new()
+        },
     );
+    geo.check_refinements = cfg.check_reanchored;
     let defs: Vec<VertexDef> = (0..corner_count as u32).map(VertexDef::Corner).collect();
     let mut xy = Vec::new();
     let n0 = net.widths.first().copied().unwrap_or(0);
@@ -338,6 +352,7 @@ fn enumerate_mesh(
     let mut layer_seconds = Vec::new();
     let mut complete = true;
     let mut fallbacks = 0usize;
+    let mut reanchored = 0usize;
     let layers = net.widths.len();
     let mut parents = Arc::new(Vec::new());
     'layers: for l in 0..layers {
@@ -385,6 +400,7 @@ fn enumerate_mesh(
                 break 'layers;
             };
             fallbacks += ctx.fallbacks.load(Ordering::Relaxed);
+            reanchored += ctx.refinements.load(Ordering::Relaxed);
             let global_exact = std::mem::take(&mut *ctx.global_exact.lock().expect("exact cache"));
             drop(ctx);
             // Where each face of the next mesh came from (exact fallbacks build maps from
@@ -440,6 +456,7 @@ fn enumerate_mesh(
         complete,
         certified: true,
         exact_fallbacks: fallbacks,
+        reanchored,
         geometry: geo,
         domain: domain.clone(),
     })
@@ -452,7 +469,7 @@ fn merge(
     mesh: Mesh,
     values: LayerValues,
     outs: Vec<FaceOut>,
-    global_exact: std::collections::HashMap<u32, Arc<vertex::ExactValues>>,
+    global_exact: std::collections::HashMap<u32, Arc<vertex::ProvenValues>>,
     net: &Restricted,
     layer: usize,
 ) -> (Mesh, MergedValues) {

@@ -15,11 +15,13 @@
 //! edges, or chords of a boundary across its parent face), so errors never compound along chains
 //! of splits.
 
+use super::refine::{self, FloatLine, FloatMap};
 use crate::exact::maps::{LayerRows, SmallLayer};
 use crate::exact::number::ratio_to_f64_fast;
 use crate::exact::point::{intersect_lines, root_1d};
 use crate::exact::{ExactNet, ExactPoint, LineEq};
 use crate::pattern;
+use crate::restrict::FloatLayer;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -94,6 +96,16 @@ pub struct ExactGeometry {
     /// `parents[l][f]`: the face of the mesh at layer `l − 1` that face f of the mesh at layer l
     /// came from (`parents[0]` is empty).
     pub parents: Vec<Arc<Vec<u32>>>,
+    /// The hidden layers in f64, for re-anchoring vertices ([`super::refine`]); empty when
+    /// that tier is off.
+    float: Vec<FloatLayer>,
+    /// f64 maps of the faces whose vertices were re-anchored, and of their ancestors (keyed as
+    /// `maps`, but holding layer l's own map on the face).
+    float_maps: Mutex<HashMap<(usize, u32), Arc<FloatMap>>>,
+    float_first: std::sync::OnceLock<Arc<FloatMap>>,
+    /// Test switch: check every re-anchored vertex against its exact values (panics on a
+    /// mismatch).
+    pub check_refinements: bool,
 }
 
 /// The exact affine map `rows / q` of hidden layer `l − 1`'s pre-activations on a face of the
@@ -126,12 +138,14 @@ impl FaceMap {
 }
 
 impl ExactGeometry {
+    /// `float`: the hidden layers in f64 for re-anchoring (2-D only; empty turns it off).
     pub fn new(
         net: Arc<ExactNet>,
         offsets: Vec<usize>,
         stride: usize,
         corners: Vec<ExactPoint>,
         sides: Vec<LineEq>,
+        float: Vec<FloatLayer>,
     ) -> Self {
         let small = net.hidden.iter().map(SmallLayer::new).collect();
         ExactGeometry {
@@ -146,6 +160,10 @@ impl ExactGeometry {
             net,
             small,
             parents: Vec::new(),
+            float,
+            float_maps: Mutex::new(HashMap::new()),
+            float_first: std::sync::OnceLock::new(),
+            check_refinements: false,
         }
     }
 
@@ -201,6 +219,7 @@ impl ExactGeometry {
     /// Forgets the face maps (once the enumeration is done; boundaries stay cached).
     pub fn clear_maps(&self) {
         self.maps.lock().expect("map cache").clear();
+        self.float_maps.lock().expect("float map cache").clear();
     }
 
     /// Whether neuron j of hidden layer `l − 1` is active on face `face` (mesh at layer l).
@@ -288,9 +307,125 @@ impl ExactGeometry {
         }
     }
 
-    /// Exact values of hidden layer `layer` at a vertex of face `face` (a face of the mesh at the
-    /// start of that layer whose closure holds the vertex), with their rounded floats.
-    pub fn values(&self, def: &VertexDef, layer: usize, face: u32) -> ExactValues {
+    /// Proven values of hidden layer `layer` at a vertex of face `face` (a face of the mesh at
+    /// the start of that layer whose closure holds the vertex): re-anchored in floats when those
+    /// prove every sign, else exact.
+    pub fn values(&self, def: &VertexDef, layer: usize, face: u32) -> ProvenValues {
+        if let Some(x) = self.float_values(def, layer, face) {
+            if self.check_refinements {
+                let exact = self.exact_values(def, layer, face);
+                assert_eq!(
+                    x.signs, exact.signs,
+                    "re-anchored signs at {def:?}, layer {layer}"
+                );
+                let e = x.err.max(exact.err);
+                for (a, b) in x.z.iter().zip(&exact.z) {
+                    assert!(
+                        (a - b).abs() <= 2.0 * e,
+                        "re-anchored value {a} against {b}"
+                    );
+                }
+            }
+            return x;
+        }
+        self.exact_values(def, layer, face)
+    }
+
+    /// The float tier of [`Self::values`] ([`super::refine`]): `None` when some sign is not
+    /// proven (or the tier is off, or d ≠ 2).
+    fn float_values(&self, def: &VertexDef, layer: usize, face: u32) -> Option<ProvenValues> {
+        if self.float.is_empty() {
+            return None;
+        }
+        let (p, eps) = match def {
+            VertexDef::Corner(k) => {
+                let p = self.corners[*k as usize].to_f64();
+                // Rounded within an ulp (2u relative) by the exact conversion.
+                let eps = |x: f64| 4.0 * U * x.abs() + f64::MIN_POSITIVE;
+                ([p[0], p[1]], [eps(p[0]), eps(p[1])])
+            }
+            VertexDef::Meet(a, b) => refine::meet(&self.float_line(*a)?, &self.float_line(*b)?)?,
+            VertexDef::Root(_) => return None,
+        };
+        let map = self.float_map(layer, face);
+        let (mut z, mut e) = (Vec::new(), Vec::new());
+        map.eval(p, eps, &mut z, &mut e);
+        let mut signs = Vec::with_capacity(z.len());
+        for (k, (&zk, &ek)) in z.iter().zip(&e).enumerate() {
+            signs.push(if on_own_line(def, layer, k, face) {
+                0
+            } else if zk > ek {
+                1
+            } else if zk < -ek {
+                -1
+            } else {
+                return None;
+            });
+        }
+        let err = e.iter().fold(0.0f64, |m, &x| m.max(x));
+        if !err.is_finite() || z.iter().any(|x| !x.is_finite()) {
+            return None;
+        }
+        Some(ProvenValues {
+            signs,
+            z,
+            err,
+            xy: p.to_vec(),
+            exact: false,
+        })
+    }
+
+    /// Hidden layer `l`'s f64 map on face `face` of the mesh at layer l (cached with its
+    /// ancestors'; layer 0's is the same on every face).
+    fn float_map(&self, l: usize, face: u32) -> Arc<FloatMap> {
+        if l == 0 {
+            return self
+                .float_first
+                .get_or_init(|| Arc::new(FloatMap::first(&self.float[0])))
+                .clone();
+        }
+        if let Some(m) = self
+            .float_maps
+            .lock()
+            .expect("float map cache")
+            .get(&(l, face))
+        {
+            return m.clone();
+        }
+        let parent = self.parents[l][face as usize];
+        let map = Arc::new(
+            self.float_map(l - 1, parent)
+                .next(&self.float[l], |j| self.active_before(l, face, j)),
+        );
+        self.float_maps
+            .lock()
+            .expect("float map cache")
+            .entry((l, face))
+            .or_insert(map)
+            .clone()
+    }
+
+    /// A boundary as a float line with coefficient bounds (`None` if a side's integers overflow).
+    fn float_line(&self, key: LineKey) -> Option<FloatLine> {
+        match key.hidden_neuron() {
+            None => {
+                let side = &self.sides[key.neuron as usize];
+                let one = num_bigint::BigInt::from(1);
+                let f = |x: &num_bigint::BigInt| ratio_to_f64_fast(x, &one);
+                let coef = [f(&side.a[0]), f(&side.a[1]), f(&side.c)];
+                coef.iter().all(|x| x.is_finite()).then(|| FloatLine {
+                    coef,
+                    // Within 1.01 ulp (ratio_to_f64_fast): 4u relative covers it.
+                    bound: coef.map(|x| 4.0 * U * x.abs()),
+                })
+            }
+            Some((l, i)) => Some(self.float_map(l, key.face).line(i)),
+        }
+    }
+
+    /// Exact values (big integers) of hidden layer `layer` at a vertex of face `face`, with
+    /// their rounded floats.
+    fn exact_values(&self, def: &VertexDef, layer: usize, face: u32) -> ProvenValues {
         let p = self.point(def);
         let (num, den) = if layer == 0 {
             let mut acts = self.net.forward(&p, 0);
@@ -312,12 +447,13 @@ impl ExactGeometry {
         let z: Vec<f64> = num.iter().map(|x| ratio_to_f64_fast(x, &den)).collect();
         let signs = num.iter().map(sign_of).collect();
         let zmax = z.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-        ExactValues {
+        ProvenValues {
             signs,
             // Within 1.01 ulp (ratio_to_f64_fast), down to the subnormal range.
             err: 8.0 * U * zmax + 4.0 * f64::MIN_POSITIVE,
             z,
-            point: p,
+            xy: p.to_f64(),
+            exact: true,
         }
     }
 }
@@ -330,14 +466,18 @@ fn sign_of(x: &num_bigint::BigInt) -> i8 {
     }
 }
 
-/// Exact pre-activations of one layer at one vertex.
+/// One layer's pre-activations at one vertex with every sign proven: exactly, or by floats
+/// re-anchored at the vertex ([`super::refine`]).
 #[derive(Debug, Clone)]
-pub struct ExactValues {
+pub struct ProvenValues {
     pub signs: Vec<i8>,
-    /// Rounded exact values: better floats for the rest of the run.
+    /// Floats within `err` of the exact values: better floats for the rest of the run.
     pub z: Vec<f64>,
     pub err: f64,
-    pub point: ExactPoint,
+    /// The vertex's coordinates.
+    pub xy: Vec<f64>,
+    /// Whether big integers were needed (an exact fallback) or floats proved every sign.
+    pub exact: bool,
 }
 
 /// The f64 state of every vertex at the layer being processed.
@@ -484,9 +624,11 @@ pub struct LayerCtx<'a> {
     pub defs: &'a [VertexDef],
     pub xy: &'a [f64],
     pub values: &'a LayerValues,
-    /// Exact values computed for old (global) vertices during this layer.
-    pub global_exact: Mutex<HashMap<u32, Arc<ExactValues>>>,
+    /// Proven values computed for old (global) vertices during this layer.
+    pub global_exact: Mutex<HashMap<u32, Arc<ProvenValues>>>,
+    /// Vertices whose values needed big integers, and vertices re-anchored in floats.
     pub fallbacks: AtomicUsize,
+    pub refinements: AtomicUsize,
     /// The last hidden layer: new vertices' rows are dropped once their run is done (no next
     /// layer reads them), which keeps peak memory down and lets the allocator reuse pages.
     pub last: bool,
@@ -520,6 +662,7 @@ impl<'a> LayerCtx<'a> {
             values,
             global_exact: Mutex::new(HashMap::new()),
             fallbacks: AtomicUsize::new(0),
+            refinements: AtomicUsize::new(0),
             last: false,
             zone_walk_from: 32,
             split_from: 0,
@@ -557,7 +700,7 @@ impl<'a> LayerCtx<'a> {
         self.defs.len() as u32
     }
 
-    fn global_exact(&self, v: u32, face: u32) -> Arc<ExactValues> {
+    fn global_exact(&self, v: u32, face: u32) -> Arc<ProvenValues> {
         if let Some(x) = self.global_exact.lock().expect("exact cache").get(&v) {
             return x.clone();
         }
@@ -566,10 +709,20 @@ impl<'a> LayerCtx<'a> {
         match self.global_exact.lock().expect("exact cache").entry(v) {
             std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                self.fallbacks.fetch_add(1, Ordering::Relaxed);
+                self.count(&x);
                 e.insert(x).clone()
             }
         }
+    }
+
+    /// Counts a vertex whose values were proven outside the filtered test.
+    fn count(&self, x: &ProvenValues) {
+        let counter = if x.exact {
+            &self.fallbacks
+        } else {
+            &self.refinements
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -598,7 +751,7 @@ pub struct LocalVertices {
     pub def: Vec<VertexDef>,
     /// For vertices on a parent edge (p, q): the key (p, q, neuron) shared with the neighbour.
     pub shared_key: Vec<Option<(u32, u32, u32)>>,
-    pub exact: Vec<Option<Arc<ExactValues>>>,
+    pub exact: Vec<Option<Arc<ProvenValues>>>,
     /// An upper bound on max_k |z̃_k| of each local row.
     pub row_max: Vec<f64>,
 }
@@ -700,8 +853,8 @@ impl LocalVertices {
         if on_own_line(&self.def[k], ctx.layer, j, self.face) {
             return 0;
         }
-        ctx.fallbacks.fetch_add(1, Ordering::Relaxed);
         let x = Arc::new(ctx.geo.values(&self.def[k], ctx.layer, self.face));
+        ctx.count(&x);
         let s = x.signs[j];
         self.exact[k] = Some(x);
         s
@@ -832,16 +985,17 @@ impl LocalVertices {
         id
     }
 
-    /// The row of a new vertex whose support's floats cannot show the sign change: made exactly.
+    /// The row of a new vertex whose support's floats cannot show the sign change: made from
+    /// its definition (re-anchored, or exactly).
     #[cold]
     #[inline(never)]
     fn push_exact(&mut self, ctx: &LayerCtx, def: &VertexDef) {
-        ctx.fallbacks.fetch_add(1, Ordering::Relaxed);
         let x = ctx.geo.values(def, ctx.layer, self.face);
+        ctx.count(&x);
         self.z.extend_from_slice(&x.z);
         self.err.push(x.err);
         self.row_max.push(row_max(&x.z));
-        self.xy.extend(x.point.to_f64());
+        self.xy.extend_from_slice(&x.xy);
         self.exact.push(Some(Arc::new(x)));
     }
 }

@@ -10,6 +10,7 @@ mod graph;
 mod init_stats;
 mod lp;
 mod property_2d;
+mod reanchor;
 mod reference;
 mod sampling;
 mod support;

@@ -57,16 +57,19 @@ fn larger_benchmark_networks() {
             .unwrap_or_else(|e| panic!("{dir}/{name}: {e} (set RELU_REGIONS_BENCH_NETS)"));
         let network = Network::from_json(&text, name).unwrap();
         let slice = Slice::identity(Slice::default_box(network.input_dim()));
-        // Default; zone walk from the first line; the first layer in one round.
+        // Default, with every re-anchored vertex checked exactly; zone walk from the first
+        // line, without re-anchoring; the first layer in one round.
         let default = relu_regions::EnumerateConfig::default();
-        for (zone_walk_from, first_round_from) in [
-            (default.zone_walk_from, default.first_round_from),
-            (0, default.first_round_from),
-            (default.zone_walk_from, usize::MAX),
+        for (zone_walk_from, first_round_from, reanchor) in [
+            (default.zone_walk_from, default.first_round_from, true),
+            (0, default.first_round_from, false),
+            (default.zone_walk_from, usize::MAX, true),
         ] {
             let cfg = relu_regions::EnumerateConfig {
                 zone_walk_from,
                 first_round_from,
+                reanchor,
+                check_reanchored: reanchor && first_round_from != usize::MAX,
                 ..Default::default()
             };
             let p = relu_regions::count_regions(&network, &slice, &cfg).unwrap();
@@ -74,8 +77,16 @@ fn larger_benchmark_networks() {
             assert_eq!(
                 p.regions.len(),
                 expected,
-                "{name}, zone walk from {zone_walk_from}, rounds from {first_round_from}"
+                "{name}, zone walk from {zone_walk_from}, rounds from {first_round_from}, \
+                 re-anchoring {reanchor}"
             );
+            if !reanchor {
+                assert_eq!(p.reanchored, 0);
+            }
+            // The deep network's bounds drift far enough that the float tier is used.
+            if name.contains("32x32x32x32x32x32") && reanchor {
+                assert!(p.reanchored > 0, "{name}: no vertex was re-anchored");
+            }
         }
     }
 }

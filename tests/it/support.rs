@@ -97,14 +97,18 @@ pub fn count_certified(net: &Network, slice: &Slice) -> usize {
     let restricted = Restricted::new(net, slice).unwrap();
     let mut patterns = Vec::new();
     let default = EnumerateConfig::default();
-    for (zone_walk_from, first_round_from) in [
-        (default.zone_walk_from, default.first_round_from),
-        (0, 1),
-        (default.zone_walk_from, 1),
+    // Re-anchored vertices are checked against their exact values, and one way runs without
+    // re-anchoring (the exact path alone).
+    for (zone_walk_from, first_round_from, reanchor) in [
+        (default.zone_walk_from, default.first_round_from, true),
+        (0, 1, false),
+        (default.zone_walk_from, 1, true),
     ] {
         let cfg = EnumerateConfig {
             zone_walk_from,
             first_round_from,
+            reanchor,
+            check_reanchored: reanchor,
             ..EnumerateConfig::default()
         };
         let p = count_regions(net, slice, &cfg).expect("valid input");
@@ -113,7 +117,7 @@ pub fn count_certified(net: &Network, slice: &Slice) -> usize {
         let n = verify(&restricted.exact, &slice.domain, &file).unwrap_or_else(|e| {
             panic!(
                 "certificate rejected (zone walk from {zone_walk_from} pieces, first layer in \
-                 rounds from {first_round_from} neurons): {e}"
+                 rounds from {first_round_from} neurons, re-anchoring {reanchor}): {e}"
             )
         });
         assert_eq!(n, p.regions.len());
@@ -225,4 +229,29 @@ pub fn generic_pattern(net: &Network, point: &[Q]) -> Option<String> {
         h = next;
     }
     Some(bits)
+}
+
+/// A random deep network with generic float32 weights (He-normal, as the benchmark networks):
+/// no exact degeneracies, but float bounds that drift layer by layer.
+pub fn random_float_net(seed: u64, depth: usize, width: usize) -> Network {
+    use rand_distr::{Distribution, Normal};
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut layers = Vec::new();
+    let mut n_in = 2;
+    for k in 0..=depth {
+        let n_out = if k == depth { 1 } else { width };
+        let he = Normal::new(0.0, (2.0 / n_in as f64).sqrt()).unwrap();
+        let bias = Normal::new(0.0, 0.1).unwrap();
+        let f32_of = |x: f64| Num::F64(x as f32 as f64);
+        layers.push(Layer {
+            n_in,
+            n_out,
+            weight: (0..n_in * n_out)
+                .map(|_| f32_of(he.sample(&mut rng)))
+                .collect(),
+            bias: (0..n_out).map(|_| f32_of(bias.sample(&mut rng))).collect(),
+        });
+        n_in = n_out;
+    }
+    Network { layers }
 }

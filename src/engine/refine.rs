@@ -1,0 +1,324 @@
+//! Re-anchoring: a float tier between the filtered sign test and big-integer arithmetic.
+//!
+//! A vertex's float row drifts from its true values as layers pass: each matrix product
+//! multiplies its bound by the layer's largest row l1 norm, and each interpolation by how steep
+//! its support is. On a deep network a bound reaches 10⁻⁵–10⁻² of the row, and sign tests near a
+//! boundary stop deciding. Rebuilding the vertex in big integers then costs tens of µs.
+//!
+//! Instead the vertex is first re-anchored in floats: its two boundaries are read from f64
+//! affine maps of their faces (built layer by layer with entrywise error bounds, like the exact
+//! face maps), their meeting point is solved with a proven bound, and the layer's values are
+//! evaluated there from the face's map. These bounds are a few ulps times the condition of the
+//! meet, not the compounded drift, so the signs are almost always proven; when they are not,
+//! the exact path decides.
+//!
+//! Error model. `u = 2⁻⁵³`. Every f64 weight and bias is the exact one rounded to nearest, off by
+//! at most `2u·|w̃|` (normal range) or `2⁻¹⁰⁷⁵` (subnormal); a dot product of m terms is off by
+//! at most `γ_m·Σ|terms|` plus `m·2⁻¹⁰⁷⁵` for underflow. Each bound below adds those terms with
+//! margin, and is itself computed in floats, so it is inflated by a few more ulps and an
+//! absolute `f64::MIN_POSITIVE` per operation (far above every underflow term).
+
+use crate::restrict::FloatLayer;
+
+const U: f64 = f64::EPSILON / 2.0;
+const TINY: f64 = f64::MIN_POSITIVE;
+
+/// The affine map `t ↦ (a_x·t_x + a_y·t_y + c)` of one layer's pre-activations on a face of the
+/// plane (rows `[a_x, a_y, c]`), with entrywise bounds on the distance to the exact map.
+pub struct FloatMap {
+    pub rows: Vec<[f64; 3]>,
+    pub bounds: Vec<[f64; 3]>,
+}
+
+/// A line `a_x·x + a_y·y + c = 0` in floats, with a bound on each coefficient's error.
+#[derive(Clone, Copy, Debug)]
+pub struct FloatLine {
+    pub coef: [f64; 3],
+    pub bound: [f64; 3],
+}
+
+impl FloatMap {
+    /// Hidden layer 0 (the slice already folded in: two inputs).
+    pub fn first(layer: &FloatLayer) -> FloatMap {
+        debug_assert_eq!(layer.n_in, 2);
+        let rows: Vec<[f64; 3]> = (0..layer.n_out)
+            .map(|i| [layer.w[2 * i], layer.w[2 * i + 1], layer.b[i]])
+            .collect();
+        let bounds = rows
+            .iter()
+            .map(|r| r.map(|x| 2.0 * U * x.abs() + TINY))
+            .collect();
+        FloatMap { rows, bounds }
+    }
+
+    /// The next layer's map on a face: `W·diag(active)·self + b`, where `self` is the previous
+    /// layer's map on the face's parent and `active(k)` says whether neuron k of the previous
+    /// layer is on across the face.
+    pub fn next(&self, layer: &FloatLayer, active: impl Fn(usize) -> bool) -> FloatMap {
+        let m = layer.n_in;
+        debug_assert_eq!(self.rows.len(), m);
+        let on: Vec<usize> = (0..m).filter(|&k| active(k)).collect();
+        // g covers the weights' and bias's 2u and the dot product's γ_{m+1}; `inflate` the
+        // rounding of the bound's own sums.
+        let g = 2.0 * (m as f64 + 8.0) * U;
+        let inflate = 1.0 + 4.0 * (m as f64 + 8.0) * U;
+        let slack = (m as f64 + 3.0) * TINY;
+        let mut rows = Vec::with_capacity(layer.n_out);
+        let mut bounds = Vec::with_capacity(layer.n_out);
+        for i in 0..layer.n_out {
+            let w = &layer.w[i * m..(i + 1) * m];
+            let (mut value, mut size, mut carried, mut mass) =
+                ([0.0f64; 3], [0.0f64; 3], [0.0f64; 3], [0.0f64; 3]);
+            for &k in &on {
+                let (wk, aw) = (w[k], w[k].abs());
+                let (r, e) = (&self.rows[k], &self.bounds[k]);
+                for c in 0..3 {
+                    value[c] += wk * r[c];
+                    size[c] += aw * r[c].abs();
+                    carried[c] += aw * e[c];
+                    mass[c] += r[c].abs() + e[c];
+                }
+            }
+            let bias = layer.b[i];
+            value[2] += bias;
+            size[2] += bias.abs();
+            rows.push(value);
+            bounds.push(std::array::from_fn(|c| {
+                ((1.0 + 2.0 * U) * carried[c] + g * size[c]) * inflate + slack * (1.0 + mass[c])
+            }));
+        }
+        FloatMap { rows, bounds }
+    }
+
+    /// Row i as a line (its zero set).
+    pub fn line(&self, i: usize) -> FloatLine {
+        FloatLine {
+            coef: self.rows[i],
+            bound: self.bounds[i],
+        }
+    }
+
+    /// Every row at the point `p` (each coordinate off by at most `eps`): the values into `z`
+    /// and a bound on each one's error into `e`.
+    pub fn eval(&self, p: [f64; 2], eps: [f64; 2], z: &mut Vec<f64>, e: &mut Vec<f64>) {
+        z.clear();
+        e.clear();
+        for (r, b) in self.rows.iter().zip(&self.bounds) {
+            let (tx, ty) = (r[0] * p[0], r[1] * p[1]);
+            z.push(tx + ty + r[2]);
+            // |a·x − ã·x̃| ≤ (|ã| + δa)·ε + δa·|x̃|, and γ₃ for the sum.
+            let data = (r[0].abs() + b[0]) * eps[0]
+                + (r[1].abs() + b[1]) * eps[1]
+                + b[0] * p[0].abs()
+                + b[1] * p[1].abs()
+                + b[2];
+            let rounding = 3.5 * U * (tx.abs() + ty.abs() + r[2].abs());
+            e.push((data + rounding) * (1.0 + 8.0 * U) + 8.0 * TINY);
+        }
+    }
+}
+
+/// `p·q − r·s` from coefficients with error bounds: the float value and a bound on its error.
+#[allow(clippy::too_many_arguments)]
+fn cross(p: f64, dp: f64, q: f64, dq: f64, r: f64, dr: f64, s: f64, ds: f64) -> (f64, f64) {
+    let (pq, rs) = (p * q, r * s);
+    let data = p.abs() * dq + q.abs() * dp + dp * dq + r.abs() * ds + s.abs() * dr + dr * ds;
+    let rounding = 2.5 * U * (pq.abs() + rs.abs());
+    (pq - rs, (data + rounding) * (1.0 + 16.0 * U) + 4.0 * TINY)
+}
+
+/// Where two lines meet, with a bound on each coordinate's error; `None` when the floats cannot
+/// prove that they cross (nearly parallel) or something overflowed.
+pub fn meet(a: &FloatLine, b: &FloatLine) -> Option<([f64; 2], [f64; 2])> {
+    let ([a1, a2, a3], [da1, da2, da3]) = (a.coef, a.bound);
+    let ([b1, b2, b3], [db1, db2, db3]) = (b.coef, b.bound);
+    // x = (a2·b3 − a3·b2) / D, y = (a3·b1 − a1·b3) / D, D = a1·b2 − a2·b1.
+    let (det, d_det) = cross(a1, da1, b2, db2, a2, da2, b1, db1);
+    let (nx, d_nx) = cross(a2, da2, b3, db3, a3, da3, b2, db2);
+    let (ny, d_ny) = cross(a3, da3, b1, db1, a1, da1, b3, db3);
+    // |N/D − Ñ/D̃| ≤ (δN + |Ñ/D̃|·δD) / (|D̃| − δD), plus the division's rounding.
+    let den = (det.abs() - d_det) * (1.0 - 4.0 * U);
+    // (NaN fails too.)
+    if den.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        return None;
+    }
+    let coord = |n: f64, dn: f64| {
+        let x = n / det;
+        let eps = ((dn + x.abs() * d_det * (1.0 + 4.0 * U)) / den + 2.0 * U * x.abs())
+            * (1.0 + 8.0 * U)
+            + 4.0 * TINY;
+        (x, eps)
+    };
+    let ((x, ex), (y, ey)) = (coord(nx, d_nx), coord(ny, d_ny));
+    [x, y, ex, ey]
+        .iter()
+        .all(|v| v.is_finite())
+        .then_some(([x, y], [ex, ey]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use num_rational::BigRational;
+    use num_traits::{Signed, ToPrimitive, Zero};
+
+    fn exact(x: f64) -> BigRational {
+        BigRational::from_float(x).expect("finite")
+    }
+
+    /// The exact meeting point of two lines lies within the bound, for lines anywhere within
+    /// the coefficients' bounds (pushed to the ends and the middle of their intervals).
+    #[test]
+    fn meet_bounds_cover_the_exact_point() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        };
+        let mut checked = 0;
+        for case in 0..3000 {
+            let scale = if case % 3 == 0 { 1e-3 } else { 1.0 };
+            let slop = [0.0, 1e-14, 1e-9][case % 3];
+            let mut line = |sx: f64, sy: f64| {
+                let coef = [next() * sx, next() * sy, next()];
+                FloatLine {
+                    coef,
+                    bound: coef.map(|c| c.abs() * slop),
+                }
+            };
+            let (a, b) = (line(1.0, scale), line(scale, 1.0));
+            let Some((p, eps)) = meet(&a, &b) else {
+                continue;
+            };
+            // True coefficients: each moved by -1, -1/2, 0, 1/2 or 1 times its bound.
+            let mut pick = |l: &FloatLine| -> [BigRational; 3] {
+                std::array::from_fn(|c| {
+                    let t = ((next() + 1.0) * 2.5).floor().min(4.0) / 2.0 - 1.0;
+                    exact(l.coef[c]) + exact(t) * exact(l.bound[c])
+                })
+            };
+            let ([a1, a2, a3], [b1, b2, b3]) = (pick(&a), pick(&b));
+            let det = &a1 * &b2 - &a2 * &b1;
+            assert!(
+                !det.is_zero(),
+                "case {case}: the bound allowed parallel lines"
+            );
+            let x = (&a2 * &b3 - &a3 * &b2) / &det;
+            let y = (&a3 * &b1 - &a1 * &b3) / &det;
+            for (c, t, e) in [(x, p[0], eps[0]), (y, p[1], eps[1])] {
+                let off = (c - exact(t)).abs();
+                assert!(
+                    off <= exact(e),
+                    "case {case}: off by {}",
+                    off.to_f64().unwrap()
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked > 2500, "only {checked} meets were proven");
+    }
+
+    /// A map's bounds cover the exact map of the f64 weights (three layers of random weights,
+    /// every other neuron off, starting from a map known only within its bounds), and evaluation
+    /// at a point known within a bound covers the exact values.
+    #[test]
+    fn map_and_eval_bounds_cover_exact_arithmetic() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        };
+        let widths = [2usize, 7, 9, 5];
+        let layers: Vec<FloatLayer> = widths
+            .windows(2)
+            .map(|w| {
+                let (n_in, n_out) = (w[0], w[1]);
+                FloatLayer::new(
+                    n_in,
+                    n_out,
+                    (0..n_in * n_out).map(|_| next()).collect(),
+                    (0..n_out).map(|_| next()).collect(),
+                )
+            })
+            .collect();
+        let mut map = FloatMap::first(&layers[0]);
+        // Widen layer 0's bounds, and put its exact map at either end of them: the bounds
+        // carried from layer to layer are then checked, not only fresh rounding.
+        for b in &mut map.bounds {
+            *b = b.map(|x| x + 1e-9);
+        }
+        let mut ex: Vec<[BigRational; 3]> = map
+            .rows
+            .iter()
+            .zip(&map.bounds)
+            .enumerate()
+            .map(|(i, (r, b))| {
+                std::array::from_fn(|c| {
+                    let side = if (i + c) % 2 == 0 { 1.0 } else { -1.0 };
+                    exact(r[c]) + exact(side) * exact(b[c])
+                })
+            })
+            .collect();
+        for layer in &layers[1..] {
+            let active = |k: usize| k % 2 == 0;
+            map = map.next(layer, active);
+            ex = (0..layer.n_out)
+                .map(|i| {
+                    std::array::from_fn(|c| {
+                        let mut s = if c == 2 {
+                            exact(layer.b[i])
+                        } else {
+                            BigRational::zero()
+                        };
+                        for k in (0..layer.n_in).filter(|&k| active(k)) {
+                            s += exact(layer.w[i * layer.n_in + k]) * &ex[k][c];
+                        }
+                        s
+                    })
+                })
+                .collect();
+            for (i, (r, b)) in map.rows.iter().zip(&map.bounds).enumerate() {
+                for c in 0..3 {
+                    let off = (&ex[i][c] - exact(r[c])).abs();
+                    assert!(off <= exact(b[c]), "row {i} column {c}");
+                }
+            }
+        }
+        // Evaluation: the exact map anywhere within the bounds (here at the ends that add up),
+        // and the true point anywhere within eps of the float one (its corners).
+        let (p, eps) = ([0.3125, -0.71], [1e-10, 3e-12]);
+        let (mut z, mut e) = (Vec::new(), Vec::new());
+        map.eval(p, eps, &mut z, &mut e);
+        let worst: Vec<[BigRational; 3]> = map
+            .rows
+            .iter()
+            .zip(&map.bounds)
+            .map(|(r, b)| {
+                let side = [p[0].signum(), p[1].signum(), 1.0];
+                std::array::from_fn(|c| exact(r[c]) + exact(side[c]) * exact(b[c]))
+            })
+            .collect();
+        for (sx, sy) in [
+            (-1.0, -1.0),
+            (-1.0, 1.0),
+            (1.0, -1.0),
+            (1.0, 1.0),
+            (0.0, 0.0),
+        ] {
+            let (x, y) = (
+                exact(p[0]) + exact(sx) * exact(eps[0]),
+                exact(p[1]) + exact(sy) * exact(eps[1]),
+            );
+            for (i, r) in ex.iter().chain(&worst).enumerate() {
+                let value = &r[0] * &x + &r[1] * &y + &r[2];
+                let k = i % z.len();
+                let off = (value - exact(z[k])).abs();
+                assert!(off <= exact(e[k]), "value {i}");
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Re-anchoring (the float tier between the filtered sign test and big integers): on deep
+//! networks with generic weights the float bounds drift, many vertices are re-anchored, each is
+//! checked against its exact values, and the partition is the exact path's, vertex for vertex.
+
+use crate::support::*;
+use relu_regions::certificate::{partition_file, verify};
+use relu_regions::{count_regions, EnumerateConfig, Restricted};
+
+#[test]
+fn deep_generic_networks_reanchor_and_agree_with_the_exact_path() {
+    let mut reanchored = 0;
+    for seed in 0..16 {
+        let net = random_float_net(seed, 7, 12);
+        let slice = square(-1, 1);
+        let checked = EnumerateConfig {
+            check_reanchored: true,
+            ..EnumerateConfig::default()
+        };
+        let exact_only = EnumerateConfig {
+            reanchor: false,
+            ..EnumerateConfig::default()
+        };
+        let on = count_regions(&net, &slice, &checked).unwrap();
+        let off = count_regions(&net, &slice, &exact_only).unwrap();
+        assert!(on.complete && on.certified);
+        assert_eq!(off.reanchored, 0);
+        // The same decisions: the same mesh, in the same order.
+        assert_eq!(on.per_layer, off.per_layer, "seed {seed}");
+        assert_eq!(on.defs, off.defs, "seed {seed}: vertices");
+        assert_eq!(on.regions.len(), off.regions.len(), "seed {seed}");
+        for (a, b) in on.regions.iter().zip(off.regions.iter()) {
+            assert_eq!((a.verts, a.pattern), (b.verts, b.pattern), "seed {seed}");
+        }
+        if seed < 2 {
+            // (The exact checker is slow on deep networks: two suffice.)
+            let restricted = Restricted::new(&net, &slice).unwrap();
+            let n = verify(&restricted.exact, &slice.domain, &partition_file(&on))
+                .unwrap_or_else(|e| panic!("seed {seed}: certificate rejected: {e}"));
+            assert_eq!(n, on.regions.len());
+        }
+        reanchored += on.reanchored;
+    }
+    assert!(
+        reanchored >= 100,
+        "only {reanchored} vertices were re-anchored"
+    );
+}
