@@ -56,7 +56,8 @@ pub struct Restricted {
     /// First neuron index of each hidden layer in the global neuron numbering.
     pub offsets: Vec<usize>,
     pub neurons: usize,
-    pub float: Vec<FloatLayer>,
+    /// Shared: the planar engine keeps a handle for re-anchoring vertices.
+    pub float: std::sync::Arc<Vec<FloatLayer>>,
     /// Shared: the engines keep a handle for exact fallbacks without copying big integers.
     pub exact: std::sync::Arc<ExactNet>,
     /// The affine output layer in f64 (entries rounded from the exact ones).
@@ -176,7 +177,7 @@ impl Restricted {
             widths,
             offsets,
             neurons: n,
-            float,
+            float: std::sync::Arc::new(float),
             exact: std::sync::Arc::new(exact),
             output_float,
             floats_faithful,
@@ -244,7 +245,7 @@ impl Restricted {
     /// The network's outputs at one point, in f64 (for pictures, not for decisions).
     pub fn output_f64(&self, t: &[f64]) -> Vec<f64> {
         let mut h = t.to_vec();
-        for layer in &self.float {
+        for layer in self.float.iter() {
             h = (0..layer.n_out)
                 .map(|i| {
                     let z: f64 = layer.w[i * layer.n_in..(i + 1) * layer.n_in]

@@ -306,11 +306,7 @@ fn enumerate_mesh(
         stride,
         corners,
         sides,
-        if d == 2 && cfg.reanchor {
-            net.float.clone()
-        } else {
-            Vec::new()
-        },
+        (d == 2 && cfg.reanchor).then(|| net.float.clone()),
     );
     geo.check_refinements = cfg.check_reanchored;
     let defs: Vec<VertexDef> = (0..corner_count as u32).map(VertexDef::Corner).collect();

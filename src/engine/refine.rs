@@ -179,10 +179,12 @@ mod tests {
         };
         let mut checked = 0;
         for case in 0..3000 {
-            let scale = if case % 3 == 0 { 1e-3 } else { 1.0 };
+            let scale = [1.0, 1e-3, 1e-30, 1e25][case % 4];
             let slop = [0.0, 1e-14, 1e-9][case % 3];
+            // Whole lines scaled too (coefficients from 1e-200 to 1e200).
+            let size = [1.0, 1e-200, 1e150, 1e200][(case / 4) % 4];
             let mut line = |sx: f64, sy: f64| {
-                let coef = [next() * sx, next() * sy, next()];
+                let coef = [next() * sx * size, next() * sy * size, next() * size];
                 FloatLine {
                     coef,
                     bound: coef.map(|c| c.abs() * slop),
@@ -217,7 +219,9 @@ mod tests {
             }
             checked += 1;
         }
-        assert!(checked > 2500, "only {checked} meets were proven");
+        // (Products of 1e200-sized coefficients overflow and of 1e-200-sized ones underflow:
+        // those meets are not proven. The other half are, but for near-parallel pairs.)
+        assert!(checked > 1200, "only {checked} meets were proven");
     }
 
     /// A map's bounds cover the exact map of the f64 weights (three layers of random weights,

@@ -98,7 +98,7 @@ pub struct ExactGeometry {
     pub parents: Vec<Arc<Vec<u32>>>,
     /// The hidden layers in f64, for re-anchoring vertices ([`super::refine`]); empty when
     /// that tier is off.
-    float: Vec<FloatLayer>,
+    float: Option<Arc<Vec<FloatLayer>>>,
     /// f64 maps of the faces whose vertices were re-anchored, and of their ancestors (keyed as
     /// `maps`, but holding layer l's own map on the face).
     float_maps: Mutex<HashMap<(usize, u32), Arc<FloatMap>>>,
@@ -138,14 +138,14 @@ impl FaceMap {
 }
 
 impl ExactGeometry {
-    /// `float`: the hidden layers in f64 for re-anchoring (2-D only; empty turns it off).
+    /// `float`: the hidden layers in f64 for re-anchoring (2-D only; `None` turns it off).
     pub fn new(
         net: Arc<ExactNet>,
         offsets: Vec<usize>,
         stride: usize,
         corners: Vec<ExactPoint>,
         sides: Vec<LineEq>,
-        float: Vec<FloatLayer>,
+        float: Option<Arc<Vec<FloatLayer>>>,
     ) -> Self {
         let small = net.hidden.iter().map(SmallLayer::new).collect();
         ExactGeometry {
@@ -334,9 +334,7 @@ impl ExactGeometry {
     /// The float tier of [`Self::values`] ([`super::refine`]): `None` when some sign is not
     /// proven (or the tier is off, or d ≠ 2).
     fn float_values(&self, def: &VertexDef, layer: usize, face: u32) -> Option<ProvenValues> {
-        if self.float.is_empty() {
-            return None;
-        }
+        self.float.as_ref()?;
         let (p, eps) = match def {
             VertexDef::Corner(k) => {
                 let p = self.corners[*k as usize].to_f64();
@@ -362,17 +360,30 @@ impl ExactGeometry {
                 return None;
             });
         }
-        let err = e.iter().fold(0.0f64, |m, &x| m.max(x));
-        if !err.is_finite() || z.iter().any(|x| !x.is_finite()) {
+        // (Every bound checked, NaN included: `f64::max` would skip a NaN.)
+        if e.iter().chain(&z).any(|x| !x.is_finite()) {
             return None;
         }
+        let err = e.iter().fold(0.0f64, |m, &x| m.max(x));
+        // The coordinates are for pictures, lengths and timing only (no decision reads them):
+        // the meet's floats when close, else the exact point rounded.
+        let close = |c: usize| eps[c] <= 1e-12 * (1.0 + p[c].abs());
+        let xy = if close(0) && close(1) {
+            p.to_vec()
+        } else {
+            self.point(def).to_f64()
+        };
         Some(ProvenValues {
             signs,
             z,
             err,
-            xy: p.to_vec(),
+            xy,
             exact: false,
         })
+    }
+
+    fn float_layers(&self) -> &[FloatLayer] {
+        self.float.as_deref().expect("re-anchoring is on")
     }
 
     /// Hidden layer `l`'s f64 map on face `face` of the mesh at layer l (cached with its
@@ -381,7 +392,7 @@ impl ExactGeometry {
         if l == 0 {
             return self
                 .float_first
-                .get_or_init(|| Arc::new(FloatMap::first(&self.float[0])))
+                .get_or_init(|| Arc::new(FloatMap::first(&self.float_layers()[0])))
                 .clone();
         }
         if let Some(m) = self
@@ -395,7 +406,7 @@ impl ExactGeometry {
         let parent = self.parents[l][face as usize];
         let map = Arc::new(
             self.float_map(l - 1, parent)
-                .next(&self.float[l], |j| self.active_before(l, face, j)),
+                .next(&self.float_layers()[l], |j| self.active_before(l, face, j)),
         );
         self.float_maps
             .lock()
