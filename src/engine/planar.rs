@@ -242,6 +242,11 @@ fn split_face(
     // Up to the last neuron even in a first round: it finds the chord ends of the lines it
     // leaves for the second (and cuts only by its own, below).
     splitting.extend(pattern::both_set(pos, neg, ctx.split_from..n));
+    if let Some(columns) = local.columns.as_mut() {
+        // The last layer: new vertices are only ever tested against this face's lines.
+        columns.clear();
+        columns.extend_from_slice(splitting);
+    }
     // Most faces of a deep layer are cut by no line or by one (75 % at the last layer of the
     // benchmark networks): those go straight to the output. (The zone walk from the first line,
     // `zone_walk_from` ≤ 1, is a test setting: it keeps the general path.)

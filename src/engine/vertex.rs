@@ -538,6 +538,17 @@ fn interpolate_row(p: &[f64], q: &[f64], s: f64, out: &mut [f64]) -> f64 {
     max_diff
 }
 
+/// [`interpolate_row`] for the given columns only, returning the largest of their differences.
+fn interpolate_columns(p: &[f64], q: &[f64], s: f64, out: &mut [f64], columns: &[usize]) -> f64 {
+    let mut max_diff = 0.0f64;
+    for &k in columns {
+        let diff = q[k] - p[k];
+        out[k] = p[k] + s * diff;
+        max_diff = max_diff.max(diff.abs());
+    }
+    max_diff
+}
+
 /// The rows of a layer's values, wherever they are stored.
 pub trait Rows: Sync {
     fn width(&self) -> usize;
@@ -767,6 +778,10 @@ pub struct LocalVertices {
     pub exact: Vec<Option<Arc<ProvenValues>>>,
     /// An upper bound on max_k |z̃_k| of each local row.
     pub row_max: Vec<f64>,
+    /// Last layer: the only neurons whose values new rows need (the face's splitting neurons,
+    /// set per face; no later layer reads the rows). The other entries are NaN, which no sign
+    /// test accepts, so a read of one would only cost an exact fallback.
+    pub columns: Option<Vec<usize>>,
 }
 
 impl LocalVertices {
@@ -787,6 +802,7 @@ impl LocalVertices {
             shared_key: Vec::with_capacity(ROWS),
             exact: Vec::with_capacity(ROWS),
             row_max: Vec::with_capacity(ROWS),
+            columns: ctx.last.then(Vec::new),
         }
     }
 
@@ -957,7 +973,12 @@ impl LocalVertices {
             let n = self.n;
             let (mp, mq) = (self.row_max_of(ctx, p), self.row_max_of(ctx, q));
             let start = self.z.len();
-            self.z.resize(start + n, 0.0);
+            let fill = if self.columns.is_some() {
+                f64::NAN
+            } else {
+                0.0
+            };
+            self.z.resize(start + n, fill);
             // Rows of local endpoints live below `start`; global ones in the layer values.
             let (old, new) = self.z.split_at_mut(start);
             let z_first = self.z_first;
@@ -969,7 +990,10 @@ impl LocalVertices {
             };
             let (rp, rq) = (row(p), row(q));
             let s = zp / (zp - zq);
-            let max_diff = interpolate_row(rp, rq, s, new);
+            let max_diff = match &self.columns {
+                Some(columns) => interpolate_columns(rp, rq, s, new, columns),
+                None => interpolate_row(rp, rq, s, new),
+            };
             new[j] = 0.0;
             // The spread along the support (max_diff) is what the parameter error multiplies:
             // short supports have small spreads. Rounding is bounded through the row maxima, and
@@ -1108,6 +1132,29 @@ pub fn same_layer_values(merged: &impl Rows) -> LayerValues {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interpolate_columns_matches_the_row_on_its_columns() {
+        let n = 37;
+        let p: Vec<f64> = (0..n).map(|k| (k as f64 * 0.61).sin() * 5.0).collect();
+        let q: Vec<f64> = (0..n).map(|k| (k as f64 * 0.23).cos() - 0.25).collect();
+        let (mut row, mut part) = (vec![0.0; n], vec![f64::NAN; n]);
+        interpolate_row(&p, &q, 0.375, &mut row);
+        let columns = [0usize, 5, 6, 36];
+        let max_diff = interpolate_columns(&p, &q, 0.375, &mut part, &columns);
+        for k in 0..n {
+            if columns.contains(&k) {
+                assert_eq!(part[k], row[k]);
+            } else {
+                assert!(part[k].is_nan());
+            }
+        }
+        let expected = columns
+            .iter()
+            .map(|&k| (q[k] - p[k]).abs())
+            .fold(0.0, f64::max);
+        assert_eq!(max_diff, expected);
+    }
 
     #[test]
     fn interpolate_row_matches_the_plain_loop() {
