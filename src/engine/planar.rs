@@ -330,15 +330,9 @@ fn split_face(
                 let w = existing.unwrap_or_else(|| {
                     let (p, q) = (verts[i], verts[(i + 1) % k]);
                     let key = (p.min(q), p.max(q), j as u32);
-                    let (sp, sq) = ctx.edge_support(lines[i], p, q);
-                    let w = local.interpolate(
-                        ctx,
-                        sp,
-                        sq,
-                        j,
-                        VertexDef::Meet(lines[i], line_j),
-                        Some(key),
-                    );
+                    let support = ctx.edge_support(lines[i], p, q);
+                    let w =
+                        local.edge_crossing(ctx, key, support, VertexDef::Meet(lines[i], line_j));
                     edge_verts[i].push(w);
                     new_on_edge.push(i);
                     w
@@ -451,9 +445,9 @@ fn split_by_one(
             minus.1.push(if sa == 0 && sb > 0 { line_j } else { e });
         }
         if sa * sb < 0 {
-            let (sp, sq) = ctx.edge_support(e, a, b);
             let key = (a.min(b), a.max(b), j as u32);
-            let w = local.interpolate(ctx, sp, sq, j, VertexDef::Meet(e, line_j), Some(key));
+            let support = ctx.edge_support(e, a, b);
+            let w = local.edge_crossing(ctx, key, support, VertexDef::Meet(e, line_j));
             ends += 1;
             plus.0.push(w);
             plus.1.push(if sa > 0 { line_j } else { e });

@@ -785,12 +785,15 @@ impl<'a> LayerCtx<'a> {
     }
 }
 
-/// Whether a vertex is by definition on the line of neuron j of hidden layer `layer` on parent
-/// face `face` (layer 0's lines are the same on every face): its sign there is 0, no exact work
-/// needed. (In the second round of layer 0, the pieces' vertices lie on the first round's lines.)
-fn on_own_line(def: &VertexDef, layer: usize, j: usize, face: u32) -> bool {
-    let is_line =
-        |key: &LineKey| key.hidden_neuron() == Some((layer, j)) && (layer == 0 || key.face == face);
+/// Whether a vertex is by definition on the zero set of neuron j of hidden layer `layer`: its
+/// sign there is 0, no exact work needed. The line may be neuron j's on another parent face than
+/// the one being split (`_face`): a vertex made on a face's line lies in that face's closure,
+/// where the line is where the network's z_j vanishes, and z_j is continuous, so it is 0 at the
+/// vertex whichever face holds it (a crossing of a shared parent edge, made once per run, is on
+/// both faces' lines). (In the second round of layer 0, the pieces' vertices lie on the first
+/// round's lines.)
+fn on_own_line(def: &VertexDef, layer: usize, j: usize, _face: u32) -> bool {
+    let is_line = |key: &LineKey| key.hidden_neuron() == Some((layer, j));
     matches!(def, VertexDef::Meet(a, b) if is_line(a) || is_line(b))
 }
 
@@ -817,6 +820,11 @@ pub struct LocalVertices {
     /// set per face; no later layer reads the rows). The other entries are NaN, which no sign
     /// test accepts, so a read of one would only cost an exact fallback.
     pub columns: Option<Vec<usize>>,
+    /// Crossings of parent edges made so far in this run, by (edge ends, neuron): a face whose
+    /// neighbour across an edge came earlier in the run reuses its crossing instead of making a
+    /// second copy (which the merge would drop). Not in the last layer, whose rows are dropped
+    /// face by face.
+    edge_cache: Option<rustc_hash::FxHashMap<(u32, u32, u32), u32>>,
 }
 
 impl LocalVertices {
@@ -838,6 +846,7 @@ impl LocalVertices {
             exact: Vec::with_capacity(ROWS),
             row_max: Vec::with_capacity(ROWS),
             columns: ctx.last.then(Vec::new),
+            edge_cache: (!ctx.last).then(Default::default),
         }
     }
 
@@ -984,6 +993,25 @@ impl LocalVertices {
                 ctx.values.decided[v as usize]
             }
         }
+    }
+
+    /// The vertex where neuron j crosses the parent edge `key = (p, q, j)` (p < q), interpolated
+    /// along `support`: the one an earlier face of this run made on the same edge, if any.
+    pub fn edge_crossing(
+        &mut self,
+        ctx: &LayerCtx,
+        key: (u32, u32, u32),
+        support: (u32, u32),
+        def: VertexDef,
+    ) -> u32 {
+        if let Some(&w) = self.edge_cache.as_ref().and_then(|c| c.get(&key)) {
+            return w;
+        }
+        let w = self.interpolate(ctx, support.0, support.1, key.2 as usize, def, Some(key));
+        if let Some(cache) = self.edge_cache.as_mut() {
+            cache.insert(key, w);
+        }
+        w
     }
 
     /// Makes the vertex where neuron j vanishes on the support segment (p, q), whose endpoints
