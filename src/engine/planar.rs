@@ -29,10 +29,12 @@ struct EdgeInfo {
     parent: Option<u32>,
 }
 
+/// A piece of the face being split: its vertices, its edges (indices into the face's edge
+/// table, `Scratch::edges`: small, since pieces are moved at every split) and its bits.
 #[derive(Default)]
 struct Poly {
     verts: SmallVec<[u32; 8]>,
-    edges: SmallVec<[EdgeInfo; 8]>,
+    edges: SmallVec<[u32; 8]>,
     bits: SmallVec<[u64; 4]>,
 }
 
@@ -43,6 +45,8 @@ pub(super) struct Scratch {
     neg: Vec<u64>,
     splitting: Vec<usize>,
     polys: Vec<Poly>,
+    /// The face's edges: its parent edges, then each cutting line's chord.
+    edges: Vec<EdgeInfo>,
     interior: FxHashMap<(u32, u32), u32>,
     edge_verts: Vec<Vec<u32>>,
     signs: Vec<i8>,
@@ -135,7 +139,7 @@ fn split_poly(
     poly: Poly,
     signs: &[i8],
     j: usize,
-    cut: EdgeInfo,
+    (cut, table): (u32, &[EdgeInfo]),
     on_parent_edge: &[(u32, u32); 2],
     interior: &mut FxHashMap<(u32, u32), u32>,
     local: &mut LocalVertices,
@@ -155,6 +159,7 @@ fn split_poly(
     for i in 0..m {
         let (a, sa, sb) = (poly.verts[i], signs[i], signs[(i + 1) % m]);
         let e = poly.edges[i];
+        let info = table[e as usize];
         if sa >= 0 {
             plus.verts.push(a);
             plus.edges.push(if sa == 0 && sb < 0 { cut } else { e });
@@ -164,7 +169,7 @@ fn split_poly(
             minus.edges.push(if sa == 0 && sb > 0 { cut } else { e });
         }
         if sa * sb < 0 {
-            let w = match e.parent {
+            let w = match info.parent {
                 Some(pi) => {
                     on_parent_edge
                         .iter()
@@ -178,10 +183,10 @@ fn split_poly(
                     *interior.entry(key).or_insert_with(|| {
                         local.interpolate(
                             ctx,
-                            e.support.0,
-                            e.support.1,
+                            info.support.0,
+                            info.support.1,
                             j,
-                            VertexDef::Meet(e.line, cut.line),
+                            VertexDef::Meet(info.line, table[cut as usize].line),
                             None,
                         )
                     })
@@ -221,6 +226,7 @@ fn split_face(
         neg,
         splitting,
         polys,
+        edges: table,
         interior,
         edge_verts,
         signs,
@@ -272,21 +278,20 @@ fn split_face(
         _ => {}
     }
     polys.clear();
-    // (Pushed in place: building the edges through an iterator adapter was a call per edge.)
-    polys.push(Poly {
-        verts: SmallVec::from_slice(verts),
-        edges: SmallVec::new(),
-        bits,
-    });
-    let edges = &mut polys[0].edges;
+    table.clear();
     for i in 0..k {
         let (a, b) = (verts[i], verts[(i + 1) % k]);
-        edges.push(EdgeInfo {
+        table.push(EdgeInfo {
             line: lines[i],
             support: ctx.edge_support(lines[i], a, b),
             parent: Some(i as u32),
         });
     }
+    polys.push(Poly {
+        verts: SmallVec::from_slice(verts),
+        edges: (0..k as u32).collect(),
+        bits,
+    });
     zone.active = false;
     // Vertices made on each parent edge during this layer (shared with the neighbour face).
     for e in edge_verts.iter_mut() {
@@ -356,17 +361,18 @@ fn split_face(
                 continue;
             }
         }
-        let cut = EdgeInfo {
+        let cut = table.len() as u32;
+        table.push(EdgeInfo {
             line: line_j,
             support: ctx.edge_support(line_j, chord[0], chord[1]),
             parent: None,
-        };
+        });
         interior.clear();
         if zone.active {
             walk_line(
                 ctx,
                 j,
-                cut,
+                (cut, table),
                 &chord,
                 &new_on_edge,
                 (verts, &edge_verts[..k]),
@@ -392,8 +398,16 @@ fn split_face(
                 continue;
             }
             let poly = std::mem::take(poly);
-            let (plus, minus) =
-                split_poly(ctx, poly, signs, j, cut, &on_parent_edge, interior, local);
+            let (plus, minus) = split_poly(
+                ctx,
+                poly,
+                signs,
+                j,
+                (cut, table),
+                &on_parent_edge,
+                interior,
+                local,
+            );
             polys[p] = plus;
             polys.push(minus);
         }
@@ -402,10 +416,15 @@ fn split_face(
         fill_walked_bits(ctx, polys, &zone.walked, local, pos, neg);
     }
     if ctx.first_round() {
-        insert_edge_vertices(ctx, local, verts, &mut edge_verts[..k], polys);
+        insert_edge_vertices(ctx, local, verts, &mut edge_verts[..k], polys, table);
     }
     for p in polys.iter() {
-        out.push(f as u32, &p.verts, p.edges.iter().map(|e| e.line), &p.bits);
+        out.push(
+            f as u32,
+            &p.verts,
+            p.edges.iter().map(|&e| table[e as usize].line),
+            &p.bits,
+        );
     }
 }
 
@@ -475,6 +494,7 @@ fn insert_edge_vertices(
     corners: &[u32],
     edge_verts: &mut [Vec<u32>],
     polys: &mut [Poly],
+    table: &[EdgeInfo],
 ) {
     let k = corners.len();
     // The neuron whose line made an edge vertex.
@@ -503,17 +523,23 @@ fn insert_edge_vertices(
         }
     }
     for poly in polys.iter_mut() {
-        if poly.edges.iter().all(|e| e.parent.is_none()) {
+        if poly
+            .edges
+            .iter()
+            .all(|&e| table[e as usize].parent.is_none())
+        {
             continue;
         }
         let m = poly.verts.len();
         let mut verts = SmallVec::<[u32; 8]>::new();
-        let mut edges = SmallVec::<[EdgeInfo; 8]>::new();
+        let mut edges = SmallVec::<[u32; 8]>::new();
         for t in 0..m {
             let (a, b, e) = (poly.verts[t], poly.verts[(t + 1) % m], poly.edges[t]);
             verts.push(a);
             edges.push(e);
-            let Some(i) = e.parent else { continue };
+            let Some(i) = table[e as usize].parent else {
+                continue;
+            };
             let i = i as usize;
             let list = &edge_verts[i];
             // Positions on parent edge i: its start 0, its crossings 1..=len, its end len + 1.
@@ -544,7 +570,7 @@ fn insert_edge_vertices(
 fn walk_line(
     ctx: &LayerCtx,
     j: usize,
-    cut: EdgeInfo,
+    cut: (u32, &[EdgeInfo]),
     chord: &[u32; 2],
     new_on_edge: &[usize],
     (corners, edge_verts): (&[u32], &[Vec<u32>]),
