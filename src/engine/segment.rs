@@ -25,6 +25,11 @@ fn split_interval(
             pattern::set(&mut bits, j, true);
         }
     }
+    if let Some(columns) = local.columns.as_mut() {
+        // The last layer: new breakpoints are only ever tested against this interval's roots.
+        columns.clear();
+        columns.extend_from_slice(&splitting);
+    }
     // Sub-intervals in order from a to b.
     let mut subs: Vec<(u32, u32, Vec<u64>)> = vec![(a, b, bits)];
     for &j in &splitting {

@@ -90,3 +90,29 @@ fn larger_benchmark_networks() {
         }
     }
 }
+
+/// Generic float32 networks (no exact degeneracies) need almost no big-integer work: the float
+/// filter and re-anchoring decide nearly every sign. A path that left rows it later reads
+/// unfilled would show here as exact fallbacks (the last layer's partial rows once did so in 1-D:
+/// 13 fallbacks for 242 regions).
+#[test]
+fn generic_networks_need_almost_no_exact_work() {
+    for (net, slice) in [
+        ("mlp-1-64x64x64x64-s0.json", None),
+        ("mlp-2-32x32x32-s0.json", None),
+        ("digits-64-64x3.json", Some("digits-plane-a.json")),
+    ] {
+        let network = Network::from_json(&fixture(net), net).unwrap();
+        let slice = match slice {
+            Some(s) => Slice::from_json(&fixture(s), s, network.input_dim()).unwrap(),
+            None => Slice::identity(Slice::default_box(network.input_dim())),
+        };
+        let p = relu_regions::count_regions(&network, &slice, &Default::default()).unwrap();
+        assert!(
+            p.exact_fallbacks * 100 <= p.regions.len(),
+            "{net}: {} exact fallbacks for {} regions",
+            p.exact_fallbacks,
+            p.regions.len()
+        );
+    }
+}
