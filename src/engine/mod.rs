@@ -385,6 +385,7 @@ fn enumerate_mesh(
             ctx.zone_walk_from = cfg.zone_walk_from;
             (ctx.split_from, ctx.split_below) = (split_from, split_below);
             ctx.line_supports = std::mem::take(&mut line_supports);
+            ctx.faces = (&mesh.face_start, &mesh.face_verts);
             let outs = if d == 1 {
                 segment::split_layer(&ctx, &mesh, cfg.max_regions, progress)
             } else {

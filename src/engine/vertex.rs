@@ -701,6 +701,9 @@ pub struct LayerCtx<'a> {
     /// Layer 0 split in rounds: `line_supports[i]`, the ends of neuron i's chord across the
     /// domain (or `u32::MAX` twice); see [`Self::edge_support`].
     pub line_supports: Vec<(u32, u32)>,
+    /// The mesh's faces (`face_start`, `face_verts`), for [`Self::home_face`].
+    pub faces: (&'a [u32], &'a [u32]),
+    home: std::sync::OnceLock<Vec<u32>>,
 }
 
 impl<'a> LayerCtx<'a> {
@@ -727,6 +730,8 @@ impl<'a> LayerCtx<'a> {
             split_from: 0,
             split_below: usize::MAX,
             line_supports: Vec::new(),
+            faces: (&[], &[]),
+            home: std::sync::OnceLock::new(),
         }
     }
 
@@ -759,10 +764,34 @@ impl<'a> LayerCtx<'a> {
         self.defs.len() as u32
     }
 
-    fn global_exact(&self, v: u32, face: u32) -> Arc<ProvenValues> {
+    /// The first face (in mesh order) with old vertex v as a corner: the face an old vertex's
+    /// values are proven on, whichever face asks. (Re-anchored floats depend on the face's map;
+    /// they become the vertex's row for the next layer, so they must not depend on which thread
+    /// asked first.) Made on first use, once per layer.
+    fn home_face(&self, v: u32) -> u32 {
+        self.home.get_or_init(|| {
+            let (start, verts) = self.faces;
+            let mut home = vec![u32::MAX; self.defs.len()];
+            for f in 0..start.len().saturating_sub(1) {
+                for &w in &verts[start[f] as usize..start[f + 1] as usize] {
+                    let h = &mut home[w as usize];
+                    if *h == u32::MAX {
+                        *h = f as u32;
+                    }
+                }
+            }
+            home
+        })[v as usize]
+    }
+
+    fn global_exact(&self, v: u32, asking: u32) -> Arc<ProvenValues> {
         if let Some(x) = self.global_exact.lock().expect("exact cache").get(&v) {
             return x.clone();
         }
+        let face = match self.home_face(v) {
+            u32::MAX => asking,
+            home => home,
+        };
         let x = Arc::new(self.geo.values(&self.defs[v as usize], self.layer, face));
         // Two threads may compute the same vertex; count it once (the report is deterministic).
         match self.global_exact.lock().expect("exact cache").entry(v) {

@@ -45,3 +45,29 @@ fn deep_generic_networks_reanchor_and_agree_with_the_exact_path() {
         "only {reanchored} vertices were re-anchored"
     );
 }
+
+/// Re-anchored floats become rows of the next layer, so they must not depend on which face (and
+/// thread) asked first: the vertices' floats and the counters are the same at 1 and 2 threads.
+#[test]
+fn reanchored_floats_do_not_depend_on_threads() {
+    for seed in [4u64, 9] {
+        let net = random_float_net(seed, 7, 12);
+        let slice = square(-1, 1);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| count_regions(&net, &slice, &EnumerateConfig::default()).unwrap())
+        };
+        let (one, two) = (run(1), run(2));
+        assert!(one.reanchored > 0, "seed {seed}: nothing re-anchored");
+        assert_eq!(
+            (one.reanchored, one.exact_fallbacks),
+            (two.reanchored, two.exact_fallbacks),
+            "seed {seed}"
+        );
+        let bits = |xy: &[f64]| xy.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&one.xy), bits(&two.xy), "seed {seed}: vertex floats");
+    }
+}
