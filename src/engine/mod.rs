@@ -67,7 +67,7 @@ pub struct EnumerateConfig {
     /// tests set 1 and `usize::MAX` to run both paths).
     pub first_round_from: usize,
     /// Re-anchor a 2-D vertex in floats before rebuilding it in big integers when its sign test
-    /// cannot decide ([`refine`]; same result, tests turn it off to run the exact path alone).
+    /// cannot decide (`engine::refine`; same result, tests turn it off to run the exact path alone).
     pub reanchor: bool,
     /// Test switch: also compute every re-anchored vertex exactly and panic on a mismatch.
     pub check_reanchored: bool,

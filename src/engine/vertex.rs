@@ -96,7 +96,7 @@ pub struct ExactGeometry {
     /// `parents[l][f]`: the face of the mesh at layer `l − 1` that face f of the mesh at layer l
     /// came from (`parents[0]` is empty).
     pub parents: Vec<Arc<Vec<u32>>>,
-    /// The hidden layers in f64, for re-anchoring vertices ([`super::refine`]); empty when
+    /// The hidden layers in f64, for re-anchoring vertices (`engine::refine`); `None` when
     /// that tier is off.
     float: Option<Arc<Vec<FloatLayer>>>,
     /// f64 maps of the faces whose vertices were re-anchored, and of their ancestors (keyed as
@@ -331,7 +331,7 @@ impl ExactGeometry {
         self.exact_values(def, layer, face)
     }
 
-    /// The float tier of [`Self::values`] ([`super::refine`]): `None` when some sign is not
+    /// The float tier of [`Self::values`] (`engine::refine`): `None` when some sign is not
     /// proven (or the tier is off, or d ≠ 2).
     fn float_values(&self, def: &VertexDef, layer: usize, face: u32) -> Option<ProvenValues> {
         self.float.as_ref()?;
@@ -480,7 +480,7 @@ fn sign_of(x: &num_bigint::BigInt) -> i8 {
 }
 
 /// One layer's pre-activations at one vertex with every sign proven: exactly, or by floats
-/// re-anchored at the vertex ([`super::refine`]).
+/// re-anchored at the vertex (`engine::refine`).
 #[derive(Debug, Clone)]
 pub struct ProvenValues {
     pub signs: Vec<i8>,
@@ -701,7 +701,7 @@ pub struct LayerCtx<'a> {
     /// Layer 0 split in rounds: `line_supports[i]`, the ends of neuron i's chord across the
     /// domain (or `u32::MAX` twice); see [`Self::edge_support`].
     pub line_supports: Vec<(u32, u32)>,
-    /// The mesh's faces (`face_start`, `face_verts`), for [`Self::home_face`].
+    /// The mesh's faces (`face_start`, `face_verts`), for `home_face`.
     pub faces: (&'a [u32], &'a [u32]),
     home: std::sync::OnceLock<Vec<u32>>,
 }
