@@ -166,17 +166,18 @@ mod tests {
         BigRational::from_float(x).expect("finite")
     }
 
+    /// Uniform numbers in [-1, 1) from a seed.
+    fn uniform(seed: u64) -> impl FnMut() -> f64 {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        move || rng.random_range(-1.0..1.0)
+    }
+
     /// The exact meeting point of two lines lies within the bound, for lines anywhere within
     /// the coefficients' bounds (pushed to the ends and the middle of their intervals).
     #[test]
     fn meet_bounds_cover_the_exact_point() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        };
+        let mut next = uniform(0x9e37_79b9_7f4a_7c15);
         let mut checked = 0;
         for case in 0..3000 {
             let scale = [1.0, 1e-3, 1e-30, 1e25][case % 4];
@@ -229,13 +230,7 @@ mod tests {
     /// at a point known within a bound covers the exact values.
     #[test]
     fn map_and_eval_bounds_cover_exact_arithmetic() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        };
+        let mut next = uniform(0x2545_f491_4f6c_dd1d);
         let widths = [2usize, 7, 9, 5];
         let layers: Vec<FloatLayer> = widths
             .windows(2)
