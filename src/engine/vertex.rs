@@ -350,7 +350,7 @@ impl ExactGeometry {
         map.eval(p, eps, &mut z, &mut e);
         let mut signs = Vec::with_capacity(z.len());
         for (k, (&zk, &ek)) in z.iter().zip(&e).enumerate() {
-            signs.push(if on_own_line(def, layer, k, face) {
+            signs.push(if on_own_line(def, layer, k) {
                 0
             } else if zk > ek {
                 1
@@ -816,12 +816,12 @@ impl<'a> LayerCtx<'a> {
 
 /// Whether a vertex is by definition on the zero set of neuron j of hidden layer `layer`: its
 /// sign there is 0, no exact work needed. The line may be neuron j's on another parent face than
-/// the one being split (`_face`): a vertex made on a face's line lies in that face's closure,
+/// the one being split: a vertex made on a face's line lies in that face's closure,
 /// where the line is where the network's z_j vanishes, and z_j is continuous, so it is 0 at the
 /// vertex whichever face holds it (a crossing of a shared parent edge, made once per run, is on
 /// both faces' lines). (In the second round of layer 0, the pieces' vertices lie on the first
 /// round's lines.)
-fn on_own_line(def: &VertexDef, layer: usize, j: usize, _face: u32) -> bool {
+fn on_own_line(def: &VertexDef, layer: usize, j: usize) -> bool {
     let is_line = |key: &LineKey| key.hidden_neuron() == Some((layer, j));
     matches!(def, VertexDef::Meet(a, b) if is_line(a) || is_line(b))
 }
@@ -952,7 +952,7 @@ impl LocalVertices {
     #[cold]
     #[inline(never)]
     fn exact_sign_local(&mut self, ctx: &LayerCtx, k: usize, j: usize) -> i8 {
-        if on_own_line(&self.def[k], ctx.layer, j, self.face) {
+        if on_own_line(&self.def[k], ctx.layer, j) {
             return 0;
         }
         let x = Arc::new(ctx.geo.values(&self.def[k], ctx.layer, self.face));
@@ -966,7 +966,7 @@ impl LocalVertices {
     #[cold]
     #[inline(never)]
     fn exact_sign_global(&self, ctx: &LayerCtx, v: u32, j: usize) -> i8 {
-        if on_own_line(&ctx.defs[v as usize], ctx.layer, j, self.face) {
+        if on_own_line(&ctx.defs[v as usize], ctx.layer, j) {
             return 0;
         }
         ctx.global_exact(v, self.face).signs[j]
