@@ -253,29 +253,10 @@ fn split_face(
         columns.clear();
         columns.extend_from_slice(splitting);
     }
-    // Most faces of a deep layer are cut by no line or by one (75 % at the last layer of the
-    // benchmark networks): those go straight to the output. (The zone walk from the first line,
-    // `zone_walk_from` ≤ 1, is a test setting: it keeps the general path.)
-    match splitting.len() {
-        0 => {
-            out.push(f as u32, verts, lines.iter().copied(), &bits);
-            return;
-        }
-        1 if !ctx.first_round() && ctx.zone_walk_from > 1 => {
-            split_by_one(
-                ctx,
-                f,
-                verts,
-                lines,
-                splitting[0],
-                &bits,
-                local,
-                out,
-                corner_signs,
-            );
-            return;
-        }
-        _ => {}
+    // Half the faces of a deep layer are cut by no line: straight to the output.
+    if splitting.is_empty() {
+        out.push(f as u32, verts, lines.iter().copied(), &bits);
+        return;
     }
     polys.clear();
     table.clear();
@@ -426,62 +407,6 @@ fn split_face(
             &p.bits,
         );
     }
-}
-
-/// [`split_face`] when one line cuts the face: its two sides, made as the general loop would
-/// make them (the same new vertices in the same order, the same vertex lists), without pieces.
-#[allow(clippy::too_many_arguments)]
-fn split_by_one(
-    ctx: &LayerCtx,
-    f: usize,
-    verts: &[u32],
-    lines: &[LineKey],
-    j: usize,
-    bits: &[u64],
-    local: &mut LocalVertices,
-    out: &mut FaceOut,
-    signs: &mut Vec<i8>,
-) {
-    let k = verts.len();
-    let line_j = LineKey::neuron(ctx.layer, j, if ctx.layer == 0 { 0 } else { f });
-    signs.clear();
-    for &v in verts {
-        signs.push(local.sign(ctx, v, j));
-    }
-    let mut plus: (SmallVec<[u32; 8]>, SmallVec<[LineKey; 8]>) = Default::default();
-    let mut minus: (SmallVec<[u32; 8]>, SmallVec<[LineKey; 8]>) = Default::default();
-    let mut ends = 0;
-    for i in 0..k {
-        let (a, b) = (verts[i], verts[(i + 1) % k]);
-        let (sa, sb, e) = (signs[i], signs[(i + 1) % k], lines[i]);
-        ends += (sa == 0) as usize;
-        if sa >= 0 {
-            plus.0.push(a);
-            plus.1.push(if sa == 0 && sb < 0 { line_j } else { e });
-        }
-        if sa <= 0 {
-            minus.0.push(a);
-            minus.1.push(if sa == 0 && sb > 0 { line_j } else { e });
-        }
-        if sa * sb < 0 {
-            let key = (a.min(b), a.max(b), j as u32);
-            let support = ctx.edge_support(e, a, b);
-            let w = local.edge_crossing(ctx, key, support, VertexDef::Meet(e, line_j));
-            ends += 1;
-            plus.0.push(w);
-            plus.1.push(if sa > 0 { line_j } else { e });
-            minus.0.push(w);
-            minus.1.push(if sa < 0 { line_j } else { e });
-        }
-    }
-    assert_eq!(
-        ends, 2,
-        "line {line_j:?} splits face {f} but crosses it {ends} times"
-    );
-    let mut plus_bits: SmallVec<[u64; 4]> = SmallVec::from_slice(bits);
-    pattern::set(&mut plus_bits, j, true);
-    out.push(f as u32, &plus.0, plus.1, &plus_bits);
-    out.push(f as u32, &minus.0, minus.1, bits);
 }
 
 /// The first round of a layer in two (`ctx.first_round()`) made the crossings of every line with
