@@ -118,7 +118,7 @@ impl Mesh {
 /// Parent faces handled by one parallel task, at most (runs are fixed by the face count, never
 /// by the thread count, so the output does not depend on threads). 64 against 32: 7 % faster
 /// warm on the 64-wide network and 11 % on the 256-wide one, no slower elsewhere (each run
-/// allocates its buffers; faces cut by at most one line are cheap since they skip the pieces).
+/// allocates its buffers).
 pub(crate) const FACES_PER_TASK: usize = 64;
 
 /// The sub-faces of a run of parent faces and the vertices made for them, in flat arrays.
@@ -530,14 +530,7 @@ fn merge(
             }
             remap.push(g);
         }
-        let base = local.base;
-        let global = |v: u32| {
-            if v < base {
-                v
-            } else {
-                remap[(v - base) as usize]
-            }
-        };
+        let global = |v: u32| to_global(v, local.base, &remap);
         chords.extend(
             out.chords
                 .iter()
@@ -578,11 +571,7 @@ fn merge(
             .for_each(|(out, remap, incidence, starts, verts, pats)| {
                 let base = out.local.as_ref().expect("a finished run").base;
                 for (v, &w) in verts.iter_mut().zip(&out.verts) {
-                    *v = if w < base {
-                        w
-                    } else {
-                        remap[(w - base) as usize]
-                    };
+                    *v = to_global(w, base, remap);
                 }
                 for i in 0..out.len() {
                     starts[i] = incidence + out.starts[i + 1];
@@ -618,6 +607,16 @@ fn merge(
             chords,
         },
     )
+}
+
+/// A run's vertex id in the merged mesh: old vertices keep theirs, local vertex `base + k`
+/// becomes `remap[k]`.
+fn to_global(v: u32, base: u32, remap: &[u32]) -> u32 {
+    if v < base {
+        v
+    } else {
+        remap[(v - base) as usize]
+    }
 }
 
 /// The values of a layer after its merge: old vertices' rows in one array, new vertices' rows
