@@ -196,7 +196,8 @@ impl Restricted {
         let count = points.len() / d;
         let last = self.widths.last().copied().unwrap_or(0);
         let mut out = vec![0.0; count * last];
-        // As the engine's value arrays (a fair floor pays no more page faults than they do).
+        // Huge pages where the machine allows: fewer page faults, a faster floor (never a
+        // flattering one).
         crate::memory::advise_huge_pages(&mut out);
         if last == 0 {
             return out;

@@ -7,6 +7,7 @@ pub mod lp;
 pub mod planar;
 mod refine;
 pub mod segment;
+pub mod values;
 pub mod vertex;
 
 use crate::error::{Error, Result};
@@ -18,7 +19,8 @@ use crate::restrict::Restricted;
 use crate::slice::Domain;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use vertex::{ExactGeometry, LayerCtx, LayerValues, LineKey, LocalVertices, VertexDef};
+use values::{LayerValues, RowStore};
+use vertex::{ExactGeometry, LayerCtx, LineKey, LocalVertices, VertexDef};
 
 /// Which engine to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -343,8 +345,8 @@ fn enumerate_mesh(
         patterns: Arc::new(vec![0; stride]),
         stride,
     };
-    let row_max = z.chunks(n0.max(1)).map(vertex::row_max).collect();
-    let mut values = Some(LayerValues::new(n0, z, err, row_max));
+    let count = err.len();
+    let mut values = Some(LayerValues::from_rows(RowStore::single(n0, z, count), err));
     let mut merged: Option<MergedValues> = None;
     let mut per_layer = Vec::new();
     let mut layer_seconds = Vec::new();
@@ -358,7 +360,11 @@ fn enumerate_mesh(
         geo.archive.push(mesh.patterns.clone()); // an Arc: no copy
         geo.parents.push(parents.clone());
         if let Some(previous) = merged.take() {
-            values = Some(vertex::next_layer_values(&previous, &net.float[l]));
+            values = Some(values::next_layer_values(
+                previous.rows,
+                &previous.err,
+                &net.float[l],
+            ));
         }
         let mut current = values.take().expect("values of this layer");
         let n = current.n;
@@ -409,17 +415,21 @@ fn enumerate_mesh(
                     .flat_map(|o| o.parents.iter().copied())
                     .collect(),
             );
-            let (next_mesh, next_values) = merge(mesh, current, outs, global_exact, net, l);
+            // The last layer's rows are not kept (no later layer reads them).
+            let keep_rows = !(last_round && l + 1 == layers);
+            let (next_mesh, next_values) =
+                merge(mesh, current, outs, global_exact, net, l, keep_rows);
             mesh = next_mesh;
             if last_round {
-                merged = Some(next_values);
+                merged = next_values;
                 break;
             }
-            current = vertex::same_layer_values(&next_values);
+            let next_values = next_values.expect("rows kept between rounds");
             line_supports = vec![(u32::MAX, u32::MAX); n];
             for &[j, a, b] in &next_values.chords {
                 line_supports[j as usize] = (a, b);
             }
+            current = LayerValues::from_rows(next_values.rows, next_values.err);
         }
         per_layer.push(mesh.face_count());
         layer_seconds.push(layer_start.elapsed().as_secs_f64());
@@ -463,7 +473,8 @@ fn enumerate_mesh(
 
 /// Joins the faces' outputs into the next mesh: shared edge vertices are merged by key, in face
 /// order, so the result does not depend on the thread count. The values rows (the big part) are
-/// not copied: the next layer reads them where they are ([`MergedValues`]).
+/// not copied: each run's block of rows joins the [`RowStore`] (unless `keep_rows` is false:
+/// the last layer, whose rows were dropped face by face).
 fn merge(
     mesh: Mesh,
     values: LayerValues,
@@ -471,13 +482,12 @@ fn merge(
     global_exact: std::collections::HashMap<u32, Arc<vertex::ProvenValues>>,
     net: &Restricted,
     layer: usize,
-) -> (Mesh, MergedValues) {
+    keep_rows: bool,
+) -> (Mesh, Option<MergedValues>) {
     let n = values.n;
     let d = mesh.d;
     let LayerValues {
-        z: mut old,
-        mut err,
-        ..
+        mut rows, mut err, ..
     } = values;
     let Mesh {
         mut xy,
@@ -583,10 +593,37 @@ fn merge(
                 }
             });
     }
-    for (v, x) in &global_exact {
-        let v = *v as usize;
-        old[v * n..(v + 1) * n].copy_from_slice(&x.z);
-    }
+    let values = keep_rows.then(|| {
+        for (v, x) in &global_exact {
+            rows.row_mut(*v as usize).copy_from_slice(&x.z);
+        }
+        // Each run's rows stay in its block; a new vertex's row is its local row there.
+        let mut outs = outs;
+        let segments: Vec<(u32, usize)> = outs
+            .iter_mut()
+            .map(|out| {
+                let local = out.local.as_mut().expect("a finished run");
+                let mut block = std::mem::take(&mut local.z);
+                // A vertex proven after its row was made carries the proven floats (its bound
+                // is theirs).
+                for (k, x) in local.exact.iter().enumerate().skip(local.z_first) {
+                    if let Some(x) = x {
+                        let r = k - local.z_first;
+                        block[r * n..(r + 1) * n].copy_from_slice(&x.z);
+                    }
+                }
+                // The block was sized for a large run: give back the rest (shrinking a heap
+                // block in place, no copy) for the next layer's runs to use.
+                block.shrink_to_fit();
+                (rows.add_segment(block), local.z_first)
+            })
+            .collect();
+        for &(run, k) in &sources {
+            let (segment, z_first) = segments[run as usize];
+            rows.push_vertex(segment, k as usize - z_first);
+        }
+        MergedValues { rows, err, chords }
+    });
     (
         Mesh {
             d,
@@ -598,14 +635,7 @@ fn merge(
             patterns: Arc::new(patterns),
             stride,
         },
-        MergedValues {
-            n,
-            old,
-            outs,
-            sources,
-            err,
-            chords,
-        },
+        values,
     )
 }
 
@@ -619,45 +649,11 @@ fn to_global(v: u32, base: u32, remap: &[u32]) -> u32 {
     }
 }
 
-/// The values of a layer after its merge: old vertices' rows in one array, new vertices' rows
-/// still in the faces' outputs (read in place by the next layer's matrix product).
+/// The values of a layer after its merge: every vertex's row (old vertices' where they were,
+/// new ones' in their runs' blocks), read in place by the next layer's matrix product.
 pub(crate) struct MergedValues {
-    n: usize,
-    old: Vec<f64>,
-    outs: Vec<FaceOut>,
-    /// New vertex `old_count + i` is row `sources[i] = (run, k)`.
-    sources: Vec<(u32, u32)>,
+    rows: RowStore,
     err: Vec<f64>,
     /// The recorded chords (`FaceOut::chords`), in global vertex ids.
     chords: Vec<[u32; 3]>,
-}
-
-impl vertex::Rows for MergedValues {
-    fn width(&self) -> usize {
-        self.n
-    }
-
-    fn row(&self, v: usize) -> &[f64] {
-        let old_count = self.old.len() / self.n.max(1);
-        if v < old_count {
-            return &self.old[v * self.n..(v + 1) * self.n];
-        }
-        let (run, k) = self.sources[v - old_count];
-        let local = self.outs[run as usize]
-            .local
-            .as_ref()
-            .expect("a finished run");
-        let k = k as usize;
-        match &local.exact[k] {
-            Some(x) => &x.z,
-            None => {
-                let r = k - local.z_first;
-                &local.z[r * self.n..(r + 1) * self.n]
-            }
-        }
-    }
-
-    fn err(&self) -> &[f64] {
-        &self.err
-    }
 }

@@ -16,6 +16,7 @@
 //! of splits.
 
 use super::refine::{self, FloatLine, FloatMap};
+use super::values::{row_max, row_sign_masks, LayerValues};
 use crate::exact::maps::{LayerRows, SmallLayer};
 use crate::exact::number::ratio_to_f64_fast;
 use crate::exact::point::{intersect_lines, root_1d};
@@ -493,23 +494,6 @@ pub struct ProvenValues {
     pub exact: bool,
 }
 
-/// The f64 state of every vertex at the layer being processed.
-pub struct LayerValues {
-    /// Neurons in the layer.
-    pub n: usize,
-    /// V × n pre-activations, row-major.
-    pub z: Vec<f64>,
-    /// Per-vertex error bound.
-    pub err: Vec<f64>,
-    /// Per-vertex max_k |z̃_k| (an upper bound).
-    pub row_max: Vec<f64>,
-    /// Per vertex, `2·words` words: the neurons whose float sign is proven positive, then the
-    /// proven negative ones (computed with the row, while it is in cache).
-    pub masks: Vec<u64>,
-    /// Per vertex: every neuron's sign is proven by the float.
-    pub decided: Vec<bool>,
-}
-
 /// `out = p + s·(q − p)`, returning max_k |q_k − p_k| (NaN differences are ignored, as with
 /// `f64::max`; a NaN value never passes a sign test, so no bound relies on it). Four lanes, so the
 /// loop vectorises.
@@ -549,132 +533,6 @@ fn interpolate_columns(p: &[f64], q: &[f64], s: f64, out: &mut [f64], columns: &
     max_diff
 }
 
-/// The rows of a layer's values, wherever they are stored.
-pub trait Rows: Sync {
-    fn width(&self) -> usize;
-    fn row(&self, v: usize) -> &[f64];
-    fn err(&self) -> &[f64];
-}
-
-impl Rows for LayerValues {
-    fn width(&self) -> usize {
-        self.n
-    }
-    fn row(&self, v: usize) -> &[f64] {
-        LayerValues::row(self, v)
-    }
-    fn err(&self) -> &[f64] {
-        &self.err
-    }
-}
-
-/// max_k |x_k|.
-pub fn row_max(row: &[f64]) -> f64 {
-    // Four lanes (the plain fold does not vectorise); NaN entries are skipped, as with f64::max.
-    let mut lanes = [0.0f64; 4];
-    let quads = row.chunks_exact(4);
-    let rest = quads.remainder();
-    for q in quads {
-        for l in 0..4 {
-            let a = q[l].abs();
-            lanes[l] = if a > lanes[l] { a } else { lanes[l] };
-        }
-    }
-    rest.iter()
-        .chain(&lanes)
-        .fold(0.0f64, |m, x| m.max(x.abs()))
-}
-
-/// `dst = relu(src)` (NaN to 0, as `f64::max(x, 0.0)`), returning max(dst).
-fn relu_into(src: &[f64], dst: &mut [f64]) -> f64 {
-    let mut lanes = [0.0f64; 4];
-    let n = src.len().min(dst.len());
-    let full = n / 4 * 4;
-    for i in (0..full).step_by(4) {
-        for l in 0..4 {
-            let x = src[i + l];
-            let r = if x > 0.0 { x } else { 0.0 };
-            dst[i + l] = r;
-            lanes[l] = if r > lanes[l] { r } else { lanes[l] };
-        }
-    }
-    let mut max = lanes.iter().fold(0.0f64, |m, &x| m.max(x));
-    for i in full..n {
-        let x = src[i];
-        let r = if x > 0.0 { x } else { 0.0 };
-        dst[i] = r;
-        max = max.max(r);
-    }
-    max
-}
-
-impl LayerValues {
-    /// Values with their sign masks.
-    pub fn new(n: usize, z: Vec<f64>, err: Vec<f64>, row_max: Vec<f64>) -> Self {
-        let words = crate::pattern::words(n);
-        let mut masks = vec![0u64; err.len() * 2 * words];
-        let mut decided = vec![false; err.len()];
-        for (v, (m, dec)) in masks.chunks_mut(2 * words).zip(&mut decided).enumerate() {
-            let (pos, neg) = m.split_at_mut(words);
-            *dec = row_sign_masks(&z[v * n..(v + 1) * n], err[v], pos, neg);
-        }
-        LayerValues {
-            n,
-            z,
-            err,
-            row_max,
-            masks,
-            decided,
-        }
-    }
-
-    pub fn row(&self, v: usize) -> &[f64] {
-        &self.z[v * self.n..(v + 1) * self.n]
-    }
-
-    fn masks(&self, v: usize) -> (&[u64], &[u64]) {
-        let words = crate::pattern::words(self.n);
-        self.masks[v * 2 * words..(v + 1) * 2 * words].split_at(words)
-    }
-}
-
-/// ORs the neurons of `row` with float sign proven positive (`z > e`) into `pos` and proven
-/// negative into `neg`; returns whether all were proven. Four at a time (vector compares).
-fn row_sign_masks(row: &[f64], e: f64, pos: &mut [u64], neg: &mut [u64]) -> bool {
-    let mut decided = true;
-    for (w, chunk) in row.chunks(64).enumerate() {
-        let (mut pw, mut nw) = (0u64, 0u64);
-        let quads = chunk.chunks_exact(4);
-        let rest = quads.remainder();
-        for (q, z) in quads.enumerate() {
-            let p4 = (z[0] > e) as u64
-                | ((z[1] > e) as u64) << 1
-                | ((z[2] > e) as u64) << 2
-                | ((z[3] > e) as u64) << 3;
-            let n4 = (z[0] < -e) as u64
-                | ((z[1] < -e) as u64) << 1
-                | ((z[2] < -e) as u64) << 2
-                | ((z[3] < -e) as u64) << 3;
-            pw |= p4 << (4 * q);
-            nw |= n4 << (4 * q);
-        }
-        let done = chunk.len() - rest.len();
-        for (b, &z) in rest.iter().enumerate() {
-            pw |= ((z > e) as u64) << (done + b);
-            nw |= ((z < -e) as u64) << (done + b);
-        }
-        pos[w] |= pw;
-        neg[w] |= nw;
-        let full = if chunk.len() == 64 {
-            u64::MAX
-        } else {
-            (1u64 << chunk.len()) - 1
-        };
-        decided &= (pw | nw) == full;
-    }
-    decided
-}
-
 /// Shared, read-only state for processing the faces of one layer in parallel.
 pub struct LayerCtx<'a> {
     pub layer: usize,
@@ -683,6 +541,9 @@ pub struct LayerCtx<'a> {
     pub defs: &'a [VertexDef],
     pub xy: &'a [f64],
     pub values: &'a LayerValues,
+    /// Each vertex's row in `values` (looked up once per layer: the hot paths read rows of old
+    /// vertices, which the store keeps in many blocks).
+    rows: Vec<&'a [f64]>,
     /// Proven values computed for old (global) vertices during this layer.
     pub global_exact: Mutex<HashMap<u32, Arc<ProvenValues>>>,
     /// Vertices whose values needed big integers, and vertices re-anchored in floats.
@@ -722,6 +583,7 @@ impl<'a> LayerCtx<'a> {
             defs,
             xy,
             values,
+            rows: (0..values.rows.len()).map(|v| values.row(v)).collect(),
             global_exact: Mutex::new(HashMap::new()),
             fallbacks: AtomicUsize::new(0),
             refinements: AtomicUsize::new(0),
@@ -909,10 +771,7 @@ impl LocalVertices {
     pub(crate) fn float(&self, ctx: &LayerCtx, v: u32, j: usize) -> (f64, f64) {
         match self.local(v) {
             Some(k) => (self.z[(k - self.z_first) * self.n + j], self.err[k]),
-            None => (
-                ctx.values.z[v as usize * self.n + j],
-                ctx.values.err[v as usize],
-            ),
+            None => (ctx.rows[v as usize][j], ctx.values.err[v as usize]),
         }
     }
 
@@ -1077,7 +936,7 @@ impl LocalVertices {
             let row = |v: u32| -> &[f64] {
                 match v.checked_sub(self.base) {
                     Some(k) => &old[(k as usize - z_first) * n..(k as usize - z_first + 1) * n],
-                    None => ctx.values.row(v as usize),
+                    None => ctx.rows[v as usize],
                 }
             };
             let (rp, rq) = (row(p), row(q));
@@ -1129,121 +988,9 @@ impl LocalVertices {
     }
 }
 
-/// One layer step of the float state: `z' = W·relu(z) + b` for every vertex, with the bound
-/// `e' = R·e + γ_{n+3}·(R·max|h| + max|b|)` (R = max row l1 norm; the +3 covers rounding of
-/// weights that are not f64 and of the bias).
-///
-/// `prev` gives each vertex's row of the previous layer (old rows and rows still held by the
-/// faces' outputs: gathered here, never copied into one array).
-pub fn next_layer_values(prev: &impl Rows, layer: &crate::restrict::FloatLayer) -> LayerValues {
-    let v_count = prev.err().len();
-    let (n_in, n_out) = (layer.n_in, layer.n_out);
-    assert_eq!(prev.width(), n_in);
-    let mut z = vec![0.0f64; v_count * n_out];
-    crate::memory::advise_huge_pages(&mut z);
-    let mut err = vec![0.0f64; v_count];
-    let mut maxes = vec![0.0f64; v_count];
-    let words = crate::pattern::words(n_out);
-    let mut masks = vec![0u64; v_count * 2 * words];
-    let mut decided = vec![false; v_count];
-    const CHUNK: usize = 1024;
-    let nu = (n_in + 3) as f64 * U;
-    let gamma = nu / (1.0 - nu);
-    z.par_chunks_mut(CHUNK * n_out)
-        .zip(err.par_chunks_mut(CHUNK))
-        .zip(maxes.par_chunks_mut(CHUNK))
-        .zip(masks.par_chunks_mut(CHUNK * 2 * words))
-        .zip(decided.par_chunks_mut(CHUNK))
-        .enumerate()
-        .for_each(|(c, ((((zc, ec), mc), sc), dc))| {
-            let first = c * CHUNK;
-            let rows = ec.len();
-            let mut h = vec![0.0f64; rows * n_in];
-            let mut hmaxes = [0.0f64; CHUNK];
-            for (r, (dst, hmax)) in h.chunks_exact_mut(n_in.max(1)).zip(&mut hmaxes).enumerate() {
-                *hmax = relu_into(prev.row(first + r), dst);
-            }
-            for r in 0..rows {
-                zc[r * n_out..(r + 1) * n_out].copy_from_slice(&layer.b);
-            }
-            // zc (rows × n_out) += h (rows × n_in) · Wᵀ (n_in × n_out)
-            unsafe {
-                matrixmultiply::dgemm(
-                    rows,
-                    n_in,
-                    n_out,
-                    1.0,
-                    h.as_ptr(),
-                    n_in as isize,
-                    1,
-                    layer.w.as_ptr(),
-                    1,
-                    n_in as isize,
-                    1.0,
-                    zc.as_mut_ptr(),
-                    n_out as isize,
-                    1,
-                );
-            }
-            for r in 0..rows {
-                let hmax = hmaxes[r];
-                let e = prev.err()[first + r];
-                // Relative terms, then an absolute one for underflow: subnormal products and
-                // weights given exactly whose f64 is subnormal or zero (each off by ≤ 2^-1075·|h|).
-                ec[r] = (layer.row_l1_max * e + gamma * (layer.row_l1_max * hmax + layer.bias_max))
-                    * (1.0 + 16.0 * U)
-                    + (n_in + 3) as f64 * f64::MIN_POSITIVE * (1.0 + hmax + e);
-                mc[r] = row_max(&zc[r * n_out..(r + 1) * n_out]);
-                let (pos, neg) = sc[r * 2 * words..(r + 1) * 2 * words].split_at_mut(words);
-                dc[r] = row_sign_masks(&zc[r * n_out..(r + 1) * n_out], ec[r], pos, neg);
-            }
-        });
-    LayerValues {
-        n: n_out,
-        z,
-        err,
-        row_max: maxes,
-        masks,
-        decided,
-    }
-}
-
-/// The values of the same layer after a round of splitting (rows gathered, no product).
-pub fn same_layer_values(merged: &impl Rows) -> LayerValues {
-    let n = merged.width();
-    let v_count = merged.err().len();
-    let mut z = Vec::with_capacity(v_count * n);
-    for v in 0..v_count {
-        z.extend_from_slice(merged.row(v));
-    }
-    let row_max = z.chunks(n.max(1)).map(row_max).collect();
-    LayerValues::new(n, z, merged.err().to_vec(), row_max)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lane_folds_match_the_plain_folds() {
-        for n in [0usize, 1, 3, 4, 5, 9, 64, 67] {
-            let mut row: Vec<f64> = (0..n).map(|k| ((k * 7919) % 13) as f64 - 6.5).collect();
-            if n > 2 {
-                row[n / 2] = f64::NAN;
-            }
-            let plain = row.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-            assert_eq!(row_max(&row), plain, "row_max, n {n}");
-            let mut dst = vec![1.0; n];
-            let max = relu_into(&row, &mut dst);
-            let expected: Vec<f64> = row.iter().map(|x| x.max(0.0)).collect();
-            assert_eq!(dst, expected, "relu, n {n}");
-            assert_eq!(
-                max,
-                expected.iter().fold(0.0f64, |m, x| m.max(*x)),
-                "max, n {n}"
-            );
-        }
-    }
 
     #[test]
     fn interpolate_columns_matches_the_row_on_its_columns() {
