@@ -26,7 +26,10 @@ pub struct RowStore {
     /// Entries per row.
     n: usize,
     segments: Vec<Segment>,
-    /// Vertex v's row is row `at[v].1` of segment `at[v].0`.
+    /// Vertex v's row is row `at[v].1` of segment `at[v].0`. Segments never decrease with v
+    /// (a run's new vertices are numbered after every earlier run's), so each segment's
+    /// vertices are one range of ids, and the product can hand each group of segments its
+    /// own slices of the per-vertex arrays.
     at: Vec<(u32, u32)>,
 }
 
@@ -79,19 +82,23 @@ impl RowStore {
         (self.segments.len() - 1) as u32
     }
 
-    /// The next vertex's row is row `row` of segment `segment`.
+    /// The next vertex's row is row `row` of segment `segment` (the last vertex's segment or a
+    /// later one).
     pub fn push_vertex(&mut self, segment: u32, row: usize) {
         let stride = self.segments[segment as usize].stride;
         assert!(
             (row + 1) * stride <= self.segments[segment as usize].data.len(),
             "a vertex's row lies inside its segment"
         );
+        assert!(
+            self.at.last().is_none_or(|&(last, _)| last <= segment),
+            "vertices are pushed segment by segment"
+        );
         self.at.push((segment, row as u32));
     }
 
-    /// The vertices of each segment, segment by segment, in vertex order within one: `(order,
-    /// starts)` with segment s's vertices at `order[starts[s]..starts[s + 1]]`.
-    fn members(&self) -> (Vec<u32>, Vec<usize>) {
+    /// The first vertex of each segment, and the vertex count at the end.
+    fn segment_starts(&self) -> Vec<usize> {
         let mut starts = vec![0usize; self.segments.len() + 1];
         for &(s, _) in &self.at {
             starts[s as usize + 1] += 1;
@@ -99,13 +106,7 @@ impl RowStore {
         for s in 0..self.segments.len() {
             starts[s + 1] += starts[s];
         }
-        let mut next = starts.clone();
-        let mut order = vec![0u32; self.at.len()];
-        for (v, &(s, _)) in self.at.iter().enumerate() {
-            order[next[s as usize]] = v as u32;
-            next[s as usize] += 1;
-        }
-        (order, starts)
+        starts
     }
 }
 
@@ -258,17 +259,7 @@ pub(crate) fn row_sign_masks(row: &[f64], e: f64, pos: &mut [u64], neg: &mut [u6
 
 /// Rows per matrix product: big enough that packing W costs little per row, small enough that
 /// a block's buffers stay in cache and both cores get many blocks.
-const BLOCK: usize = 1024;
-
-/// What a group of segments computes for each of its vertices, in member order.
-struct GroupOut {
-    /// Segments given a new, wider block (their rows now in member order).
-    widened: Vec<usize>,
-    err: Vec<f64>,
-    row_max: Vec<f64>,
-    masks: Vec<u64>,
-    decided: Vec<bool>,
-}
+const BLOCK: usize = 256;
 
 /// One layer step of the float state: `z' = W·relu(z) + b` for every vertex, with the bound
 /// `e' = R·e + γ_{n+3}·(R·max|h| + max|b|)` (R = max row l1 norm; the +3 covers rounding of
@@ -283,152 +274,148 @@ pub fn next_layer_values(mut rows: RowStore, prev_err: &[f64], layer: &FloatLaye
     assert_eq!(rows.width(), n_in);
     assert_eq!(prev_err.len(), v_count);
     let words = pattern::words(n_out);
-    let (order, starts) = rows.members();
-    // Groups of whole segments with about BLOCK vertices each, cut from the segment list in
-    // order (so the groups' outputs, concatenated, follow `order`).
+    let starts = rows.segment_starts();
+    let mut err = vec![0.0f64; v_count];
+    let mut maxes = vec![0.0f64; v_count];
+    let mut masks = vec![0u64; v_count * 2 * words];
+    let mut decided = vec![false; v_count];
+    // Groups of whole segments with about BLOCK vertices each: segment range, and the slices
+    // of the per-vertex arrays for the group's vertex range.
     let mut jobs = Vec::new();
     {
-        let mut rest: &mut [Segment] = &mut rows.segments;
+        let mut segments: &mut [Segment] = &mut rows.segments;
+        let (mut e, mut m, mut k, mut d) = (
+            &mut err[..],
+            &mut maxes[..],
+            &mut masks[..],
+            &mut decided[..],
+        );
         let mut first = 0usize;
-        while !rest.is_empty() {
-            let mut end = first;
-            while end < starts.len() - 1 && (end == first || starts[end] - starts[first] < BLOCK) {
+        while !segments.is_empty() {
+            let mut end = first + 1;
+            while end < starts.len() - 1 && starts[end] - starts[first] < BLOCK {
                 end += 1;
             }
-            let (group, tail) = std::mem::take(&mut rest).split_at_mut(end - first);
-            rest = tail;
-            jobs.push((first, group));
+            let count = starts[end] - starts[first];
+            let (group, tail) = std::mem::take(&mut segments).split_at_mut(end - first);
+            segments = tail;
+            let (eg, et) = std::mem::take(&mut e).split_at_mut(count);
+            let (mg, mt) = std::mem::take(&mut m).split_at_mut(count);
+            let (kg, kt) = std::mem::take(&mut k).split_at_mut(count * 2 * words);
+            let (dg, dt) = std::mem::take(&mut d).split_at_mut(count);
+            (e, m, k, d) = (et, mt, kt, dt);
+            jobs.push((first, group, eg, mg, kg, dg));
             first = end;
         }
     }
     let nu = (n_in + 3) as f64 * U;
     let gamma = nu / (1.0 - nu);
     let at = &rows.at;
-    let outs: Vec<GroupOut> = jobs
+    let starts = &starts;
+    let widened: Vec<usize> = jobs
         .into_par_iter()
-        .map(|(first, group)| {
-            let members = &order[starts[first]..starts[first + group.len()]];
-            let count = members.len();
-            let mut out = GroupOut {
-                widened: Vec::new(),
-                err: vec![0.0; count],
-                row_max: vec![0.0; count],
-                masks: vec![0u64; count * 2 * words],
-                decided: vec![false; count],
-            };
-            // Segments too narrow for the new rows get a new block (filled below, swapped in
-            // once the whole group has read its old rows).
-            let mut wider: Vec<Option<Vec<f64>>> = group
-                .iter()
-                .enumerate()
-                .map(|(i, seg)| {
-                    (seg.stride < n_out)
-                        .then(|| vec![0.0; (starts[first + i + 1] - starts[first + i]) * n_out])
-                })
-                .collect();
-            let block = count.min(BLOCK);
-            let mut h = vec![0.0f64; block * n_in];
-            let mut z = vec![0.0f64; block * n_out];
-            let mut hmax = vec![0.0f64; block];
-            for (b, chunk) in members.chunks(BLOCK).enumerate() {
-                let rows_here = chunk.len();
-                for (r, &v) in chunk.iter().enumerate() {
-                    let (s, k) = at[v as usize];
-                    let seg = &group[s as usize - first];
-                    let start = k as usize * seg.stride;
-                    hmax[r] = relu_into(
-                        &seg.data[start..start + n_in],
-                        &mut h[r * n_in..(r + 1) * n_in],
-                    );
-                    z[r * n_out..(r + 1) * n_out].copy_from_slice(&layer.b);
-                }
-                // z (rows × n_out) += h (rows × n_in) · Wᵀ (n_in × n_out)
-                // SAFETY: h holds rows_here × n_in and z rows_here × n_out entries, row-major
-                // with the strides given; W is n_out × n_in row-major (read as its transpose).
-                unsafe {
-                    matrixmultiply::dgemm(
-                        rows_here,
-                        n_in,
-                        n_out,
-                        1.0,
-                        h.as_ptr(),
-                        n_in as isize,
-                        1,
-                        layer.w.as_ptr(),
-                        1,
-                        n_in as isize,
-                        1.0,
-                        z.as_mut_ptr(),
-                        n_out as isize,
-                        1,
-                    );
-                }
-                for (r, &v) in chunk.iter().enumerate() {
-                    let i = b * BLOCK + r;
-                    let e = prev_err[v as usize];
-                    // Relative terms, then an absolute one for underflow: subnormal products and
-                    // weights given exactly whose f64 is subnormal or zero (each off by
-                    // ≤ 2^-1075·|h|).
-                    let err = (layer.row_l1_max * e
-                        + gamma * (layer.row_l1_max * hmax[r] + layer.bias_max))
-                        * (1.0 + 16.0 * U)
-                        + (n_in + 3) as f64 * f64::MIN_POSITIVE * (1.0 + hmax[r] + e);
-                    let row = &z[r * n_out..(r + 1) * n_out];
-                    out.err[i] = err;
-                    out.row_max[i] = row_max(row);
-                    let (pos, neg) =
-                        out.masks[i * 2 * words..(i + 1) * 2 * words].split_at_mut(words);
-                    out.decided[i] = row_sign_masks(row, err, pos, neg);
-                    let (s, k) = at[v as usize];
-                    let g = s as usize - first;
-                    match &mut wider[g] {
-                        Some(data) => {
-                            // Its index among the segment's vertices.
-                            let j = i + starts[first] - starts[s as usize];
-                            data[j * n_out..(j + 1) * n_out].copy_from_slice(row);
-                        }
-                        None => {
-                            let seg = &mut group[g];
-                            let start = k as usize * seg.stride;
-                            seg.data[start..start + n_out].copy_from_slice(row);
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |(h, z): &mut (Vec<f64>, Vec<f64>), (first, group, eg, mg, kg, dg)| {
+                let v0 = starts[first];
+                // Segments too narrow for the new rows get a new block (filled below, swapped
+                // in once the whole group has read its old rows).
+                let mut wider: Vec<Option<Vec<f64>>> = group
+                    .iter()
+                    .enumerate()
+                    .map(|(i, seg)| {
+                        (seg.stride < n_out)
+                            .then(|| vec![0.0; (starts[first + i + 1] - starts[first + i]) * n_out])
+                    })
+                    .collect();
+                let mut hmax = [0.0f64; BLOCK];
+                for a in (0..eg.len()).step_by(BLOCK) {
+                    let rows_here = (eg.len() - a).min(BLOCK);
+                    h.resize(rows_here * n_in, 0.0);
+                    z.resize(rows_here * n_out, 0.0);
+                    for r in 0..rows_here {
+                        let (s, k) = at[v0 + a + r];
+                        let seg = &group[s as usize - first];
+                        let start = k as usize * seg.stride;
+                        hmax[r] = relu_into(
+                            &seg.data[start..start + n_in],
+                            &mut h[r * n_in..(r + 1) * n_in],
+                        );
+                        z[r * n_out..(r + 1) * n_out].copy_from_slice(&layer.b);
+                    }
+                    // z (rows × n_out) += h (rows × n_in) · Wᵀ (n_in × n_out)
+                    // SAFETY: h holds rows_here × n_in and z rows_here × n_out entries,
+                    // row-major with the strides given; W is n_out × n_in row-major (read as
+                    // its transpose).
+                    unsafe {
+                        matrixmultiply::dgemm(
+                            rows_here,
+                            n_in,
+                            n_out,
+                            1.0,
+                            h.as_ptr(),
+                            n_in as isize,
+                            1,
+                            layer.w.as_ptr(),
+                            1,
+                            n_in as isize,
+                            1.0,
+                            z.as_mut_ptr(),
+                            n_out as isize,
+                            1,
+                        );
+                    }
+                    for r in 0..rows_here {
+                        let (i, v) = (a + r, v0 + a + r);
+                        let e = prev_err[v];
+                        // Relative terms, then an absolute one for underflow: subnormal
+                        // products and weights given exactly whose f64 is subnormal or zero
+                        // (each off by ≤ 2^-1075·|h|).
+                        let bound = (layer.row_l1_max * e
+                            + gamma * (layer.row_l1_max * hmax[r] + layer.bias_max))
+                            * (1.0 + 16.0 * U)
+                            + (n_in + 3) as f64 * f64::MIN_POSITIVE * (1.0 + hmax[r] + e);
+                        let row = &z[r * n_out..(r + 1) * n_out];
+                        eg[i] = bound;
+                        mg[i] = row_max(row);
+                        let (pos, neg) = kg[i * 2 * words..(i + 1) * 2 * words].split_at_mut(words);
+                        dg[i] = row_sign_masks(row, bound, pos, neg);
+                        let (s, k) = at[v];
+                        let g = s as usize - first;
+                        match &mut wider[g] {
+                            // Its rank among the segment's vertices.
+                            Some(data) => {
+                                let j = v - starts[s as usize];
+                                data[j * n_out..(j + 1) * n_out].copy_from_slice(row);
+                            }
+                            None => {
+                                let seg = &mut group[g];
+                                let start = k as usize * seg.stride;
+                                seg.data[start..start + n_out].copy_from_slice(row);
+                            }
                         }
                     }
                 }
-            }
-            for (g, (seg, data)) in group.iter_mut().zip(wider).enumerate() {
-                if let Some(data) = data {
-                    *seg = Segment {
-                        data,
-                        stride: n_out,
-                    };
-                    out.widened.push(first + g);
+                let mut widened = Vec::new();
+                for (g, (seg, data)) in group.iter_mut().zip(wider).enumerate() {
+                    if let Some(data) = data {
+                        *seg = Segment {
+                            data,
+                            stride: n_out,
+                        };
+                        widened.push(first + g);
+                    }
                 }
-            }
-            out
-        })
+                widened
+            },
+        )
+        .flatten()
         .collect();
-    // Scatter the groups' results to the vertices (and renumber the rows of widened segments,
-    // which now hold their vertices in member order).
-    let mut err = vec![0.0f64; v_count];
-    let mut maxes = vec![0.0f64; v_count];
-    let mut masks = vec![0u64; v_count * 2 * words];
-    let mut decided = vec![false; v_count];
-    let mut i = 0usize;
-    for out in &outs {
-        for g in 0..out.err.len() {
-            let v = order[i] as usize;
-            err[v] = out.err[g];
-            maxes[v] = out.row_max[g];
-            decided[v] = out.decided[g];
-            masks[v * 2 * words..(v + 1) * 2 * words]
-                .copy_from_slice(&out.masks[g * 2 * words..(g + 1) * 2 * words]);
-            i += 1;
-        }
-    }
+    // Widened segments hold their vertices in order.
     rows.n = n_out;
-    for &s in outs.iter().flat_map(|o| &o.widened) {
-        for (j, &v) in order[starts[s]..starts[s + 1]].iter().enumerate() {
-            rows.at[v as usize].1 = j as u32;
+    for s in widened {
+        for v in starts[s]..starts[s + 1] {
+            rows.at[v].1 = (v - starts[s]) as u32;
         }
     }
     LayerValues {
@@ -448,7 +435,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     /// A store whose vertices are scattered over segments of unequal sizes (one empty, one
-    /// longer than a product block) with rows no vertex uses, in a shuffled vertex order.
+    /// longer than a product block) with rows no vertex uses, in a shuffled order within each.
     fn scattered_store(rng: &mut ChaCha8Rng, n: usize) -> (RowStore, Vec<Vec<f64>>) {
         let sizes = [5usize, BLOCK + 300, 0, 40];
         let mut slots = Vec::new(); // (segment, row) of every used row
@@ -460,12 +447,14 @@ mod tests {
         for &size in &sizes {
             let data: Vec<f64> = (0..size * n).map(|_| rng.random_range(-3.0..3.0)).collect();
             let s = store.add_segment(data);
-            slots.extend((0..size).filter(|r| r % 7 != 3).map(|r| (s, r)));
-        }
-        // Shuffle (Fisher–Yates) so vertex order and storage order differ.
-        for i in (1..slots.len()).rev() {
-            let j = rng.random_range(0..=i);
-            slots.swap(i, j);
+            let mut mine: Vec<(u32, usize)> =
+                (0..size).filter(|r| r % 7 != 3).map(|r| (s, r)).collect();
+            // Shuffle (Fisher–Yates) so vertex order and row order differ within a segment.
+            for i in (1..mine.len()).rev() {
+                let j = rng.random_range(0..=i);
+                mine.swap(i, j);
+            }
+            slots.extend(mine);
         }
         for &(s, r) in &slots {
             store.push_vertex(s, r);
