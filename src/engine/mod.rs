@@ -599,10 +599,11 @@ fn merge(
         }
         // Each run's rows stay in its block; a new vertex's row is its local row there.
         let mut outs = outs;
-        let segments: Vec<(u32, usize)> = outs
+        let segments: Vec<u32> = outs
             .iter_mut()
             .map(|out| {
                 let local = out.local.as_mut().expect("a finished run");
+                assert_eq!(local.z_first, 0, "a run that kept its rows");
                 let mut block = std::mem::take(&mut local.z);
                 // A vertex proven after its row was made carries the proven floats (its bound
                 // is theirs).
@@ -615,12 +616,11 @@ fn merge(
                 // The block was sized for a large run: give back the rest (shrinking a heap
                 // block in place, no copy) for the next layer's runs to use.
                 block.shrink_to_fit();
-                (rows.add_segment(block), local.z_first)
+                rows.add_segment(block)
             })
             .collect();
         for &(run, k) in &sources {
-            let (segment, z_first) = segments[run as usize];
-            rows.push_vertex(segment, k as usize - z_first);
+            rows.push_vertex(segments[run as usize], k as usize);
         }
         MergedValues { rows, err, chords }
     });

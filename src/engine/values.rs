@@ -4,7 +4,8 @@
 //!
 //! Rows stay in the block that made them ([`RowStore`]): the corners' block, then one block per
 //! run of faces (its new vertices). The layer step overwrites each row in place, so a layer
-//! touches fresh memory only for the rows of the vertices it makes. On the virtual machines this
+//! touches fresh memory only for the rows of the vertices it makes (and for blocks it moves: a
+//! layer wider than a block's rows, or much narrower). On the virtual machines this
 //! project runs on, a first touch costs 0.4 ms per MiB (4 KiB pages) to 2 ms per MiB (huge pages
 //! the host has to back): gathering every vertex's new row into one array was a third of a cold
 //! run on the 256-wide network.
@@ -265,9 +266,10 @@ const BLOCK: usize = 256;
 /// `e' = R·e + γ_{n+3}·(R·max|h| + max|b|)` (R = max row l1 norm; the +3 covers rounding of
 /// weights that are not f64 and of the bias).
 ///
-/// Each new row overwrites its vertex's old one where it lies (a segment whose rows are too
-/// narrow for the new width gets a new block of its vertices' rows). Rows no vertex uses (a
-/// crossing two runs both made, kept once by the merge) are skipped.
+/// Each new row overwrites its vertex's old one where it lies. A segment whose rows are too
+/// narrow for the new width, or more than twice as wide (a narrowing layer would otherwise keep
+/// the wide rows for the rest of the run), gets a new block of just its vertices' rows. Rows no
+/// vertex uses (a crossing two runs both made, kept once by the merge) are skipped.
 pub fn next_layer_values(mut rows: RowStore, prev_err: &[f64], layer: &FloatLayer) -> LayerValues {
     let v_count = rows.len();
     let (n_in, n_out) = (layer.n_in, layer.n_out);
@@ -312,19 +314,19 @@ pub fn next_layer_values(mut rows: RowStore, prev_err: &[f64], layer: &FloatLaye
     let gamma = nu / (1.0 - nu);
     let at = &rows.at;
     let starts = &starts;
-    let widened: Vec<usize> = jobs
+    let moved: Vec<usize> = jobs
         .into_par_iter()
         .map_init(
             || (Vec::new(), Vec::new()),
             |(h, z): &mut (Vec<f64>, Vec<f64>), (first, group, eg, mg, kg, dg)| {
                 let v0 = starts[first];
-                // Segments too narrow for the new rows get a new block (filled below, swapped
-                // in once the whole group has read its old rows).
-                let mut wider: Vec<Option<Vec<f64>>> = group
+                // Segments whose rows do not fit the new width get a new block (filled below,
+                // swapped in once the whole group has read its old rows).
+                let mut moved: Vec<Option<Vec<f64>>> = group
                     .iter()
                     .enumerate()
                     .map(|(i, seg)| {
-                        (seg.stride < n_out)
+                        (seg.stride < n_out || seg.stride > 2 * n_out)
                             .then(|| vec![0.0; (starts[first + i + 1] - starts[first + i]) * n_out])
                     })
                     .collect();
@@ -382,7 +384,7 @@ pub fn next_layer_values(mut rows: RowStore, prev_err: &[f64], layer: &FloatLaye
                         dg[i] = row_sign_masks(row, bound, pos, neg);
                         let (s, k) = at[v];
                         let g = s as usize - first;
-                        match &mut wider[g] {
+                        match &mut moved[g] {
                             // Its rank among the segment's vertices.
                             Some(data) => {
                                 let j = v - starts[s as usize];
@@ -396,24 +398,24 @@ pub fn next_layer_values(mut rows: RowStore, prev_err: &[f64], layer: &FloatLaye
                         }
                     }
                 }
-                let mut widened = Vec::new();
-                for (g, (seg, data)) in group.iter_mut().zip(wider).enumerate() {
+                let mut renumbered = Vec::new();
+                for (g, (seg, data)) in group.iter_mut().zip(moved).enumerate() {
                     if let Some(data) = data {
                         *seg = Segment {
                             data,
                             stride: n_out,
                         };
-                        widened.push(first + g);
+                        renumbered.push(first + g);
                     }
                 }
-                widened
+                renumbered
             },
         )
         .flatten()
         .collect();
-    // Widened segments hold their vertices in order.
+    // Moved segments hold their vertices in order.
     rows.n = n_out;
-    for s in widened {
+    for s in moved {
         for v in starts[s]..starts[s + 1] {
             rows.at[v].1 = (v - starts[s]) as u32;
         }
@@ -479,8 +481,9 @@ mod tests {
         let (store, mut expected) = scattered_store(&mut rng, 3);
         let mut err = vec![1e-12; store.len()];
         let mut values = LayerValues::from_rows(store, err.clone());
-        // Widen (3 → 5: new blocks), narrow (5 → 2: in place), widen within the stride (2 → 4).
-        for (n_in, n_out) in [(3usize, 5usize), (5, 2), (2, 4)] {
+        // Widen (3 → 5: new blocks), narrow (5 → 3: in place, stride 5), widen within the stride
+        // (3 → 4: in place), narrow by more than half (4 → 1: new blocks).
+        for (n_in, n_out) in [(3usize, 5usize), (5, 3), (3, 4), (4, 1)] {
             let layer = random_layer(&mut rng, n_in, n_out);
             values = next_layer_values(values.rows, &err, &layer);
             assert_eq!(values.n, n_out);

@@ -71,3 +71,20 @@ fn reanchored_floats_do_not_depend_on_threads() {
         assert_eq!(bits(&one.xy), bits(&two.xy), "seed {seed}: vertex floats");
     }
 }
+
+/// Layers that narrow and widen: value rows are overwritten in place while they fit, and moved
+/// to new blocks when a layer is wider than their block's rows (or much narrower); every
+/// partition is certified, both with and without re-anchoring.
+#[test]
+fn networks_that_narrow_and_widen_are_certified() {
+    for (seed, widths) in [
+        (1u64, vec![20usize, 3, 25, 2, 15, 35]),
+        (2, vec![5, 40, 4, 32, 1, 10]),
+        (3, vec![30, 30, 6, 6, 40]),
+        (4, vec![1, 1, 33, 2]),
+    ] {
+        let net = random_float_net_with_widths(seed, &widths);
+        let regions = count_certified(&net, &square(-2, 2));
+        assert!(regions > 1, "seed {seed}: {regions} regions");
+    }
+}

@@ -234,12 +234,16 @@ pub fn generic_pattern(net: &Network, point: &[Q]) -> Option<String> {
 /// A random deep network with generic float32 weights (He-normal, as the benchmark networks):
 /// no exact degeneracies, but float bounds that drift layer by layer.
 pub fn random_float_net(seed: u64, depth: usize, width: usize) -> Network {
+    random_float_net_with_widths(seed, &vec![width; depth])
+}
+
+/// [`random_float_net`] with the given hidden widths (a 2-D input, one output).
+pub fn random_float_net_with_widths(seed: u64, widths: &[usize]) -> Network {
     use rand_distr::{Distribution, Normal};
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut layers = Vec::new();
     let mut n_in = 2;
-    for k in 0..=depth {
-        let n_out = if k == depth { 1 } else { width };
+    for &n_out in widths.iter().chain(&[1]) {
         let he = Normal::new(0.0, (2.0 / n_in as f64).sqrt()).unwrap();
         let bias = Normal::new(0.0, 0.1).unwrap();
         let f32_of = |x: f64| Num::F64(x as f32 as f64);
