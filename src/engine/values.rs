@@ -7,8 +7,8 @@
 //! touches fresh memory only for the rows of the vertices it makes (and for blocks it moves: a
 //! layer wider than a block's rows, or much narrower). On the virtual machines this
 //! project runs on, a first touch costs 0.4 ms per MiB (4 KiB pages) to 2 ms per MiB (huge pages
-//! the host has to back): gathering every vertex's new row into one array was a third of a cold
-//! run on the 256-wide network.
+//! the host has to back): gathering every vertex's new row into one array cost up to a third of
+//! a cold run on the 256-wide network.
 
 use crate::pattern;
 use crate::restrict::FloatLayer;
