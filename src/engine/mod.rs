@@ -385,9 +385,12 @@ fn enumerate_mesh(
         let mut line_supports = Vec::new();
         for (round, &(split_from, split_below)) in rounds.iter().enumerate() {
             let last_round = round + 1 == rounds.len();
+            // The network's last split: new rows are dropped face by face and not kept by the
+            // merge (no later layer reads them).
+            let last_split = l + 1 == layers && last_round;
             progress.start_layer(l, layers, mesh.face_count());
             let mut ctx = LayerCtx::new(l, d, &geo, &mesh.defs, &mesh.xy, &current);
-            ctx.last = l + 1 == layers && last_round;
+            ctx.last = last_split;
             ctx.zone_walk_from = cfg.zone_walk_from;
             (ctx.split_from, ctx.split_below) = (split_from, split_below);
             ctx.line_supports = std::mem::take(&mut line_supports);
@@ -415,10 +418,8 @@ fn enumerate_mesh(
                     .flat_map(|o| o.parents.iter().copied())
                     .collect(),
             );
-            // The last layer's rows are not kept (no later layer reads them).
-            let keep_rows = !(last_round && l + 1 == layers);
             let (next_mesh, next_values) =
-                merge(mesh, current, outs, global_exact, net, l, keep_rows);
+                merge(mesh, current, outs, global_exact, net, l, !last_split);
             mesh = next_mesh;
             if last_round {
                 merged = next_values;
@@ -607,10 +608,9 @@ fn merge(
                 let mut block = std::mem::take(&mut local.z);
                 // A vertex proven after its row was made carries the proven floats (its bound
                 // is theirs).
-                for (k, x) in local.exact.iter().enumerate().skip(local.z_first) {
+                for (k, x) in local.exact.iter().enumerate() {
                     if let Some(x) = x {
-                        let r = k - local.z_first;
-                        block[r * n..(r + 1) * n].copy_from_slice(&x.z);
+                        block[k * n..(k + 1) * n].copy_from_slice(&x.z);
                     }
                 }
                 // The block was sized for a large run: give back the rest (shrinking a heap
