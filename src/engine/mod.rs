@@ -506,7 +506,9 @@ fn merge(
     let incidences: usize = outs.iter().map(|o| o.verts.len()).sum();
     xy.reserve(new_verts * d);
     defs.reserve(new_verts);
-    err.reserve(new_verts);
+    // The bounds and row sources only matter if the rows are kept.
+    let values_size = if keep_rows { new_verts } else { 0 };
+    err.reserve(values_size);
     for (v, x) in &global_exact {
         err[*v as usize] = x.err;
     }
@@ -515,7 +517,7 @@ fn merge(
     let mut shared: rustc_hash::FxHashMap<(u32, u32, u32), u32> = Default::default();
     shared.reserve(new_verts);
     // Where each new vertex's row comes from: (face, local index).
-    let mut sources: Vec<(u32, u32)> = Vec::with_capacity(new_verts);
+    let mut sources: Vec<(u32, u32)> = Vec::with_capacity(values_size);
     let mut remaps: Vec<Vec<u32>> = Vec::with_capacity(outs.len());
     let mut chords = Vec::new();
     for (chunk, out) in outs.iter().enumerate() {
@@ -531,11 +533,13 @@ fn merge(
             let g = defs.len() as u32;
             defs.push(local.def[k]);
             xy.extend_from_slice(&local.xy[k * d..(k + 1) * d]);
-            err.push(match &local.exact[k] {
-                Some(x) => x.err,
-                None => local.err[k],
-            });
-            sources.push((chunk as u32, k as u32));
+            if keep_rows {
+                err.push(match &local.exact[k] {
+                    Some(x) => x.err,
+                    None => local.err[k],
+                });
+                sources.push((chunk as u32, k as u32));
+            }
             if let Some(key) = local.shared_key[k] {
                 shared.insert(key, g);
             }
