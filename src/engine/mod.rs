@@ -485,120 +485,60 @@ fn merge(
     layer: usize,
     keep_rows: bool,
 ) -> (Mesh, Option<MergedValues>) {
+    use rayon::prelude::*;
     let n = values.n;
     let d = mesh.d;
     let LayerValues {
         mut rows, mut err, ..
     } = values;
     let Mesh {
-        mut xy,
-        mut defs,
+        xy,
+        defs,
         patterns: parent_patterns,
         stride,
         ..
     } = mesh;
-    // Sizes are known up front: reserve once instead of growing (fewer copies and page faults).
-    let new_verts: usize = outs
-        .iter()
-        .map(|o| o.local.as_ref().map_or(0, |l| l.len()))
-        .sum();
-    let faces: usize = outs.iter().map(FaceOut::len).sum();
-    let incidences: usize = outs.iter().map(|o| o.verts.len()).sum();
-    xy.reserve(new_verts * d);
-    defs.reserve(new_verts);
-    // The bounds and row sources only matter if the rows are kept.
-    let values_size = if keep_rows { new_verts } else { 0 };
-    err.reserve(values_size);
     for (v, x) in &global_exact {
         err[*v as usize] = x.err;
     }
-    // 1. In run order, the id of every new vertex: a crossing of a parent edge made by the faces
-    //    on both sides is one vertex (keyed by edge and neuron). Sequential: it fixes the order.
-    let mut shared: rustc_hash::FxHashMap<(u32, u32, u32), u32> = Default::default();
-    shared.reserve(new_verts);
-    // Where each new vertex's row comes from: (face, local index).
-    let mut sources: Vec<(u32, u32)> = Vec::with_capacity(values_size);
-    let mut remaps: Vec<Vec<u32>> = Vec::with_capacity(outs.len());
-    let mut chords = Vec::new();
-    for (chunk, out) in outs.iter().enumerate() {
-        let local = out.local.as_ref().expect("a finished run");
-        let mut remap = Vec::with_capacity(local.len());
-        for k in 0..local.len() {
-            if let Some(key) = local.shared_key[k] {
-                if let Some(&g) = shared.get(&key) {
-                    remap.push(g);
-                    continue;
-                }
-            }
-            let g = defs.len() as u32;
-            defs.push(local.def[k]);
-            xy.extend_from_slice(&local.xy[k * d..(k + 1) * d]);
-            if keep_rows {
-                err.push(match &local.exact[k] {
-                    Some(x) => x.err,
-                    None => local.err[k],
-                });
-                sources.push((chunk as u32, k as u32));
-            }
-            if let Some(key) = local.shared_key[k] {
-                shared.insert(key, g);
-            }
-            remap.push(g);
-        }
-        let global = |v: u32| to_global(v, local.base, &remap);
-        chords.extend(
-            out.chords
-                .iter()
-                .map(|&[j, a, b]| [j, global(a), global(b)]),
-        );
-        remaps.push(remap);
-    }
-    // 2. The faces, each run into its own slices of the arrays (in parallel: the patterns and
-    //    vertex lists are most of the merge's work).
-    let mut face_start = vec![0u32; faces + 1];
-    let mut face_verts = vec![0u32; incidences];
-    let mut face_lines = Vec::with_capacity(incidences);
-    for out in &outs {
-        face_lines.extend_from_slice(&out.lines);
-    }
-    let mut patterns = vec![0u64; faces * stride];
-    let offset = net.offsets[layer];
-    let mut jobs = Vec::with_capacity(outs.len());
+    // The vertex numbering is sequential (it fixes the order), but the faces' patterns, starts
+    // and boundaries need no vertex ids: both at once, on the two halves of the pool.
+    let (numbered, faces) = rayon::join(
+        || number_new_vertices(&outs, xy, defs, err, d, keep_rows),
+        || face_arrays(&outs, &parent_patterns, stride, net.offsets[layer], n),
+    );
+    drop(parent_patterns);
+    let NewVertices {
+        xy,
+        defs,
+        err,
+        sources,
+        remaps,
+        chords,
+    } = numbered;
+    let FaceArrays {
+        face_start,
+        mut face_verts,
+        face_lines,
+        patterns,
+    } = faces;
+    // 3. The faces' vertex lists in merged ids, each run into its own slice, in parallel.
     {
-        let (mut starts_left, mut verts_left, mut patterns_left) =
-            (&mut face_start[1..], &mut face_verts[..], &mut patterns[..]);
-        let mut incidence = 0u32;
+        let mut jobs = Vec::with_capacity(outs.len());
+        let mut left = &mut face_verts[..];
         for (out, remap) in outs.iter().zip(&remaps) {
-            let (starts, rest) = std::mem::take(&mut starts_left).split_at_mut(out.len());
-            starts_left = rest;
-            let (verts, rest) = std::mem::take(&mut verts_left).split_at_mut(out.verts.len());
-            verts_left = rest;
-            let (pats, rest) = std::mem::take(&mut patterns_left).split_at_mut(out.len() * stride);
-            patterns_left = rest;
-            jobs.push((out, remap, incidence, starts, verts, pats));
-            incidence += out.verts.len() as u32;
+            let (verts, rest) = std::mem::take(&mut left).split_at_mut(out.verts.len());
+            left = rest;
+            jobs.push((out, remap, verts));
         }
+        jobs.into_par_iter().for_each(|(out, remap, verts)| {
+            let base = out.local.as_ref().expect("a finished run").base;
+            for (v, &w) in verts.iter_mut().zip(&out.verts) {
+                *v = to_global(w, base, remap);
+            }
+        });
     }
-    {
-        use rayon::prelude::*;
-        let parent_patterns = &parent_patterns;
-        jobs.into_par_iter()
-            .for_each(|(out, remap, incidence, starts, verts, pats)| {
-                let base = out.local.as_ref().expect("a finished run").base;
-                for (v, &w) in verts.iter_mut().zip(&out.verts) {
-                    *v = to_global(w, base, remap);
-                }
-                for i in 0..out.len() {
-                    starts[i] = incidence + out.starts[i + 1];
-                    let p = out.parents[i] as usize;
-                    let pattern = &mut pats[i * stride..(i + 1) * stride];
-                    pattern.copy_from_slice(&parent_patterns[p * stride..(p + 1) * stride]);
-                    let bits = &out.bits[i * out.words..(i + 1) * out.words];
-                    pattern::or_shifted(pattern, bits, offset, n);
-                }
-            });
-    }
-    let values = keep_rows.then(|| {
+    let values = if keep_rows {
         for (v, x) in &global_exact {
             rows.row_mut(*v as usize).copy_from_slice(&x.z);
         }
@@ -626,8 +566,13 @@ fn merge(
         for &(run, k) in &sources {
             rows.push_vertex(segments[run as usize], k as usize);
         }
-        MergedValues { rows, err, chords }
-    });
+        // The runs' other buffers, freed on both threads.
+        outs.into_par_iter().for_each(drop);
+        Some(MergedValues { rows, err, chords })
+    } else {
+        outs.into_par_iter().for_each(drop);
+        None
+    };
     (
         Mesh {
             d,
@@ -641,6 +586,150 @@ fn merge(
         },
         values,
     )
+}
+
+/// The new vertices of a layer in merged ids, with what the mesh and the next layer keep of
+/// them.
+struct NewVertices {
+    xy: Vec<f64>,
+    defs: Vec<VertexDef>,
+    /// Bounds of every vertex's row (only grown when the rows are kept).
+    err: Vec<f64>,
+    /// Where each new vertex's row comes from: (run, local index); empty unless rows are kept.
+    sources: Vec<(u32, u32)>,
+    /// Per run: the merged id of each of its local vertices.
+    remaps: Vec<Vec<u32>>,
+    /// The recorded chords, in merged ids.
+    chords: Vec<[u32; 3]>,
+}
+
+/// Numbers the new vertices in run order: a crossing of a parent edge made by the faces on
+/// both sides is one vertex (keyed by edge and neuron).
+fn number_new_vertices(
+    outs: &[FaceOut],
+    mut xy: Vec<f64>,
+    mut defs: Vec<VertexDef>,
+    mut err: Vec<f64>,
+    d: usize,
+    keep_rows: bool,
+) -> NewVertices {
+    // Sizes are known up front: reserve once instead of growing (fewer copies and page faults).
+    let new_verts: usize = outs
+        .iter()
+        .map(|o| o.local.as_ref().map_or(0, |l| l.len()))
+        .sum();
+    xy.reserve(new_verts * d);
+    defs.reserve(new_verts);
+    // The bounds and row sources only matter if the rows are kept.
+    let values_size = if keep_rows { new_verts } else { 0 };
+    err.reserve(values_size);
+    let mut shared: rustc_hash::FxHashMap<(u32, u32, u32), u32> = Default::default();
+    shared.reserve(new_verts);
+    let mut sources = Vec::with_capacity(values_size);
+    let mut remaps = Vec::with_capacity(outs.len());
+    let mut chords = Vec::new();
+    for (run, out) in outs.iter().enumerate() {
+        let local = out.local.as_ref().expect("a finished run");
+        let mut remap = Vec::with_capacity(local.len());
+        for k in 0..local.len() {
+            if let Some(key) = local.shared_key[k] {
+                if let Some(&g) = shared.get(&key) {
+                    remap.push(g);
+                    continue;
+                }
+            }
+            let g = defs.len() as u32;
+            defs.push(local.def[k]);
+            xy.extend_from_slice(&local.xy[k * d..(k + 1) * d]);
+            if keep_rows {
+                err.push(match &local.exact[k] {
+                    Some(x) => x.err,
+                    None => local.err[k],
+                });
+                sources.push((run as u32, k as u32));
+            }
+            if let Some(key) = local.shared_key[k] {
+                shared.insert(key, g);
+            }
+            remap.push(g);
+        }
+        let global = |v: u32| to_global(v, local.base, &remap);
+        chords.extend(
+            out.chords
+                .iter()
+                .map(|&[j, a, b]| [j, global(a), global(b)]),
+        );
+        remaps.push(remap);
+    }
+    NewVertices {
+        xy,
+        defs,
+        err,
+        sources,
+        remaps,
+        chords,
+    }
+}
+
+/// The next mesh's face arrays that need no vertex ids, and room for its vertex lists.
+struct FaceArrays {
+    face_start: Vec<u32>,
+    /// Zeros, filled in merged ids once the numbering is done.
+    face_verts: Vec<u32>,
+    face_lines: Vec<LineKey>,
+    patterns: Vec<u64>,
+}
+
+/// Each run writes its own slices of the face arrays, in parallel: a face's pattern is its
+/// parent's with this layer's bits added.
+fn face_arrays(
+    outs: &[FaceOut],
+    parent_patterns: &[u64],
+    stride: usize,
+    offset: usize,
+    n: usize,
+) -> FaceArrays {
+    use rayon::prelude::*;
+    let faces: usize = outs.iter().map(FaceOut::len).sum();
+    let incidences: usize = outs.iter().map(|o| o.verts.len()).sum();
+    let mut face_start = vec![0u32; faces + 1];
+    let face_verts = vec![0u32; incidences];
+    let mut face_lines = vec![LineKey::side(0); incidences];
+    let mut patterns = vec![0u64; faces * stride];
+    let mut jobs = Vec::with_capacity(outs.len());
+    {
+        let (mut starts_left, mut lines_left, mut patterns_left) =
+            (&mut face_start[1..], &mut face_lines[..], &mut patterns[..]);
+        let mut incidence = 0u32;
+        for out in outs {
+            let (starts, rest) = std::mem::take(&mut starts_left).split_at_mut(out.len());
+            starts_left = rest;
+            let (lines, rest) = std::mem::take(&mut lines_left).split_at_mut(out.lines.len());
+            lines_left = rest;
+            let (pats, rest) = std::mem::take(&mut patterns_left).split_at_mut(out.len() * stride);
+            patterns_left = rest;
+            jobs.push((out, incidence, starts, lines, pats));
+            incidence += out.verts.len() as u32;
+        }
+    }
+    jobs.into_par_iter()
+        .for_each(|(out, incidence, starts, lines, pats)| {
+            lines.copy_from_slice(&out.lines);
+            for i in 0..out.len() {
+                starts[i] = incidence + out.starts[i + 1];
+                let p = out.parents[i] as usize;
+                let pattern = &mut pats[i * stride..(i + 1) * stride];
+                pattern.copy_from_slice(&parent_patterns[p * stride..(p + 1) * stride]);
+                let bits = &out.bits[i * out.words..(i + 1) * out.words];
+                pattern::or_shifted(pattern, bits, offset, n);
+            }
+        });
+    FaceArrays {
+        face_start,
+        face_verts,
+        face_lines,
+        patterns,
+    }
 }
 
 /// A run's vertex id in the merged mesh: old vertices keep theirs, local vertex `base + k`
