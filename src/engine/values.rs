@@ -333,8 +333,15 @@ pub fn next_layer_values(mut rows: RowStore, prev_err: &[f64], layer: &FloatLaye
                 let mut hmax = [0.0f64; BLOCK];
                 for a in (0..eg.len()).step_by(BLOCK) {
                     let rows_here = (eg.len() - a).min(BLOCK);
-                    h.resize(rows_here * n_in, 0.0);
-                    z.resize(rows_here * n_out, 0.0);
+                    // Sized for a full block once per thread (resizing to each block's rows
+                    // would zero-fill them again whenever a short block came before).
+                    if h.len() < BLOCK * n_in {
+                        h.resize(BLOCK * n_in, 0.0);
+                    }
+                    if z.len() < BLOCK * n_out {
+                        z.resize(BLOCK * n_out, 0.0);
+                    }
+                    let (h, z) = (&mut h[..rows_here * n_in], &mut z[..rows_here * n_out]);
                     for r in 0..rows_here {
                         let (s, k) = at[v0 + a + r];
                         let seg = &group[s as usize - first];
