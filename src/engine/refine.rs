@@ -63,12 +63,19 @@ impl FloatMap {
         let g = 2.0 * (m as f64 + 8.0) * U;
         let inflate = 1.0 + 4.0 * (m as f64 + 8.0) * U;
         let slack = (m as f64 + 3.0) * TINY;
+        // The underflow term's mass is the same for every row i (summed in the same order).
+        let mut mass = [0.0f64; 3];
+        for &k in &on {
+            let (r, e) = (&self.rows[k], &self.bounds[k]);
+            for c in 0..3 {
+                mass[c] += r[c].abs() + e[c];
+            }
+        }
         let mut rows = Vec::with_capacity(layer.n_out);
         let mut bounds = Vec::with_capacity(layer.n_out);
         for i in 0..layer.n_out {
             let w = &layer.w[i * m..(i + 1) * m];
-            let (mut value, mut size, mut carried, mut mass) =
-                ([0.0f64; 3], [0.0f64; 3], [0.0f64; 3], [0.0f64; 3]);
+            let (mut value, mut size, mut carried) = ([0.0f64; 3], [0.0f64; 3], [0.0f64; 3]);
             for &k in &on {
                 let (wk, aw) = (w[k], w[k].abs());
                 let (r, e) = (&self.rows[k], &self.bounds[k]);
@@ -76,7 +83,6 @@ impl FloatMap {
                     value[c] += wk * r[c];
                     size[c] += aw * r[c].abs();
                     carried[c] += aw * e[c];
-                    mass[c] += r[c].abs() + e[c];
                 }
             }
             let bias = layer.b[i];
