@@ -613,6 +613,7 @@ fn number_new_vertices(
     d: usize,
     keep_rows: bool,
 ) -> NewVertices {
+    use std::collections::hash_map::Entry;
     // Sizes are known up front: reserve once instead of growing (fewer copies and page faults).
     let new_verts: usize = outs
         .iter()
@@ -632,13 +633,19 @@ fn number_new_vertices(
         let local = out.local.as_ref().expect("a finished run");
         let mut remap = Vec::with_capacity(local.len());
         for k in 0..local.len() {
+            let g = defs.len() as u32;
             if let Some(key) = local.shared_key[k] {
-                if let Some(&g) = shared.get(&key) {
-                    remap.push(g);
-                    continue;
+                // One probe: the neighbour's id if it came first, else this vertex's.
+                match shared.entry(key) {
+                    Entry::Occupied(first) => {
+                        remap.push(*first.get());
+                        continue;
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(g);
+                    }
                 }
             }
-            let g = defs.len() as u32;
             defs.push(local.def[k]);
             xy.extend_from_slice(&local.xy[k * d..(k + 1) * d]);
             if keep_rows {
@@ -647,9 +654,6 @@ fn number_new_vertices(
                     None => local.err[k],
                 });
                 sources.push((run as u32, k as u32));
-            }
-            if let Some(key) = local.shared_key[k] {
-                shared.insert(key, g);
             }
             remap.push(g);
         }
