@@ -80,7 +80,7 @@ impl Default for EnumerateConfig {
         EnumerateConfig {
             max_regions: None,
             engine: EngineChoice::Auto,
-            zone_walk_from: 32,
+            zone_walk_from: 512,
             first_round_from: 64,
             reanchor: true,
             check_reanchored: false,

@@ -588,7 +588,7 @@ impl<'a> LayerCtx<'a> {
             fallbacks: AtomicUsize::new(0),
             refinements: AtomicUsize::new(0),
             last: false,
-            zone_walk_from: 32,
+            zone_walk_from: 512,
             split_from: 0,
             split_below: usize::MAX,
             line_supports: Vec::new(),

@@ -98,11 +98,12 @@ pub fn count_certified(net: &Network, slice: &Slice) -> usize {
     let mut patterns = Vec::new();
     let default = EnumerateConfig::default();
     // Re-anchored vertices are checked against their exact values, and one way runs without
-    // re-anchoring (the exact path alone).
+    // re-anchoring (the exact path alone). The zone walk from the first line, from the default
+    // (past what small fixtures reach) and from 8 pieces (a face switching mid-way).
     for (zone_walk_from, first_round_from, reanchor) in [
         (default.zone_walk_from, default.first_round_from, true),
         (0, 1, false),
-        (default.zone_walk_from, 1, true),
+        (8, 1, true),
     ] {
         let cfg = EnumerateConfig {
             zone_walk_from,
