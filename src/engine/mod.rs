@@ -81,7 +81,7 @@ impl Default for EnumerateConfig {
             max_regions: None,
             engine: EngineChoice::Auto,
             zone_walk_from: 512,
-            first_round_from: 64,
+            first_round_from: 48,
             reanchor: true,
             check_reanchored: false,
         }
