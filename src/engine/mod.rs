@@ -62,7 +62,8 @@ pub struct EnumerateConfig {
     pub engine: EngineChoice,
     /// Once a face of the planar engine is in this many pieces, each further boundary is walked
     /// through the pieces it touches instead of tested against all of them (same result; only
-    /// speed differs, so tests set 0 and `usize::MAX` to run both paths).
+    /// speed differs, so tests also set 0, 8 and `usize::MAX`: walking only, switching mid-face,
+    /// testing only).
     pub zone_walk_from: usize,
     /// A first hidden layer of at least this many neurons is split in two rounds (its first
     /// quarter of lines, then the pieces in parallel), so both cores share it (same result;
@@ -169,6 +170,8 @@ impl FaceOut {
         self.parents.push(parent);
         self.verts.extend_from_slice(verts);
         self.lines.extend(lines);
+        // One boundary per vertex (the edge from it to the next): the merge relies on it.
+        debug_assert_eq!(self.lines.len(), self.verts.len());
         self.bits.extend_from_slice(bits);
         self.starts.push(self.verts.len() as u32);
     }
@@ -696,6 +699,10 @@ fn face_arrays(
     use rayon::prelude::*;
     let faces: usize = outs.iter().map(FaceOut::len).sum();
     let incidences: usize = outs.iter().map(|o| o.verts.len()).sum();
+    assert!(
+        outs.iter().all(|o| o.lines.len() == o.verts.len()),
+        "one boundary per face vertex"
+    );
     let mut face_start = vec![0u32; faces + 1];
     let face_verts = vec![0u32; incidences];
     let mut face_lines = vec![LineKey::side(0); incidences];

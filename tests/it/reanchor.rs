@@ -47,28 +47,48 @@ fn deep_generic_networks_reanchor_and_agree_with_the_exact_path() {
 }
 
 /// Re-anchored floats become rows of the next layer, so they must not depend on which face (and
-/// thread) asked first: the vertices' floats and the counters are the same at 1 and 2 threads.
+/// thread) asked first: the whole partition (every region's vertices, boundaries and pattern,
+/// every vertex's definition and floats) and the counters are the same at 1 and 2 threads, with
+/// faces tested piece by piece, walked from 8 pieces on, and the first layer in two rounds.
 #[test]
 fn reanchored_floats_do_not_depend_on_threads() {
     for seed in [4u64, 9] {
         let net = random_float_net(seed, 7, 12);
         let slice = square(-1, 1);
-        let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| count_regions(&net, &slice, &EnumerateConfig::default()).unwrap())
-        };
-        let (one, two) = (run(1), run(2));
-        assert!(one.reanchored > 0, "seed {seed}: nothing re-anchored");
-        assert_eq!(
-            (one.reanchored, one.exact_fallbacks),
-            (two.reanchored, two.exact_fallbacks),
-            "seed {seed}"
-        );
-        let bits = |xy: &[f64]| xy.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&one.xy), bits(&two.xy), "seed {seed}: vertex floats");
+        for (zone_walk_from, first_round_from) in [(usize::MAX, usize::MAX), (8, 1)] {
+            let cfg = EnumerateConfig {
+                zone_walk_from,
+                first_round_from,
+                ..EnumerateConfig::default()
+            };
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                pool.install(|| count_regions(&net, &slice, &cfg).unwrap())
+            };
+            let (one, two) = (run(1), run(2));
+            let case =
+                format!("seed {seed}, walk from {zone_walk_from}, rounds from {first_round_from}");
+            assert!(one.reanchored > 0, "{case}: nothing re-anchored");
+            assert_eq!(
+                (one.reanchored, one.exact_fallbacks),
+                (two.reanchored, two.exact_fallbacks),
+                "{case}"
+            );
+            let bits = |xy: &[f64]| xy.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&one.xy), bits(&two.xy), "{case}: vertex floats");
+            assert_eq!(one.defs, two.defs, "{case}: vertex definitions");
+            assert_eq!(one.regions.len(), two.regions.len(), "{case}: regions");
+            for (a, b) in one.regions.iter().zip(two.regions.iter()) {
+                assert_eq!(
+                    (a.verts, a.lines, a.pattern),
+                    (b.verts, b.lines, b.pattern),
+                    "{case}: a region"
+                );
+            }
+        }
     }
 }
 

@@ -58,12 +58,15 @@ fn larger_benchmark_networks() {
         let network = Network::from_json(&text, name).unwrap();
         let slice = Slice::identity(Slice::default_box(network.input_dim()));
         // Default, with every re-anchored vertex checked exactly; zone walk from the first
-        // line, without re-anchoring; the first layer in one round.
+        // line, without re-anchoring; the first layer in one round; the walk from 8 pieces
+        // (faces switching mid-way) with re-anchored vertices checked (the six-layer network
+        // re-anchors about 675).
         let default = relu_regions::EnumerateConfig::default();
         for (zone_walk_from, first_round_from, reanchor) in [
             (default.zone_walk_from, default.first_round_from, true),
             (0, default.first_round_from, false),
             (default.zone_walk_from, usize::MAX, true),
+            (8, default.first_round_from, true),
         ] {
             let cfg = relu_regions::EnumerateConfig {
                 zone_walk_from,

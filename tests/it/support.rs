@@ -89,10 +89,10 @@ pub fn count(net: &Network, slice: &Slice) -> Partition {
 /// mesh invariants (V − E + F = 1 for d = 2). Returns the region count.
 ///
 /// Every way the planar engine can split a layer: the default (pieces tested one by one, then
-/// the zone walk once a face is in many pieces; the first layer in two rounds only when wide),
-/// the zone walk from the first line with the first layer always in two rounds, and the default
-/// walk with the first layer always in two rounds. All partitions must be certified and have the
-/// same patterns.
+/// the zone walk once a face is in many pieces, more than small fixtures reach; the first layer
+/// in two rounds only when wide), the zone walk from the first line with the first layer always
+/// in two rounds, and the walk from 8 pieces (faces switching mid-way) with the first layer
+/// always in two rounds. All partitions must be certified and have the same patterns.
 pub fn count_certified(net: &Network, slice: &Slice) -> usize {
     let restricted = Restricted::new(net, slice).unwrap();
     let mut patterns = Vec::new();
