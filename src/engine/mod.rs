@@ -504,8 +504,8 @@ fn merge(
     for (v, x) in &global_exact {
         err[*v as usize] = x.err;
     }
-    // The vertex numbering is sequential (it fixes the order), but the faces' patterns, starts
-    // and boundaries need no vertex ids: both at once, on the two halves of the pool.
+    // 1. and 2. The vertex numbering is sequential (it fixes the order), but the faces' patterns,
+    //    starts and boundaries need no vertex ids: both at once, on the two halves of the pool.
     let (numbered, faces) = rayon::join(
         || number_new_vertices(&outs, xy, defs, err, d, keep_rows),
         || face_arrays(&outs, &parent_patterns, stride, net.offsets[layer], n),
