@@ -541,12 +541,12 @@ fn merge(
             }
         });
     }
-    let values = if keep_rows {
+    let mut outs = outs;
+    let values = keep_rows.then(|| {
         for (v, x) in &global_exact {
             rows.row_mut(*v as usize).copy_from_slice(&x.z);
         }
         // Each run's rows stay in its block; a new vertex's row is its local row there.
-        let mut outs = outs;
         let segments: Vec<u32> = outs
             .iter_mut()
             .map(|out| {
@@ -569,13 +569,10 @@ fn merge(
         for &(run, k) in &sources {
             rows.push_vertex(segments[run as usize], k as usize);
         }
-        // The runs' other buffers, freed on both threads.
-        outs.into_par_iter().for_each(drop);
-        Some(MergedValues { rows, err, chords })
-    } else {
-        outs.into_par_iter().for_each(drop);
-        None
-    };
+        MergedValues { rows, err, chords }
+    });
+    // The runs' other buffers, freed on both threads.
+    outs.into_par_iter().for_each(drop);
     (
         Mesh {
             d,
