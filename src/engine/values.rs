@@ -222,8 +222,20 @@ fn relu_into(src: &[f64], dst: &mut [f64]) -> f64 {
 }
 
 /// ORs the neurons of `row` with float sign proven positive (`z > e`) into `pos` and proven
-/// negative into `neg`; returns whether all were proven. Four at a time (vector compares).
+/// negative (`z < -e`) into `neg`; returns whether all were proven (a NaN is never proven).
+/// Four at a time with AVX compares where the processor has them (a third of the instructions
+/// of the portable loop, which is the fallback): every vertex of every layer goes through here.
 pub(crate) fn row_sign_masks(row: &[f64], e: f64, pos: &mut [u64], neg: &mut [u64]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: AVX is present (checked just above).
+        return unsafe { row_sign_masks_avx(row, e, pos, neg) };
+    }
+    row_sign_masks_portable(row, e, pos, neg)
+}
+
+/// [`row_sign_masks`] without vector instructions.
+fn row_sign_masks_portable(row: &[f64], e: f64, pos: &mut [u64], neg: &mut [u64]) -> bool {
     let mut decided = true;
     for (w, chunk) in row.chunks(64).enumerate() {
         let (mut pw, mut nw) = (0u64, 0u64);
@@ -246,14 +258,50 @@ pub(crate) fn row_sign_masks(row: &[f64], e: f64, pos: &mut [u64], neg: &mut [u6
             pw |= ((z > e) as u64) << (done + b);
             nw |= ((z < -e) as u64) << (done + b);
         }
-        pos[w] |= pw;
-        neg[w] |= nw;
-        let full = if chunk.len() == 64 {
-            u64::MAX
-        } else {
-            (1u64 << chunk.len()) - 1
-        };
-        decided &= (pw | nw) == full;
+        decided &= finish_word(pw, nw, chunk.len(), &mut pos[w], &mut neg[w]);
+    }
+    decided
+}
+
+/// ORs one word of masks in; whether all `len` neurons of the word were proven.
+#[inline(always)]
+fn finish_word(pw: u64, nw: u64, len: usize, pos: &mut u64, neg: &mut u64) -> bool {
+    *pos |= pw;
+    *neg |= nw;
+    let full = if len == 64 {
+        u64::MAX
+    } else {
+        (1u64 << len) - 1
+    };
+    (pw | nw) == full
+}
+
+/// [`row_sign_masks`] with AVX: one compare and one movemask per four neurons and sign. The
+/// ordered, quiet compares are false on NaN, as `>` and `<` are.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn row_sign_masks_avx(row: &[f64], e: f64, pos: &mut [u64], neg: &mut [u64]) -> bool {
+    use std::arch::x86_64::{
+        _mm256_cmp_pd, _mm256_loadu_pd, _mm256_movemask_pd, _mm256_set1_pd, _CMP_GT_OQ, _CMP_LT_OQ,
+    };
+    let (above, below) = (_mm256_set1_pd(e), _mm256_set1_pd(-e));
+    let mut decided = true;
+    for (w, chunk) in row.chunks(64).enumerate() {
+        let (mut pw, mut nw) = (0u64, 0u64);
+        let quads = chunk.len() / 4;
+        for q in 0..quads {
+            // SAFETY: 4q + 3 < chunk.len(); unaligned loads are allowed.
+            let z = unsafe { _mm256_loadu_pd(chunk.as_ptr().add(4 * q)) };
+            let p4 = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(z, above)) as u64;
+            let n4 = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(z, below)) as u64;
+            pw |= p4 << (4 * q);
+            nw |= n4 << (4 * q);
+        }
+        for (b, &z) in chunk.iter().enumerate().skip(4 * quads) {
+            pw |= ((z > e) as u64) << b;
+            nw |= ((z < -e) as u64) << b;
+        }
+        decided &= finish_word(pw, nw, chunk.len(), &mut pos[w], &mut neg[w]);
     }
     decided
 }
@@ -521,6 +569,42 @@ mod tests {
                 *row = got.to_vec();
             }
             err = values.err.clone();
+        }
+    }
+
+    #[test]
+    fn sign_masks_match_the_plain_compares() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for n in [0usize, 1, 3, 4, 5, 9, 63, 64, 65, 67, 130, 256] {
+            for e in [0.0, 0.25, 1.0] {
+                // Values on both sides of ±e, exactly ±e, zeros, NaNs and infinities.
+                let row: Vec<f64> = (0..n)
+                    .map(|_| match rng.random_range(0..8) {
+                        0 => e,
+                        1 => -e,
+                        2 => f64::NAN,
+                        3 => 0.0,
+                        4 => f64::INFINITY,
+                        _ => rng.random_range(-2.0..2.0),
+                    })
+                    .collect();
+                let words = pattern::words(n);
+                let (mut pos, mut neg) = (vec![0u64; words], vec![0u64; words]);
+                let decided = row_sign_masks(&row, e, &mut pos, &mut neg);
+                let (mut pos2, mut neg2) = (vec![0u64; words], vec![0u64; words]);
+                let decided2 = row_sign_masks_portable(&row, e, &mut pos2, &mut neg2);
+                for (j, &z) in row.iter().enumerate() {
+                    assert_eq!(pattern::get(&pos, j), z > e, "pos, n {n}, e {e}, z {z}");
+                    assert_eq!(pattern::get(&neg, j), z < -e, "neg, n {n}, e {e}, z {z}");
+                }
+                let all = row.iter().all(|&z| z > e || z < -e);
+                assert_eq!(decided, all, "decided, n {n}, e {e}");
+                assert_eq!(
+                    (pos2, neg2, decided2),
+                    (pos, neg, decided),
+                    "portable, n {n}"
+                );
+            }
         }
     }
 
