@@ -65,6 +65,10 @@ pub struct EnumerateConfig {
     /// speed differs, so tests also set 0, 8 and `usize::MAX`: walking only, switching mid-face,
     /// testing only).
     pub zone_walk_from: usize,
+    /// A face cut by at least this many lines keeps, per piece, the neurons its vertices' floats
+    /// prove positive, negative or leave open, and passes over the pieces a line surely misses
+    /// without a sign per vertex (same result; tests set 1 and 2: everywhere, and mixed).
+    pub masks_from: usize,
     /// A first hidden layer of at least this many neurons is split in two rounds (its first
     /// quarter of lines, then the pieces in parallel), so both cores share it (same result;
     /// tests set 1 and `usize::MAX` to run both paths).
@@ -82,6 +86,7 @@ impl Default for EnumerateConfig {
             max_regions: None,
             engine: EngineChoice::Auto,
             zone_walk_from: 512,
+            masks_from: 16,
             first_round_from: 48,
             reanchor: true,
             check_reanchored: false,
@@ -395,6 +400,7 @@ fn enumerate_mesh(
             let mut ctx = LayerCtx::new(l, d, &geo, &mesh.defs, &mesh.xy, &current);
             ctx.last = last_split;
             ctx.zone_walk_from = cfg.zone_walk_from;
+            ctx.masks_from = cfg.masks_from;
             (ctx.split_from, ctx.split_below) = (split_from, split_below);
             ctx.line_supports = std::mem::take(&mut line_supports);
             ctx.faces = (&mesh.face_start, &mesh.face_verts);

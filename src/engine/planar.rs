@@ -51,6 +51,9 @@ pub(super) struct Scratch {
     edge_verts: Vec<Vec<u32>>,
     signs: Vec<i8>,
     corner_signs: Vec<i8>,
+    /// Per piece (while the pieces are tested, not walked): `3 · words` bits, see
+    /// [`piece_masks`].
+    piece_masks: Vec<u64>,
     zone: Zone,
 }
 
@@ -128,6 +131,41 @@ fn piece_signs(
         signs.push(s);
     }
     (pos, neg)
+}
+
+/// A piece's proven masks into `out` (`3 · words`): the neurons some vertex's float proves
+/// strictly positive, those some vertex's float proves strictly negative, and those some
+/// vertex's float leaves open. A line outside the third set cuts the piece exactly when it is
+/// in the first two, so most pieces are passed over without a sign per vertex.
+fn piece_masks(ctx: &LayerCtx, local: &LocalVertices, verts: &[u32], out: &mut [u64]) {
+    let words = out.len() / 3;
+    if words == 1 {
+        // Up to 64 neurons (most layers): in registers.
+        let (mut pos, mut neg, mut unsure) = (0u64, 0u64, 0u64);
+        for &v in verts {
+            let (p, q, decided) = local.proven_masks(ctx, v);
+            pos |= p[0];
+            neg |= q[0];
+            if !decided {
+                unsure |= !(p[0] | q[0]);
+            }
+        }
+        out.copy_from_slice(&[pos, neg, unsure]);
+        return;
+    }
+    out.fill(0);
+    let (pos, rest) = out.split_at_mut(words);
+    let (neg, unsure) = rest.split_at_mut(words);
+    for &v in verts {
+        let (p, q, decided) = local.proven_masks(ctx, v);
+        for w in 0..words {
+            pos[w] |= p[w];
+            neg[w] |= q[w];
+            if !decided {
+                unsure[w] |= !(p[w] | q[w]);
+            }
+        }
+    }
 }
 
 /// Splits `poly` by line j (`signs` at its vertices, both strict signs present) into its plus and
@@ -231,6 +269,7 @@ fn split_face(
         edge_verts,
         signs,
         corner_signs,
+        piece_masks: masks,
         zone,
     } = scratch;
     // Classify every neuron at once from F's corners: bitmasks of strictly positive and
@@ -273,6 +312,18 @@ fn split_face(
         edges: (0..k as u32).collect(),
         bits,
     });
+    // A face cut by many lines keeps proven masks per piece (and its new vertices get theirs):
+    // most of its pieces are then passed over without a sign per vertex. With few lines the
+    // masks cost more than they save (`EnumerateConfig::masks_from`).
+    let use_masks = splitting.len() >= ctx.masks_from;
+    local.want_masks = use_masks;
+    if use_masks {
+        // The face's masks are exact for every splitting neuron: nothing unsure.
+        masks.clear();
+        masks.extend_from_slice(pos);
+        masks.extend_from_slice(neg);
+        masks.resize(3 * words, 0);
+    }
     zone.active = false;
     // Vertices made on each parent edge during this layer (shared with the neighbour face).
     for e in edge_verts.iter_mut() {
@@ -369,9 +420,28 @@ fn split_face(
         // Split polygons in place (plus side replaces the polygon, minus side goes to the end):
         // untouched polygons are not moved.
         let before = polys.len();
+        let (word, bit) = (j / 64, 1u64 << (j % 64));
         for p in 0..before {
+            if use_masks {
+                let m = &masks[3 * words * p..3 * words * (p + 1)];
+                let (sure_pos, sure_neg) = (m[word] & bit != 0, m[words + word] & bit != 0);
+                if m[2 * words + word] & bit == 0 && !(sure_pos && sure_neg) {
+                    // Every vertex's sign proven, none of them opposite: no cut.
+                    if sure_pos {
+                        pattern::set(&mut polys[p].bits, j, true);
+                    }
+                    continue;
+                }
+            }
             let poly = &mut polys[p];
-            let (pos, neg) = piece_signs(ctx, local, &poly.verts, j, signs);
+            let (pos, neg) = if before == 1 {
+                // Still the whole face (nothing split yet): its corners' signs are known.
+                signs.clear();
+                signs.extend_from_slice(corner_signs);
+                (signs.iter().any(|&s| s > 0), signs.iter().any(|&s| s < 0))
+            } else {
+                piece_signs(ctx, local, &poly.verts, j, signs)
+            };
             if !(pos && neg) {
                 if pos {
                     pattern::set(&mut poly.bits, j, true);
@@ -391,6 +461,18 @@ fn split_face(
             );
             polys[p] = plus;
             polys.push(minus);
+            if !use_masks {
+                continue;
+            }
+            piece_masks(
+                ctx,
+                local,
+                &polys[p].verts,
+                &mut masks[3 * words * p..3 * words * (p + 1)],
+            );
+            let at = masks.len();
+            masks.resize(at + 3 * words, 0);
+            piece_masks(ctx, local, &polys[polys.len() - 1].verts, &mut masks[at..]);
         }
     }
     if zone.active {

@@ -554,6 +554,8 @@ pub struct LayerCtx<'a> {
     pub last: bool,
     /// See [`crate::EnumerateConfig::zone_walk_from`].
     pub zone_walk_from: usize,
+    /// See [`crate::EnumerateConfig::masks_from`].
+    pub masks_from: usize,
     /// Only neurons in `split_from..split_below` split faces: layer 0 is split in two rounds
     /// (see `enumerate_mesh`), and the faces of the second round already have the first round's
     /// bits (their vertices lie on those lines, where floats cannot decide).
@@ -589,6 +591,7 @@ impl<'a> LayerCtx<'a> {
             refinements: AtomicUsize::new(0),
             last: false,
             zone_walk_from: 512,
+            masks_from: 16,
             split_from: 0,
             split_below: usize::MAX,
             line_supports: Vec::new(),
@@ -707,6 +710,13 @@ pub struct LocalVertices {
     pub exact: Vec<Option<Arc<ProvenValues>>>,
     /// An upper bound on max_k |z̃_k| of each local row.
     pub row_max: Vec<f64>,
+    /// Each local vertex's float-proven strictly positive neurons, then its strictly negative
+    /// ones (`words` each; exact signs for a vertex made exactly), made with its row when
+    /// `want_masks` is set (else zeros: nothing proven): the split of a face cut by many lines
+    /// passes over the pieces these prove a line misses ([`Self::proven_masks`]).
+    pub masks: Vec<u64>,
+    pub want_masks: bool,
+    words: usize,
     /// Last layer: the only neurons whose values new rows need (the face's splitting neurons,
     /// set per face; no later layer reads the rows). The other entries are NaN, which no sign
     /// test accepts, so a read of one would only cost an exact fallback.
@@ -736,6 +746,9 @@ impl LocalVertices {
             shared_key: Vec::with_capacity(ROWS),
             exact: Vec::with_capacity(ROWS),
             row_max: Vec::with_capacity(ROWS),
+            masks: Vec::with_capacity(ROWS * 2 * pattern::words(ctx.values.n)),
+            want_masks: false,
+            words: pattern::words(ctx.values.n),
             columns: ctx.last.then(Vec::new),
             edge_cache: (!ctx.last).then(Default::default),
         }
@@ -883,6 +896,24 @@ impl LocalVertices {
         }
     }
 
+    /// Vertex v's float-proven strictly positive neurons and strictly negative ones (`words`
+    /// each), and whether those are all its neurons. No exact work: a neuron in neither set may
+    /// have any sign.
+    #[inline]
+    pub fn proven_masks<'s>(&'s self, ctx: &'s LayerCtx, v: u32) -> (&'s [u64], &'s [u64], bool) {
+        let words = self.words;
+        match self.local(v) {
+            Some(k) => {
+                let m = &self.masks[k * 2 * words..(k + 1) * 2 * words];
+                (&m[..words], &m[words..], false)
+            }
+            None => {
+                let (p, q) = ctx.values.masks(v as usize);
+                (p, q, ctx.values.decided[v as usize])
+            }
+        }
+    }
+
     /// The vertex where neuron j crosses the parent edge `key = (p, q, j)` (p < q), interpolated
     /// along `support`: the one an earlier face of this run made on the same edge, if any.
     pub fn edge_crossing(
@@ -957,6 +988,12 @@ impl LocalVertices {
                 + 8.0 * f64::MIN_POSITIVE;
             self.row_max.push(mp.max(mq) * (1.0 + 4.0 * U));
             self.err.push(e);
+            let at = self.masks.len();
+            self.masks.resize(at + 2 * self.words, 0);
+            if self.want_masks {
+                let (pos, neg) = self.masks[at..].split_at_mut(self.words);
+                row_sign_masks(new, e, pos, neg);
+            }
             let (d, base) = (self.d, self.base);
             let coord = |xy: &[f64], v: u32, c: usize| match v.checked_sub(base) {
                 Some(k) => xy[k as usize * d + c],
@@ -983,6 +1020,18 @@ impl LocalVertices {
         self.z.extend_from_slice(&x.z);
         self.err.push(x.err);
         self.row_max.push(row_max(&x.z));
+        let at = self.masks.len();
+        self.masks.resize(at + 2 * self.words, 0);
+        for (j, &sign) in x.signs.iter().enumerate() {
+            let half = if sign > 0 {
+                0
+            } else if sign < 0 {
+                self.words
+            } else {
+                continue;
+            };
+            self.masks[at + half + j / 64] |= 1 << (j % 64);
+        }
         self.xy.extend_from_slice(&x.xy);
         self.exact.push(Some(Arc::new(x)));
     }

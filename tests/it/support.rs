@@ -90,9 +90,10 @@ pub fn count(net: &Network, slice: &Slice) -> Partition {
 ///
 /// Every way the planar engine can split a layer: the default (pieces tested one by one, then
 /// the zone walk once a face is in many pieces, more than small fixtures reach; the first layer
-/// in two rounds only when wide), the zone walk from the first line with the first layer always
-/// in two rounds, and the walk from 8 pieces (faces switching mid-way) with the first layer
-/// always in two rounds. All partitions must be certified and have the same patterns.
+/// in two rounds only when wide) with piece masks on faces cut by two lines or more, the zone
+/// walk from the first line with the first layer always in two rounds, and the walk from 8
+/// pieces (faces switching mid-way) with the first layer always in two rounds and piece masks
+/// on every face. All partitions must be certified and have the same patterns.
 pub fn count_certified(net: &Network, slice: &Slice) -> usize {
     let restricted = Restricted::new(net, slice).unwrap();
     let mut patterns = Vec::new();
@@ -100,15 +101,18 @@ pub fn count_certified(net: &Network, slice: &Slice) -> usize {
     // Re-anchored vertices are checked against their exact values, and one way runs without
     // re-anchoring (the exact path alone). The zone walk from the first line, from the default
     // (past what small fixtures reach) and from 8 pieces (a face switching mid-way).
-    for (zone_walk_from, first_round_from, reanchor) in [
-        (default.zone_walk_from, default.first_round_from, true),
-        (0, 1, false),
-        (8, 1, true),
+    // Piece masks on faces cut by 2 lines or more (faces with and without masks share
+    // vertices), never (the walk from the first line), and on every face.
+    for (zone_walk_from, first_round_from, reanchor, masks_from) in [
+        (default.zone_walk_from, default.first_round_from, true, 2),
+        (0, 1, false, usize::MAX),
+        (8, 1, true, 1),
     ] {
         let cfg = EnumerateConfig {
             zone_walk_from,
             first_round_from,
             reanchor,
+            masks_from,
             check_reanchored: reanchor,
             ..EnumerateConfig::default()
         };
