@@ -181,8 +181,28 @@ impl LayerValues {
     }
 }
 
+/// Whether this processor runs the AVX versions of the row loops (checked once, then cached by
+/// the standard library).
+#[inline(always)]
+pub(crate) fn has_avx() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx");
+    #[allow(unreachable_code)]
+    false
+}
+
 /// max_k |x_k|.
 pub fn row_max(row: &[f64]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx() {
+        // SAFETY: AVX is present.
+        return unsafe { row_max_avx(row) };
+    }
+    row_max_portable(row)
+}
+
+/// [`row_max`] without vector instructions.
+fn row_max_portable(row: &[f64]) -> f64 {
     // Four lanes (the plain fold does not vectorise); NaN entries are skipped, as with f64::max.
     let mut lanes = [0.0f64; 4];
     let quads = row.chunks_exact(4);
@@ -198,8 +218,40 @@ pub fn row_max(row: &[f64]) -> f64 {
         .fold(0.0f64, |m, x| m.max(x.abs()))
 }
 
+/// [`row_max`] with AVX: the same lanes (`max_pd(a, m)` is `a > m ? a : m`, so NaN is skipped).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn row_max_avx(row: &[f64]) -> f64 {
+    use std::arch::x86_64::*;
+    let sign = _mm256_set1_pd(-0.0);
+    let mut lanes = _mm256_setzero_pd();
+    let quads = row.len() / 4;
+    for q in 0..quads {
+        // SAFETY: 4q + 3 < row.len().
+        let x = unsafe { _mm256_loadu_pd(row.as_ptr().add(4 * q)) };
+        lanes = _mm256_max_pd(_mm256_andnot_pd(sign, x), lanes);
+    }
+    let mut out = [0.0f64; 4];
+    // SAFETY: four f64 are written to a four-f64 array.
+    unsafe { _mm256_storeu_pd(out.as_mut_ptr(), lanes) };
+    row[4 * quads..]
+        .iter()
+        .chain(&out)
+        .fold(0.0f64, |m, x| m.max(x.abs()))
+}
+
 /// `dst = relu(src)` (NaN to 0, as `f64::max(x, 0.0)`), returning max(dst).
 fn relu_into(src: &[f64], dst: &mut [f64]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx() {
+        // SAFETY: AVX is present.
+        return unsafe { relu_into_avx(src, dst) };
+    }
+    relu_into_portable(src, dst)
+}
+
+/// [`relu_into`] without vector instructions.
+fn relu_into_portable(src: &[f64], dst: &mut [f64]) -> f64 {
     let mut lanes = [0.0f64; 4];
     let n = src.len().min(dst.len());
     let full = n / 4 * 4;
@@ -221,13 +273,43 @@ fn relu_into(src: &[f64], dst: &mut [f64]) -> f64 {
     max
 }
 
+/// [`relu_into`] with AVX: `max_pd(x, 0)` is `x > 0 ? x : 0` (NaN and −0 to +0), as above.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn relu_into_avx(src: &[f64], dst: &mut [f64]) -> f64 {
+    use std::arch::x86_64::*;
+    let n = src.len().min(dst.len());
+    let zero = _mm256_setzero_pd();
+    let mut lanes = zero;
+    let quads = n / 4;
+    for q in 0..quads {
+        // SAFETY: 4q + 3 < n, within both slices.
+        unsafe {
+            let r = _mm256_max_pd(_mm256_loadu_pd(src.as_ptr().add(4 * q)), zero);
+            _mm256_storeu_pd(dst.as_mut_ptr().add(4 * q), r);
+            lanes = _mm256_max_pd(r, lanes);
+        }
+    }
+    let mut out = [0.0f64; 4];
+    // SAFETY: four f64 are written to a four-f64 array.
+    unsafe { _mm256_storeu_pd(out.as_mut_ptr(), lanes) };
+    let mut max = out.iter().fold(0.0f64, |m, &x| m.max(x));
+    for i in 4 * quads..n {
+        let x = src[i];
+        let r = if x > 0.0 { x } else { 0.0 };
+        dst[i] = r;
+        max = max.max(r);
+    }
+    max
+}
+
 /// ORs the neurons of `row` with float sign proven positive (`z > e`) into `pos` and proven
 /// negative (`z < -e`) into `neg`; returns whether all were proven (a NaN is never proven).
 /// Four at a time with AVX compares where the processor has them (a third of the instructions
 /// of the portable loop, which is the fallback): every vertex of every layer goes through here.
 pub(crate) fn row_sign_masks(row: &[f64], e: f64, pos: &mut [u64], neg: &mut [u64]) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx") {
+    if has_avx() {
         // SAFETY: AVX is present (checked just above).
         return unsafe { row_sign_masks_avx(row, e, pos, neg) };
     }
@@ -615,6 +697,19 @@ mod tests {
             if n > 2 {
                 row[n / 2] = f64::NAN;
             }
+            if n > 4 {
+                row[1] = -0.0;
+                row[3] = f64::NEG_INFINITY;
+            }
+            // The dispatched versions (AVX where present) and the portable ones agree bit for bit.
+            let (mut a, mut b) = (vec![1.0; n], vec![2.0; n]);
+            assert_eq!(
+                relu_into(&row, &mut a).to_bits(),
+                relu_into_portable(&row, &mut b).to_bits()
+            );
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "relu, n {n}");
+            assert_eq!(row_max(&row).to_bits(), row_max_portable(&row).to_bits());
             let plain = row.iter().fold(0.0f64, |m, x| m.max(x.abs()));
             assert_eq!(row_max(&row), plain, "row_max, n {n}");
             let mut dst = vec![1.0; n];
