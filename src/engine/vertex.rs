@@ -841,20 +841,20 @@ impl LocalVertices {
                     return x.signs[j];
                 }
                 let (z, e) = (self.z[(k - self.z_first) * self.n + j], self.err[k]);
-                if z > e {
-                    1
-                } else if z < -e {
-                    -1
+                // Without a branch on the sign (which is as likely one way as the other): the
+                // only branch is the rare unproven case.
+                let s = (z > e) as i8 - (z < -e) as i8;
+                if s != 0 {
+                    s
                 } else {
                     self.exact_sign_local(ctx, k, j)
                 }
             }
             None => {
                 let (pos, neg) = ctx.values.masks(v as usize);
-                if pattern::get(pos, j) {
-                    1
-                } else if pattern::get(neg, j) {
-                    -1
+                let s = pattern::get(pos, j) as i8 - pattern::get(neg, j) as i8;
+                if s != 0 {
+                    s
                 } else {
                     self.exact_sign_global(ctx, v, j)
                 }
