@@ -972,6 +972,9 @@ impl LocalVertices {
         def: VertexDef,
     ) -> u32 {
         if let Some(&w) = self.edge_cache.as_ref().and_then(|c| c.get(&key)) {
+            // Both faces on this edge are in this run, so no other run makes this crossing:
+            // the merge numbers it without looking its key up.
+            self.shared_key[(w - self.base) as usize] = None;
             return w;
         }
         let w = self.interpolate(ctx, support.0, support.1, key.2 as usize, def, Some(key));
