@@ -100,6 +100,7 @@ pub fn run(args: &CountArgs) -> Result<i32> {
         .max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
+        .start_handler(|_| crate::reserve_thread_heap())
         .build()?;
     let bar = Bar::new(!args.quiet);
     if cfg.engine.uses_lp(restricted.d) {
