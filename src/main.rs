@@ -55,8 +55,8 @@ fn keep_freed_memory() {}
 /// own heap and grows it by exactly what each allocation lacks, one `mprotect` call at a time
 /// (about 150 in a cold run of the 32-wide network), and each such call stops the other thread's
 /// page faults while it changes the address space. Growing the heap once by 24 MiB (under the
-/// 32 MiB that `keep_freed_memory` keeps in heaps, and only address space: no page is touched,
-/// and with trimming off it stays) takes that down to about 20 calls: cold runs 9 % faster on
+/// 32 MiB that `keep_freed_memory` keeps in heaps; address space only, as glibc writes just two
+/// chunk headers, and with trimming off it stays) takes that down to about 20 calls: cold runs 9 % faster on
 /// mlp-2-32x32x32 and 3 % on mlp-2-64x64x64 (21 alternating fresh processes), warm runs unchanged.
 pub(crate) fn reserve_thread_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
