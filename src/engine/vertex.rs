@@ -733,6 +733,15 @@ fn on_own_line(def: &VertexDef, layer: usize, j: usize) -> bool {
     matches!(def, VertexDef::Meet(a, b) if is_line(a) || is_line(b))
 }
 
+/// ORs the strictly positive entries of `signs` into `pos` and the strictly negative ones into
+/// `neg` (bit j = neuron j).
+fn or_sign_masks_of(signs: &[i8], pos: &mut [u64], neg: &mut [u64]) {
+    for (j, &s) in signs.iter().enumerate() {
+        pos[j / 64] |= ((s > 0) as u64) << (j % 64);
+        neg[j / 64] |= ((s < 0) as u64) << (j % 64);
+    }
+}
+
 /// Vertices made while processing one parent face. Ids below `base` are old (global) vertices;
 /// `base + k` is local vertex k.
 pub struct LocalVertices {
@@ -758,7 +767,6 @@ pub struct LocalVertices {
     /// passes over the pieces these prove a line misses ([`Self::proven_masks`]).
     pub masks: Vec<u64>,
     pub want_masks: bool,
-    words: usize,
     /// Last layer: the only neurons whose values new rows need (the face's splitting neurons,
     /// set per face; no later layer reads the rows). The other entries are NaN, which no sign
     /// test accepts, so a read of one would only cost an exact fallback.
@@ -790,7 +798,6 @@ impl LocalVertices {
             row_max: Vec::with_capacity(ROWS),
             masks: Vec::with_capacity(ROWS * 2 * pattern::words(ctx.values.n)),
             want_masks: false,
-            words: pattern::words(ctx.values.n),
             columns: ctx.last.then(Vec::new),
             edge_cache: (!ctx.last).then(Default::default),
         }
@@ -915,10 +922,7 @@ impl LocalVertices {
         match self.local(v) {
             Some(k) => {
                 if let Some(x) = self.exact[k].as_ref() {
-                    for (j, &s) in x.signs.iter().enumerate() {
-                        pos[j / 64] |= ((s > 0) as u64) << (j % 64);
-                        neg[j / 64] |= ((s < 0) as u64) << (j % 64);
-                    }
+                    or_sign_masks_of(&x.signs, pos, neg);
                     return true;
                 }
                 let r = k - self.z_first;
@@ -949,7 +953,7 @@ impl LocalVertices {
     /// have any sign.
     #[inline]
     pub fn proven_masks<'s>(&'s self, ctx: &'s LayerCtx, v: u32) -> (&'s [u64], &'s [u64], bool) {
-        let words = self.words;
+        let words = pattern::words(self.n);
         match self.local(v) {
             Some(k) => {
                 let m = &self.masks[k * 2 * words..(k + 1) * 2 * words];
@@ -1039,10 +1043,10 @@ impl LocalVertices {
                 + 8.0 * f64::MIN_POSITIVE;
             self.row_max.push(mp.max(mq) * (1.0 + 4.0 * U));
             self.err.push(e);
-            let at = self.masks.len();
-            self.masks.resize(at + 2 * self.words, 0);
+            let (at, words) = (self.masks.len(), pattern::words(n));
+            self.masks.resize(at + 2 * words, 0);
             if self.want_masks {
-                let (pos, neg) = self.masks[at..].split_at_mut(self.words);
+                let (pos, neg) = self.masks[at..].split_at_mut(words);
                 row_sign_masks(new, e, pos, neg);
             }
             let (d, base) = (self.d, self.base);
@@ -1071,18 +1075,10 @@ impl LocalVertices {
         self.z.extend_from_slice(&x.z);
         self.err.push(x.err);
         self.row_max.push(row_max(&x.z));
-        let at = self.masks.len();
-        self.masks.resize(at + 2 * self.words, 0);
-        for (j, &sign) in x.signs.iter().enumerate() {
-            let half = if sign > 0 {
-                0
-            } else if sign < 0 {
-                self.words
-            } else {
-                continue;
-            };
-            self.masks[at + half + j / 64] |= 1 << (j % 64);
-        }
+        let (at, words) = (self.masks.len(), pattern::words(self.n));
+        self.masks.resize(at + 2 * words, 0);
+        let (pos, neg) = self.masks[at..].split_at_mut(words);
+        or_sign_masks_of(&x.signs, pos, neg);
         self.xy.extend_from_slice(&x.xy);
         self.exact.push(Some(Arc::new(x)));
     }
