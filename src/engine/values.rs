@@ -234,10 +234,9 @@ unsafe fn row_max_avx(row: &[f64]) -> f64 {
     let mut out = [0.0f64; 4];
     // SAFETY: four f64 are written to a four-f64 array.
     unsafe { _mm256_storeu_pd(out.as_mut_ptr(), lanes) };
-    row[4 * quads..]
-        .iter()
-        .chain(&out)
-        .fold(0.0f64, |m, x| m.max(x.abs()))
+    // The lanes are non-negative and not NaN; the tail goes through the portable loop.
+    out.iter()
+        .fold(row_max_portable(&row[4 * quads..]), |m, &x| m.max(x))
 }
 
 /// `dst = relu(src)` (NaN to 0, as `f64::max(x, 0.0)`), returning max(dst).
@@ -293,14 +292,8 @@ unsafe fn relu_into_avx(src: &[f64], dst: &mut [f64]) -> f64 {
     let mut out = [0.0f64; 4];
     // SAFETY: four f64 are written to a four-f64 array.
     unsafe { _mm256_storeu_pd(out.as_mut_ptr(), lanes) };
-    let mut max = out.iter().fold(0.0f64, |m, &x| m.max(x));
-    for i in 4 * quads..n {
-        let x = src[i];
-        let r = if x > 0.0 { x } else { 0.0 };
-        dst[i] = r;
-        max = max.max(r);
-    }
-    max
+    let tail = relu_into_portable(&src[4 * quads..n], &mut dst[4 * quads..n]);
+    out.iter().fold(tail, |m, &x| m.max(x))
 }
 
 /// ORs the neurons of `row` with float sign proven positive (`z > e`) into `pos` and proven

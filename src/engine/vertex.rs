@@ -529,13 +529,9 @@ unsafe fn interpolate_row_avx(p: &[f64], q: &[f64], s: f64, out: &mut [f64]) -> 
     let mut folded = [0.0f64; 4];
     // SAFETY: four f64 are written to a four-f64 array.
     unsafe { _mm256_storeu_pd(folded.as_mut_ptr(), lanes) };
-    let mut max_diff = folded.iter().fold(0.0f64, |m, &x| m.max(x));
-    for k in 4 * quads..n {
-        let diff = q[k] - p[k];
-        out[k] = p[k] + s * diff;
-        max_diff = max_diff.max(diff.abs());
-    }
-    max_diff
+    let (t, e) = (4 * quads, n);
+    let tail = interpolate_row_portable(&p[t..e], &q[t..e], s, &mut out[t..e]);
+    folded.iter().fold(tail, |m, &x| m.max(x))
 }
 
 /// [`interpolate_row`] without vector instructions (four lanes, which vectorise where they can).
