@@ -1,5 +1,5 @@
-//! Theoretical bounds on the number of activation regions (SPEC §7), next to which an exact count
-//! is read.
+//! Theoretical bounds on the number of activation regions (docs/guide.md#bounds), next to which
+//! an exact count is read.
 //!
 //! Every bound is a pure function of the restricted network's shape: the slice dimension `d`, the
 //! hidden widths `n_1..n_L` and (for the Hanin–Rolnick density) the slice's volume measured in

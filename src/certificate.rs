@@ -1,4 +1,5 @@
-//! Partition certificates (SPEC §5): the regions file the engine writes, and an independent
+//! Partition certificates (docs/guide.md#exactness-and-the-certificate): the regions file the
+//! engine writes, and an independent
 //! checker that proves a file is exactly the activation-region partition of a network.
 //!
 //! A file holds, per region, its pattern, exact vertices and an interior witness. It is accepted

@@ -1,11 +1,12 @@
-//! Validation of an outside tool's estimate against the exact partition (SPEC §8).
+//! Validation of an outside tool's estimate against the exact partition
+//! (docs/guide.md#checking-an-outside-estimate-compare).
 //!
 //! The estimate file is `{"regions": N}`, optionally with `"patterns": [[0,1,…], …]` (the
 //! patterns the tool found, one bit per hidden neuron, layer by layer; a '0'/'1' string works
 //! too) and `"points": [[t…], …]` (one t-space point of the slice per pattern, the point where
 //! the tool saw it). The comparison reports the relative error of N, the patterns that no region
 //! has (a bug in the other tool), the points whose pattern is wrong (checked by the exact forward
-//! pass, SPEC §2 rule: zero is inactive), the regions the estimate missed with their exact areas,
+//! pass; zero is inactive), the regions the estimate missed with their exact areas,
 //! and the smallest region area (regions smaller than h^d can slip through a grid of spacing h).
 //!
 //! A pattern attached to a point that lies exactly on a boundary and is that point's true

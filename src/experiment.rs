@@ -1,7 +1,7 @@
 //! Regions per unit area against the Hanin–Rolnick density (Hanin & Rolnick, "Complexity of
 //! Linear Regions in Deep Networks", ICML 2019): for random He-initialised networks of several
 //! depths and widths, the exact number of regions in a square window of a plane through three
-//! random data points, divided by area · N²/2 (the T = 1 density of SPEC §7).
+//! random data points, divided by area · N²/2 (the T = 1 density of docs/guide.md#bounds).
 //!
 //! Each (depth, width, plane) draws its own network and its own three data points from one
 //! ChaCha8 stream (`seed`, stream = configuration × planes + plane), so the table does not depend

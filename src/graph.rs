@@ -1,4 +1,4 @@
-//! The region adjacency graph (SPEC §2) and linear regions.
+//! The region adjacency graph and linear regions (docs/guide.md#regions).
 //!
 //! Two regions are adjacent when their closures share a (d−1)-dimensional piece inside the
 //! domain: in the planar mesh, when they share at least one mesh edge (a point contact shares

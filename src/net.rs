@@ -1,5 +1,6 @@
-//! The network as read from its JSON file (SPEC §3, version 1): dense layers, ReLU after every
-//! layer but the last. Values are kept exactly: a JSON number is its f64, a string an exact rational.
+//! The network as read from its JSON file (version 1, docs/formats.md): dense layers, ReLU after
+//! every layer but the last. Values are kept exactly: a JSON number is its f64, a string an exact
+//! rational.
 
 use crate::error::{Error, Result};
 use crate::exact::number::{parse_rational, rational_from_f64, to_f64};

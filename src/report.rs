@@ -1,4 +1,4 @@
-//! What `count` reports: a serde struct for `--json` (SPEC §4 keys) and a short table.
+//! What `count` reports: a serde struct for `--json` (keys in docs/formats.md) and a short table.
 
 use crate::bounds::Bounds;
 use crate::exact::number::{format_rational, to_f64};
@@ -54,7 +54,7 @@ pub struct CountReport {
     pub floor_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub floor_ratio: Option<f64>,
-    /// Theoretical bounds and the Hanin–Rolnick density for this shape and count (SPEC §7).
+    /// Theoretical bounds and the Hanin–Rolnick density for this shape and count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bounds: Option<Bounds>,
 }

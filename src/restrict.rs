@@ -1,6 +1,7 @@
-//! The restricted network: the slice folded exactly into the first layer (SPEC §2), in two forms
-//! that describe the same function: f64 layers for the fast filtered path and an exact
-//! fraction-free form for every decision the floats cannot prove.
+//! The restricted network: the slice folded exactly into the first layer
+//! (docs/guide.md#networks-and-slices), in two forms that describe the same function: f64 layers
+//! for the fast filtered path and an exact fraction-free form for every decision the floats
+//! cannot prove.
 
 use crate::error::{Error, Result};
 use crate::exact::number::ratio_to_f64;
@@ -188,7 +189,8 @@ impl Restricted {
 impl Restricted {
     /// Plain f64 forward pass of the hidden layers at many points (`points` holds d values per
     /// point); returns the last hidden layer's pre-activations. This is the "forward-pass floor"
-    /// of SPEC §10: the engine's time is compared with one such pass at all final vertices.
+    /// (benchmarks/README.md#the-forward-pass-floor): the engine's time is compared with one such
+    /// pass at all final vertices.
     pub fn forward_batch(&self, points: &[f64]) -> Vec<f64> {
         use rayon::prelude::*;
         const CHUNK: usize = 1024;

@@ -1,5 +1,5 @@
-//! Sampled estimates of the region count (SPEC §8), the kind other tools produce, computed here
-//! so that they can be set beside the exact count.
+//! Sampled estimates of the region count (docs/guide.md#sampling-estimators), the kind other
+//! tools produce, computed here so that they can be set beside the exact count.
 //!
 //! - [`grid`]: activation patterns at the centres of an M^d grid of cells over the domain.
 //! - [`random_points`]: K uniform random points, distinct patterns and the Chao1 estimate of the
@@ -12,7 +12,7 @@
 //! the planar engine uses); when a pre-activation is within its bound of zero, the point is
 //! re-evaluated with the exact forward pass of [`ExactNet`](crate::exact::ExactNet). A point where
 //! some pre-activation is exactly zero lies on a region boundary (a lower-dimensional piece, which
-//! never counts, SPEC §2): it is **skipped** and counted in `on_boundary`. Every pattern that is
+//! never counts): it is **skipped** and counted in `on_boundary`. Every pattern that is
 //! kept therefore has all pre-activations non-zero at an interior point of the domain, so it holds
 //! on a neighbourhood of that point: it is the pattern of a true region, and the number of
 //! distinct patterns is a certified lower bound on the exact count.
@@ -160,7 +160,7 @@ pub fn exact_pattern(net: &Restricted, p: &ExactPoint) -> Option<Vec<u64>> {
     Some(bits)
 }
 
-/// The exact pattern at `p` by the SPEC §2 rule (zero is inactive), boundary or not.
+/// The exact pattern at `p` (zero is inactive), boundary or not.
 pub fn exact_pattern_at(net: &Restricted, p: &ExactPoint) -> (Vec<u64>, bool) {
     let mut bits = vec![0u64; pattern::words(net.neurons)];
     let mut on_boundary = false;

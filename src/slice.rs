@@ -1,4 +1,5 @@
-//! The slice of input space (SPEC §2–3): `x(t) = origin + Σ_k t_k basis_k` for t in a domain D
+//! The slice of input space (docs/guide.md#networks-and-slices, docs/formats.md):
+//! `x(t) = origin + Σ_k t_k basis_k` for t in a domain D
 //! (a box, or for d = 2 a convex polygon). Everything here is exact rationals.
 
 use crate::error::{Error, Result};
@@ -107,7 +108,7 @@ impl Slice {
         vec![(-BigRational::one(), BigRational::one()); d]
     }
 
-    /// Factor from t-volume to input-space volume: sqrt(det(BᵀB)) (SPEC §7).
+    /// Factor from t-volume to input-space volume: sqrt(det(BᵀB)) (docs/guide.md#bounds).
     pub fn volume_scale(&self) -> f64 {
         let d = self.dim();
         let gram: Vec<Vec<BigRational>> = (0..d)
@@ -125,7 +126,7 @@ impl Slice {
         to_f64(&determinant(gram)).sqrt()
     }
 
-    /// Parses a slice file for a network with input dimension `n0` (SPEC §3).
+    /// Parses a slice file for a network with input dimension `n0` (docs/formats.md).
     pub fn from_json(text: &str, file: &str, n0: usize) -> Result<Slice> {
         let root: Value = serde_json::from_str(text).map_err(|e| Error::Json {
             file: file.to_string(),

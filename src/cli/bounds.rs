@@ -1,4 +1,5 @@
-//! `relu-regions bounds`: the SPEC §7 bounds for a network on a slice, optionally with the count.
+//! `relu-regions bounds`: the bounds of docs/guide.md#bounds for a network on a slice, optionally
+//! with the count.
 
 use super::inputs::{load_network, load_slice};
 use anyhow::Result;

@@ -68,7 +68,7 @@ pub struct CountArgs {
     /// Skip the adjacency graph and linear regions (then `linear_regions` is not reported).
     #[arg(long)]
     pub no_linear: bool,
-    /// Also time one f64 forward pass at all final vertices (the floor of SPEC §10).
+    /// Also time one f64 forward pass at all final vertices (the forward-pass floor).
     #[arg(long)]
     pub floor: bool,
     /// Run the (planar) enumeration N times in this process and report the median time (the upper

@@ -36,11 +36,11 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Monte Carlo statistics of activation lengths at initialisation (Hanin & Rolnick 2018).
     InitStats(init_stats::InitStatsArgs),
-    /// Theoretical bounds on the region count and the Hanin–Rolnick density (SPEC §7).
+    /// Theoretical bounds on the region count and the Hanin–Rolnick density.
     Bounds(bounds::BoundsArgs),
-    /// Sampled estimates: grid, random points (with Chao1), random lines (SPEC §8).
+    /// Sampled estimates: grid, random points (with Chao1), random lines.
     Sample(sample::SampleArgs),
-    /// Check an outside tool's estimate against the exact partition (SPEC §8).
+    /// Check an outside tool's estimate against the exact partition.
     Compare(compare::CompareArgs),
     /// Reproducible experiments (e.g. regions per unit area vs the Hanin–Rolnick density).
     Experiment(experiment::ExperimentArgs),

@@ -1,4 +1,5 @@
-//! `relu-regions sample`: sampled estimates of the region count (SPEC §8).
+//! `relu-regions sample`: sampled estimates of the region count
+//! (docs/guide.md#sampling-estimators).
 
 use super::inputs::{load_network, load_slice};
 use anyhow::Result;

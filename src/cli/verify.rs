@@ -1,4 +1,5 @@
-//! `relu-regions verify`: re-checks a regions file by the exact certificate of SPEC §5.
+//! `relu-regions verify`: re-checks a regions file by the exact certificate
+//! (docs/guide.md#exactness-and-the-certificate).
 
 use super::inputs::{load_network, load_slice, read_file};
 use anyhow::Result;

@@ -1,6 +1,6 @@
 //! Exact numbers as they enter: JSON numbers and strings to exact rationals, and back to text.
 //!
-//! SPEC §2: a JSON number is its nearest f64, used exactly as the binary rational it is; a string
+//! A JSON number is its nearest f64, used exactly as the binary rational it is; a string
 //! holds an exact rational ("-7/8") or an exact decimal ("0.1", "1.5e-3").
 
 use num_bigint::BigInt;

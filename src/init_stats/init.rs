@@ -336,8 +336,7 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// decomposition of a Gaussian matrix. Each vector is orthogonalised twice ("twice is enough",
 /// Giraud et al. 2005), which keeps `QᵀQ = I` to rounding for any conditioning. Cost `O(k²m)`.
 /// Written out rather than pulled from a linear-algebra crate: it is a dozen lines, and the
-/// crates that offer QR roughly double this crate's build (SPEC §12: no heavy crates for small
-/// needs).
+/// crates that offer QR roughly double this crate's build (no heavy crates for small needs).
 pub(crate) fn haar_orthonormal(rng: &mut McRng, k: usize, m: usize, out: &mut Vec<f64>) {
     assert!(k <= m, "at most m orthonormal vectors fit in R^m");
     out.resize(k * m, 0.0);

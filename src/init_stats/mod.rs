@@ -10,8 +10,9 @@
 //!   the sum of reciprocal widths, not the depth, that must stay small.
 //!
 //! The module samples `K` independent networks ([`mod@simulate`]), summarises the per-layer moments
-//! with confidence intervals next to the exact predictions of SPEC §9 ([`stats`]), runs the
-//! paper's sweeps as presets ([`sweeps`]) and draws `M_j` against depth ([`plot`]).
+//! with confidence intervals next to the exact predictions ([`stats`]; definitions in
+//! docs/experiments.md), runs the paper's sweeps as presets ([`sweeps`]) and draws `M_j` against
+//! depth ([`plot`]).
 //!
 //! Pipeline: [`init`] (weight laws) + [`arch`] (which layers) → [`mod@simulate`] (moments, in parallel,
 //! reproducible) → [`stats`] (predictions, verdicts, report) → [`sweeps`] / [`plot`].

@@ -1,4 +1,5 @@
-//! Exact predictions of SPEC §9 and the report that sets them next to the Monte Carlo moments.
+//! Exact predictions (docs/experiments.md#definitions) and the report that sets them next to the
+//! Monte Carlo moments.
 //!
 //! Mean law (FM1), exact for every symmetric weight law: one ReLU layer gives
 //! `E[M_j | h_{j−1}] = a_j·M_{j−1} + b_j` with `a_j = c_j/2` (orthogonal:
@@ -9,14 +10,14 @@
 //! - Gaussian weights and Gaussian biases: the pre-activations are, given `h_{j−1}`, i.i.d.
 //!   `N(0, s²)` with `s² = c·M_{j−1} + σ_b²`, and `E[ReLU(z)⁴] = 3s⁴/2`, so
 //!   `E[M_j²] = (1 + 5/n_j)/4 · E[(c·M_{j−1} + σ_b²)²]`. With zero biases this is
-//!   `(c/2)²·(1 + 5/n_j)·E[M_{j−1}²]`, the formula of SPEC §9.
+//!   `(c/2)²·(1 + 5/n_j)·E[M_{j−1}²]`, Hanin & Rolnick's formula.
 //! - Any symmetric law, zero biases, first layer only: `(c/2)²·M_0²·(1 + (5 + 2κρ_0)/n_1)` with
 //!   `ρ_0 = ||x||₄⁴/||x||₂⁴` known, since the input is fixed. Deeper layers need the law of the
 //!   random `ρ_{j−1}`: no closed form, reported as null.
 //! - Orthogonal weights, zero biases: `z = gQh` is uniform on a sphere (or the first `n_out`
 //!   coordinates of one) with independent fair signs, so, with `m = max(n_{j−1}, n_j)`,
 //!   `E[M_j² | h] = E[M_j | h]² · (n_j + 5)·m / (n_j·(m + 2))`; for a square layer the relative
-//!   variance is exactly `3/(n + 2)`, the "≈ 3/n" of SPEC §9.
+//!   variance is exactly `3/(n + 2)`, often quoted as "≈ 3/n".
 //!
 //! Empirical variance across layers: with the linear conditional mean law,
 //! `E[M_j M_k] = A_{jk}·E[M_j²] + B_{jk}·E[M_j]` for `j ≤ k`, which gives `E[Var_emp]` whenever
@@ -32,7 +33,7 @@ use super::simulate::{Experiment, Moments, Welford};
 /// 97.5% quantile of the standard normal: 95% two-sided confidence intervals.
 pub const Z95: f64 = 1.959_963_984_540_054;
 
-/// Exact expectations, `None` where SPEC §9 has no closed form.
+/// Exact expectations, `None` where there is no closed form.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Predictions {
     /// `E[M_j]`, j = 0..L.
@@ -122,7 +123,7 @@ fn second_moment_step(
     }
 }
 
-/// The exact predictions of SPEC §9 for this experiment.
+/// The exact predictions (docs/experiments.md#definitions) for this experiment.
 pub fn predict(exp: &Experiment) -> Predictions {
     let x = exp.input_vector().unwrap_or_default();
     let m0 = if x.is_empty() {

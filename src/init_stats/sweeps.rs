@@ -1,4 +1,5 @@
-//! The sweeps of SPEC §9 as named presets, each a table (markdown or JSON) and a chart.
+//! The sweeps of Hanin & Rolnick (2018) as named presets, each a table (markdown or JSON) and a
+//! chart (docs/experiments.md).
 //!
 //! - `fm1`: c ∈ {1/3, 1/2, 1, 2, 4} × depth = width ∈ {5, 10, 20, 30, 50, 100}: `E[M_L]/M_0`
 //!   against `(c/2)^L`.

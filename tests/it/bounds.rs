@@ -1,5 +1,6 @@
-//! Bounds of SPEC §7: worked values, the Serra recursion against the literal sum, Zaslavsky as an
-//! exact count in general position, every bound above the exact count, the Hanin–Rolnick value.
+//! Bounds (docs/guide.md#bounds): worked values, the Serra recursion against the literal sum,
+//! Zaslavsky as an exact count in general position, every bound above the exact count, the
+//! Hanin–Rolnick value.
 
 use crate::support::*;
 use num_bigint::BigUint;
@@ -8,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use relu_regions::bounds::{bounds, bounds_for_slice, serra_upper, zaslavsky, Bounds};
 use relu_regions::{Network, Slice};
 
-/// Widths as SPEC §7 writes them: the input dimension d first, then n_1..n_L.
+/// Widths as docs/guide.md#bounds writes them: the input dimension d first, then n_1..n_L.
 fn of(shape: &[usize]) -> Bounds {
     bounds(&shape[1..], shape[0], 1.0)
 }
@@ -49,7 +50,7 @@ fn worked_values_of_spec_7() {
     assert!(of(&[2, 3]).one_dim_max.is_none());
 }
 
-/// The literal SPEC §7 sum over (j_1..j_L), for small shapes.
+/// The literal Serra sum over (j_1..j_L), for small shapes.
 fn serra_literal(widths: &[usize], d: usize) -> u128 {
     fn c(n: usize, k: usize) -> u128 {
         if k > n {
@@ -204,7 +205,7 @@ fn every_bound_is_at_least_the_exact_count() {
 
 #[test]
 fn hanin_rolnick_value_ratio_and_fitted_t() {
-    // SPEC §7: depth 3, width 32, d = 2: 96²/2 = 4608 per unit area.
+    // Hanin & Rolnick's setting: depth 3, width 32, d = 2: 96²/2 = 4608 per unit area.
     let b = bounds(&[32, 32, 32], 2, 1.0);
     assert_eq!(b.hanin_rolnick, 4608.0);
     let b = bounds(&[32, 32, 32], 2, 4.0).with_count(4608);

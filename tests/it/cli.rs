@@ -1,4 +1,4 @@
-//! The binary: bad input gives exit code 2 and a message naming the place (SPEC §11), never a
+//! The binary: bad input gives exit code 2 and a message naming the place (docs/guide.md), never a
 //! panic; the default run prints a real count.
 
 fn run(args: &[&str]) -> (i32, String, String) {

@@ -71,7 +71,8 @@ fn general_position_with_every_crossing_inside() {
 
 #[test]
 fn general_position_counts_only_the_crossings_inside() {
-    // SPEC §7: regions = 1 + #lines meeting int K + #crossings inside K (K = [-1,1]²).
+    // One layer, general position: regions = 1 + #lines meeting int K + #crossings inside K
+    // (K = [-1,1]²).
     let mut checked = 0;
     for seed in 100..160 {
         let n = 3 + (seed as usize % 7);
@@ -216,7 +217,8 @@ fn a_line_is_never_negative_zero() {
 
 #[test]
 fn general_position_in_a_convex_polygon_window() {
-    // SPEC §7: regions = 1 + #lines meeting int K + #crossings inside K, K a convex pentagon.
+    // One layer, general position: regions = 1 + #lines meeting int K + #crossings inside K,
+    // K a convex pentagon.
     let k: Vec<[Q; 2]> = vec![
         [q(-1, 1), q(-1, 1)],
         [q(3, 2), q(-1, 2)],

@@ -1,4 +1,5 @@
-//! Monte Carlo module: SPEC §9 worked values, reproducibility across thread counts, CLI contract.
+//! Monte Carlo module: worked values (docs/experiments.md), reproducibility across thread counts,
+//! CLI contract.
 //!
 //! Statistical checks go through [`check`]: the Monte Carlo mean must lie within 5 of its own
 //! standard errors of the exact value, and the band must be narrow enough to tell the exact value
@@ -201,7 +202,7 @@ fn relu_branch_grows_with_sum_of_eta() {
 fn orthogonal_relative_variance_three_over_n() {
     // Square orthogonal layer, zero biases: z = gQh is uniform on the sphere of radius g||h||
     // with independent fair signs, so E[M_j² | h] = E[M_j | h]²·(1 + 3/(n + 2)) exactly; the
-    // "≈ 3/n" of SPEC §9 is its large-n form. So the exact product (1 + 3/18)^L is tested with
+    // usual "≈ 3/n" is its large-n form. So the exact product (1 + 3/18)^L is tested with
     // a 5-sigma band, and the Gaussian value (1 + 5/16)^L is the decoy it must exclude.
     let exp = dense(&[16; 5], "orthogonal")
         .with_samples(8000)

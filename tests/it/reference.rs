@@ -1,5 +1,5 @@
-//! Reference counts from shared/bench (copied into fixtures/bench): exact counts computed by an
-//! independent program.
+//! Reference counts of the benchmark networks (copies in fixtures/bench): exact counts computed by
+//! an independent program.
 
 use crate::support::count_certified;
 use relu_regions::{Network, Slice};
@@ -36,9 +36,10 @@ fn digits_plane_a() {
     check("digits-64-64x3.json", Some("digits-plane-a.json"), 1719);
 }
 
-/// The larger benchmark networks of ../shared/bench/nets (not copied into the repository; the
-/// directory can be moved with `RELU_REGIONS_BENCH_NETS`), both ways of splitting a face, against
-/// their reference counts. A few seconds; skipped (with a note) where the directory is missing.
+/// The larger benchmark networks, both ways of splitting a face, against their reference counts.
+/// They are not in the repository: `python3 benchmarks/gen_bench_nets.py` writes them to
+/// benchmarks/nets; point `RELU_REGIONS_BENCH_NETS` there (default: ../shared/bench/nets). A few
+/// seconds; skipped (with a note) where the directory is missing.
 #[test]
 fn larger_benchmark_networks() {
     let dir = std::env::var("RELU_REGIONS_BENCH_NETS")

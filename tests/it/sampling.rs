@@ -1,5 +1,6 @@
-//! Sampled estimates (SPEC §8) never exceed the exact count and reach it as the grid refines;
-//! `compare` flags impossible patterns and wrong points and finds the regions an estimate missed.
+//! Sampled estimates (docs/guide.md#sampling-estimators) never exceed the exact count and reach
+//! it as the grid refines; `compare` flags impossible patterns and wrong points and finds the
+//! regions an estimate missed.
 
 use crate::support::*;
 use rand::SeedableRng;
@@ -381,7 +382,7 @@ fn compare_flags_planted_impossible_patterns_and_wrong_points() {
     let v = json(&out);
     assert_eq!(v["wrong_points"][0]["on_boundary"], true);
     assert_eq!(v["wrong_points"][0]["actual"], "01");
-    // With the SPEC §2 rule (zero is inactive) the same point is fine.
+    // With the strict rule (zero is inactive) the same point is fine.
     let est = temp(
         "boundary-ok.json",
         r#"{"regions": 4, "points": [[0, 0.5]], "patterns": ["01"]}"#,

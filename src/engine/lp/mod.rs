@@ -1,5 +1,6 @@
 //! The general-dimension engine: every region is a polytope (halfspaces plus a strictly interior
-//! witness) split neuron by neuron, with certified LP feasibility decisions (SPEC §6).
+//! witness) split neuron by neuron, with certified LP feasibility decisions
+//! (docs/guide.md#engines).
 //!
 //! Layer by layer, each cell is handled on its own (in parallel, results in cell order): the
 //! exact affine map of every neuron of the layer on the cell follows from the parent's map and
@@ -9,10 +10,10 @@
 //! they do not, one LP asks whether the missing side has interior points
 //! ([`feasibility::Decider::interior`], certified both ways). Neurons that cut the cell then
 //! split it, sub-cell by sub-cell, with the same test. A neuron whose map is constant, or whose
-//! other side has empty interior, does not split (SPEC §2: strict activation, regions with empty
-//! interior never count). After a split, the halfspaces of each new cell are made irredundant:
-//! a point that violates one halfspace alone proves it is a facet (carried from the parent or
-//! found by a sibling), otherwise one certified LP decides.
+//! other side has empty interior, does not split (docs/guide.md#regions: strict activation,
+//! regions with empty interior never count). After a split, the halfspaces of each new cell are
+//! made irredundant: a point that violates one halfspace alone proves it is a facet (carried from
+//! the parent or found by a sibling), otherwise one certified LP decides.
 //!
 //! Invariants: a cell's `cons` are irredundant and define it exactly, each with a certificate
 //! point; `known[0]` is its witness and every known point is strictly inside it (proven); cells
@@ -22,7 +23,7 @@
 //! region (its interior has `a·t + c > 0`); integers, defined up to a positive factor.
 //!
 //! Cost: about one LP per (cell, neuron) that does not cut the cell plus one per halfspace of
-//! each new cell; 0.6 µs per certified 3-D LP. docs/lp_engine.md has the figures.
+//! each new cell; 0.6 µs per certified 3-D LP. benchmarks/README.md has the figures.
 
 // Dense numeric kernels read best with index loops.
 #![allow(clippy::needless_range_loop)]
