@@ -7,8 +7,9 @@
 Installs regioncam with pip if it is missing, builds relu-regions in release mode, then for each
 network alternates runs of the two tools (regioncam in this process, relu-regions as a
 subprocess) and prints the median enumeration times and their ratio. File loading is excluded on
-both sides: regioncam is timed around its layer loop (as in shared/bench/README.md), relu-regions
-reports its own enumeration time ("seconds" in its JSON, which excludes reading and parsing).
+both sides: regioncam is timed around its layer loop (`Regioncam(size)`, then `linear` and `relu`
+per hidden layer, as in benchmarks/README.md), relu-regions reports its own enumeration time
+("seconds" in its JSON, which excludes reading and parsing).
 Each relu-regions process runs the enumeration --warm times (default 5): "cold" is its first run
 (a fresh process: every page faulted in, caches cold), "warm" the median of its runs (as
 criterion measures, and as regioncam runs here, again and again in one Python process). Both are
@@ -16,6 +17,10 @@ reported, each a median over --repeats processes. Also printed: time per region,
 forward-pass floor ratio (enumeration time ÷ floor time; the floor is one f64 forward pass at all
 final vertices, timed warm in the same process) and the peak memory of one plain `count` run
 (enumeration, adjacency graph and linear regions, as a user runs it).
+
+Networks are read from benchmarks/nets (written there by benchmarks/gen_bench_nets.py when
+missing; ../shared/bench/nets is used only if numpy is missing and that directory exists), or from
+--nets DIR.
 
 --scaling runs one network on growing boxes [-s, s]² (regioncam's `size`), so the number of
 regions grows while the network, and so the arithmetic per vertex, stays the same: time per
@@ -29,8 +34,9 @@ import subprocess
 import sys
 import time
 
+from gen_bench_nets import net_path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_NETS = os.path.join(ROOT, "..", "shared", "bench", "nets")
 NAMES = ["mlp-2-32x32x32-s0", "mlp-2-64x64x64-s0", "mlp-2-128x128x128-s0", "mlp-2-256x256x256-s0"]
 
 
@@ -68,7 +74,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("names", nargs="*", default=NAMES)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--nets", default=DEFAULT_NETS)
+    ap.add_argument("--nets", help="directory of the networks (default: benchmarks/nets)")
     ap.add_argument("--scaling", metavar="NAME", help="one network on growing boxes")
     ap.add_argument("--sizes", default="0.0625,0.125,0.25,0.5,1")
     ap.add_argument("--warm", type=int, default=5, help="enumerations per relu-regions process")
@@ -85,7 +91,7 @@ def main():
           "floor ratio cold | floor ratio warm | peak memory, one count (MiB) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in args.names:
-        path = os.path.join(args.nets, name + ".json")
+        path = network_file(args, name)
         net = json.load(open(path))
         runs = measure(binary, path, net, args, None)
         regions, rc_count = runs["regions"], runs["rc_count"]
@@ -94,6 +100,12 @@ def main():
               f"{cold / theirs:.3f} | {warm / theirs:.3f} | {cold / regions * 1e6:.2f} | "
               f"{theirs / rc_count * 1e6:.2f} | {cold / runs['floor']:.2f} | "
               f"{warm / runs['floor']:.2f} | {runs['peak'] / 2**20:.0f} |", flush=True)
+
+
+def network_file(args, name):
+    if args.nets:
+        return os.path.join(args.nets, name + ".json")
+    return net_path(name)
 
 
 def measure(binary, path, net, args, size):
@@ -116,7 +128,7 @@ def measure(binary, path, net, args, size):
 
 
 def scaling(binary, args):
-    path = os.path.join(args.nets, args.scaling + ".json")
+    path = network_file(args, args.scaling)
     net = json.load(open(path))
     print(f"{args.scaling} on [-s, s]²:")
     print("| s | regions (ours) | regions (regioncam) | ours cold (s) | ours warm (s) | regioncam (s) | "

@@ -1,4 +1,4 @@
-//! Monte Carlo throughput (SPEC §10): multiply-adds of the sampled forward passes per second,
+//! Monte Carlo throughput: multiply-adds of the sampled forward passes per second,
 //! next to a plain matrix-product loop of the same size.
 //!
 //! For K samples of an L-layer dense network of width n, the Monte Carlo run does K·L

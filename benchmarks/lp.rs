@@ -1,7 +1,8 @@
 //! Criterion benchmarks of the lp engine: whole enumerations in 3-D and 4-D, and one Chebyshev
-//! LP with each backend (the measurement behind the dense simplex on the hot path, SPEC §12).
+//! LP with each backend (the measurement behind the dense simplex on the hot path; see the
+//! dependencies in docs/ARCHITECTURE.md).
 //!
-//! Wire into benchmarks/main.rs with `mod lp;` and `lp::benches(&mut criterion)`.
+//! `cargo bench --bench main -- lp/` runs them.
 
 use criterion::{BenchmarkId, Criterion};
 use num_bigint::BigInt;

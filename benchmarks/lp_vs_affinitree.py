@@ -1,6 +1,8 @@
-"""Side-by-side timing of the lp engine and affinitree on a 3-D benchmark network (SPEC §10).
+"""Side-by-side timing of the lp engine and affinitree on a 3-D benchmark network.
 
 Usage: python3 benchmarks/lp_vs_affinitree.py NET.json [relu-regions binary] [repeats]
+e.g. NET.json = benchmarks/nets/mlp-3-16x16x16-s0.json (python3 benchmarks/gen_bench_nets.py
+writes it; needs numpy). affinitree: `pip install affinitree`.
 Runs affinitree (hidden layers only, on [-1,1]^d) and `relu-regions count --engine lp --json`
 alternately in one process, and prints both counts and times.
 """

@@ -1,7 +1,10 @@
-//! Region counting on the benchmark networks of ../shared/bench (1-D and 2-D), beside the
-//! forward-pass floor of SPEC §10: one f64 forward pass at all final vertices.
+//! Region counting on the benchmark networks (1-D and 2-D), beside the forward-pass floor: one
+//! f64 forward pass at all final vertices (benchmarks/README.md#the-forward-pass-floor).
 //!
-//! `cargo bench --bench main -- count/` runs them; networks that are not found are skipped.
+//! `cargo bench --bench main -- count/` runs them; networks that are not found are skipped. Write
+//! them with `python3 benchmarks/gen_bench_nets.py` (into benchmarks/nets, byte for byte the
+//! published ones) and run with `RELU_REGIONS_BENCH_NETS=$PWD/benchmarks/nets`; without that
+//! variable they are read from ../shared/bench/nets, where that optional copy exists.
 
 use criterion::{BenchmarkId, Criterion};
 use relu_regions::{enumerate, EnumerateConfig, Network, NoProgress, Restricted, Slice};
