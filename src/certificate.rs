@@ -26,6 +26,7 @@ pub const FORMAT: &str = "relu-regions partition";
 
 /// One region in the regions file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegionRecord {
     /// '1' active / '0' inactive per hidden neuron, layer by layer.
     pub pattern: String,
@@ -46,6 +47,7 @@ pub struct RegionRecord {
 
 /// The whole regions file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PartitionFile {
     pub format: String,
     pub version: u32,
@@ -53,8 +55,15 @@ pub struct PartitionFile {
     pub widths: Vec<usize>,
     pub complete: bool,
     pub domain_measure: String,
+    /// The slice the regions live on, as a slice file (exact strings); `verify` uses it when no
+    /// slice is given. Files written before it was recorded have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slice: Option<serde_json::Value>,
     pub regions: Vec<RegionRecord>,
 }
+
+/// The regions file's format name and the version this build writes and reads.
+pub const VERSION: u32 = 1;
 
 /// Builds the regions file of a partition (exact vertices, measures and witnesses).
 pub fn partition_file(p: &Partition) -> PartitionFile {
@@ -62,6 +71,7 @@ pub fn partition_file(p: &Partition) -> PartitionFile {
 }
 
 /// [`partition_file`] from exact vertices already computed ([`Partition::exact_vertices`]).
+/// Record the slice with [`PartitionFile::slice`].
 pub fn partition_file_with(p: &Partition, points: &[ExactPoint]) -> PartitionFile {
     let regions = (0..p.regions.len())
         .into_par_iter()
@@ -88,11 +98,12 @@ pub fn partition_file_with(p: &Partition, points: &[ExactPoint]) -> PartitionFil
         .collect();
     PartitionFile {
         format: FORMAT.into(),
-        version: 1,
+        version: VERSION,
         dim: p.dim,
         widths: p.widths.clone(),
         complete: p.complete,
         domain_measure: format_rational(&p.domain.volume()),
+        slice: None,
         regions,
     }
 }
@@ -109,6 +120,34 @@ pub type Rejection = String;
 pub fn verify(net: &ExactNet, domain: &Domain, file: &PartitionFile) -> Result<usize, Rejection> {
     let d = net.d;
     let n: usize = net.widths().iter().sum();
+    if file.format != FORMAT {
+        return Err(format!(
+            "format is \"{}\", expected \"{FORMAT}\" (not a regions file of relu-regions)",
+            file.format
+        ));
+    }
+    if file.version != VERSION {
+        return Err(format!(
+            "version {} is not one this build reads (it reads version {VERSION})",
+            file.version
+        ));
+    }
+    if !file.complete {
+        return Err(
+            "the file records an incomplete run (stopped by a limit): its regions are \
+                    not the activation regions of the whole network"
+                .into(),
+        );
+    }
+    let domain_measure =
+        parse_rational(&file.domain_measure).map_err(|e| format!("domain_measure: {e}"))?;
+    if domain_measure != domain.volume() {
+        return Err(format!(
+            "domain_measure is {} but the domain's measure is {}",
+            file.domain_measure,
+            format_rational(&domain.volume())
+        ));
+    }
     if file.dim != d {
         return Err(format!("the file is {}-D but the slice is {d}-D", file.dim));
     }
@@ -168,7 +207,17 @@ pub fn verify(net: &ExactNet, domain: &Domain, file: &PartitionFile) -> Result<u
             let w = ExactPoint::from_rationals(witness);
             check_cell(d, verts, &w, domain, &domain_corners)
                 .map_err(|e| format!("regions[{r}]: {e}"))?;
-            Ok(measure_fraction(d, verts))
+            let (num, den) = measure_fraction(d, verts);
+            let recorded = parse_rational(&file.regions[r].measure)
+                .map_err(|e| format!("regions[{r}].measure: {e}"))?;
+            if &num * recorded.denom() != recorded.numer() * &den {
+                return Err(format!(
+                    "regions[{r}].measure is {} but its vertices enclose {}",
+                    file.regions[r].measure,
+                    ratio_f64(&num, &den)
+                ));
+            }
+            Ok((num, den))
         })
         .collect::<Result<Vec<_>, String>>()?;
     // Σ measures = the domain's, as one fraction summed pairwise (no gcd: denominators multiply).

@@ -42,13 +42,9 @@ impl Estimate {
     /// Reads an estimate for a slice over `domain` and a network with `neurons` hidden neurons.
     /// `file` names the source in error messages.
     pub fn from_json(text: &str, file: &str, domain: &Domain, neurons: usize) -> Result<Estimate> {
-        let root: Value = serde_json::from_str(text).map_err(|e| Error::Json {
-            file: file.to_string(),
-            reason: e.to_string(),
-        })?;
-        let obj = root
-            .as_object()
-            .ok_or_else(|| Error::field(file, "(top level)", "expected a JSON object"))?;
+        let root = crate::json::parse(text, file)?;
+        let obj = crate::json::object(&root, file, "(top level)")?;
+        crate::json::check_keys(obj, &["regions", "patterns", "points", "meta"], file, "")?;
         let regions = obj
             .get("regions")
             .ok_or_else(|| Error::field(file, "regions", "missing (expected a number ≥ 0)"))?;
@@ -198,9 +194,10 @@ pub struct MissedRegion {
     /// Index in the partition's canonical region order.
     pub region: usize,
     pub pattern: String,
-    /// Area (d = 2) or length (d = 1) in t-space, f64 and exact.
-    pub area: f64,
-    pub area_exact: String,
+    /// Area (d = 2), length (d = 1) or volume in t-space, f64 and exact (`null` where the
+    /// engine gives no measures: the lp engine for d ≥ 4).
+    pub area: Option<f64>,
+    pub area_exact: Option<String>,
     /// An exact interior point (vertex average), as text, and rounded.
     pub witness: Vec<String>,
     pub witness_approx: Vec<f64>,
@@ -227,29 +224,71 @@ pub struct Comparison {
     /// Σ area of the missed regions ÷ domain area.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub missed_area_fraction: Option<f64>,
-    pub smallest_region: usize,
-    /// Area (length for d = 1) of the smallest region, t-space.
-    pub smallest_region_area: f64,
-    pub smallest_region_area_exact: String,
+    /// The smallest region (`null` without measures).
+    pub smallest_region: Option<usize>,
+    /// Measure (area for d = 2, length for d = 1) of the smallest region, t-space.
+    pub smallest_region_area: Option<f64>,
+    pub smallest_region_area_exact: Option<String>,
     /// smallest_region_area^(1/d): a grid coarser than this can miss that region.
-    pub smallest_region_scale: f64,
+    pub smallest_region_scale: Option<f64>,
     /// No impossible pattern and no wrong point.
     pub passed: bool,
 }
 
-/// Compares `estimate` with the exact `partition` of `net` (the same restricted network).
-pub fn compare(partition: &Partition, net: &Restricted, estimate: &Estimate) -> Comparison {
+/// The exact regions an estimate is checked against, from either engine: patterns, interior
+/// points, and exact measures where the engine gives them (the lp engine gives none for d ≥ 4).
+#[derive(Debug, Clone)]
+pub struct ExactRegions {
+    pub dim: usize,
+    pub patterns: Vec<Vec<u64>>,
+    pub witnesses: Vec<Vec<BigRational>>,
+    pub measures: Option<Vec<BigRational>>,
+    pub domain: Domain,
+    pub certified: bool,
+    pub complete: bool,
+}
+
+impl ExactRegions {
+    /// From a planar or segment partition (exact vertices are computed here).
+    pub fn from_partition(p: &Partition) -> ExactRegions {
+        let points = p.exact_vertices();
+        let n = p.regions.len();
+        ExactRegions {
+            dim: p.dim,
+            patterns: p.regions.iter().map(|r| r.pattern.to_vec()).collect(),
+            witnesses: (0..n).map(|r| p.region_witness(r, &points)).collect(),
+            measures: Some((0..n).map(|r| p.region_measure(r, &points)).collect()),
+            domain: p.domain.clone(),
+            certified: p.certified,
+            complete: p.complete,
+        }
+    }
+
+    /// From an lp partition; measures when every region carries its volume.
+    pub fn from_lp(p: &crate::engine::lp::LpPartition, domain: &Domain) -> ExactRegions {
+        let measures: Option<Vec<BigRational>> =
+            p.regions.iter().map(|r| r.volume.clone()).collect();
+        ExactRegions {
+            dim: p.dim,
+            patterns: p.regions.iter().map(|r| r.pattern.clone()).collect(),
+            witnesses: p.regions.iter().map(|r| r.witness.to_rationals()).collect(),
+            measures,
+            domain: domain.clone(),
+            certified: p.certified,
+            complete: p.complete,
+        }
+    }
+}
+
+/// Compares `estimate` with the exact regions of `net` (the same restricted network).
+pub fn compare(exact: &ExactRegions, net: &Restricted, estimate: &Estimate) -> Comparison {
     let n = net.neurons;
-    let exact_regions = partition.regions.len();
-    let points = partition.exact_vertices();
-    let areas: Vec<BigRational> = (0..exact_regions)
-        .map(|r| partition.region_measure(r, &points))
-        .collect();
-    let by_pattern: HashMap<&[u64], usize> = partition
-        .regions
+    let exact_regions = exact.patterns.len();
+    let by_pattern: HashMap<&[u64], usize> = exact
+        .patterns
         .iter()
         .enumerate()
-        .map(|(i, r)| (r.pattern, i))
+        .map(|(i, p)| (p.as_slice(), i))
         .collect();
 
     let mut wrong_points = Vec::new();
@@ -279,52 +318,56 @@ pub fn compare(partition: &Partition, net: &Restricted, estimate: &Estimate) -> 
         }
     }
     let seen: HashSet<&[u64]> = estimate.patterns.iter().map(|p| p.as_slice()).collect();
-    let domain_area = partition.domain.volume();
+    let domain_area = exact.domain.volume();
     let (missed_regions, missed_area_fraction) = if estimate.patterns.is_empty() {
         (None, None)
     } else {
         let missed: Vec<MissedRegion> = (0..exact_regions)
-            .filter(|&r| !seen.contains(partition.regions.get(r).pattern))
+            .filter(|&r| !seen.contains(exact.patterns[r].as_slice()))
             .map(|r| {
-                let witness = partition.region_witness(r, &points);
+                let witness = &exact.witnesses[r];
+                let area = exact.measures.as_ref().map(|m| &m[r]);
                 MissedRegion {
                     region: r,
-                    pattern: partition.pattern_string(r),
-                    area: to_f64(&areas[r]),
-                    area_exact: format_rational(&areas[r]),
+                    pattern: pattern::to_string(&exact.patterns[r], n),
+                    area: area.map(to_f64),
+                    area_exact: area.map(format_rational),
                     witness: witness.iter().map(format_rational).collect(),
                     witness_approx: witness.iter().map(to_f64).collect(),
                 }
             })
             .collect();
-        let total: BigRational = missed.iter().map(|m| areas[m.region].clone()).sum();
-        let fraction = to_f64(&(total / &domain_area));
-        (Some(missed), Some(fraction))
+        let fraction = exact.measures.as_ref().map(|m| {
+            let total: BigRational = missed.iter().map(|x| m[x.region].clone()).sum();
+            to_f64(&(total / &domain_area))
+        });
+        (Some(missed), fraction)
     };
-    let (smallest_region, smallest) = areas
-        .iter()
-        .enumerate()
-        .min_by(|a, b| a.1.cmp(b.1))
-        .map(|(i, a)| (i, a.clone()))
-        .unwrap_or((0, domain_area.clone()));
-    let smallest_f = to_f64(&smallest);
+    let smallest = exact.measures.as_ref().and_then(|m| {
+        m.iter()
+            .enumerate()
+            .min_by(|a, b| a.1.cmp(b.1))
+            .map(|(i, a)| (i, a.clone()))
+    });
     let passed = impossible_patterns.is_empty() && wrong_points.is_empty();
     Comparison {
         exact_regions,
         estimate_regions: estimate.regions,
         relative_error: (estimate.regions - exact_regions as f64) / exact_regions as f64,
-        certified: partition.certified,
-        complete: partition.complete,
+        certified: exact.certified,
+        complete: exact.complete,
         estimate_patterns: seen.len(),
         impossible_patterns,
         wrong_points,
         boundary_patterns: boundary_ok.len(),
         missed_regions,
         missed_area_fraction,
-        smallest_region,
-        smallest_region_area: smallest_f,
-        smallest_region_area_exact: format_rational(&smallest),
-        smallest_region_scale: smallest_f.powf(1.0 / partition.dim as f64),
+        smallest_region: smallest.as_ref().map(|s| s.0),
+        smallest_region_area: smallest.as_ref().map(|s| to_f64(&s.1)),
+        smallest_region_area_exact: smallest.as_ref().map(|s| format_rational(&s.1)),
+        smallest_region_scale: smallest
+            .as_ref()
+            .map(|s| to_f64(&s.1).powf(1.0 / exact.dim as f64)),
         passed,
     }
 }
@@ -389,20 +432,26 @@ impl Comparison {
                 ),
             );
         }
-        if let (Some(m), Some(f)) = (&self.missed_regions, self.missed_area_fraction) {
+        if let Some(m) = &self.missed_regions {
             row(
                 "missed regions",
-                format!("{}   ({:.4}% of the domain)", m.len(), 100.0 * f),
+                match self.missed_area_fraction {
+                    Some(f) => format!("{}   ({:.4}% of the domain)", m.len(), 100.0 * f),
+                    None => m.len().to_string(),
+                },
             );
             let mut largest: Vec<&MissedRegion> = m.iter().collect();
-            largest.sort_by(|a, b| b.area.total_cmp(&a.area).then(a.region.cmp(&b.region)));
+            largest.sort_by(|a, b| {
+                let area = |r: &MissedRegion| r.area.unwrap_or(0.0);
+                area(b).total_cmp(&area(a)).then(a.region.cmp(&b.region))
+            });
             for r in largest.iter().take(10) {
                 row(
                     "",
                     format!(
-                        "region {} area {:.6e} at ({})",
+                        "region {}{} at ({})",
                         r.region,
-                        r.area,
+                        r.area.map(|a| format!(" area {a:.6e}")).unwrap_or_default(),
                         r.witness_approx
                             .iter()
                             .map(|w| format!("{w:.6}"))
@@ -412,13 +461,16 @@ impl Comparison {
                 );
             }
         }
-        row(
-            "smallest region",
-            format!(
-                "{} with area {:.6e} (a grid coarser than {:.3e} can miss it)",
-                self.smallest_region, self.smallest_region_area, self.smallest_region_scale
-            ),
-        );
+        if let (Some(r), Some(a), Some(h)) = (
+            self.smallest_region,
+            self.smallest_region_area,
+            self.smallest_region_scale,
+        ) {
+            row(
+                "smallest region",
+                format!("{r} with measure {a:.6e} (a grid coarser than {h:.3e} can miss it)"),
+            );
+        }
         row(
             "verdict",
             if self.passed {

@@ -27,6 +27,7 @@ pub mod exact;
 pub mod experiment;
 pub mod graph;
 pub mod init_stats;
+pub mod json;
 pub mod memory;
 pub mod net;
 pub mod partition;

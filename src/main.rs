@@ -2,12 +2,19 @@
 
 mod cli;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
 
 fn main() {
+    cli::mark_start();
     keep_freed_memory();
-    let cli = match Cli::try_parse() {
+    // Negative numbers are values, not flags, in every subcommand (`--bias-std -1` reaches the
+    // range check instead of being taken for an unknown flag).
+    let command = negative_numbers_everywhere(Cli::command());
+    let cli = match command
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
@@ -31,6 +38,12 @@ fn main() {
             std::process::exit(2);
         }
     }
+}
+
+fn negative_numbers_everywhere(command: clap::Command) -> clap::Command {
+    command
+        .allow_negative_numbers(true)
+        .mut_subcommands(negative_numbers_everywhere)
 }
 
 /// The engine frees each layer's buffers shortly before the next layer allocates buffers of about

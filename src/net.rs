@@ -71,13 +71,9 @@ impl Network {
 
     /// Parses a version-1 network file. `file` names the source in error messages.
     pub fn from_json(text: &str, file: &str) -> Result<Network> {
-        let root: Value = serde_json::from_str(text).map_err(|e| Error::Json {
-            file: file.to_string(),
-            reason: e.to_string(),
-        })?;
-        let obj = root
-            .as_object()
-            .ok_or_else(|| Error::field(file, "(top level)", "expected a JSON object"))?;
+        let root = crate::json::parse(text, file)?;
+        let obj = crate::json::object(&root, file, "(top level)")?;
+        crate::json::check_keys(obj, &["layers", "meta", "version"], file, "")?;
         if let Some(v) = obj.get("version") {
             if v.as_u64() != Some(1) {
                 return Err(Error::field(
@@ -128,6 +124,7 @@ fn parse_layer(v: &Value, file: &str, place: &str) -> Result<Layer> {
     let obj = v
         .as_object()
         .ok_or_else(|| Error::field(file, place, "expected an object with weight and bias"))?;
+    crate::json::check_keys(obj, &["weight", "bias", "type"], file, place)?;
     if let Some(t) = obj.get("type") {
         match t.as_str() {
             Some("dense") | Some("linear") => {}

@@ -30,7 +30,14 @@ pub struct CountReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub layer_seconds: Vec<f64>,
     pub engine: String,
+    /// The enumeration's wall time (with `--repeat`, the median run's).
     pub seconds: f64,
+    /// The whole command's wall time: reading the inputs, the enumeration, the graph, writing
+    /// the output files (set just before printing).
+    pub total_seconds: f64,
+    /// Time spent writing output files (regions, graph, pictures), part of `total_seconds`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vertices: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -128,6 +135,8 @@ impl CountReport {
             layer_seconds: Vec::new(),
             engine: String::new(),
             seconds,
+            total_seconds: seconds,
+            output_seconds: None,
             vertices: None,
             edges: None,
             exact_fallbacks: 0,
@@ -182,6 +191,11 @@ impl CountReport {
                 "linear regions",
                 format!("{l}   (activation regions merged across identical output maps)"),
             ));
+        } else if !self.complete {
+            rows.push((
+                "linear regions",
+                "not computed: the run stopped before the last layer".to_string(),
+            ));
         }
         if let Some(a) = self.adjacent_pairs {
             rows.push(("adjacent pairs", a.to_string()));
@@ -213,9 +227,28 @@ impl CountReport {
         rows.push((
             "time",
             format!(
-                "{:.3} s ({} engine, {} threads)",
+                "{:.3} s enumeration ({} engine, {} threads)",
                 self.seconds, self.engine, self.threads
             ),
+        ));
+        let mut parts = Vec::new();
+        if let Some(g) = self.graph_seconds {
+            parts.push(format!("graph and linear regions {g:.3} s"));
+        }
+        if let Some(o) = self.output_seconds {
+            parts.push(format!("writing files {o:.3} s"));
+        }
+        rows.push((
+            "time in all",
+            if parts.is_empty() {
+                format!("{:.3} s (reading inputs included)", self.total_seconds)
+            } else {
+                format!(
+                    "{:.3} s (of which {})",
+                    self.total_seconds,
+                    parts.join(", ")
+                )
+            },
         ));
         if !self.layer_seconds.is_empty() {
             let times: Vec<String> = self

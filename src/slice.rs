@@ -103,6 +103,30 @@ impl Slice {
         }
     }
 
+    /// The slice as a slice file (exact "p/q" strings), which [`Slice::from_json`] reads back
+    /// to an equal slice; the regions file records it so `verify` needs no slice argument.
+    pub fn to_json(&self) -> Value {
+        use crate::exact::number::format_rational as q;
+        let vector = |v: &[BigRational]| Value::from(v.iter().map(q).collect::<Vec<_>>());
+        let mut obj = serde_json::Map::new();
+        obj.insert("origin".into(), vector(&self.origin));
+        obj.insert(
+            "basis".into(),
+            Value::from(self.basis.iter().map(|b| vector(b)).collect::<Vec<_>>()),
+        );
+        let (key, corners): (&str, Vec<Value>) = match &self.domain {
+            Domain::Box(b) => (
+                "box",
+                b.iter()
+                    .map(|(lo, hi)| Value::from(vec![q(lo), q(hi)]))
+                    .collect(),
+            ),
+            Domain::Polygon(p) => ("polygon", p.iter().map(|c| vector(c)).collect()),
+        };
+        obj.insert(key.into(), Value::from(corners));
+        Value::Object(obj)
+    }
+
     /// The default box [-1, 1]^d.
     pub fn default_box(d: usize) -> Vec<(BigRational, BigRational)> {
         vec![(-BigRational::one(), BigRational::one()); d]
@@ -128,13 +152,14 @@ impl Slice {
 
     /// Parses a slice file for a network with input dimension `n0` (docs/formats.md).
     pub fn from_json(text: &str, file: &str, n0: usize) -> Result<Slice> {
-        let root: Value = serde_json::from_str(text).map_err(|e| Error::Json {
-            file: file.to_string(),
-            reason: e.to_string(),
-        })?;
-        let obj = root
-            .as_object()
-            .ok_or_else(|| Error::field(file, "(top level)", "expected a JSON object"))?;
+        let root = crate::json::parse(text, file)?;
+        let obj = crate::json::object(&root, file, "(top level)")?;
+        crate::json::check_keys(
+            obj,
+            &["origin", "basis", "through", "box", "polygon", "meta"],
+            file,
+            "",
+        )?;
         let (origin, basis) = if let Some(through) = obj.get("through") {
             if obj.contains_key("origin") || obj.contains_key("basis") {
                 return Err(Error::field(
@@ -347,14 +372,22 @@ fn parse_polygon(v: &Value, file: &str) -> Result<Vec<[BigRational; 2]>> {
     }
     // A strictly convex polygon turns once: the turning check above plus a positive area can
     // still pass a star polygon, so check that the corners wind exactly once.
+    // Each edge's direction is scaled exactly to a largest component of 1 before it becomes
+    // floats, so tiny or huge coordinates (1e-200) cannot underflow or overflow the angles; each
+    // turn is known (exactly, above) to lie in (0, π), which `atan2` of a non-negative first
+    // argument keeps whatever the rounding.
+    let direction = |a: &[BigRational; 2], b: &[BigRational; 2]| {
+        let (dx, dy) = (&b[0] - &a[0], &b[1] - &a[1]);
+        let m = dx.abs().max(dy.abs());
+        (to_f64(&(dx / &m)), to_f64(&(dy / &m)))
+    };
     let mut winding = 0.0f64;
     for i in 0..n {
-        let a = &p[i];
-        let b = &p[(i + 1) % n];
-        let c = &p[(i + 2) % n];
-        let u = (to_f64(&(&b[0] - &a[0])), to_f64(&(&b[1] - &a[1])));
-        let w = (to_f64(&(&c[0] - &b[0])), to_f64(&(&c[1] - &b[1])));
-        winding += (u.0 * w.1 - u.1 * w.0).atan2(u.0 * w.0 + u.1 * w.1);
+        let u = direction(&p[i], &p[(i + 1) % n]);
+        let w = direction(&p[(i + 1) % n], &p[(i + 2) % n]);
+        winding += (u.0 * w.1 - u.1 * w.0)
+            .max(0.0)
+            .atan2(u.0 * w.0 + u.1 * w.1);
     }
     if (winding - std::f64::consts::TAU).abs() > 1e-6 {
         return Err(Error::field(

@@ -1,11 +1,13 @@
 //! `relu-regions bounds`: the bounds of docs/guide.md#bounds for a network on a slice, optionally
 //! with the count.
 
-use super::inputs::{load_network, load_slice};
+use super::inputs::{exact_regions, load_network, load_slice};
+use super::output::emit;
+use super::progress::Bar;
 use anyhow::Result;
 use clap::Args;
 use relu_regions::bounds::bounds_for_slice;
-use relu_regions::{count_regions, EnumerateConfig};
+use relu_regions::Restricted;
 
 #[derive(Debug, Args)]
 pub struct BoundsArgs {
@@ -23,6 +25,9 @@ pub struct BoundsArgs {
     /// Print one JSON object (integer bounds as decimal strings).
     #[arg(long)]
     pub json: bool,
+    /// No progress bar (with --count).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 pub fn run(args: &BoundsArgs) -> Result<i32> {
@@ -31,31 +36,33 @@ pub fn run(args: &BoundsArgs) -> Result<i32> {
     let mut bounds = bounds_for_slice(&net.hidden_widths(), &slice);
     let mut count = None;
     if args.count {
-        let partition = count_regions(&net, &slice, &EnumerateConfig::default())?;
-        count = Some(partition.regions.len());
-        bounds = bounds.with_count(partition.regions.len());
+        let restricted = Restricted::new(&net, &slice)?;
+        let regions = exact_regions(&restricted, &slice, &Bar::new(!args.quiet))?;
+        count = Some(regions.patterns.len());
+        bounds = bounds.with_count(regions.patterns.len());
     }
     if args.json {
         let mut value = serde_json::to_value(&bounds)?;
         if let Some(c) = count {
             value["activation_regions"] = c.into();
         }
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
     } else {
         let mut widths = vec![bounds.dim.to_string()];
         widths.extend(bounds.widths.iter().map(|w| w.to_string()));
-        println!(
-            "  {:<20} {name} (restricted: {}, {} hidden neurons)",
+        let mut text = format!(
+            "  {:<20} {name} (restricted: {}, {} hidden neurons)\n",
             "network",
             widths.join("-"),
             bounds.neurons
         );
         if let Some(c) = count {
-            println!("  {:<20} {c}   (exact)", "activation regions");
+            text += &format!("  {:<20} {c}   (exact)\n", "activation regions");
         }
         for (k, v) in bounds.table_rows(count) {
-            println!("  {k:<20} {v}");
+            text += &format!("  {k:<20} {v}\n");
         }
+        emit(&text)?;
     }
     Ok(0)
 }

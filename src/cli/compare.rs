@@ -1,10 +1,12 @@
 //! `relu-regions compare`: check an outside tool's estimate against the exact partition.
 
-use super::inputs::{load_network, load_slice, read_file};
+use super::inputs::{exact_regions, load_network, load_slice, read_file};
+use super::output::emit;
+use super::progress::Bar;
 use anyhow::Result;
 use clap::Args;
 use relu_regions::compare::{compare, Estimate};
-use relu_regions::{enumerate, EnumerateConfig, NoProgress, Restricted};
+use relu_regions::Restricted;
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -22,6 +24,9 @@ pub struct CompareArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Exit code 1 when the estimate holds an impossible pattern or a wrong point.
@@ -35,17 +40,12 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
         &slice.domain,
         restricted.neurons,
     )?;
-    let partition = enumerate(
-        &restricted,
-        &slice.domain,
-        &EnumerateConfig::default(),
-        &NoProgress,
-    )?;
-    let result = compare(&partition, &restricted, &estimate);
+    let exact = exact_regions(&restricted, &slice, &Bar::new(!args.quiet))?;
+    let result = compare(&exact, &restricted, &estimate);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
+        emit(&format!("{}\n", serde_json::to_string_pretty(&result)?))?;
     } else {
-        print!("{}", result.table());
+        emit(&result.table())?;
     }
     Ok(if result.passed { 0 } else { 1 })
 }

@@ -1,7 +1,8 @@
 //! `relu-regions count`.
 
 use super::inputs::{load_network, load_slice};
-use super::progress::Bar;
+use super::output::{check_outputs, emit, write_file};
+use super::progress::{Bar, Spinner};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use relu_regions::certificate::partition_file_with;
@@ -82,6 +83,30 @@ pub struct CountArgs {
 }
 
 pub fn run(args: &CountArgs) -> Result<i32> {
+    if let Some(path) = &args.graph {
+        if !(path.ends_with(".json") || path.ends_with(".dot") || path.ends_with(".graphml")) {
+            return Err(relu_regions::Error::usage(
+                "--graph",
+                format!("{path}: the file name must end in .json, .dot or .graphml"),
+            )
+            .into());
+        }
+    }
+    let inputs: Vec<&str> = args
+        .net
+        .iter()
+        .chain(&args.subspace)
+        .map(String::as_str)
+        .collect();
+    check_outputs(
+        &inputs,
+        &[
+            ("--regions", args.regions.as_deref()),
+            ("--graph", args.graph.as_deref()),
+            ("--svg", args.svg.as_deref()),
+            ("--png", args.png.as_deref()),
+        ],
+    )?;
     let (net, name) = load_network(args.net.as_deref())?;
     let slice = load_slice(&net, args.subspace.as_deref(), args.box_.as_deref())?;
     let restricted = Restricted::new(&net, &slice)?;
@@ -143,20 +168,27 @@ pub fn run(args: &CountArgs) -> Result<i32> {
         report.floor_seconds = Some(times[2]);
         report.floor_ratio = Some(seconds / times[2]);
     }
-    if let Some(path) = &args.graph {
-        if !(path.ends_with(".json") || path.ends_with(".dot") || path.ends_with(".graphml")) {
-            return Err(relu_regions::Error::usage(
-                "--graph",
-                format!("{path}: the file name must end in .json, .dot or .graphml"),
-            )
-            .into());
-        }
-    }
     let mut labels = None;
     // Exact vertices, once, for the graph's exact edge lengths and for the regions file.
-    let exact_points = (args.graph.is_some() || args.regions.is_some())
+    let exact_points = ((args.graph.is_some() && partition.complete) || args.regions.is_some())
         .then(|| pool.install(|| partition.exact_vertices()));
-    if !args.no_linear || args.graph.is_some() || args.colour_by == ColourBy::Linear {
+    let wants_graph = !args.no_linear || args.graph.is_some() || args.colour_by == ColourBy::Linear;
+    let mut output_seconds = 0.0;
+    if wants_graph && !partition.complete {
+        // The regions of a stopped run are those of the layers done so far: their output maps
+        // are not the network's, so there are no linear regions to report (and no graph file).
+        if args.graph.is_some() || args.colour_by == ColourBy::Linear {
+            eprintln!(
+                "relu-regions: the run stopped before the last layer; no adjacency graph or \
+                 linear regions{}",
+                if args.graph.is_some() {
+                    " (--graph not written)"
+                } else {
+                    ""
+                }
+            );
+        }
+    } else if wants_graph {
         let t = Instant::now();
         let lengths_from = exact_points.as_deref().filter(|_| args.graph.is_some());
         let graph = pool.install(|| RegionGraph::build(&partition, &restricted, lengths_from));
@@ -164,6 +196,8 @@ pub fn run(args: &CountArgs) -> Result<i32> {
         report.linear_regions = Some(graph.linear.count);
         report.adjacent_pairs = Some(graph.graph.edge_count());
         if let Some(path) = &args.graph {
+            let t = Instant::now();
+            let spinner = Spinner::new(!args.quiet, format!("writing the graph to {path}"));
             let text = if path.ends_with(".dot") {
                 graph.to_dot()
             } else if path.ends_with(".graphml") {
@@ -171,45 +205,70 @@ pub fn run(args: &CountArgs) -> Result<i32> {
             } else {
                 serde_json::to_string_pretty(&graph.to_json())?
             };
-            write(path, text.as_bytes())?;
+            write_file("--graph", path, text.as_bytes())?;
+            spinner.finish();
+            output_seconds += t.elapsed().as_secs_f64();
         }
         labels = Some(graph.linear.label.clone());
     }
     if args.svg.is_some() || args.png.is_some() {
+        let t = Instant::now();
+        let spinner = Spinner::new(!args.quiet, "drawing the partition".into());
         let scene = if partition.dim == 1 {
             picture::segment_scene(&partition, &restricted, args.size, args.size / 2)
         } else {
-            let colouring = match args.colour_by {
-                ColourBy::Regions => Colouring::Regions,
-                ColourBy::Linear => Colouring::LinearRegions,
+            let colouring = match (args.colour_by, &labels) {
+                (ColourBy::Linear, Some(_)) => Colouring::LinearRegions,
+                _ => Colouring::Regions,
             };
             picture::planar_scene(&partition, args.size, colouring, labels.as_deref())
         };
         if let Some(path) = &args.svg {
-            write(path, picture::to_svg(&scene).as_bytes())?;
+            write_file("--svg", path, picture::to_svg(&scene).as_bytes())?;
         }
         if let Some(path) = &args.png {
-            write(path, &picture::to_png(&scene))?;
+            write_file("--png", path, &picture::to_png(&scene))?;
         }
+        spinner.finish();
+        output_seconds += t.elapsed().as_secs_f64();
     }
     if let Some(path) = &args.regions {
+        let t = Instant::now();
+        let spinner = Spinner::new(
+            !args.quiet,
+            format!("writing {} regions to {path}", partition.regions.len()),
+        );
         let points = exact_points
             .as_deref()
             .expect("computed above for --regions");
-        let file = pool.install(|| partition_file_with(&partition, points));
+        let mut file = pool.install(|| partition_file_with(&partition, points));
+        file.slice = Some(slice.to_json());
         let text = serde_json::to_string(&file)?;
-        std::fs::write(path, text).map_err(|e| {
-            anyhow::anyhow!(relu_regions::Error::usage(
-                path,
-                format!("cannot write: {e}")
-            ))
-        })?;
+        write_file("--regions", path, text.as_bytes())?;
+        spinner.finish();
+        output_seconds += t.elapsed().as_secs_f64();
     }
+    if args.regions.is_some() || args.graph.is_some() || args.svg.is_some() || args.png.is_some() {
+        report.output_seconds = Some(output_seconds);
+    }
+    finish_report(&mut report, args.json)
+}
+
+/// Sets the whole run's time and the peak memory, then prints the report (JSON or table).
+fn finish_report(report: &mut CountReport, json: bool) -> Result<i32> {
     report.peak_memory_bytes = peak_memory_bytes();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    report.total_seconds = crate::cli::seconds_since_start();
+    if !report.complete {
+        eprintln!(
+            "relu-regions: stopped by --max-regions after {} regions: the count is a lower bound \
+             (complete: false)",
+            report.activation_regions
+        );
+    }
+    if json {
+        emit(&format!("{}\n", serde_json::to_string_pretty(report)?))?;
     } else {
-        print!("{}", report.table());
+        emit(&report.table())?;
     }
     Ok(0)
 }
@@ -251,22 +310,7 @@ fn run_lp(
         relu_regions::bounds::bounds_for_slice(&partition.widths, slice)
             .with_count(partition.regions.len()),
     );
-    report.peak_memory_bytes = peak_memory_bytes();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", report.table());
-    }
-    Ok(0)
-}
-
-fn write(path: &str, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).map_err(|e| {
-        anyhow::anyhow!(relu_regions::Error::usage(
-            path,
-            format!("cannot write: {e}")
-        ))
-    })
+    finish_report(&mut report, args.json)
 }
 
 /// Peak resident memory of this process (Linux VmHWM), if available.

@@ -1,6 +1,7 @@
 //! `relu-regions experiment`: reproducible experiments that need exact counts.
 
 use super::inputs::read_file;
+use super::output::{emit, write_file};
 use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
 use relu_regions::experiment::{hanin_rolnick, HrConfig};
@@ -81,25 +82,20 @@ fn run_hr(args: &HrArgs) -> Result<i32> {
     };
     let report = hanin_rolnick(&data, &cfg)?;
     if let Some(path) = &args.svg {
-        std::fs::write(path, report.svg()).map_err(|e| {
-            anyhow!(relu_regions::Error::usage(
-                path,
-                format!("cannot write: {e}")
-            ))
-        })?;
+        write_file("--svg", path, report.svg().as_bytes())?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
     } else {
-        println!(
-            "{} data points of dimension {}, seed {} (ChaCha8), bias sd {}, window [-{h}, {h}]^2",
+        emit(&format!(
+            "{} data points of dimension {}, seed {} (ChaCha8), bias sd {}, window [-{h}, {h}]^2\n{}",
             report.data_points,
             report.input_dim,
             report.seed,
             report.bias_std,
+            report.table(),
             h = report.half_width
-        );
-        print!("{}", report.table());
+        ))?;
     }
     Ok(0)
 }
@@ -112,12 +108,14 @@ fn parse_points(text: &str, file: &str) -> Result<Vec<Vec<f64>>> {
             reason: reason.to_string(),
         })
     };
-    let root: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        anyhow!(relu_regions::Error::Json {
-            file: file.to_string(),
-            reason: e.to_string(),
-        })
-    })?;
+    let root = relu_regions::json::parse(text, file)?;
+    let obj = relu_regions::json::object(&root, file, "(top level)")?;
+    relu_regions::json::check_keys(
+        obj,
+        &["points", "through", "labels", "box", "meta"],
+        file,
+        "",
+    )?;
     let key = if root.get("points").is_some() {
         "points"
     } else {

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use super::output::{emit, write_file};
 use anyhow::Context;
 use relu_regions::init_stats::{
     plot, sweeps, Architecture, Branch, ConvShape, EtaSchedule, Experiment, Init, InitStatsError,
@@ -248,14 +249,13 @@ pub fn run(args: &InitStatsArgs) -> anyhow::Result<i32> {
                 Ok(s) => s,
                 Err(e) => return Ok(usage(e)),
             };
-        if args.json {
-            println!("{}", sweep.to_json());
-        } else {
-            print!("{}", sweep.to_markdown());
-        }
         if let Some(path) = &args.svg {
-            std::fs::write(path, &sweep.svg)
-                .with_context(|| format!("writing --svg {}", path.display()))?;
+            write_file("--svg", &path.to_string_lossy(), sweep.svg.as_bytes())?;
+        }
+        if args.json {
+            emit(&format!("{}\n", sweep.to_json()))?;
+        } else {
+            emit(&sweep.to_markdown())?;
         }
         return Ok(0);
     }
@@ -268,14 +268,17 @@ pub fn run(args: &InitStatsArgs) -> anyhow::Result<i32> {
         Ok(r) => r,
         Err(e) => return Ok(usage(e)),
     };
-    if args.json {
-        println!("{}", report.to_json());
-    } else {
-        print!("{}", report.to_table());
-    }
     if let Some(path) = &args.svg {
-        std::fs::write(path, plot::report_chart(&report))
-            .with_context(|| format!("writing --svg {}", path.display()))?;
+        write_file(
+            "--svg",
+            &path.to_string_lossy(),
+            plot::report_chart(&report).as_bytes(),
+        )?;
+    }
+    if args.json {
+        emit(&format!("{}\n", report.to_json()))?;
+    } else {
+        emit(&report.to_table())?;
     }
     Ok(0)
 }

@@ -8,11 +8,26 @@ pub mod count;
 pub mod experiment;
 pub mod init_stats;
 pub mod inputs;
+pub mod output;
 pub mod progress;
 pub mod sample;
 pub mod verify;
 
 use clap::{Parser, Subcommand};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
+/// Marks the start of the command (call first thing in `main`).
+pub fn mark_start() {
+    STARTED.get_or_init(Instant::now);
+}
+
+/// Seconds since the command started (the whole run's wall time in reports).
+pub fn seconds_since_start() -> f64 {
+    STARTED.get_or_init(Instant::now).elapsed().as_secs_f64()
+}
 
 #[derive(Debug, Parser)]
 #[command(

@@ -56,3 +56,58 @@ impl ProgressSink for Bar {
         self.bar.finish_and_clear();
     }
 }
+
+/// A spinner on stderr for a step without a count (writing a file, checking a certificate): it
+/// appears only if the step is still running after a second, and says what is being done.
+pub struct Spinner {
+    done: std::sync::Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Spinner {
+    pub fn new(enabled: bool, message: String) -> Spinner {
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let thread = enabled.then(|| {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                while start.elapsed() < Duration::from_secs(1) {
+                    if done.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    std::thread::park_timeout(Duration::from_millis(50));
+                }
+                let bar = ProgressBar::new_spinner();
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                        .expect("valid template"),
+                );
+                bar.set_message(message);
+                while !done.load(Ordering::Relaxed) {
+                    bar.tick();
+                    std::thread::park_timeout(Duration::from_millis(100));
+                }
+                bar.finish_and_clear();
+            })
+        });
+        Spinner { done, thread }
+    }
+
+    pub fn finish(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -2,6 +2,7 @@
 //! (docs/guide.md#sampling-estimators).
 
 use super::inputs::{load_network, load_slice};
+use super::output::emit;
 use anyhow::Result;
 use clap::Args;
 use rand::SeedableRng;
@@ -61,17 +62,19 @@ pub fn run(args: &SampleArgs) -> Result<i32> {
     value["network"] = name.into();
     value["dim"] = slice.dim().into();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
     } else {
         let obj = value.as_object().expect("an object");
+        let mut text = String::new();
         for (k, v) in obj {
             if k == "regions" || k == "lengths" {
                 let n = v.as_array().map_or(0, |a| a.len());
-                println!("  {k:<24} ({n} values; see --json)");
+                text += &format!("  {k:<24} ({n} values; see --json)\n");
             } else {
-                println!("  {k:<24} {v}");
+                text += &format!("  {k:<24} {v}\n");
             }
         }
+        emit(&text)?;
     }
     Ok(0)
 }

@@ -2,16 +2,18 @@
 //! (docs/guide.md#exactness-and-the-certificate).
 
 use super::inputs::{load_network, load_slice, read_file};
+use super::output::emit;
 use anyhow::Result;
 use clap::Args;
 use relu_regions::certificate::{verify, PartitionFile};
-use relu_regions::Restricted;
+use relu_regions::{Restricted, Slice};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Network JSON.
     pub net: String,
-    /// Slice JSON (default: the identity slice over --box).
+    /// Slice JSON. Default: the slice recorded in the regions file (files written by
+    /// `count --regions` record it), else the identity slice over --box.
     #[arg(long, value_name = "FILE")]
     pub subspace: Option<String>,
     #[arg(long = "box", value_name = "LO:HI,...", allow_hyphen_values = true)]
@@ -19,12 +21,13 @@ pub struct VerifyArgs {
     /// The regions file to check.
     #[arg(long, value_name = "FILE")]
     pub partition: String,
+    /// No progress messages.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 pub fn run(args: &VerifyArgs) -> Result<i32> {
     let (net, _) = load_network(Some(&args.net))?;
-    let slice = load_slice(&net, args.subspace.as_deref(), args.box_.as_deref())?;
-    let restricted = Restricted::new(&net, &slice)?;
     let text = read_file(&args.partition)?;
     let file: PartitionFile = serde_json::from_str(&text).map_err(|e| {
         anyhow::anyhow!(relu_regions::Error::Json {
@@ -32,13 +35,46 @@ pub fn run(args: &VerifyArgs) -> Result<i32> {
             reason: e.to_string(),
         })
     })?;
-    match verify(&restricted.exact, &slice.domain, &file) {
+    let recorded = match &file.slice {
+        Some(v) => Some(Slice::from_json(
+            &v.to_string(),
+            &format!("{}: slice", args.partition),
+            net.input_dim(),
+        )?),
+        None => None,
+    };
+    let slice = match (&recorded, args.subspace.is_some() || args.box_.is_some()) {
+        (Some(recorded), false) => recorded.clone(),
+        (recorded, _) => {
+            let given = load_slice(&net, args.subspace.as_deref(), args.box_.as_deref())?;
+            if let Some(recorded) = recorded {
+                if *recorded != given {
+                    emit(
+                        "REJECTED: the slice given (--subspace/--box) is not the slice the regions \
+                         file records; leave them out to check the file on its own slice\n",
+                    )?;
+                    return Ok(1);
+                }
+            }
+            given
+        }
+    };
+    let restricted = Restricted::new(&net, &slice)?;
+    let spinner = super::progress::Spinner::new(
+        !args.quiet,
+        format!("checking {} regions", file.regions.len()),
+    );
+    let verdict = verify(&restricted.exact, &slice.domain, &file);
+    spinner.finish();
+    match verdict {
         Ok(regions) => {
-            println!("verified: {regions} regions are exactly the activation regions (certificate holds)");
+            emit(&format!(
+                "verified: {regions} regions are exactly the activation regions (certificate holds)\n"
+            ))?;
             Ok(0)
         }
         Err(reason) => {
-            println!("REJECTED: {reason}");
+            emit(&format!("REJECTED: {reason}\n"))?;
             Ok(1)
         }
     }

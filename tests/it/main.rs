@@ -12,5 +12,6 @@ mod lp;
 mod property_2d;
 mod reanchor;
 mod reference;
+mod regressions;
 mod sampling;
 mod support;
