@@ -73,21 +73,33 @@ pub fn partition_file(p: &Partition) -> PartitionFile {
 /// [`partition_file`] from exact vertices already computed ([`Partition::exact_vertices`]).
 /// Record the slice with [`PartitionFile::slice`].
 pub fn partition_file_with(p: &Partition, points: &[ExactPoint]) -> PartitionFile {
+    // Each vertex's text once (a vertex is in three or four regions; its reduction costs gcds).
+    let vertex_text: Vec<(Vec<String>, Vec<Option<f64>>)> = points
+        .par_iter()
+        .map(|v| {
+            let q = v.to_rationals();
+            (
+                q.iter().map(format_rational).collect(),
+                v.to_f64().into_iter().map(finite).collect(),
+            )
+        })
+        .collect();
     let regions = (0..p.regions.len())
         .into_par_iter()
         .map(|r| {
             let verts = p.region_points(r, points);
             let m = measure(p.dim, &verts);
             let w = centroid(p.dim, &verts);
+            let ids = p.regions.get(r).verts;
             RegionRecord {
                 pattern: p.pattern_string(r),
-                vertices: verts
+                vertices: ids
                     .iter()
-                    .map(|v| v.to_rationals().iter().map(format_rational).collect())
+                    .map(|&i| vertex_text[i as usize].0.clone())
                     .collect(),
-                vertices_f64: verts
+                vertices_f64: ids
                     .iter()
-                    .map(|v| v.to_f64().into_iter().map(finite).collect())
+                    .map(|&i| vertex_text[i as usize].1.clone())
                     .collect(),
                 measure: format_rational(&m),
                 measure_f64: finite(to_f64(&m)),

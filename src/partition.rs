@@ -148,27 +148,76 @@ impl Partition {
 }
 
 /// Exact length (d = 1) or shoelace area (d = 2, counter-clockwise) of a cell.
+///
+/// Fraction-free: the terms are summed over the product of the vertices' denominators and the
+/// result is reduced once (one gcd, where adding reduced rationals took one per term).
 pub fn measure(dim: usize, v: &[&ExactPoint]) -> BigRational {
     if dim == 1 {
-        return v[1].coord(0) - v[0].coord(0);
+        return BigRational::new(
+            &v[1].num[0] * &v[0].den - &v[0].num[0] * &v[1].den,
+            &v[0].den * &v[1].den,
+        );
     }
-    let mut twice = BigRational::zero();
-    for i in 0..v.len() {
-        let (a, b) = (v[i], v[(i + 1) % v.len()]);
-        let num = &a.num[0] * &b.num[1] - &a.num[1] * &b.num[0];
-        twice += BigRational::new(num, &a.den * &b.den);
+    // 2·area = Σ (x_i y_{i+1} − x_{i+1} y_i) / (d_i d_{i+1}); over Π d_k, term i carries the
+    // other vertices' denominators.
+    let m = v.len();
+    let mut num = BigInt::zero();
+    for i in 0..m {
+        let (a, b) = (v[i], v[(i + 1) % m]);
+        let mut term = &a.num[0] * &b.num[1] - &a.num[1] * &b.num[0];
+        for (k, p) in v.iter().enumerate() {
+            if k != i && k != (i + 1) % m {
+                term *= &p.den;
+            }
+        }
+        num += term;
     }
-    twice / BigRational::from_integer(BigInt::from(2))
+    let den = v.iter().fold(BigInt::from(2), |acc, p| acc * &p.den);
+    BigRational::new(num, den)
 }
 
-/// The vertex average: strictly inside a convex cell with non-empty interior.
+/// A point strictly inside a convex cell with non-empty interior: for d = 2 the centroid of
+/// the first triangle of its vertices with positive area (vertices may be collinear along an
+/// edge, so the first three need not do), for d = 1 the midpoint. Three vertices, not all: a
+/// small exact number where the average of every vertex had the product of all denominators.
 pub fn centroid(dim: usize, v: &[&ExactPoint]) -> Vec<BigRational> {
-    let count = BigRational::from_integer(BigInt::from(v.len()));
+    let picked: Vec<&ExactPoint> = if dim == 1 {
+        vec![v[0], v[1]]
+    } else {
+        let k = (2..v.len())
+            .find(|&k| orientation(v[0], v[1], v[k]) != 0)
+            .expect("a cell with positive area has three vertices not on one line");
+        vec![v[0], v[1], v[k]]
+    };
+    let den = picked
+        .iter()
+        .fold(BigInt::from(picked.len()), |acc, p| acc * &p.den);
     (0..dim)
-        .map(|k| {
-            v.iter()
-                .fold(BigRational::zero(), |acc, p| acc + p.coord(k))
-                / &count
+        .map(|c| {
+            let num: BigInt = (0..picked.len())
+                .map(|i| {
+                    picked
+                        .iter()
+                        .enumerate()
+                        .filter(|&(j, _)| j != i)
+                        .fold(picked[i].num[c].clone(), |acc, (_, p)| acc * &p.den)
+                })
+                .sum();
+            BigRational::new(num, den.clone())
         })
         .collect()
+}
+
+/// The sign of the orientation of three points in the plane (+1 counter-clockwise).
+fn orientation(a: &ExactPoint, b: &ExactPoint, c: &ExactPoint) -> i32 {
+    // (b − a) × (c − a) times the positive a.den² b.den c.den.
+    let bx = &b.num[0] * &a.den - &a.num[0] * &b.den;
+    let by = &b.num[1] * &a.den - &a.num[1] * &b.den;
+    let cx = &c.num[0] * &a.den - &a.num[0] * &c.den;
+    let cy = &c.num[1] * &a.den - &a.num[1] * &c.den;
+    match (bx * cy - by * cx).sign() {
+        num_bigint::Sign::Plus => 1,
+        num_bigint::Sign::Minus => -1,
+        num_bigint::Sign::NoSign => 0,
+    }
 }
