@@ -29,15 +29,10 @@ fn random_net(seed: u64, d: usize, widths: &[usize]) -> Network {
         let bias = (0..n_out)
             .map(|_| Num::F64((rng.random_range(-0.1..0.1f64)) as f32 as f64))
             .collect();
-        layers.push(Layer {
-            n_in,
-            n_out,
-            weight,
-            bias,
-        });
+        layers.push(Layer::dense(n_in, n_out, weight, bias));
         n_in = n_out;
     }
-    Network { layers }
+    Network::from_layers(layers)
 }
 
 fn count(net: &Network, backend: LpBackend) -> usize {

@@ -15,6 +15,7 @@ use crate::exact::number::{format_rational, parse_rational, to_f64};
 use crate::exact::{ExactNet, ExactPoint};
 use crate::partition::{centroid, measure, Partition};
 use crate::pattern;
+use crate::restrict::Restricted;
 use crate::slice::Domain;
 
 use num_traits::Signed;
@@ -129,9 +130,14 @@ pub type Rejection = String;
 
 /// Checks a regions file against the restricted network and its domain. `Ok(regions)` when the
 /// file is exactly the activation-region partition.
-pub fn verify(net: &ExactNet, domain: &Domain, file: &PartitionFile) -> Result<usize, Rejection> {
+pub fn verify(
+    restricted: &Restricted,
+    domain: &Domain,
+    file: &PartitionFile,
+) -> Result<usize, Rejection> {
+    let net: &ExactNet = &restricted.exact;
     let d = net.d;
-    let n: usize = net.widths().iter().sum();
+    let units = restricted.units();
     if file.format != FORMAT {
         return Err(format!(
             "format is \"{}\", expected \"{FORMAT}\" (not a regions file of relu-regions)",
@@ -174,8 +180,9 @@ pub fn verify(net: &ExactNet, domain: &Domain, file: &PartitionFile) -> Result<u
     let mut cells = Vec::with_capacity(file.regions.len());
     let mut seen_patterns = HashSet::new();
     for (r, rec) in file.regions.iter().enumerate() {
-        let bits = pattern::from_str(&rec.pattern, n)
-            .ok_or_else(|| format!("regions[{r}].pattern: expected {n} characters 0/1"))?;
+        let bits = restricted
+            .pattern_from_str(&rec.pattern)
+            .ok_or_else(|| format!("regions[{r}].pattern: expected {units} characters 0/1"))?;
         if !seen_patterns.insert(bits.clone()) {
             return Err(format!("regions[{r}]: pattern repeats an earlier region's"));
         }
@@ -263,7 +270,8 @@ pub fn verify(net: &ExactNet, domain: &Domain, file: &PartitionFile) -> Result<u
             for (l, z) in acts.num.iter().enumerate() {
                 for (j, x) in z.iter().enumerate() {
                     let active = pattern::get(bits, i);
-                    if (active && x.is_negative()) || (!active && x.is_positive()) {
+                    let unit = j < restricted.split[l];
+                    if unit && ((active && x.is_negative()) || (!active && x.is_positive())) {
                         return Err(format!(
                             "regions[{r}]: at vertex {:?} neuron {j} of layer {} is {} but the pattern says {}",
                             v.to_f64(),
@@ -289,9 +297,10 @@ pub fn verify(net: &ExactNet, domain: &Domain, file: &PartitionFile) -> Result<u
             let p = ExactPoint::from_rationals(witness);
             let acts = net.forward(&p, last);
             let mut i = 0;
-            for z in &acts.num {
-                for x in z {
-                    if x.is_positive() != pattern::get(bits, i) {
+            for (l, z) in acts.num.iter().enumerate() {
+                for (j, x) in z.iter().enumerate() {
+                    let unit = j < restricted.split[l];
+                    if unit && x.is_positive() != pattern::get(bits, i) {
                         return Err(format!(
                             "regions[{r}]: the witness has a different pattern (neuron {i})"
                         ));

@@ -41,7 +41,12 @@ pub struct Estimate {
 impl Estimate {
     /// Reads an estimate for a slice over `domain` and a network with `neurons` hidden neurons.
     /// `file` names the source in error messages.
-    pub fn from_json(text: &str, file: &str, domain: &Domain, neurons: usize) -> Result<Estimate> {
+    pub fn from_json(
+        text: &str,
+        file: &str,
+        domain: &Domain,
+        net: &Restricted,
+    ) -> Result<Estimate> {
         let root = crate::json::parse(text, file)?;
         let obj = crate::json::object(&root, file, "(top level)")?;
         crate::json::check_keys(obj, &["regions", "patterns", "points", "meta"], file, "")?;
@@ -65,7 +70,7 @@ impl Estimate {
                 .ok_or_else(|| Error::field(file, "patterns", "expected an array of patterns"))?
                 .iter()
                 .enumerate()
-                .map(|(i, p)| parse_pattern(p, file, &format!("patterns[{i}]"), neurons))
+                .map(|(i, p)| parse_pattern(p, file, &format!("patterns[{i}]"), net))
                 .collect::<Result<_>>()?,
         };
         let d = domain.dim();
@@ -122,13 +127,14 @@ impl Estimate {
     }
 }
 
-fn parse_pattern(v: &Value, file: &str, field: &str, n: usize) -> Result<Vec<u64>> {
+fn parse_pattern(v: &Value, file: &str, field: &str, net: &Restricted) -> Result<Vec<u64>> {
+    let n = net.units();
     if let Some(s) = v.as_str() {
-        return pattern::from_str(s, n).ok_or_else(|| {
+        return net.pattern_from_str(s).ok_or_else(|| {
             Error::field(
                 file,
                 field,
-                format!("expected a string of {n} characters '0'/'1' (one per hidden neuron)"),
+                format!("expected a string of {n} characters '0'/'1' (one per hidden unit)"),
             )
         });
     }
@@ -144,14 +150,14 @@ fn parse_pattern(v: &Value, file: &str, field: &str, n: usize) -> Result<Vec<u64
             file,
             field,
             format!(
-                "has {} entries, the network has {n} hidden neurons",
+                "has {} entries, the network has {n} hidden units",
                 arr.len()
             ),
         ));
     }
-    let mut bits = vec![0u64; pattern::words(n)];
+    let mut units = Vec::with_capacity(n);
     for (i, x) in arr.iter().enumerate() {
-        let on = match x {
+        units.push(match x {
             Value::Bool(b) => *b,
             Value::Number(k) if k.as_u64() == Some(1) => true,
             Value::Number(k) if k.as_u64() == Some(0) => false,
@@ -162,10 +168,17 @@ fn parse_pattern(v: &Value, file: &str, field: &str, n: usize) -> Result<Vec<u64
                     format!("expected 0 or 1, found {other}"),
                 ))
             }
-        };
-        pattern::set(&mut bits, i, on);
+        });
     }
-    Ok(bits)
+    Ok(pattern::from_unit_str(
+        &units
+            .iter()
+            .map(|&b| if b { '1' } else { '0' })
+            .collect::<String>(),
+        &net.widths,
+        &net.split,
+    )
+    .expect("one entry per unit"))
 }
 
 /// A pattern of the estimate that no region has.
@@ -282,7 +295,6 @@ impl ExactRegions {
 
 /// Compares `estimate` with the exact regions of `net` (the same restricted network).
 pub fn compare(exact: &ExactRegions, net: &Restricted, estimate: &Estimate) -> Comparison {
-    let n = net.neurons;
     let exact_regions = exact.patterns.len();
     let by_pattern: HashMap<&[u64], usize> = exact
         .patterns
@@ -300,8 +312,8 @@ pub fn compare(exact: &ExactRegions, net: &Restricted, estimate: &Estimate) -> C
             wrong_points.push(WrongPoint {
                 index: i,
                 point: t.iter().map(format_rational).collect(),
-                claimed: pattern::to_string(claimed, n),
-                actual: pattern::to_string(&actual, n),
+                claimed: net.pattern_string(claimed),
+                actual: net.pattern_string(&actual),
                 on_boundary,
             });
         } else if on_boundary {
@@ -313,7 +325,7 @@ pub fn compare(exact: &ExactRegions, net: &Restricted, estimate: &Estimate) -> C
         if !by_pattern.contains_key(p.as_slice()) && !boundary_ok.contains(&i) {
             impossible_patterns.push(ImpossiblePattern {
                 index: i,
-                pattern: pattern::to_string(p, n),
+                pattern: net.pattern_string(p),
             });
         }
     }
@@ -329,7 +341,7 @@ pub fn compare(exact: &ExactRegions, net: &Restricted, estimate: &Estimate) -> C
                 let area = exact.measures.as_ref().map(|m| &m[r]);
                 MissedRegion {
                     region: r,
-                    pattern: pattern::to_string(&exact.patterns[r], n),
+                    pattern: net.pattern_string(&exact.patterns[r]),
                     area: area.map(to_f64),
                     area_exact: area.map(format_rational),
                     witness: witness.iter().map(format_rational).collect(),

@@ -131,15 +131,10 @@ pub fn he_network<R: Rng + ?Sized>(
         let bias = (0..n_out)
             .map(|_| Num::F64(bias_std * rng.sample::<f64, _>(StandardNormal)))
             .collect();
-        layers.push(Layer {
-            n_in,
-            n_out,
-            weight,
-            bias,
-        });
+        layers.push(Layer::dense(n_in, n_out, weight, bias));
         n_in = n_out;
     }
-    Network { layers }
+    Network::from_layers(layers)
 }
 
 /// The plane through `a`, `b`, `c` centred at their centroid with an orthonormalised basis,

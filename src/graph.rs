@@ -15,9 +15,10 @@
 
 use crate::exact::number::format_rational;
 use crate::exact::{ExactPoint, LineEq};
+use crate::matrix::Matrix;
 use crate::partition::Partition;
 use crate::pattern;
-use crate::restrict::Restricted;
+use crate::restrict::{FloatLayer, Restricted};
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::Zero;
@@ -125,41 +126,52 @@ pub fn output_gradients(net: &Restricted, patterns: &[&[u64]]) -> (Vec<f64>, Vec
     let nu = (nmax + 3) as f64 * f64::EPSILON / 2.0;
     let gamma = nu / (1.0 - nu);
     let factor = 2.0 * (layers + 2) as f64 * gamma * (1.0 + 1e-10);
+    let col_sum_max = |w: &Matrix<f64>| {
+        let mut sums = vec![0.0f64; w.n_in];
+        for i in 0..w.n_out {
+            for (k, x) in w.row(i).iter() {
+                sums[k] += x.abs();
+            }
+        }
+        sums.into_iter().fold(0.0f64, f64::max) * (1.0 + 1e-10)
+    };
+    // Each layer's activation scales a gradient by at most its gain (1 for ReLU).
+    let gains: f64 = net
+        .float
+        .iter()
+        .skip(1)
+        .chain([out])
+        .map(FloatLayer::input_gain)
+        .product();
     // Underflow: each operation may lose up to 2^-1075 absolutely; later products amplify that by
     // at most the column l1 norms of the remaining layers. With weights that underflowed already
     // (not faithful), no float verdict is trusted: the bound is infinite and pairs go exact.
     let absolute = if net.floats_faithful {
-        let col_max = |w: &[f64], n_out: usize, n_in: usize| {
-            (0..n_in)
-                .map(|k| (0..n_out).map(|j| w[j * n_in + k].abs()).sum::<f64>())
-                .fold(0.0f64, f64::max)
-                * (1.0 + 1e-10)
-        };
         let amp = net
             .float
             .iter()
-            .map(|l| col_max(&l.w, l.n_out, l.n_in).max(1.0))
+            .map(|l| col_sum_max(&l.w).max(1.0))
             .product::<f64>()
-            * col_max(&out.w, out.n_out, out.n_in).max(1.0);
+            * col_sum_max(&out.w).max(1.0)
+            * gains;
         ((layers + 2) * (nmax + 2)) as f64 * f64::MIN_POSITIVE * amp * 2.0
     } else {
         f64::INFINITY
     };
     // The relative part: γ-style factor × the product |W_out|·D_L·|W_L|···|W_1|, bounded for every
-    // region at once by max|W_out| × Π max column sum of |W_l| (masks only make it smaller).
-    let col_sum_max = |w: &[f64], n_out: usize, n_in: usize| {
-        (0..n_in)
-            .map(|k| (0..n_out).map(|j| w[j * n_in + k].abs()).sum::<f64>())
-            .fold(0.0f64, f64::max)
-            * (1.0 + 1e-10)
-    };
-    let chain = out.w.iter().fold(0.0f64, |m, x| m.max(x.abs()))
-        * net
-            .float
-            .iter()
-            .map(|l| col_sum_max(&l.w, l.n_out, l.n_in))
-            .product::<f64>();
+    // region at once by max|W_out| × Π max column sum of |W_l| × the activations' gains.
+    let chain = out.w.vals.iter().fold(0.0f64, |m, x| m.max(x.abs()))
+        * net.float.iter().map(|l| col_sum_max(&l.w)).product::<f64>()
+        * gains;
     let bound = factor * chain + absolute;
+    // The factor a region's pattern puts on input j of `layer` (hidden layer l's row j).
+    let slope = |layer: &FloatLayer, pat: &[u64], l: usize, j: usize| -> f64 {
+        if pattern::get(pat, net.offsets[l] + j) {
+            1.0
+        } else {
+            layer.input.as_ref().map_or(0.0, |a| a.slope[j])
+        }
+    };
     const CHUNK: usize = 256;
     let mut grads = vec![0.0; patterns.len() * n_out * d];
     grads
@@ -169,7 +181,7 @@ pub fn output_gradients(net: &Restricted, patterns: &[&[u64]]) -> (Vec<f64>, Vec
             let rows = pats.len() * n_out;
             if layers == 0 {
                 for chunk in g.chunks_mut(n_out * d) {
-                    chunk.copy_from_slice(&out.w);
+                    chunk.copy_from_slice(&out.w.vals);
                 }
                 return;
             }
@@ -178,11 +190,9 @@ pub fn output_gradients(net: &Restricted, patterns: &[&[u64]]) -> (Vec<f64>, Vec
             let mut v = vec![0.0; rows * width];
             for (r, pat) in pats.iter().enumerate() {
                 for o in 0..n_out {
-                    let row = (r * n_out + o) * width;
-                    for j in 0..width {
-                        if pattern::get(pat, net.offsets[layers - 1] + j) {
-                            v[row + j] = out.w[o * width + j];
-                        }
+                    let dst = &mut v[(r * n_out + o) * width..(r * n_out + o + 1) * width];
+                    for (j, w) in out.w.row(o).iter() {
+                        dst[j] = w * slope(out, pat, layers - 1, j);
                     }
                 }
             }
@@ -190,31 +200,14 @@ pub fn output_gradients(net: &Restricted, patterns: &[&[u64]]) -> (Vec<f64>, Vec
                 let layer = &net.float[l];
                 let n_in = layer.n_in;
                 let mut v2 = vec![0.0; rows * n_in];
-                // SAFETY: v is rows × width (= layer.n_out), W is n_out × n_in row-major.
-                unsafe {
-                    matrixmultiply::dgemm(
-                        rows,
-                        width,
-                        n_in,
-                        1.0,
-                        v.as_ptr(),
-                        width as isize,
-                        1,
-                        layer.w.as_ptr(),
-                        n_in as isize,
-                        1,
-                        0.0,
-                        v2.as_mut_ptr(),
-                        n_in as isize,
-                        1,
-                    );
-                }
+                backward(layer, rows, &v, &mut v2);
                 if l > 0 {
                     for (r, pat) in pats.iter().enumerate() {
                         for j in 0..n_in {
-                            if !pattern::get(pat, net.offsets[l - 1] + j) {
+                            let s = slope(layer, pat, l - 1, j);
+                            if s != 1.0 {
                                 for o in 0..n_out {
-                                    v2[(r * n_out + o) * n_in + j] = 0.0;
+                                    v2[(r * n_out + o) * n_in + j] *= s;
                                 }
                             }
                         }
@@ -223,10 +216,49 @@ pub fn output_gradients(net: &Restricted, patterns: &[&[u64]]) -> (Vec<f64>, Vec
                 v = v2;
                 width = n_in;
             }
+            debug_assert_eq!(width, d);
             g.copy_from_slice(&v);
         });
     let bounds = vec![bound; patterns.len()];
     (grads, bounds)
+}
+
+/// `v2 (rows × n_in) = v (rows × n_out) · W`.
+fn backward(layer: &FloatLayer, rows: usize, v: &[f64], v2: &mut [f64]) {
+    let (n_in, width) = (layer.n_in, layer.n_out);
+    if layer.w.is_dense() {
+        // SAFETY: v is rows × width (= layer.n_out), W is n_out × n_in row-major.
+        unsafe {
+            matrixmultiply::dgemm(
+                rows,
+                width,
+                n_in,
+                1.0,
+                v.as_ptr(),
+                width as isize,
+                1,
+                layer.w.vals.as_ptr(),
+                n_in as isize,
+                1,
+                0.0,
+                v2.as_mut_ptr(),
+                n_in as isize,
+                1,
+            );
+        }
+    } else {
+        for r in 0..rows {
+            let src = &v[r * width..(r + 1) * width];
+            let dst = &mut v2[r * n_in..(r + 1) * n_in];
+            for (i, &x) in src.iter().enumerate() {
+                if x != 0.0 {
+                    for (j, w) in layer.w.row(i).iter() {
+                        dst[j] += x * w;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The exact output map of a region: one `LineEq` per output, over a denominator that is the
@@ -238,26 +270,23 @@ pub fn exact_output_map(net: &Restricted, bits: &[u64]) -> Vec<LineEq> {
     if ex.hidden.is_empty() {
         return (0..out.n_out)
             .map(|o| LineEq {
-                a: out.w[o * ex.d..(o + 1) * ex.d].to_vec(),
+                a: out.w.row(o).vals.to_vec(),
                 c: out.b[o].clone(),
             })
             .collect();
     }
     let last = ex.hidden.len() - 1;
     let (rows, q) = ex.layer_map(last, &active);
+    let on = |j: usize| active(last, j);
     (0..out.n_out)
         .map(|o| {
             let mut a = vec![BigInt::zero(); ex.d];
             let mut c = &out.b[o] * &q;
-            for (j, row) in rows.iter().enumerate() {
-                let w = out.weight(o, j);
-                if w.is_zero() || !active(last, j) {
-                    continue;
-                }
-                for (ak, rk) in a.iter_mut().zip(&row.a) {
+            for (j, w) in out.row_on(o, &on) {
+                for (ak, rk) in a.iter_mut().zip(&rows[j].a) {
                     *ak += w * rk;
                 }
-                c += w * &row.c;
+                c += w * &rows[j].c;
             }
             LineEq { a, c }
         })

@@ -28,6 +28,7 @@ pub mod experiment;
 pub mod graph;
 pub mod init_stats;
 pub mod json;
+pub mod matrix;
 pub mod memory;
 pub mod net;
 pub mod partition;

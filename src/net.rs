@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::exact::number::{parse_rational, rational_from_f64, to_f64};
+use crate::matrix::Matrix;
 use num_rational::BigRational;
 use serde_json::Value;
 
@@ -36,29 +37,99 @@ impl Num {
     }
 }
 
-/// A dense affine layer `z = W h + b` with `W` of shape `n_out × n_in` (row-major).
+/// An affine layer `z = W h + b`, `W` of shape `n_out × n_in` (dense or sparse), and for a
+/// hidden layer how its rows are activated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layer {
     pub n_in: usize,
     pub n_out: usize,
-    pub weight: Vec<Num>,
+    pub weight: Matrix<Num>,
     pub bias: Vec<Num>,
+    /// The activation of a hidden layer's rows; `None`: ReLU on every row (the output layer's
+    /// is never read).
+    pub act: Option<RowActs>,
 }
 
-/// A ReLU network: ReLU after every layer except the last (the output layer).
+/// How the rows of a hidden layer are activated: `h = z` where `z > 0`, `h = slope · z`
+/// elsewhere. A slope of 0 is ReLU; LeakyReLU and PReLU rows have theirs; the rows from
+/// `n_split` on pass their value through (slope 1) and are no unit of the network: they carry a
+/// value past an activation (the skip of a residual block), make no boundary and have no bit of
+/// their own in a pattern (it is always 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowActs {
+    pub slope: Vec<Num>,
+    pub n_split: usize,
+}
+
+impl Layer {
+    /// A dense layer from row-major weights.
+    pub fn dense(n_in: usize, n_out: usize, weight: Vec<Num>, bias: Vec<Num>) -> Layer {
+        Layer {
+            n_in,
+            n_out,
+            weight: Matrix::dense(n_out, n_in, weight),
+            bias,
+            act: None,
+        }
+    }
+
+    /// Rows that are units (split the domain): all but the pass-through rows.
+    pub fn split_rows(&self) -> usize {
+        self.act.as_ref().map_or(self.n_out, |a| a.n_split)
+    }
+
+    /// The negative-side slope of row i (0 for ReLU).
+    pub fn slope(&self, i: usize) -> Option<&Num> {
+        self.act.as_ref().map(|a| &a.slope[i])
+    }
+}
+
+/// A piecewise-linear network as a sequence of layers: every layer but the last is followed by
+/// its rows' activation (ReLU unless `act` says otherwise); the last is affine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {
     pub layers: Vec<Layer>,
+    /// The operations of the network as given, for reports (e.g. `Conv 1→16 3×3`, `Relu`).
+    pub architecture: Vec<String>,
 }
 
 impl Network {
+    /// A plain ReLU network from its layers (ReLU after all but the last).
+    pub fn from_layers(layers: Vec<Layer>) -> Network {
+        let mut architecture = Vec::new();
+        for (k, l) in layers.iter().enumerate() {
+            architecture.push(format!("Dense {}→{}", l.n_in, l.n_out));
+            if k + 1 < layers.len() {
+                architecture.push("Relu".to_string());
+            }
+        }
+        Network {
+            layers,
+            architecture,
+        }
+    }
+
     pub fn input_dim(&self) -> usize {
         self.layers[0].n_in
     }
 
-    /// Widths of the hidden layers (those followed by ReLU).
+    /// Rows of the hidden layers (pass-through rows included).
     pub fn hidden_widths(&self) -> Vec<usize> {
         self.hidden_layers().iter().map(|l| l.n_out).collect()
+    }
+
+    /// Units of the hidden layers (rows that split the domain).
+    pub fn split_widths(&self) -> Vec<usize> {
+        self.hidden_layers().iter().map(Layer::split_rows).collect()
+    }
+
+    /// A plain ReLU multilayer perceptron (the classic bounds apply to it as stated).
+    pub fn is_plain_relu(&self) -> bool {
+        self.hidden_layers().iter().all(|l| {
+            l.act
+                .as_ref()
+                .is_none_or(|a| a.n_split == l.n_out && a.slope.iter().all(|s| s.approx() == 0.0))
+        })
     }
 
     pub fn hidden_layers(&self) -> &[Layer] {
@@ -116,7 +187,7 @@ impl Network {
             }
             parsed.push(layer);
         }
-        Ok(Network { layers: parsed })
+        Ok(Network::from_layers(parsed))
     }
 }
 
@@ -188,12 +259,12 @@ fn parse_layer(v: &Value, file: &str, place: &str) -> Result<Layer> {
         .enumerate()
         .map(|(i, x)| parse_num(x, file, &format!("{place}.bias[{i}]")))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Layer {
-        n_in: n_in.expect("rows checked"),
+    Ok(Layer::dense(
+        n_in.expect("rows checked"),
         n_out,
-        weight: entries,
+        entries,
         bias,
-    })
+    ))
 }
 
 /// Reads one exact number: a finite JSON number or a string with an exact rational.
@@ -231,7 +302,7 @@ mod tests {
         .unwrap();
         assert_eq!(net.hidden_widths(), vec![2]);
         assert_eq!(
-            net.layers[0].weight[3],
+            net.layers[0].weight.vals[3],
             Num::Exact(BigRational::new(1.into(), 3.into()))
         );
     }

@@ -66,6 +66,8 @@ impl Regions {
 pub struct Partition {
     pub dim: usize,
     pub widths: Vec<usize>,
+    /// Units of each hidden layer (its first rows; the rest pass values through).
+    pub split: Vec<usize>,
     /// Float coordinates of every vertex (dim per vertex); exact ones via [`Self::exact_vertices`].
     pub xy: Vec<f64>,
     pub defs: Vec<VertexDef>,
@@ -108,8 +110,14 @@ impl Partition {
         (incidences + boundary) / 2
     }
 
+    /// Region r's pattern as text, one character per unit.
     pub fn pattern_string(&self, r: usize) -> String {
-        pattern::to_string(self.regions.get(r).pattern, self.neurons())
+        pattern::to_unit_string(self.regions.get(r).pattern, &self.widths, &self.split)
+    }
+
+    /// Units (rows that split the domain) of all hidden layers.
+    pub fn units(&self) -> usize {
+        self.split.iter().sum()
     }
 
     /// The exact point of every vertex (one exact layer map per parent face, in parallel).

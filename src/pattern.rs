@@ -67,6 +67,45 @@ pub fn from_str(s: &str, n: usize) -> Option<Vec<u64>> {
     Some(bits)
 }
 
+/// The pattern as text with one '0'/'1' per unit: hidden layer l has `widths[l]` rows of which
+/// the first `split[l]` are units; its pass-through rows are left out.
+pub fn to_unit_string(bits: &[u64], widths: &[usize], split: &[usize]) -> String {
+    let mut out = String::with_capacity(split.iter().sum());
+    let mut offset = 0;
+    for (&w, &s) in widths.iter().zip(split) {
+        out.extend((offset..offset + s).map(|i| if get(bits, i) { '1' } else { '0' }));
+        offset += w;
+    }
+    out
+}
+
+/// The inverse of [`to_unit_string`] (pass-through rows set), `None` for a text of the wrong
+/// length or with other characters than '0'/'1'.
+pub fn from_unit_str(text: &str, widths: &[usize], split: &[usize]) -> Option<Vec<u64>> {
+    if text.len() != split.iter().sum::<usize>() {
+        return None;
+    }
+    let mut bits = vec![0u64; words(widths.iter().sum())];
+    let mut chars = text.bytes();
+    let mut offset = 0;
+    for (&w, &s) in widths.iter().zip(split) {
+        for i in offset..offset + w {
+            let on = if i < offset + s {
+                match chars.next()? {
+                    b'1' => true,
+                    b'0' => false,
+                    _ => return None,
+                }
+            } else {
+                true
+            };
+            set(&mut bits, i, on);
+        }
+        offset += w;
+    }
+    Some(bits)
+}
+
 /// ORs the first `n` bits of `src` into `dst` starting at bit `offset` (word at a time).
 pub fn or_shifted(dst: &mut [u64], src: &[u64], offset: usize, n: usize) {
     let (word, shift) = (offset / 64, offset % 64);

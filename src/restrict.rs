@@ -6,45 +6,149 @@
 use crate::error::{Error, Result};
 use crate::exact::number::ratio_to_f64;
 use crate::exact::{ExactLayer, ExactNet};
-use crate::net::{Layer, Network};
+use crate::matrix::Matrix;
+use crate::net::{Layer, Network, Num};
+use crate::pattern;
 use crate::slice::Slice;
 use num_bigint::BigInt;
 use num_integer::Integer;
 use num_rational::BigRational;
-use num_traits::One;
+use num_traits::{One, Zero};
 
-/// One hidden layer in f64, row-major `n_out × n_in`, with the norms the error bounds need.
+/// One layer in f64, with the norms the error bounds need.
 #[derive(Debug, Clone)]
 pub struct FloatLayer {
     pub n_in: usize,
     pub n_out: usize,
-    pub w: Vec<f64>,
+    pub w: Matrix<f64>,
+    /// The weights for inactive inputs, laid out like `w` (see [`ExactLayer`]); `None`: every
+    /// input is a ReLU.
+    pub w_neg: Option<Vec<f64>>,
     pub b: Vec<f64>,
+    /// How the inputs are activated before the product (`None`: ReLU).
+    pub input: Option<InputActivation>,
     /// max_i Σ_j |w_ij|, rounded up.
     pub row_l1_max: f64,
     /// max_i |b_i|.
     pub bias_max: f64,
 }
 
+/// The activation of a layer's inputs in floats: `h_j = z_j` where `z_j > 0`, `slope_j · z_j`
+/// elsewhere (0 for ReLU inputs, 1 for pass-through ones).
+#[derive(Debug, Clone)]
+pub struct InputActivation {
+    pub slope: Vec<f64>,
+    /// max(1, max_j |slope_j|): how much the activation can scale an input's error.
+    pub gain: f64,
+}
+
+impl InputActivation {
+    fn new(slope: Vec<f64>) -> InputActivation {
+        let gain = slope.iter().fold(1.0f64, |m, s| m.max(s.abs()));
+        InputActivation { slope, gain }
+    }
+
+    /// `h = act(z)` entry by entry; returns max |h|.
+    #[inline]
+    pub fn apply(&self, z: &[f64], h: &mut [f64]) -> f64 {
+        let mut m = 0.0f64;
+        for ((x, y), s) in z.iter().zip(h.iter_mut()).zip(&self.slope) {
+            *y = if *x > 0.0 { *x } else { s * x };
+            m = m.max(y.abs());
+        }
+        m
+    }
+}
+
 impl FloatLayer {
-    pub(crate) fn new(n_in: usize, n_out: usize, w: Vec<f64>, b: Vec<f64>) -> FloatLayer {
-        let row_l1_max = (0..n_out)
-            .map(|i| {
-                w[i * n_in..(i + 1) * n_in]
-                    .iter()
-                    .map(|x| x.abs())
-                    .sum::<f64>()
-            })
-            .fold(0.0, f64::max)
-            * (1.0 + 4.0 * n_in as f64 * f64::EPSILON);
+    /// A dense layer whose inputs are ReLUs.
+    pub fn new(n_in: usize, n_out: usize, w: Vec<f64>, b: Vec<f64>) -> FloatLayer {
+        FloatLayer::from_matrix(Matrix::dense(n_out, n_in, w), None, b, None)
+    }
+
+    pub(crate) fn from_matrix(
+        w: Matrix<f64>,
+        w_neg: Option<Vec<f64>>,
+        b: Vec<f64>,
+        input: Option<InputActivation>,
+    ) -> FloatLayer {
+        let row_l1_max = w.row_l1_max() * (1.0 + 4.0 * w.n_in as f64 * f64::EPSILON);
         let bias_max = b.iter().fold(0.0f64, |m, x| m.max(x.abs()));
         FloatLayer {
-            n_in,
-            n_out,
+            n_in: w.n_in,
+            n_out: w.n_out,
             w,
+            w_neg,
             b,
+            input,
             row_l1_max,
             bias_max,
+        }
+    }
+
+    /// The inputs' activation: `h = act(z)`, returns max |h| (ReLU unless `input` says).
+    #[inline]
+    pub fn activate(&self, z: &[f64], h: &mut [f64]) -> f64 {
+        match &self.input {
+            None => crate::engine::values::relu_into(z, h),
+            Some(a) => a.apply(z, h),
+        }
+    }
+
+    /// How much the activation can scale an input's error (1 for ReLU).
+    pub fn input_gain(&self) -> f64 {
+        self.input.as_ref().map_or(1.0, |a| a.gain)
+    }
+
+    /// `out (rows × n_out) = h (rows × n_in) · Wᵀ + b`: a packed matrix product when dense,
+    /// row by row over the stored entries when sparse.
+    pub fn product(&self, rows: usize, h: &[f64], out: &mut [f64]) {
+        let (n_in, n_out) = (self.n_in, self.n_out);
+        debug_assert_eq!(h.len(), rows * n_in);
+        debug_assert_eq!(out.len(), rows * n_out);
+        for r in 0..rows {
+            out[r * n_out..(r + 1) * n_out].copy_from_slice(&self.b);
+        }
+        if n_out == 0 || rows == 0 {
+            return;
+        }
+        if self.w.is_dense() {
+            if n_in == 0 {
+                return;
+            }
+            // SAFETY: h holds rows × n_in and out rows × n_out entries, row-major with the
+            // strides given; W is n_out × n_in row-major (read as its transpose).
+            unsafe {
+                matrixmultiply::dgemm(
+                    rows,
+                    n_in,
+                    n_out,
+                    1.0,
+                    h.as_ptr(),
+                    n_in as isize,
+                    1,
+                    self.w.vals.as_ptr(),
+                    1,
+                    n_in as isize,
+                    1.0,
+                    out.as_mut_ptr(),
+                    n_out as isize,
+                    1,
+                );
+            }
+        } else {
+            for r in 0..rows {
+                let x = &h[r * n_in..(r + 1) * n_in];
+                let z = &mut out[r * n_out..(r + 1) * n_out];
+                for (i, zi) in z.iter_mut().enumerate() {
+                    let row = self.w.row(i);
+                    let mut s = 0.0;
+                    for (k, w) in row.vals.iter().enumerate() {
+                        s += w * x[row.col(k)];
+                    }
+                    *zi += s;
+                }
+            }
         }
     }
 }
@@ -53,10 +157,15 @@ impl FloatLayer {
 #[derive(Debug, Clone)]
 pub struct Restricted {
     pub d: usize,
+    /// Rows of each hidden layer (pass-through rows included).
     pub widths: Vec<usize>,
+    /// Rows of each hidden layer that are units: `split[l]..widths[l]` pass values through.
+    pub split: Vec<usize>,
     /// First neuron index of each hidden layer in the global neuron numbering.
     pub offsets: Vec<usize>,
     pub neurons: usize,
+    /// The global indices of pass-through rows, as a pattern (their bit is always 1).
+    pub pass_mask: Vec<u64>,
     /// Shared: the planar engine keeps a handle for re-anchoring vertices.
     pub float: std::sync::Arc<Vec<FloatLayer>>,
     /// Shared: the engines keep a handle for exact fallbacks without copying big integers.
@@ -79,11 +188,8 @@ impl Restricted {
             )));
         }
         let layers: Vec<&Layer> = net.layers.iter().collect();
-        // Fold: W1·B (n1 × d) and W1·origin + b1, fraction-free.
+        // Fold: W1·B (n1 × d) and W1·origin + b1, fraction-free over the slice's denominator.
         let first = layers[0];
-        let w1: Vec<BigRational> = first.weight.iter().map(|x| x.exact()).collect();
-        let b1: Vec<BigRational> = first.bias.iter().map(|x| x.exact()).collect();
-        let l1 = ExactLayer::from_rationals(n0, first.n_out, &w1, &b1);
         let slice_den = slice
             .origin
             .iter()
@@ -96,30 +202,48 @@ impl Restricted {
             .map(|v| v.iter().map(scaled).collect())
             .collect();
         let origin: Vec<BigInt> = slice.origin.iter().map(scaled).collect();
+        let l1 = ExactLayer::from_rationals(
+            &first.weight.map(Num::exact),
+            None,
+            &first.bias.iter().map(Num::exact).collect::<Vec<_>>(),
+        );
         let mut fw = Vec::with_capacity(first.n_out * d);
         let mut fb = Vec::with_capacity(first.n_out);
         for i in 0..first.n_out {
-            let row = &l1.w[i * n0..(i + 1) * n0];
+            let row = l1.w.row(i);
             for v in &basis {
-                fw.push(row.iter().zip(v).map(|(a, b)| a * b).sum::<BigInt>());
+                fw.push(row.iter().map(|(j, a)| a * &v[j]).sum::<BigInt>());
             }
-            let dot: BigInt = row.iter().zip(&origin).map(|(a, b)| a * b).sum();
+            let dot: BigInt = row.iter().map(|(j, a)| a * &origin[j]).sum();
             fb.push(dot + &l1.b[i] * &slice_den);
         }
         let folded = ExactLayer {
             n_in: d,
             n_out: first.n_out,
-            w: fw,
+            w: Matrix::dense(first.n_out, d, fw),
+            w_neg: None,
             b: fb,
             den: &l1.den * &slice_den,
         }
         .reduced();
 
+        // Later layers: the previous layer's slopes become this layer's inactive-side weights.
         let mut exact_layers = vec![folded];
-        for layer in &layers[1..] {
-            let w: Vec<BigRational> = layer.weight.iter().map(|x| x.exact()).collect();
-            let b: Vec<BigRational> = layer.bias.iter().map(|x| x.exact()).collect();
-            exact_layers.push(ExactLayer::from_rationals(layer.n_in, layer.n_out, &w, &b));
+        for (k, layer) in layers.iter().enumerate().skip(1) {
+            let w = layer.weight.map(Num::exact);
+            let w_neg = layers[k - 1].act.as_ref().map(|act| {
+                let slope: Vec<BigRational> = act.slope.iter().map(Num::exact).collect();
+                (0..w.n_out)
+                    .flat_map(|i| {
+                        let row = w.row(i);
+                        (0..row.vals.len())
+                            .map(|p| &row.vals[p] * &slope[row.col(p)])
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<BigRational>>()
+            });
+            let b: Vec<BigRational> = layer.bias.iter().map(Num::exact).collect();
+            exact_layers.push(ExactLayer::from_rationals(&w, w_neg.as_deref(), &b));
         }
         let output = exact_layers.pop().expect("at least one layer");
         let exact = ExactNet {
@@ -128,61 +252,96 @@ impl Restricted {
             output,
         };
 
-        let mut float = Vec::new();
-        for (k, layer) in exact.hidden.iter().enumerate() {
-            let (w, b) = if k == 0 {
-                (
-                    layer
-                        .w
-                        .iter()
-                        .map(|x| ratio_to_f64(x, &layer.den))
-                        .collect(),
-                    layer
-                        .b
-                        .iter()
-                        .map(|x| ratio_to_f64(x, &layer.den))
-                        .collect(),
-                )
+        let round = |layer: &ExactLayer, v: &[BigInt]| -> Vec<f64> {
+            v.iter().map(|x| ratio_to_f64(x, &layer.den)).collect()
+        };
+        let float_layer = |k: usize, layer: &ExactLayer| -> FloatLayer {
+            let w = if k == 0 {
+                layer.w.with_vals(round(layer, &layer.w.vals))
             } else {
-                let src = layers[k];
-                (
-                    src.weight.iter().map(|x| x.approx()).collect(),
-                    src.bias.iter().map(|x| x.approx()).collect(),
-                )
+                layers[k].weight.map(Num::approx)
             };
-            float.push(FloatLayer::new(layer.n_in, layer.n_out, w, b));
-        }
-        let out = &exact.output;
-        let output_float = FloatLayer::new(
-            out.n_in,
-            out.n_out,
-            out.w.iter().map(|x| ratio_to_f64(x, &out.den)).collect(),
-            out.b.iter().map(|x| ratio_to_f64(x, &out.den)).collect(),
-        );
+            let input = (k > 0)
+                .then(|| layers[k - 1].act.as_ref())
+                .flatten()
+                .map(|act| InputActivation::new(act.slope.iter().map(Num::approx).collect()));
+            FloatLayer::from_matrix(
+                w,
+                layer.w_neg.as_ref().map(|v| round(layer, v)),
+                round(layer, &layer.b),
+                input,
+            )
+        };
+        let float: Vec<FloatLayer> = exact
+            .hidden
+            .iter()
+            .enumerate()
+            .map(|(k, l)| float_layer(k, l))
+            .collect();
+        let output_float = {
+            let out = &exact.output;
+            let k = exact.hidden.len();
+            let mut f = float_layer(k, out);
+            // The output layer's weights are rounded from the exact ones (also for layer 0).
+            f.w = out.w.with_vals(round(out, &out.w.vals));
+            f
+        };
         let faithful = |layer: &ExactLayer| {
-            layer.w.iter().chain(&layer.b).all(|x| {
-                num_traits::Zero::is_zero(x)
-                    || ratio_to_f64(x, &layer.den).abs() >= f64::MIN_POSITIVE
-            })
+            layer
+                .w
+                .vals
+                .iter()
+                .chain(layer.w_neg.iter().flatten())
+                .chain(&layer.b)
+                .all(|x| x.is_zero() || ratio_to_f64(x, &layer.den).abs() >= f64::MIN_POSITIVE)
         };
         let floats_faithful = exact.hidden.iter().all(faithful) && faithful(&exact.output);
         let widths = exact.widths();
+        let split: Vec<usize> = net.split_widths();
         let mut offsets = Vec::with_capacity(widths.len());
         let mut n = 0;
         for w in &widths {
             offsets.push(n);
             n += w;
         }
+        let mut pass_mask = vec![0u64; pattern::words(n)];
+        for (l, (&w, &s)) in widths.iter().zip(&split).enumerate() {
+            for j in s..w {
+                pattern::set(&mut pass_mask, offsets[l] + j, true);
+            }
+        }
         Ok(Restricted {
             d,
             widths,
+            split,
             offsets,
             neurons: n,
+            pass_mask,
             float: std::sync::Arc::new(float),
             exact: std::sync::Arc::new(exact),
             output_float,
             floats_faithful,
         })
+    }
+
+    /// Units (rows that split the domain) in all hidden layers.
+    pub fn units(&self) -> usize {
+        self.split.iter().sum()
+    }
+
+    /// Whether some hidden row passes its value through (a residual network's skip).
+    pub fn has_pass_rows(&self) -> bool {
+        self.pass_mask.iter().any(|&w| w != 0)
+    }
+
+    /// A pattern's text: one '0'/'1' per unit, layer by layer (pass-through rows left out).
+    pub fn pattern_string(&self, bits: &[u64]) -> String {
+        pattern::to_unit_string(bits, &self.widths, &self.split)
+    }
+
+    /// The pattern of a text of [`Self::pattern_string`]'s form (`None` if it is not one).
+    pub fn pattern_from_str(&self, text: &str) -> Option<Vec<u64>> {
+        pattern::from_unit_str(text, &self.widths, &self.split)
     }
 }
 
@@ -210,32 +369,15 @@ impl Restricted {
                 let rows = pts.len() / d;
                 let mut h = pts.to_vec();
                 for (k, layer) in self.float.iter().enumerate() {
+                    if k > 0 {
+                        let z = std::mem::take(&mut h);
+                        h = vec![0.0; z.len()];
+                        for (zr, hr) in z.chunks(layer.n_in).zip(h.chunks_mut(layer.n_in)) {
+                            layer.activate(zr, hr);
+                        }
+                    }
                     let mut z = vec![0.0; rows * layer.n_out];
-                    for r in 0..rows {
-                        z[r * layer.n_out..(r + 1) * layer.n_out].copy_from_slice(&layer.b);
-                    }
-                    // SAFETY: the slices have exactly rows × n_in and rows × n_out entries.
-                    unsafe {
-                        matrixmultiply::dgemm(
-                            rows,
-                            layer.n_in,
-                            layer.n_out,
-                            1.0,
-                            h.as_ptr(),
-                            layer.n_in as isize,
-                            1,
-                            layer.w.as_ptr(),
-                            1,
-                            layer.n_in as isize,
-                            1.0,
-                            z.as_mut_ptr(),
-                            layer.n_out as isize,
-                            1,
-                        );
-                    }
-                    if k + 1 < self.float.len() {
-                        z.iter_mut().for_each(|x| *x = x.max(0.0));
-                    }
+                    layer.product(rows, &h, &mut z);
                     h = z;
                 }
                 out.copy_from_slice(&h);
@@ -247,30 +389,17 @@ impl Restricted {
 impl Restricted {
     /// The network's outputs at one point, in f64 (for pictures, not for decisions).
     pub fn output_f64(&self, t: &[f64]) -> Vec<f64> {
-        let mut h = t.to_vec();
-        for layer in self.float.iter() {
-            h = (0..layer.n_out)
-                .map(|i| {
-                    let z: f64 = layer.w[i * layer.n_in..(i + 1) * layer.n_in]
-                        .iter()
-                        .zip(&h)
-                        .map(|(w, x)| w * x)
-                        .sum::<f64>()
-                        + layer.b[i];
-                    z.max(0.0)
-                })
-                .collect();
+        let mut z = t.to_vec();
+        for (k, layer) in self.float.iter().chain([&self.output_float]).enumerate() {
+            let mut h = vec![0.0; z.len()];
+            if k == 0 {
+                h.copy_from_slice(&z);
+            } else {
+                layer.activate(&z, &mut h);
+            }
+            z = vec![0.0; layer.n_out];
+            layer.product(1, &h, &mut z);
         }
-        let out = &self.output_float;
-        (0..out.n_out)
-            .map(|i| {
-                out.w[i * out.n_in..(i + 1) * out.n_in]
-                    .iter()
-                    .zip(&h)
-                    .map(|(w, x)| w * x)
-                    .sum::<f64>()
-                    + out.b[i]
-            })
-            .collect()
+        z
     }
 }

@@ -113,63 +113,61 @@ fn classify(net: &Restricted, t: &[f64], t_err: f64, exact: &dyn Fn() -> ExactPo
 
 /// The pattern by an f64 forward pass; false when some sign is not proven by the error bound.
 fn float_pattern(net: &Restricted, t: &[f64], t_err: f64, bits: &mut [u64]) -> bool {
-    let mut h: Vec<f64> = t.to_vec();
-    let mut hmax = h.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let mut z: Vec<f64> = t.to_vec();
     let mut e = t_err;
     for (k, layer) in net.float.iter().enumerate() {
-        let nu = (layer.n_in + 3) as f64 * U;
+        // The input: t itself for layer 0, else the previous layer's rows activated.
+        let mut h = vec![0.0; z.len()];
+        let hmax = if k == 0 {
+            h.copy_from_slice(&z);
+            h.iter().fold(0.0f64, |m, x| m.max(x.abs()))
+        } else {
+            let m = layer.activate(&z, &mut h);
+            e = layer.input_gain() * e + 2.0 * U * m;
+            m
+        };
+        let nu = (layer.w.row_len_max() + 3) as f64 * U;
         let gamma = nu / (1.0 - nu);
         let err = (layer.row_l1_max * e + gamma * (layer.row_l1_max * hmax + layer.bias_max))
             * (1.0 + 16.0 * U);
-        let mut next = Vec::with_capacity(layer.n_out);
-        for i in 0..layer.n_out {
-            let row = &layer.w[i * layer.n_in..(i + 1) * layer.n_in];
-            let z = row.iter().zip(&h).map(|(w, x)| w * x).sum::<f64>() + layer.b[i];
-            if z.is_nan() || z.abs() <= err {
+        let mut next = vec![0.0; layer.n_out];
+        layer.product(1, &h, &mut next);
+        for (i, &zi) in next.iter().enumerate() {
+            let g = net.offsets[k] + i;
+            if pattern::get(&net.pass_mask, g) {
+                pattern::set(bits, g, true);
+                continue;
+            }
+            if zi.is_nan() || zi.abs() <= err {
                 return false;
             }
-            if z > 0.0 {
-                pattern::set(bits, net.offsets[k] + i, true);
+            if zi > 0.0 {
+                pattern::set(bits, g, true);
             }
-            next.push(z.max(0.0));
         }
-        hmax = next.iter().fold(0.0f64, |m, x| m.max(*x));
-        h = next;
+        z = next;
         e = err;
     }
     true
 }
 
-/// The exact pattern at `p`, or `None` when some pre-activation is exactly zero.
+/// The exact pattern at `p`, or `None` when some unit's pre-activation is exactly zero.
 pub fn exact_pattern(net: &Restricted, p: &ExactPoint) -> Option<Vec<u64>> {
-    let mut bits = vec![0u64; pattern::words(net.neurons)];
-    if net.widths.is_empty() {
-        return Some(bits);
-    }
-    let acts = net.exact.forward(p, net.widths.len() - 1);
-    for (k, layer) in acts.num.iter().enumerate() {
-        for (i, z) in layer.iter().enumerate() {
-            if z.is_zero() {
-                return None;
-            }
-            if z.is_positive() {
-                pattern::set(&mut bits, net.offsets[k] + i, true);
-            }
-        }
-    }
-    Some(bits)
+    let (bits, on_boundary) = exact_pattern_at(net, p);
+    (!on_boundary).then_some(bits)
 }
 
-/// The exact pattern at `p` (zero is inactive), boundary or not.
+/// The exact pattern at `p` (zero is inactive; pass-through rows are always 1), and whether
+/// some unit's pre-activation is exactly zero there.
 pub fn exact_pattern_at(net: &Restricted, p: &ExactPoint) -> (Vec<u64>, bool) {
-    let mut bits = vec![0u64; pattern::words(net.neurons)];
+    let mut bits = net.pass_mask.clone();
     let mut on_boundary = false;
     if net.widths.is_empty() {
         return (bits, false);
     }
     let acts = net.exact.forward(p, net.widths.len() - 1);
     for (k, layer) in acts.num.iter().enumerate() {
-        for (i, z) in layer.iter().enumerate() {
+        for (i, z) in layer.iter().enumerate().take(net.split[k]) {
             on_boundary |= z.is_zero();
             if z.is_positive() {
                 pattern::set(&mut bits, net.offsets[k] + i, true);

@@ -38,7 +38,7 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
         &read_file(&args.estimate)?,
         &args.estimate,
         &slice.domain,
-        restricted.neurons,
+        &restricted,
     )?;
     let exact = exact_regions(&restricted, &slice, &Bar::new(!args.quiet))?;
     let result = compare(&exact, &restricted, &estimate);

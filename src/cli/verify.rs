@@ -64,7 +64,7 @@ pub fn run(args: &VerifyArgs) -> Result<i32> {
         !args.quiet,
         format!("checking {} regions", file.regions.len()),
     );
-    let verdict = verify(&restricted.exact, &slice.domain, &file);
+    let verdict = verify(&restricted, &slice.domain, &file);
     spinner.finish();
     match verdict {
         Ok(regions) => {

@@ -379,9 +379,10 @@ fn enumerate_mesh(
         // Layer 0 meets one face, which one core would split alone: its first quarter of lines
         // split the domain first (a sixteenth of the work), then the pieces are split by the
         // other lines in parallel (layer 0's lines are the same on every face).
-        let first_round = (n / 4).max(1);
+        let units = net.split[l];
+        let first_round = (units / 4).max(1);
         let rounds: &[(usize, usize)] =
-            if d == 2 && l == 0 && n >= cfg.first_round_from && first_round < n {
+            if d == 2 && l == 0 && units >= cfg.first_round_from && first_round < units {
                 &[(0, first_round), (first_round, n)]
             } else {
                 &[(0, n)]
@@ -402,6 +403,7 @@ fn enumerate_mesh(
             ctx.zone_walk_from = cfg.zone_walk_from;
             ctx.masks_from = cfg.masks_from;
             (ctx.split_from, ctx.split_below) = (split_from, split_below);
+            ctx.units = units;
             ctx.line_supports = std::mem::take(&mut line_supports);
             ctx.faces = (&mesh.face_start, &mesh.face_verts);
             let outs = if d == 1 {
@@ -467,6 +469,7 @@ fn enumerate_mesh(
     Ok(Partition {
         dim: d,
         widths: net.widths.clone(),
+        split: net.split.clone(),
         xy,
         defs,
         regions,

@@ -282,11 +282,14 @@ fn split_face(
     for &v in verts {
         local.or_sign_masks(ctx, v, pos, neg);
     }
-    let bits: SmallVec<[u64; 4]> = pos.iter().zip(neg.iter()).map(|(p, q)| p & !q).collect();
+    let mut bits: SmallVec<[u64; 4]> = pos.iter().zip(neg.iter()).map(|(p, q)| p & !q).collect();
+    for j in ctx.units..n {
+        pattern::set(&mut bits, j, true);
+    }
     splitting.clear();
-    // Up to the last neuron even in a first round: it finds the chord ends of the lines it
+    // Up to the last unit even in a first round: it finds the chord ends of the lines it
     // leaves for the second (and cuts only by its own, below).
-    splitting.extend(pattern::both_set(pos, neg, ctx.split_from..n));
+    splitting.extend(pattern::both_set(pos, neg, ctx.split_from..ctx.units));
     if let Some(columns) = local.columns.as_mut() {
         // The last layer: new vertices are only ever tested against this face's lines.
         columns.clear();

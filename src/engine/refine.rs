@@ -42,7 +42,10 @@ impl FloatMap {
     pub fn first(layer: &FloatLayer) -> FloatMap {
         debug_assert_eq!(layer.n_in, 2);
         let rows: Vec<[f64; 3]> = (0..layer.n_out)
-            .map(|i| [layer.w[2 * i], layer.w[2 * i + 1], layer.b[i]])
+            .map(|i| {
+                let w = layer.w.row(i).vals;
+                [w[0], w[1], layer.b[i]]
+            })
             .collect();
         let bounds = rows
             .iter()
@@ -57,7 +60,9 @@ impl FloatMap {
     pub fn next(&self, layer: &FloatLayer, active: impl Fn(usize) -> bool) -> FloatMap {
         let m = layer.n_in;
         debug_assert_eq!(self.rows.len(), m);
-        let on: Vec<usize> = (0..m).filter(|&k| active(k)).collect();
+        let on: Vec<bool> = (0..m).map(&active).collect();
+        // Inputs that contribute: active ones, and inactive ones with an inactive-side weight.
+        let contributes = |k: usize| on[k] || layer.w_neg.is_some();
         // g covers the weights' and bias's 2u and the dot product's γ_{m+1}; `inflate` the
         // rounding of the bound's own sums.
         let g = 2.0 * (m as f64 + 8.0) * U;
@@ -65,7 +70,7 @@ impl FloatMap {
         let slack = (m as f64 + 3.0) * TINY;
         // The underflow term's mass is the same for every row i (summed in the same order).
         let mut mass = [0.0f64; 3];
-        for &k in &on {
+        for k in (0..m).filter(|&k| contributes(k)) {
             let (r, e) = (&self.rows[k], &self.bounds[k]);
             for c in 0..3 {
                 mass[c] += r[c].abs() + e[c];
@@ -74,10 +79,17 @@ impl FloatMap {
         let mut rows = Vec::with_capacity(layer.n_out);
         let mut bounds = Vec::with_capacity(layer.n_out);
         for i in 0..layer.n_out {
-            let w = &layer.w[i * m..(i + 1) * m];
+            let row = layer.w.row(i);
+            let neg = layer.w_neg.as_ref().map(|v| layer.w.row_of(v, i).vals);
             let (mut value, mut size, mut carried) = ([0.0f64; 3], [0.0f64; 3], [0.0f64; 3]);
-            for &k in &on {
-                let (wk, aw) = (w[k], w[k].abs());
+            for (p, &w) in row.vals.iter().enumerate() {
+                let k = row.col(p);
+                let wk = match (on[k], neg) {
+                    (true, _) => w,
+                    (false, Some(neg)) => neg[p],
+                    (false, None) => continue,
+                };
+                let aw = wk.abs();
                 let (r, e) = (&self.rows[k], &self.bounds[k]);
                 for c in 0..3 {
                     value[c] += wk * r[c];
@@ -280,7 +292,7 @@ mod tests {
                             BigRational::zero()
                         };
                         for k in (0..layer.n_in).filter(|&k| active(k)) {
-                            s += exact(layer.w[i * layer.n_in + k]) * &ex[k][c];
+                            s += exact(layer.w.row(i).vals[k]) * &ex[k][c];
                         }
                         s
                     })

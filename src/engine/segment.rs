@@ -17,7 +17,10 @@ fn split_interval(
     let n = ctx.values.n;
     let mut bits = vec![0u64; pattern::words(n)];
     let mut splitting = Vec::new();
-    for j in 0..n {
+    for j in ctx.units..n {
+        pattern::set(&mut bits, j, true);
+    }
+    for j in 0..ctx.units {
         let (sa, sb) = (local.sign(ctx, a, j), local.sign(ctx, b, j));
         if sa * sb < 0 {
             splitting.push(j);

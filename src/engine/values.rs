@@ -240,7 +240,7 @@ unsafe fn row_max_avx(row: &[f64]) -> f64 {
 }
 
 /// `dst = relu(src)` (NaN to 0, as `f64::max(x, 0.0)`), returning max(dst).
-fn relu_into(src: &[f64], dst: &mut [f64]) -> f64 {
+pub(crate) fn relu_into(src: &[f64], dst: &mut [f64]) -> f64 {
     #[cfg(target_arch = "x86_64")]
     if has_avx() {
         // SAFETY: AVX is present.
@@ -385,9 +385,10 @@ unsafe fn row_sign_masks_avx(row: &[f64], e: f64, pos: &mut [u64], neg: &mut [u6
 /// a block's buffers stay in cache and both cores get many blocks.
 const BLOCK: usize = 256;
 
-/// One layer step of the float state: `z' = W·relu(z) + b` for every vertex, with the bound
-/// `e' = R·e + γ_{n+3}·(R·max|h| + max|b|)` (R = max row l1 norm; the +3 covers rounding of
-/// weights that are not f64 and of the bias).
+/// One layer step of the float state: `z' = W·act(z) + b` for every vertex (`act` is ReLU or the
+/// previous layer's slopes), with the bound `e' = R·e_h + γ_{m+3}·(R·max|h| + max|b|)` (R = max
+/// row l1 norm, m the longest row; the +3 covers rounding of weights that are not f64 and of
+/// the bias; `e_h = g·e + 2u·max|h|` bounds the activation's output, g its gain).
 ///
 /// Each new row overwrites its vertex's old one where it lies. A segment whose rows are too
 /// narrow for the new width, or more than twice as wide (a narrowing layer would otherwise keep
@@ -433,8 +434,12 @@ pub fn next_layer_values(mut rows: RowStore, prev_err: &[f64], layer: &FloatLaye
             first = end;
         }
     }
-    let nu = (n_in + 3) as f64 * U;
+    // A dot product has at most `terms` products (every column when dense).
+    let terms = layer.w.row_len_max();
+    let nu = (terms + 3) as f64 * U;
     let gamma = nu / (1.0 - nu);
+    let gain = layer.input_gain();
+    let slope_rounding = if layer.input.is_some() { 2.0 * U } else { 0.0 };
     let at = &rows.at;
     let starts = &starts;
     let moved: Vec<usize> = jobs
@@ -469,44 +474,25 @@ pub fn next_layer_values(mut rows: RowStore, prev_err: &[f64], layer: &FloatLaye
                         let (s, k) = at[v0 + a + r];
                         let seg = &group[s as usize - first];
                         let start = k as usize * seg.stride;
-                        hmax[r] = relu_into(
+                        hmax[r] = layer.activate(
                             &seg.data[start..start + n_in],
                             &mut h[r * n_in..(r + 1) * n_in],
                         );
-                        z[r * n_out..(r + 1) * n_out].copy_from_slice(&layer.b);
                     }
-                    // z (rows × n_out) += h (rows × n_in) · Wᵀ (n_in × n_out)
-                    // SAFETY: h holds rows_here × n_in and z rows_here × n_out entries,
-                    // row-major with the strides given; W is n_out × n_in row-major (read as
-                    // its transpose).
-                    unsafe {
-                        matrixmultiply::dgemm(
-                            rows_here,
-                            n_in,
-                            n_out,
-                            1.0,
-                            h.as_ptr(),
-                            n_in as isize,
-                            1,
-                            layer.w.as_ptr(),
-                            1,
-                            n_in as isize,
-                            1.0,
-                            z.as_mut_ptr(),
-                            n_out as isize,
-                            1,
-                        );
-                    }
+                    // z (rows × n_out) = h (rows × n_in) · Wᵀ (n_in × n_out) + b
+                    layer.product(rows_here, h, z);
                     for r in 0..rows_here {
                         let (i, v) = (a + r, v0 + a + r);
-                        let e = prev_err[v];
+                        // The activation scales an input's error by at most its gain, and a
+                        // slope's product rounds (relative u of |h|).
+                        let e = gain * prev_err[v] + slope_rounding * hmax[r];
                         // Relative terms, then an absolute one for underflow: subnormal
                         // products and weights given exactly whose f64 is subnormal or zero
                         // (each off by ≤ 2^-1075·|h|).
                         let bound = (layer.row_l1_max * e
                             + gamma * (layer.row_l1_max * hmax[r] + layer.bias_max))
                             * (1.0 + 16.0 * U)
-                            + (n_in + 3) as f64 * f64::MIN_POSITIVE * (1.0 + hmax[r] + e);
+                            + (terms + 3) as f64 * f64::MIN_POSITIVE * (1.0 + hmax[r] + e);
                         let row = &z[r * n_out..(r + 1) * n_out];
                         eg[i] = bound;
                         mg[i] = row_max(row);
@@ -620,7 +606,7 @@ mod tests {
             for (v, row) in expected.iter_mut().enumerate() {
                 let plain: Vec<f64> = (0..n_out)
                     .map(|k| {
-                        let w = &layer.w[k * n_in..(k + 1) * n_in];
+                        let w = layer.w.row(k).vals;
                         layer.b[k]
                             + w.iter()
                                 .zip(&*row)

@@ -599,6 +599,9 @@ pub struct LayerCtx<'a> {
     /// bits (their vertices lie on those lines, where floats cannot decide).
     pub split_from: usize,
     pub split_below: usize,
+    /// Rows `units..` of the layer pass values through: they never split a face and their bit
+    /// is always 1.
+    pub units: usize,
     /// Layer 0 split in rounds: `line_supports[i]`, the ends of neuron i's chord across the
     /// domain (or `u32::MAX` twice); see [`Self::edge_support`].
     pub line_supports: Vec<(u32, u32)>,
@@ -632,6 +635,7 @@ impl<'a> LayerCtx<'a> {
             masks_from: 16,
             split_from: 0,
             split_below: usize::MAX,
+            units: values.n,
             line_supports: Vec::new(),
             faces: (&[], &[]),
             home: std::sync::OnceLock::new(),
@@ -894,7 +898,7 @@ impl LocalVertices {
     /// and only for neurons from `ctx.split_from` on (the others may be left unset).
     pub fn or_sign_masks(&mut self, ctx: &LayerCtx, v: u32, pos: &mut [u64], neg: &mut [u64]) {
         if !self.or_float_sign_masks(ctx, v, pos, neg) {
-            for j in ctx.split_from..self.n {
+            for j in ctx.split_from..ctx.units {
                 let (z, e) = self.float(ctx, v, j);
                 if !(z > e || z < -e) {
                     let s = self.sign(ctx, v, j);

@@ -14,10 +14,11 @@ use crate::exact::{ExactLayer, ExactNet, ExactPoint, LineEq};
 use num_bigint::BigInt;
 use num_traits::{ToPrimitive, Zero};
 
-/// A layer's weights and biases as i128 when they fit.
+/// A layer's weights (and inactive-side weights) and biases as i128 when they fit.
 #[derive(Debug, Clone)]
 pub(crate) struct SmallLayer {
     w: Option<Vec<i128>>,
+    w_neg: Option<Option<Vec<i128>>>,
     b: Option<Vec<i128>>,
     den: Option<i128>,
 }
@@ -29,11 +30,23 @@ fn small(v: &[BigInt]) -> Option<Vec<i128>> {
 impl SmallLayer {
     pub(crate) fn new(layer: &ExactLayer) -> SmallLayer {
         SmallLayer {
-            w: small(&layer.w),
+            w: small(&layer.w.vals),
+            w_neg: match &layer.w_neg {
+                None => Some(None),
+                Some(v) => small(v).map(Some),
+            },
             b: small(&layer.b),
             den: layer.den.to_i64().map(i128::from),
         }
     }
+}
+
+/// A layer's machine-integer weights, borrowed for one step.
+struct SmallWeights<'a> {
+    w: &'a [i128],
+    w_neg: Option<&'a [i128]>,
+    b: &'a [i128],
+    den: i128,
 }
 
 #[derive(Debug, Clone)]
@@ -57,7 +70,8 @@ impl LayerRows {
         let d = net.d;
         let mut big = Vec::with_capacity(l.n_out * (d + 1));
         for i in 0..l.n_out {
-            big.extend_from_slice(&l.w[i * d..(i + 1) * d]);
+            // Layer 0's weights are dense over t (the slice is folded in).
+            big.extend_from_slice(l.w.row(i).vals);
             big.push(l.b[i].clone());
         }
         let rows = match (small(&big), l.den.to_i64()) {
@@ -85,9 +99,19 @@ impl LayerRows {
         active: &dyn Fn(usize) -> bool,
     ) -> LayerRows {
         if let Rows::Small { rows, q } = &self.rows {
-            if let (Some(w), Some(b), Some(den)) = (&small_layer.w, &small_layer.b, small_layer.den)
-            {
-                if let Some(r) = self.next_small(layer, rows, *q, w, b, den, active) {
+            if let (Some(w), Some(w_neg), Some(b), Some(den)) = (
+                &small_layer.w,
+                &small_layer.w_neg,
+                &small_layer.b,
+                small_layer.den,
+            ) {
+                let small = SmallWeights {
+                    w,
+                    w_neg: w_neg.as_deref(),
+                    b,
+                    den,
+                };
+                if let Some(r) = self.next_small(layer, rows, *q, &small, active) {
                     return r;
                 }
             }
@@ -95,25 +119,29 @@ impl LayerRows {
         self.next_big(layer, active)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn next_small(
         &self,
         layer: &ExactLayer,
         rows: &[i128],
         q: i128,
-        w: &[i128],
-        b: &[i128],
-        den: i128,
+        small: &SmallWeights,
         active: &dyn Fn(usize) -> bool,
     ) -> Option<LayerRows> {
         let width = self.d + 1;
-        let (n_in, n_out) = (layer.n_in, layer.n_out);
+        let n_out = layer.n_out;
+        let on: Vec<bool> = (0..layer.n_in).map(active).collect();
         let mut out = vec![0i128; n_out * width];
-        let act: Vec<usize> = (0..n_in).filter(|&j| active(j)).collect();
         for i in 0..n_out {
             let dst = &mut out[i * width..(i + 1) * width];
-            for &j in &act {
-                let wij = w[i * n_in + j];
+            let range = layer.w.range(i);
+            let row = layer.w.row(i);
+            for (k, pos) in range.enumerate() {
+                let j = row.col(k);
+                let wij = match (on[j], small.w_neg) {
+                    (true, _) => small.w[pos],
+                    (false, Some(neg)) => neg[pos],
+                    (false, None) => 0,
+                };
                 if wij == 0 {
                     continue;
                 }
@@ -122,14 +150,14 @@ impl LayerRows {
                     *x = x.checked_add(wij.checked_mul(*s)?)?;
                 }
             }
-            dst[width - 1] = dst[width - 1].checked_add(b[i].checked_mul(q)?)?;
+            dst[width - 1] = dst[width - 1].checked_add(small.b[i].checked_mul(q)?)?;
         }
         Some(LayerRows {
             d: self.d,
             n: n_out,
             rows: Rows::Small {
                 rows: out,
-                q: q.checked_mul(den)?,
+                q: q.checked_mul(small.den)?,
             },
         })
     }
@@ -143,14 +171,10 @@ impl LayerRows {
             ),
             Rows::Big { rows, q } => (rows.clone(), q.clone()),
         };
-        let (n_in, n_out) = (layer.n_in, layer.n_out);
+        let n_out = layer.n_out;
         let mut out = vec![BigInt::zero(); n_out * width];
         for i in 0..n_out {
-            for j in (0..n_in).filter(|&j| active(j)) {
-                let wij = layer.weight(i, j);
-                if wij.is_zero() {
-                    continue;
-                }
+            for (j, wij) in layer.row_on(i, active) {
                 for k in 0..width {
                     out[i * width + k] += wij * &rows[j * width + k];
                 }
@@ -221,19 +245,19 @@ mod tests {
     #[test]
     fn incremental_maps_match_layer_map() {
         let q = |p: i64| num_rational::BigRational::from_integer(p.into());
-        let l0 = ExactLayer::from_rationals(
+        let l0 = ExactLayer::dense(
             2,
             3,
             &[q(1), q(-2), q(3), q(1), q(-1), q(-1)],
             &[q(1), q(0), q(-2)],
         );
-        let l1 = ExactLayer::from_rationals(
+        let l1 = ExactLayer::dense(
             3,
             2,
             &[q(2), q(-1), q(1), q(1), q(1), q(-3)],
             &[q(1), q(-1)],
         );
-        let out = ExactLayer::from_rationals(2, 1, &[q(1), q(1)], &[q(0)]);
+        let out = ExactLayer::dense(2, 1, &[q(1), q(1)], &[q(0)]);
         let net = ExactNet {
             d: 2,
             hidden: vec![l0, l1],
@@ -258,18 +282,13 @@ mod tests {
         let big = |p: i64| num_rational::BigRational::from_integer((p * (1 << 55) + 7).into());
         let layers: Vec<ExactLayer> = (0..3)
             .map(|_| {
-                ExactLayer::from_rationals(
-                    2,
-                    2,
-                    &[big(3), big(-5), big(2), big(1)],
-                    &[big(1), big(-1)],
-                )
+                ExactLayer::dense(2, 2, &[big(3), big(-5), big(2), big(1)], &[big(1), big(-1)])
             })
             .collect();
         let net = ExactNet {
             d: 2,
             hidden: layers,
-            output: ExactLayer::from_rationals(
+            output: ExactLayer::dense(
                 2,
                 1,
                 &[big(1), big(1)],

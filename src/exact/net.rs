@@ -5,48 +5,71 @@
 //! layer, so signs are the signs of integer numerators and no gcd is ever taken.
 
 use super::point::ExactPoint;
+use crate::matrix::Matrix;
 use num_bigint::BigInt;
 use num_integer::Integer;
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
 
-/// One dense layer, `z = (w · h + b) / den`, `w` row-major `n_out × n_in`.
+/// One layer, `z = (w · h + b) / den` on a cell where every input is active. An input that is
+/// inactive there contributes with `w_neg` instead (its weight times the input's negative-side
+/// slope: none for ReLU inputs, which then contribute nothing). Pass-through inputs have
+/// `w_neg = w`, so they contribute the same on either side.
 #[derive(Debug, Clone)]
 pub struct ExactLayer {
     pub n_in: usize,
     pub n_out: usize,
-    pub w: Vec<BigInt>,
+    pub w: Matrix<BigInt>,
+    /// Laid out like `w`; `None`: every input is a ReLU.
+    pub w_neg: Option<Vec<BigInt>>,
     pub b: Vec<BigInt>,
     pub den: BigInt,
 }
 
 impl ExactLayer {
-    /// From exact rational weights (row-major) and biases: one common denominator, reduced.
-    pub fn from_rationals(n_in: usize, n_out: usize, w: &[BigRational], b: &[BigRational]) -> Self {
-        let den = w
-            .iter()
-            .chain(b)
-            .fold(BigInt::one(), |acc, q| acc.lcm(q.denom()));
+    /// From exact rational weights (and inactive-side weights, laid out alike) and biases: one
+    /// common denominator, reduced.
+    pub fn from_rationals(
+        w: &Matrix<BigRational>,
+        w_neg: Option<&[BigRational]>,
+        b: &[BigRational],
+    ) -> Self {
+        let all = w.vals.iter().chain(w_neg.into_iter().flatten()).chain(b);
+        let den = all.fold(BigInt::one(), |acc, q| acc.lcm(q.denom()));
         let scale = |q: &BigRational| q.numer() * (&den / q.denom());
         ExactLayer {
-            n_in,
-            n_out,
-            w: w.iter().map(scale).collect(),
+            n_in: w.n_in,
+            n_out: w.n_out,
+            w: w.map(scale),
+            w_neg: w_neg.map(|v| v.iter().map(scale).collect()),
             b: b.iter().map(scale).collect(),
             den,
         }
         .reduced()
     }
 
+    /// A dense layer from row-major rational weights, every input a ReLU.
+    pub fn dense(n_in: usize, n_out: usize, w: &[BigRational], b: &[BigRational]) -> Self {
+        ExactLayer::from_rationals(&Matrix::dense(n_out, n_in, w.to_vec()), None, b)
+    }
+
     /// Divides out the gcd of every entry and the denominator.
     pub fn reduced(mut self) -> Self {
         let g = self
             .w
+            .vals
             .iter()
+            .chain(self.w_neg.iter().flatten())
             .chain(&self.b)
             .fold(self.den.clone(), |g, x| g.gcd(x));
         if !g.is_one() && !g.is_zero() {
-            for x in self.w.iter_mut().chain(self.b.iter_mut()) {
+            for x in self
+                .w
+                .vals
+                .iter_mut()
+                .chain(self.w_neg.iter_mut().flatten())
+                .chain(self.b.iter_mut())
+            {
                 *x /= &g;
             }
             self.den /= &g;
@@ -54,8 +77,37 @@ impl ExactLayer {
         self
     }
 
-    pub fn weight(&self, i: usize, j: usize) -> &BigInt {
-        &self.w[i * self.n_in + j]
+    /// Row i's (column, weight) on a cell where input j is active iff `active(j)`: `w` for
+    /// active inputs, `w_neg` for inactive ones (skipped when zero or absent).
+    pub fn row_on<'a>(
+        &'a self,
+        i: usize,
+        active: &'a dyn Fn(usize) -> bool,
+    ) -> impl Iterator<Item = (usize, &'a BigInt)> + 'a {
+        let row = self.w.row(i);
+        let neg = self.w_neg.as_ref().map(|v| self.w.row_of(v, i));
+        (0..row.vals.len()).filter_map(move |k| {
+            let j = row.col(k);
+            let w = if active(j) {
+                &row.vals[k]
+            } else {
+                &neg.as_ref()?.vals[k]
+            };
+            (!w.is_zero()).then_some((j, w))
+        })
+    }
+
+    /// Row i of the layer at the input values `x` (numerators over a common positive
+    /// denominator `q`; the sign of `x_j` picks its weight): `w·x + b·q`.
+    pub fn apply_row(&self, i: usize, x: &[BigInt], q: &BigInt) -> BigInt {
+        let mut s = &self.b[i] * q;
+        let active = |j: usize| x[j].is_positive();
+        for (j, w) in self.row_on(i, &active) {
+            if !x[j].is_zero() {
+                s += w * &x[j];
+            }
+        }
+        s
     }
 }
 
@@ -97,7 +149,7 @@ pub struct ExactActivations {
 #[derive(Debug, Clone)]
 pub struct ExactNet {
     pub d: usize,
-    /// Hidden layers, each followed by ReLU.
+    /// Hidden layers, each followed by its rows' activation (the next layer's `w_neg`).
     pub hidden: Vec<ExactLayer>,
     /// The affine output layer.
     pub output: ExactLayer,
@@ -113,33 +165,29 @@ impl ExactNet {
         assert_eq!(p.num.len(), self.d);
         let mut num = Vec::with_capacity(upto + 1);
         let mut den = Vec::with_capacity(upto + 1);
-        let mut h: Vec<BigInt> = p.num.clone();
+        // The input is "active" (positive weights apply) whatever its sign: layer 0 has no w_neg.
+        let mut x: Vec<BigInt> = p.num.clone();
         let mut q = p.den.clone();
-        for layer in &self.hidden[..=upto] {
-            let mut z = Vec::with_capacity(layer.n_out);
-            for i in 0..layer.n_out {
-                let mut s = &layer.b[i] * &q;
-                let row = &layer.w[i * layer.n_in..(i + 1) * layer.n_in];
-                for (w, x) in row.iter().zip(&h) {
-                    if !x.is_zero() && !w.is_zero() {
-                        s += w * x;
-                    }
-                }
-                z.push(s);
-            }
+        for (l, layer) in self.hidden[..=upto].iter().enumerate() {
+            let z: Vec<BigInt> = if l == 0 {
+                (0..layer.n_out)
+                    .map(|i| {
+                        let mut s = &layer.b[i] * &q;
+                        for (j, w) in layer.w.row(i).iter() {
+                            s += w * &x[j];
+                        }
+                        s
+                    })
+                    .collect()
+            } else {
+                (0..layer.n_out)
+                    .map(|i| layer.apply_row(i, &x, &q))
+                    .collect()
+            };
             q = &q * &layer.den;
-            h = z
-                .iter()
-                .map(|x| {
-                    if x.is_positive() {
-                        x.clone()
-                    } else {
-                        BigInt::zero()
-                    }
-                })
-                .collect();
-            num.push(z);
+            num.push(z.clone());
             den.push(q.clone());
+            x = z;
         }
         ExactActivations { num, den }
     }
@@ -154,47 +202,45 @@ impl ExactNet {
     ) -> (Vec<LineEq>, BigInt) {
         let d = self.d;
         // Map of the current layer: rows (a, c) over the common denominator q.
-        let first = &self.hidden[0];
-        let mut rows: Vec<LineEq> = (0..first.n_out)
-            .map(|i| LineEq {
-                a: first.w[i * d..(i + 1) * d].to_vec(),
-                c: first.b[i].clone(),
-            })
-            .collect();
-        let mut q = first.den.clone();
+        let mut rows = self.first_rows();
+        let mut q = self.hidden[0].den.clone();
         for (k, layer) in self.hidden.iter().enumerate().take(l + 1).skip(1) {
-            let mut next = Vec::with_capacity(layer.n_out);
-            for i in 0..layer.n_out {
-                let mut a = vec![BigInt::zero(); d];
-                let mut c = &layer.b[i] * &q;
-                for (j, row) in rows.iter().enumerate() {
-                    let w = layer.weight(i, j);
-                    if w.is_zero() || !active(k - 1, j) {
-                        continue;
+            let on = |j: usize| active(k - 1, j);
+            let next = (0..layer.n_out)
+                .map(|i| {
+                    let mut a = vec![BigInt::zero(); d];
+                    let mut c = &layer.b[i] * &q;
+                    for (j, w) in layer.row_on(i, &on) {
+                        for (ak, rk) in a.iter_mut().zip(&rows[j].a) {
+                            *ak += w * rk;
+                        }
+                        c += w * &rows[j].c;
                     }
-                    for (ak, rk) in a.iter_mut().zip(&row.a) {
-                        *ak += w * rk;
-                    }
-                    c += w * &row.c;
-                }
-                next.push(LineEq { a, c });
-            }
+                    LineEq { a, c }
+                })
+                .collect();
             rows = next;
             q = &q * &layer.den;
         }
         (rows, q)
     }
 
+    /// Layer 0's rows `(a, c)` (the slice is folded in, so its weights are dense over t).
+    fn first_rows(&self) -> Vec<LineEq> {
+        let first = &self.hidden[0];
+        (0..first.n_out)
+            .map(|i| LineEq {
+                a: first.w.row(i).vals.to_vec(),
+                c: first.b[i].clone(),
+            })
+            .collect()
+    }
+
     /// The exact equation of neuron `i` of hidden layer `l` on the region with the given earlier
     /// pattern: zero set is its boundary there.
     pub fn neuron_line(&self, l: usize, i: usize, active: &dyn Fn(usize, usize) -> bool) -> LineEq {
         if l == 0 {
-            let first = &self.hidden[0];
-            return LineEq {
-                a: first.w[i * self.d..(i + 1) * self.d].to_vec(),
-                c: first.b[i].clone(),
-            }
-            .reduced();
+            return self.first_rows().swap_remove(i).reduced();
         }
         let (prev_rows, qprev) = self.layer_map(l - 1, active);
         self.line_on_map(l, i, &prev_rows, &qprev, &|j| active(l - 1, j))
@@ -213,15 +259,11 @@ impl ExactNet {
         let layer = &self.hidden[l];
         let mut a = vec![BigInt::zero(); self.d];
         let mut c = &layer.b[i] * q;
-        for (j, row) in rows.iter().enumerate() {
-            let w = layer.weight(i, j);
-            if w.is_zero() || !active(j) {
-                continue;
-            }
-            for (ak, rk) in a.iter_mut().zip(&row.a) {
+        for (j, w) in layer.row_on(i, active) {
+            for (ak, rk) in a.iter_mut().zip(&rows[j].a) {
                 *ak += w * rk;
             }
-            c += w * &row.c;
+            c += w * &rows[j].c;
         }
         LineEq { a, c }.reduced()
     }
@@ -237,14 +279,11 @@ impl ExactNet {
         active: &dyn Fn(usize) -> bool,
         p: &ExactPoint,
     ) -> (Vec<BigInt>, BigInt) {
-        // Layer l − 1 at p: (a·num + c·den) / (q·den); inactive neurons contribute nothing.
-        let h: Vec<BigInt> = rows
+        // Layer l − 1 at p: (a·num + c·den) / (q·den); whether each is active there is given
+        // (a vertex on its boundary has value 0 either way).
+        let x: Vec<BigInt> = rows
             .iter()
-            .enumerate()
-            .map(|(j, row)| {
-                if !active(j) {
-                    return BigInt::zero();
-                }
+            .map(|row| {
                 let mut y = &row.c * &p.den;
                 for (ak, xk) in row.a.iter().zip(&p.num) {
                     y += ak * xk;
@@ -257,9 +296,9 @@ impl ExactNet {
         let num = (0..layer.n_out)
             .map(|i| {
                 let mut s = &layer.b[i] * &q1;
-                for (w, x) in layer.w[i * layer.n_in..(i + 1) * layer.n_in].iter().zip(&h) {
-                    if !x.is_zero() && !w.is_zero() {
-                        s += w * x;
+                for (j, w) in layer.row_on(i, active) {
+                    if !x[j].is_zero() {
+                        s += w * &x[j];
                     }
                 }
                 s

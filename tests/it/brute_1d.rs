@@ -12,7 +12,7 @@ fn preact(net: &Network, x: &Q, upto: usize) -> Vec<Q> {
         let z: Vec<Q> = (0..layer.n_out)
             .map(|i| {
                 (0..layer.n_in).fold(layer.bias[i].exact(), |acc, j| {
-                    acc + layer.weight[i * layer.n_in + j].exact() * &h[j]
+                    acc + layer.weight.vals[i * layer.n_in + j].exact() * &h[j]
                 })
             })
             .collect();

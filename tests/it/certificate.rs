@@ -17,7 +17,7 @@ fn bench_net() -> Network {
 
 fn check(net: &Network, slice: &Slice, file: &PartitionFile) -> Result<usize, String> {
     let r = Restricted::new(net, slice).unwrap();
-    verify(&r.exact, &slice.domain, file)
+    verify(&r, &slice.domain, file)
 }
 
 #[test]

@@ -34,7 +34,7 @@ fn deep_generic_networks_reanchor_and_agree_with_the_exact_path() {
         if seed < 2 {
             // (The exact checker is slow on deep networks: two suffice.)
             let restricted = Restricted::new(&net, &slice).unwrap();
-            let n = verify(&restricted.exact, &slice.domain, &partition_file(&on))
+            let n = verify(&restricted, &slice.domain, &partition_file(&on))
                 .unwrap_or_else(|e| panic!("seed {seed}: certificate rejected: {e}"));
             assert_eq!(n, on.regions.len());
         }

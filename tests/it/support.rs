@@ -23,21 +23,23 @@ pub fn qi(p: i64) -> Q {
 pub fn network(hidden: &[(Vec<Vec<Q>>, Vec<Q>)]) -> Network {
     let mut layers: Vec<Layer> = hidden
         .iter()
-        .map(|(w, b)| Layer {
-            n_in: w[0].len(),
-            n_out: w.len(),
-            weight: w.iter().flatten().map(|x| Num::Exact(x.clone())).collect(),
-            bias: b.iter().map(|x| Num::Exact(x.clone())).collect(),
+        .map(|(w, b)| {
+            Layer::dense(
+                w[0].len(),
+                w.len(),
+                w.iter().flatten().map(|x| Num::Exact(x.clone())).collect(),
+                b.iter().map(|x| Num::Exact(x.clone())).collect(),
+            )
         })
         .collect();
     let last = layers.last().map_or(hidden_input(hidden), |l| l.n_out);
-    layers.push(Layer {
-        n_in: last,
-        n_out: 1,
-        weight: vec![Num::F64(1.0); last],
-        bias: vec![Num::F64(0.0)],
-    });
-    Network { layers }
+    layers.push(Layer::dense(
+        last,
+        1,
+        vec![Num::F64(1.0); last],
+        vec![Num::F64(0.0)],
+    ));
+    Network::from_layers(layers)
 }
 
 /// A network with the given hidden layers and output layer rows (weights..., bias) / den.
@@ -48,12 +50,12 @@ pub fn network_with_output(
     let mut net = network(hidden);
     let (w, b) = output;
     let last = net.layers.last_mut().unwrap();
-    *last = Layer {
-        n_in: w[0].len(),
-        n_out: w.len(),
-        weight: w.iter().flatten().map(|x| Num::Exact(x.clone())).collect(),
-        bias: b.iter().map(|x| Num::Exact(x.clone())).collect(),
-    };
+    *last = Layer::dense(
+        w[0].len(),
+        w.len(),
+        w.iter().flatten().map(|x| Num::Exact(x.clone())).collect(),
+        b.iter().map(|x| Num::Exact(x.clone())).collect(),
+    );
     net
 }
 
@@ -119,7 +121,7 @@ pub fn count_certified(net: &Network, slice: &Slice) -> usize {
         let p = count_regions(net, slice, &cfg).expect("valid input");
         assert!(p.complete && p.certified);
         let file = partition_file(&p);
-        let n = verify(&restricted.exact, &slice.domain, &file).unwrap_or_else(|e| {
+        let n = verify(&restricted, &slice.domain, &file).unwrap_or_else(|e| {
             panic!(
                 "certificate rejected (zone walk from {zone_walk_from} pieces, first layer in \
                  rounds from {first_round_from} neurons, re-anchoring {reanchor}): {e}"
@@ -160,7 +162,7 @@ pub fn pattern_at(net: &Network, point: &[Q]) -> Vec<bool> {
         for i in 0..layer.n_out {
             let mut z = layer.bias[i].exact();
             for (j, x) in h.iter().enumerate() {
-                z += layer.weight[i * layer.n_in + j].exact() * x;
+                z += layer.weight.vals[i * layer.n_in + j].exact() * x;
             }
             bits.push(z.is_positive());
             next.push(if z.is_positive() { z } else { Q::zero() });
@@ -223,7 +225,7 @@ pub fn generic_pattern(net: &Network, point: &[Q]) -> Option<String> {
         for i in 0..layer.n_out {
             let mut z = layer.bias[i].exact();
             for (j, x) in h.iter().enumerate() {
-                z += layer.weight[i * layer.n_in + j].exact() * x;
+                z += layer.weight.vals[i * layer.n_in + j].exact() * x;
             }
             if z.is_zero() {
                 return None;
@@ -252,15 +254,15 @@ pub fn random_float_net_with_widths(seed: u64, widths: &[usize]) -> Network {
         let he = Normal::new(0.0, (2.0 / n_in as f64).sqrt()).unwrap();
         let bias = Normal::new(0.0, 0.1).unwrap();
         let f32_of = |x: f64| Num::F64(x as f32 as f64);
-        layers.push(Layer {
+        layers.push(Layer::dense(
             n_in,
             n_out,
-            weight: (0..n_in * n_out)
+            (0..n_in * n_out)
                 .map(|_| f32_of(he.sample(&mut rng)))
                 .collect(),
-            bias: (0..n_out).map(|_| f32_of(bias.sample(&mut rng))).collect(),
-        });
+            (0..n_out).map(|_| f32_of(bias.sample(&mut rng))).collect(),
+        ));
         n_in = n_out;
     }
-    Network { layers }
+    Network::from_layers(layers)
 }

@@ -92,6 +92,8 @@ pub struct LpRegion {
 pub struct LpPartition {
     pub dim: usize,
     pub widths: Vec<usize>,
+    /// Units of each hidden layer (its first rows; the rest pass values through).
+    pub split: Vec<usize>,
     pub regions: Vec<LpRegion>,
     /// Regions after each hidden layer.
     pub per_layer: Vec<usize>,
@@ -148,7 +150,7 @@ impl LpPartition {
 
     /// The pattern of region r as '0'/'1', neuron order layer by layer.
     pub fn pattern_string(&self, r: usize) -> String {
-        pattern::to_string(&self.regions[r].pattern, self.neurons())
+        pattern::to_unit_string(&self.regions[r].pattern, &self.widths, &self.split)
     }
 
     /// Checks the partition's invariants with code independent of the enumeration: each
@@ -177,9 +179,10 @@ impl LpPartition {
                 let acts = net.forward(&r.witness, layers - 1);
                 let mut bits = vec![0u64; pattern::words(n)];
                 let mut i = 0;
-                for z in &acts.num {
-                    for x in z {
-                        pattern::set(&mut bits, i, x.is_positive());
+                for (l, z) in acts.num.iter().enumerate() {
+                    for (j, x) in z.iter().enumerate() {
+                        // Pass-through rows (from split[l] on) are always 1.
+                        pattern::set(&mut bits, i, x.is_positive() || j >= self.split[l]);
                         i += 1;
                     }
                 }
@@ -340,6 +343,7 @@ pub fn enumerate_lp_with(
     Ok(LpPartition {
         dim: d,
         widths: net.widths.clone(),
+        split: net.split.clone(),
         regions,
         per_layer,
         complete,
@@ -445,6 +449,11 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
     let mut known = cell.known.clone();
     let mut neurons = Vec::with_capacity(n);
     for i in 0..rows.len() {
+        if i >= net.split[l] {
+            // A pass-through row: no boundary, bit 1.
+            neurons.push(Neuron::Fixed(true));
+            continue;
+        }
         let eq = rows.eq(i);
         if eq.is_constant() {
             neurons.push(Neuron::Fixed(eq.c.is_positive()));
