@@ -1,6 +1,12 @@
-//! The network as read from its JSON file (version 1, docs/formats.md): dense layers, ReLU after
-//! every layer but the last. Values are kept exactly: a JSON number is its f64, a string an exact
+//! The network: a sequence of affine layers, each hidden one followed by its rows' activation,
+//! as the engines count it. Read from a version-1 file (dense layers, ReLU after all but the
+//! last), or built from a graph of operations ([`graph`], from a version-2 file or an ONNX
+//! model) by [`lower`]. Values are kept exactly: a JSON number is its f64, a string an exact
 //! rational.
+
+pub mod graph;
+pub mod lower;
+pub mod v2;
 
 use crate::error::{Error, Result};
 use crate::exact::number::{parse_rational, rational_from_f64, to_f64};
@@ -91,6 +97,55 @@ pub struct Network {
     pub layers: Vec<Layer>,
     /// The operations of the network as given, for reports (e.g. `Conv 1→16 3×3`, `Relu`).
     pub architecture: Vec<String>,
+    /// Max pooling units: the argmax of each window read from its tournament's rows. Their
+    /// cells with one argmax make one region (empty without max pooling).
+    pub max_trees: Vec<MaxTree>,
+}
+
+/// The tournament of one max-pooling window: leaves are the window's elements, each comparison
+/// a unit row `b − a` whose bit says the right side won (the left wins ties). The root is last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaxTree {
+    pub nodes: Vec<TreeNode>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TreeNode {
+    /// The element at this position of the window.
+    Leaf(u32),
+    /// `row` is a global row index (hidden rows counted layer by layer).
+    Cmp {
+        row: usize,
+        left: usize,
+        right: usize,
+    },
+}
+
+impl MaxTree {
+    /// The argmax (position in the window) under a pattern.
+    pub fn argmax(&self, bits: &[u64]) -> u32 {
+        let mut at = self.nodes.len() - 1;
+        loop {
+            match &self.nodes[at] {
+                TreeNode::Leaf(pos) => return *pos,
+                TreeNode::Cmp { row, left, right } => {
+                    at = if crate::pattern::get(bits, *row) {
+                        *right
+                    } else {
+                        *left
+                    };
+                }
+            }
+        }
+    }
+
+    /// The comparison rows.
+    pub fn rows(&self) -> impl Iterator<Item = usize> + '_ {
+        self.nodes.iter().filter_map(|n| match n {
+            TreeNode::Cmp { row, .. } => Some(*row),
+            TreeNode::Leaf(_) => None,
+        })
+    }
 }
 
 impl Network {
@@ -106,6 +161,7 @@ impl Network {
         Network {
             layers,
             architecture,
+            max_trees: Vec::new(),
         }
     }
 
@@ -140,20 +196,27 @@ impl Network {
         self.layers.last().expect("at least one layer")
     }
 
-    /// Parses a version-1 network file. `file` names the source in error messages.
+    /// Parses a network file: version 1 (dense layers, ReLU after all but the last) or version 2
+    /// (typed layers, see [`v2`]). `file` names the source in error messages.
     pub fn from_json(text: &str, file: &str) -> Result<Network> {
         let root = crate::json::parse(text, file)?;
         let obj = crate::json::object(&root, file, "(top level)")?;
-        crate::json::check_keys(obj, &["layers", "meta", "version"], file, "")?;
-        if let Some(v) = obj.get("version") {
-            if v.as_u64() != Some(1) {
+        match obj.get("version") {
+            None => {}
+            Some(v) if v.as_u64() == Some(1) => {}
+            Some(v) if v.as_u64() == Some(2) => {
+                let graph = v2::read(obj, file)?;
+                return lower::lower(&graph, file);
+            }
+            Some(v) => {
                 return Err(Error::field(
                     file,
                     "version",
-                    format!("unsupported version {v}; this build reads version 1"),
-                ));
+                    format!("unsupported version {v}; this build reads versions 1 and 2"),
+                ))
             }
         }
+        crate::json::check_keys(obj, &["layers", "meta", "version"], file, "")?;
         let layers = obj
             .get("layers")
             .ok_or_else(|| Error::field(file, "layers", "missing (expected an array of layers)"))?
@@ -203,7 +266,11 @@ fn parse_layer(v: &Value, file: &str, place: &str) -> Result<Layer> {
                 return Err(Error::field(
                     file,
                     format!("{place}.type"),
-                    format!("unknown layer type {t}; this build supports \"dense\" (version 1)"),
+                    format!(
+                        "layer type {t} needs a version-2 file (\"version\": 2, explicit \
+                         activations, see docs/formats.md); version 1 has dense layers only{}",
+                        t.as_str().map_or("", v2::not_piecewise_linear)
+                    ),
                 ))
             }
         }
