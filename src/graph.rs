@@ -293,6 +293,15 @@ pub fn exact_output_map(net: &Restricted, bits: &[u64]) -> Vec<LineEq> {
         .collect()
 }
 
+/// The common denominator of [`exact_output_map`]'s rows: output o of a region is
+/// `(a_o · t + c_o) / output_denominator`.
+pub fn output_denominator(net: &Restricted) -> BigInt {
+    let ex = &net.exact;
+    ex.hidden
+        .iter()
+        .fold(ex.output.den.clone(), |q, l| q * &l.den)
+}
+
 /// Linear regions: a label per activation region and, per adjacent pair, whether the two sides
 /// have identical output maps.
 #[derive(Debug, Clone)]

@@ -31,6 +31,7 @@ pub mod json;
 pub mod matrix;
 pub mod memory;
 pub mod net;
+pub mod onnx;
 pub mod partition;
 pub mod pattern;
 pub mod picture;

@@ -9,6 +9,12 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct CountReport {
     pub activation_regions: usize,
+    /// With max pooling: the cells the engine split the domain into, of which the regions are
+    /// unions (cells that differ only in a tournament bit that changes no argmax).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cells: Option<usize>,
+    /// The network's operations as read (e.g. `Conv 1→16 3×3`, `Relu`).
+    pub architecture: Vec<String>,
     /// Omitted until computed (never guessed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub linear_regions: Option<usize>,
@@ -74,8 +80,8 @@ impl CountReport {
             certified: p.certified,
             complete: p.complete,
             dim: p.dim,
-            neurons: p.neurons(),
-            widths: p.widths.clone(),
+            neurons: p.units(),
+            widths: p.split.clone(),
             domain_volume: to_f64(&vol),
             domain_volume_exact: format_rational(&vol),
             per_layer: p.per_layer.clone(),
@@ -103,8 +109,8 @@ impl CountReport {
             certified: p.certified,
             complete: p.complete,
             dim: p.dim,
-            neurons: p.neurons(),
-            widths: p.widths.clone(),
+            neurons: p.split.iter().sum(),
+            widths: p.split.clone(),
             domain_volume: to_f64(&vol),
             domain_volume_exact: format_rational(&vol),
             per_layer: p.per_layer.clone(),
@@ -121,6 +127,8 @@ impl CountReport {
     fn new_base(seconds: f64, threads: usize, network: &str) -> Self {
         CountReport {
             activation_regions: 0,
+            cells: None,
+            architecture: Vec::new(),
             linear_regions: None,
             adjacent_pairs: None,
             graph_seconds: None,
@@ -171,7 +179,7 @@ impl CountReport {
             (
                 "network",
                 format!(
-                    "{} ({}, {} hidden neurons)",
+                    "{} ({}, {} hidden units)",
                     self.network,
                     widths.join("-"),
                     self.neurons
@@ -181,10 +189,28 @@ impl CountReport {
                 "activation regions",
                 format!("{}   ({status})", self.activation_regions),
             ),
-            ("after each layer", per_layer),
         ];
-        if let Some(b) = &self.bounds {
-            rows.extend(b.table_rows(Some(self.activation_regions)));
+        if let Some(c) = self.cells {
+            rows.push((
+                "cells",
+                format!("{c}   (max pooling: regions are unions of cells with one argmax)"),
+            ));
+        }
+        rows.push(("after each layer", per_layer));
+        if !self.architecture.is_empty()
+            && !self
+                .architecture
+                .iter()
+                .all(|a| a.starts_with("Dense") || a == "Relu")
+        {
+            rows.insert(1, ("architecture", self.architecture.join(" → ")));
+        }
+        match &self.bounds {
+            Some(b) => rows.extend(b.table_rows(Some(self.activation_regions))),
+            None => rows.push((
+                "bounds",
+                "the classic bounds are stated for plain ReLU networks".to_string(),
+            )),
         }
         if let Some(l) = self.linear_regions {
             rows.push((

@@ -175,6 +175,10 @@ pub struct Restricted {
     /// Every exact non-zero weight and bias is a normal f64 after rounding (none underflowed to
     /// a subnormal or zero). Filters that bound only relative rounding need this.
     pub floats_faithful: bool,
+    /// Max pooling's tournaments (see [`crate::net::MaxTree`]); empty without max pooling.
+    pub max_trees: std::sync::Arc<Vec<crate::net::MaxTree>>,
+    /// The tournaments' comparison rows, as a pattern.
+    pub cmp_mask: Vec<u64>,
 }
 
 impl Restricted {
@@ -310,6 +314,10 @@ impl Restricted {
                 pattern::set(&mut pass_mask, offsets[l] + j, true);
             }
         }
+        let mut cmp_mask = vec![0u64; pattern::words(n)];
+        for row in net.max_trees.iter().flat_map(|t| t.rows()) {
+            pattern::set(&mut cmp_mask, row, true);
+        }
         Ok(Restricted {
             d,
             widths,
@@ -317,6 +325,8 @@ impl Restricted {
             offsets,
             neurons: n,
             pass_mask,
+            max_trees: std::sync::Arc::new(net.max_trees.clone()),
+            cmp_mask,
             float: std::sync::Arc::new(float),
             exact: std::sync::Arc::new(exact),
             output_float,
@@ -327,6 +337,43 @@ impl Restricted {
     /// Units (rows that split the domain) in all hidden layers.
     pub fn units(&self) -> usize {
         self.split.iter().sum()
+    }
+
+    /// The region a cell belongs to: with max pooling, cells whose patterns differ only in
+    /// tournament bits that do not change any argmax are one region (a set on which every unit
+    /// is in one piece). The key is the pattern without the tournament bits, then each window's
+    /// argmax. `None` without max pooling (then every cell is a region).
+    pub fn region_key(&self, bits: &[u64]) -> Option<Vec<u64>> {
+        if self.max_trees.is_empty() {
+            return None;
+        }
+        let mut key: Vec<u64> = bits
+            .iter()
+            .zip(&self.cmp_mask)
+            .map(|(b, m)| b & !m)
+            .collect();
+        key.extend(self.max_trees.iter().map(|t| u64::from(t.argmax(bits))));
+        Some(key)
+    }
+
+    /// Groups cells into regions by [`Self::region_key`]: each cell's region, numbered in order
+    /// of first appearance, and the number of regions. `None` without max pooling.
+    pub fn regions_of<'p>(
+        &self,
+        patterns: impl Iterator<Item = &'p [u64]>,
+    ) -> Option<(Vec<u32>, usize)> {
+        if self.max_trees.is_empty() {
+            return None;
+        }
+        let mut ids: std::collections::HashMap<Vec<u64>, u32> = std::collections::HashMap::new();
+        let group: Vec<u32> = patterns
+            .map(|p| {
+                let key = self.region_key(p).expect("max pooling");
+                let next = ids.len() as u32;
+                *ids.entry(key).or_insert(next)
+            })
+            .collect();
+        Some((group, ids.len()))
     }
 
     /// Whether some hidden row passes its value through (a residual network's skip).

@@ -1,6 +1,6 @@
 //! `relu-regions count`.
 
-use super::inputs::{load_network, load_slice};
+use super::inputs::{load_network_with, load_slice};
 use super::output::{check_outputs, emit, write_file};
 use super::progress::{Bar, Spinner};
 use anyhow::Result;
@@ -29,8 +29,13 @@ pub enum ColourBy {
 
 #[derive(Debug, Args, Default)]
 pub struct CountArgs {
-    /// Network JSON (version 1). Default: the embedded 2-16-16-16 network.
+    /// Network: a JSON network file (version 1 or 2) or an ONNX model (.onnx). Default: the
+    /// embedded 2-16-16-16 network.
     pub net: Option<String>,
+    /// The input shape of an ONNX model with dynamic axes, without the batch dimension
+    /// (e.g. 1,28,28).
+    #[arg(long, value_name = "C,H,W")]
+    pub input_shape: Option<String>,
     /// Slice JSON (origin/basis/box, through, or polygon). Default: the identity slice.
     #[arg(long, value_name = "FILE")]
     pub subspace: Option<String>,
@@ -107,7 +112,10 @@ pub fn run(args: &CountArgs) -> Result<i32> {
             ("--png", args.png.as_deref()),
         ],
     )?;
-    let (net, name) = load_network(args.net.as_deref())?;
+    let options = relu_regions::onnx::ImportOptions {
+        input_shape: args.input_shape.as_deref().map(parse_shape).transpose()?,
+    };
+    let (net, name) = load_network_with(args.net.as_deref(), &options)?;
     let slice = load_slice(&net, args.subspace.as_deref(), args.box_.as_deref())?;
     let restricted = Restricted::new(&net, &slice)?;
     let cfg = EnumerateConfig {
@@ -129,7 +137,17 @@ pub fn run(args: &CountArgs) -> Result<i32> {
         .build()?;
     let bar = Bar::new(!args.quiet);
     if cfg.engine.uses_lp(restricted.d) {
-        return run_lp(args, &restricted, &slice, &cfg, &pool, &bar, threads, &name);
+        return run_lp(
+            args,
+            &net,
+            &restricted,
+            &slice,
+            &cfg,
+            &pool,
+            &bar,
+            threads,
+            &name,
+        );
     }
     let mut times = Vec::new();
     let mut partition = None;
@@ -150,10 +168,8 @@ pub fn run(args: &CountArgs) -> Result<i32> {
     if args.repeat > 1 {
         report.seconds_first = Some(seconds_first);
     }
-    report.bounds = Some(
-        relu_regions::bounds::bounds_for_slice(&partition.widths, &slice)
-            .with_count(partition.regions.len()),
-    );
+    let groups = restricted.regions_of(partition.regions.iter().map(|r| r.pattern));
+    describe(&mut report, &net, &slice, groups.as_ref().map(|g| g.1));
     if args.floor {
         // Median of five passes, inside the same thread pool as the enumeration.
         let mut times: Vec<f64> = (0..5)
@@ -194,7 +210,20 @@ pub fn run(args: &CountArgs) -> Result<i32> {
         let graph = pool.install(|| RegionGraph::build(&partition, &restricted, lengths_from));
         report.graph_seconds = Some(t.elapsed().as_secs_f64());
         report.linear_regions = Some(graph.linear.count);
-        report.adjacent_pairs = Some(graph.graph.edge_count());
+        report.adjacent_pairs = Some(match &groups {
+            // Regions adjacent across some pair of their cells.
+            Some((group, _)) => graph
+                .graph
+                .edge_indices()
+                .filter_map(|e| {
+                    let (a, b) = graph.graph.edge_endpoints(e).expect("an edge");
+                    let (ga, gb) = (group[a.index()], group[b.index()]);
+                    (ga != gb).then_some((ga.min(gb), ga.max(gb)))
+                })
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            None => graph.graph.edge_count(),
+        });
         if let Some(path) = &args.graph {
             let t = Instant::now();
             let spinner = Spinner::new(!args.quiet, format!("writing the graph to {path}"));
@@ -254,6 +283,25 @@ pub fn run(args: &CountArgs) -> Result<i32> {
     finish_report(&mut report, args.json)
 }
 
+/// The network's side of a report: its operations, the region count when max pooling merges
+/// cells (`regions`), and the bounds, which are stated for plain ReLU networks only.
+fn describe(
+    report: &mut CountReport,
+    net: &relu_regions::Network,
+    slice: &relu_regions::Slice,
+    regions: Option<usize>,
+) {
+    report.architecture = net.architecture.clone();
+    if let Some(r) = regions {
+        report.cells = Some(report.activation_regions);
+        report.activation_regions = r;
+    }
+    report.bounds = net.is_plain_relu().then(|| {
+        relu_regions::bounds::bounds_for_slice(&net.split_widths(), slice)
+            .with_count(report.activation_regions)
+    });
+}
+
 /// Sets the whole run's time and the peak memory, then prints the report (JSON or table).
 fn finish_report(report: &mut CountReport, json: bool) -> Result<i32> {
     report.peak_memory_bytes = peak_memory_bytes();
@@ -278,6 +326,7 @@ fn finish_report(report: &mut CountReport, json: bool) -> Result<i32> {
 #[allow(clippy::too_many_arguments)]
 fn run_lp(
     args: &CountArgs,
+    net: &relu_regions::Network,
     restricted: &Restricted,
     slice: &relu_regions::Slice,
     cfg: &EnumerateConfig,
@@ -306,10 +355,8 @@ fn run_lp(
         .install(|| relu_regions::engine::lp::enumerate_lp(restricted, &slice.domain, cfg, bar))?;
     let seconds = start.elapsed().as_secs_f64();
     let mut report = CountReport::from_lp(&partition, &slice.domain, seconds, threads, name);
-    report.bounds = Some(
-        relu_regions::bounds::bounds_for_slice(&partition.widths, slice)
-            .with_count(partition.regions.len()),
-    );
+    let groups = restricted.regions_of(partition.regions.iter().map(|r| r.pattern.as_slice()));
+    describe(&mut report, net, slice, groups.map(|g| g.1));
     finish_report(&mut report, args.json)
 }
 
@@ -319,4 +366,18 @@ pub fn peak_memory_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// `--input-shape 1,28,28`: positive sizes.
+fn parse_shape(text: &str) -> Result<Vec<usize>> {
+    text.split(',')
+        .map(|s| s.trim().parse::<usize>().ok().filter(|&n| n > 0))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            relu_regions::Error::usage(
+                "--input-shape",
+                format!("\"{text}\" is not a list of positive sizes like 1,28,28"),
+            )
+            .into()
+        })
 }

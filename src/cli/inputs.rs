@@ -18,15 +18,48 @@ pub fn read_file(path: &str) -> Result<String> {
     })
 }
 
-/// The network named on the command line, or the embedded default.
+/// The network named on the command line (a JSON network file or an ONNX model), or the
+/// embedded default.
 pub fn load_network(path: Option<&str>) -> Result<(Network, String)> {
-    match path {
-        Some(p) => Ok((Network::from_json(&read_file(p)?, p)?, p.to_string())),
-        None => Ok((
+    load_network_with(path, &relu_regions::onnx::ImportOptions::default())
+}
+
+/// [`load_network`] with options for ONNX models (an input shape for dynamic axes).
+pub fn load_network_with(
+    path: Option<&str>,
+    options: &relu_regions::onnx::ImportOptions,
+) -> Result<(Network, String)> {
+    let Some(p) = path else {
+        return Ok((
             Network::from_json(DEFAULT_NETWORK, "(embedded default network)")?,
             "embedded default 2-16-16-16".to_string(),
-        )),
-    }
+        ));
+    };
+    let bytes = std::fs::read(p).map_err(|e| {
+        anyhow!(relu_regions::Error::Usage {
+            flag: p.to_string(),
+            reason: format!("cannot read the file: {e}"),
+        })
+    })?;
+    let onnx = p.ends_with(".onnx") || relu_regions::onnx::looks_like_onnx(&bytes);
+    let net = if onnx {
+        // External data files are named relative to the model's folder.
+        let dir = std::path::Path::new(p)
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let load = |location: &str| std::fs::read(dir.join(location));
+        relu_regions::onnx::read(&bytes, p, &load, options)?
+    } else {
+        let text = String::from_utf8(bytes).map_err(|_| {
+            anyhow!(relu_regions::Error::Json {
+                file: p.to_string(),
+                reason: "not UTF-8 text (an ONNX model needs the .onnx extension)".into(),
+            })
+        })?;
+        Network::from_json(&text, p)?
+    };
+    Ok((net, p.to_string()))
 }
 
 /// The slice: a file, or the identity over `--box` (default [-1, 1]^d).

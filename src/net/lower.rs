@@ -108,6 +108,15 @@ impl Scratch {
     }
 }
 
+/// One pairing of a tournament round: the unit row `b − a` (none for a lone candidate), the pass
+/// row of `a`, and the tree nodes of `a` and `b`.
+struct Pairing {
+    unit: usize,
+    pass: usize,
+    left: usize,
+    right: Option<usize>,
+}
+
 /// A layer being assembled: its units (rows with a slope), then pass-through rows.
 struct Stage {
     units: Vec<(Row, Num)>,
@@ -440,7 +449,7 @@ impl Lowering<'_> {
             // One round: unit b − a and pass a for each pair; a lone candidate passes.
             let mut units = Vec::new();
             let mut pass = Vec::new();
-            let mut plan: Vec<Vec<(usize, Option<usize>, usize, Option<usize>)>> = Vec::new();
+            let mut plan: Vec<Vec<Pairing>> = Vec::new();
             let mut scratch = Scratch::new(self.width);
             for c in &cands {
                 let mut p = Vec::new();
@@ -454,11 +463,21 @@ impl Lowering<'_> {
                             );
                             units.push((diff, Num::F64(0.0)));
                             pass.push(a.clone());
-                            p.push((units.len() - 1, Some(pass.len() - 1), *ta, Some(*tb)));
+                            p.push(Pairing {
+                                unit: units.len() - 1,
+                                pass: pass.len() - 1,
+                                left: *ta,
+                                right: Some(*tb),
+                            });
                         }
                         [(a, ta)] => {
                             pass.push(a.clone());
-                            p.push((usize::MAX, Some(pass.len() - 1), *ta, None));
+                            p.push(Pairing {
+                                unit: usize::MAX,
+                                pass: pass.len() - 1,
+                                left: *ta,
+                                right: None,
+                            });
                         }
                         _ => unreachable!("chunks of two"),
                     }
@@ -469,9 +488,10 @@ impl Lowering<'_> {
             let mut next = Vec::with_capacity(cands.len());
             for (p, tree) in plan.iter().zip(trees.iter_mut()) {
                 let mut c = Vec::with_capacity(p.len());
-                for &(u, a, ta, tb) in p {
-                    let a_row = Row::unit(pass_rows[a.expect("every pair passes a")]);
-                    match tb {
+                for pairing in p {
+                    let (u, ta) = (pairing.unit, pairing.left);
+                    let a_row = Row::unit(pass_rows[pairing.pass]);
+                    match pairing.right {
                         Some(tb) => {
                             let (ua, ub) = (a_row.cols[0], unit_rows[u] as u32);
                             let (lo, hi) = (ua.min(ub), ua.max(ub));

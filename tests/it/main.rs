@@ -9,6 +9,7 @@ mod degenerate;
 mod graph;
 mod init_stats;
 mod lp;
+mod onnx;
 mod property_2d;
 mod reanchor;
 mod reference;
