@@ -40,7 +40,7 @@ pub mod restrict;
 pub mod sampling;
 pub mod slice;
 
-pub use engine::{enumerate, EngineChoice, EnumerateConfig, NoProgress, ProgressSink};
+pub use engine::{enumerate, EngineChoice, EnumerateConfig, NoProgress, ProgressSink, StopReason};
 pub use error::{Error, Result};
 pub use net::Network;
 pub use partition::Partition;

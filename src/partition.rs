@@ -77,6 +77,8 @@ pub struct Partition {
     /// Wall time of each hidden layer (its values, splits and merge), one entry per `per_layer`.
     pub layer_seconds: Vec<f64>,
     pub complete: bool,
+    /// What stopped an incomplete run.
+    pub stopped_by: Option<crate::engine::StopReason>,
     pub certified: bool,
     /// Vertices whose values the float filter could not use and that were rebuilt in big
     /// integers.

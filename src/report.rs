@@ -25,6 +25,9 @@ pub struct CountReport {
     pub graph_seconds: Option<f64>,
     pub certified: bool,
     pub complete: bool,
+    /// What stopped an incomplete run: `max_regions` or `memory`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<crate::engine::StopReason>,
     pub dim: usize,
     pub neurons: usize,
     pub widths: Vec<usize>,
@@ -79,6 +82,7 @@ impl CountReport {
             activation_regions: p.regions.len(),
             certified: p.certified,
             complete: p.complete,
+            stopped_by: p.stopped_by,
             dim: p.dim,
             neurons: p.units(),
             widths: p.split.clone(),
@@ -134,6 +138,7 @@ impl CountReport {
             graph_seconds: None,
             certified: false,
             complete: false,
+            stopped_by: None,
             dim: 0,
             neurons: 0,
             widths: Vec::new(),
@@ -166,6 +171,9 @@ impl CountReport {
         widths.extend(self.widths.iter().map(|w| w.to_string()));
         let status = match (self.certified, self.complete) {
             (true, true) => "exact, certified",
+            (true, false) if self.stopped_by == Some(crate::engine::StopReason::Memory) => {
+                "INCOMPLETE (stopped by --max-memory): a lower bound"
+            }
             (true, false) => "INCOMPLETE (stopped by --max-regions): a lower bound",
             (false, _) => "not certified",
         };

@@ -53,6 +53,10 @@ pub struct CountArgs {
     /// Stop cleanly once more regions than this are found (complete: false).
     #[arg(long, value_name = "N")]
     pub max_regions: Option<usize>,
+    /// Stop cleanly (complete: false) before a layer's vertices would need more memory than
+    /// this, e.g. 8G or 500M (default: 60 % of the machine's memory).
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<String>,
     /// Worker threads (default: all cores). The output does not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -120,6 +124,10 @@ pub fn run(args: &CountArgs) -> Result<i32> {
     let restricted = Restricted::new(&net, &slice)?;
     let cfg = EnumerateConfig {
         max_regions: args.max_regions,
+        max_memory: Some(match &args.max_memory {
+            Some(text) => parse_size(text)?,
+            None => default_memory_limit(),
+        }),
         engine: match args.engine {
             EngineArg::Auto => EngineChoice::Auto,
             EngineArg::Planar => EngineChoice::Planar,
@@ -307,8 +315,14 @@ fn finish_report(report: &mut CountReport, json: bool) -> Result<i32> {
     report.peak_memory_bytes = peak_memory_bytes();
     report.total_seconds = crate::cli::seconds_since_start();
     if !report.complete {
+        let why = match report.stopped_by {
+            Some(relu_regions::StopReason::Memory) => {
+                "by --max-memory (the next layer's vertices would not fit; see --max-memory)"
+            }
+            _ => "by --max-regions",
+        };
         eprintln!(
-            "relu-regions: stopped by --max-regions after {} regions: the count is a lower bound \
+            "relu-regions: stopped {why} after {} regions: the count is a lower bound \
              (complete: false)",
             report.activation_regions
         );
@@ -380,4 +394,41 @@ fn parse_shape(text: &str) -> Result<Vec<usize>> {
             )
             .into()
         })
+}
+
+/// `--max-memory 8G`: bytes, with an optional K, M, G or T suffix (powers of 1024).
+fn parse_size(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let (num, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&t[..i], t[i..].trim_end_matches(['B', 'b', 'i'])),
+        None => (t, ""),
+    };
+    let scale: u64 = match unit.to_ascii_uppercase().as_str() {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => 0,
+    };
+    match num.trim().parse::<f64>() {
+        Ok(x) if scale > 0 && x.is_finite() && x > 0.0 && x * (scale as f64) < 1.8e19 => {
+            Ok((x * scale as f64) as u64)
+        }
+        _ => Err(relu_regions::Error::usage(
+            "--max-memory",
+            format!("\"{text}\" is not a size like 8G, 500M or 1000000"),
+        )
+        .into()),
+    }
+}
+
+/// 60 % of the machine's memory (MemTotal), or 8 GiB where that cannot be read.
+fn default_memory_limit() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    });
+    total.map_or(8 << 30, |t| t / 10 * 6)
 }

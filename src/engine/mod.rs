@@ -59,6 +59,10 @@ impl ProgressSink for NoProgress {}
 pub struct EnumerateConfig {
     /// Stop (with `complete: false`) once more regions than this would be found.
     pub max_regions: Option<usize>,
+    /// Stop (with `complete: false`) before a layer's vertices would need more than this many
+    /// bytes: each vertex keeps one f64 per row of the layer, so a wide layer (a convolution
+    /// over an image has thousands of rows) allows fewer regions.
+    pub max_memory: Option<u64>,
     pub engine: EngineChoice,
     /// Once a face of the planar engine is in this many pieces, each further boundary is walked
     /// through the pieces it touches instead of tested against all of them (same result; only
@@ -84,6 +88,7 @@ impl Default for EnumerateConfig {
     fn default() -> Self {
         EnumerateConfig {
             max_regions: None,
+            max_memory: None,
             engine: EngineChoice::Auto,
             zone_walk_from: 512,
             masks_from: 16,
@@ -92,6 +97,16 @@ impl Default for EnumerateConfig {
             check_reanchored: false,
         }
     }
+}
+
+/// Why a run stopped before the last layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// More regions than `max_regions`.
+    MaxRegions,
+    /// A layer's vertices would need more than `max_memory`.
+    Memory,
 }
 
 /// Faces with their cyclic vertex lists and edge boundaries, in flat arrays.
@@ -230,6 +245,11 @@ pub(crate) fn split_faces<S: Default>(
                 let (verts, lines) = mesh.face(f);
                 local.face = f as u32;
                 split(ctx, f, verts, lines, &mut local, &mut out, scratch);
+                if ctx.overflow.load(Ordering::Relaxed) {
+                    // One face alone went past the limit (its pieces are dropped).
+                    stop.store(true, Ordering::Relaxed);
+                    return None;
+                }
                 if ctx.last {
                     local.drop_rows();
                 }
@@ -359,6 +379,7 @@ fn enumerate_mesh(
     let mut per_layer = Vec::new();
     let mut layer_seconds = Vec::new();
     let mut complete = true;
+    let mut stopped_by = None;
     let mut fallbacks = 0usize;
     let mut reanchored = 0usize;
     let layers = net.widths.len();
@@ -406,13 +427,28 @@ fn enumerate_mesh(
             ctx.units = units;
             ctx.line_supports = std::mem::take(&mut line_supports);
             ctx.faces = (&mesh.face_start, &mesh.face_verts);
+            // The regions this layer may make: the limit given, and what the memory allows (a
+            // vertex per region at most twice over, each with a row of the layer's width).
+            let memory_cap = cfg
+                .max_memory
+                .map(|m| usize::try_from(m / (2 * (8 * n as u64 + 96))).unwrap_or(usize::MAX));
+            let cap = match (cfg.max_regions, memory_cap) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            ctx.piece_limit = cap.unwrap_or(usize::MAX);
             let outs = if d == 1 {
-                segment::split_layer(&ctx, &mesh, cfg.max_regions, progress)
+                segment::split_layer(&ctx, &mesh, cap, progress)
             } else {
-                planar::split_layer(&ctx, &mesh, cfg.max_regions, progress)
+                planar::split_layer(&ctx, &mesh, cap, progress)
             };
             let Some(outs) = outs else {
                 complete = false;
+                stopped_by = Some(match (cfg.max_regions, memory_cap) {
+                    (Some(a), Some(b)) if b < a => StopReason::Memory,
+                    (None, Some(_)) => StopReason::Memory,
+                    _ => StopReason::MaxRegions,
+                });
                 if let Some(previous) = before_layer {
                     mesh = previous;
                 }
@@ -476,6 +512,7 @@ fn enumerate_mesh(
         per_layer,
         layer_seconds,
         complete,
+        stopped_by,
         certified: true,
         exact_fallbacks: fallbacks,
         reanchored,

@@ -336,6 +336,11 @@ fn split_face(
         edge_verts.resize(k, Vec::new());
     }
     for &j in splitting.iter() {
+        if polys.len() > ctx.piece_limit {
+            ctx.overflow
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         // Layer 0's lines are the same on every face (and layer 0 may be split in rounds).
         let line_j = LineKey::neuron(l, j, if l == 0 { 0 } else { f });
         if !zone.active && polys.len() >= ctx.zone_walk_from {

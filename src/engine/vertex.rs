@@ -602,6 +602,10 @@ pub struct LayerCtx<'a> {
     /// Rows `units..` of the layer pass values through: they never split a face and their bit
     /// is always 1.
     pub units: usize,
+    /// A face split into more pieces than this stops the layer (the run's region or memory
+    /// limit), setting `overflow`: one face can be cut by thousands of lines.
+    pub piece_limit: usize,
+    pub overflow: std::sync::atomic::AtomicBool,
     /// Layer 0 split in rounds: `line_supports[i]`, the ends of neuron i's chord across the
     /// domain (or `u32::MAX` twice); see [`Self::edge_support`].
     pub line_supports: Vec<(u32, u32)>,
@@ -636,6 +640,8 @@ impl<'a> LayerCtx<'a> {
             split_from: 0,
             split_below: usize::MAX,
             units: values.n,
+            piece_limit: usize::MAX,
+            overflow: std::sync::atomic::AtomicBool::new(false),
             line_supports: Vec::new(),
             faces: (&[], &[]),
             home: std::sync::OnceLock::new(),

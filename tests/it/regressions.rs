@@ -253,3 +253,17 @@ fn compare_and_bounds_count_work_on_three_dimensional_slices() {
     // The lp engine gives exact volumes in 3-D: the smallest region is known.
     assert!(v["smallest_region_area"].as_f64().unwrap() > 0.0, "{v}");
 }
+
+#[test]
+fn a_layer_that_would_not_fit_in_memory_stops_cleanly() {
+    // The embedded network with room for a few hundred vertices' rows: layer 2 would not fit.
+    let (code, out, err) = run_cli(&["count", "--json", "-q", "--max-memory", "60K"]);
+    assert_eq!(code, 0, "{err}");
+    let v = json_of(&out);
+    assert_eq!(v["complete"], false, "{v}");
+    assert_eq!(v["stopped_by"], "memory", "{v}");
+    assert!(err.contains("--max-memory"), "{err}");
+    let (code, _, err) = run_cli(&["count", "--max-memory", "lots"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--max-memory"), "{err}");
+}
