@@ -2,7 +2,8 @@
 """ONNX import of relu-regions: round-trip counts, regioncam side by side, and a CNN target.
 
     python3 benchmarks/onnx_bench.py [--binary /tmp/rr-bench] [--repeats 3] [--threads N]
-                                     [--timeout 600] [--workdir DIR] [--json]
+                                     [--timeout 600] [--mem-limit 8] [--workdir DIR]
+                                     [--skip-cnn] [--json]
 
 Needs numpy, onnx and regioncam (`pip install regioncam`); no torch, no cargo: relu-regions is
 the prebuilt binary given by --binary (default /tmp/rr-bench, or $RR_BINARY). Every model and
@@ -49,13 +50,15 @@ any row can be rerun by hand; the JSON output holds each run's command line.
    in that order (weights then bias per layer), on the plane through three random 28×28 inputs
    (values uniform in [0, 1] from default_rng(1), rounded to float32, written exactly) with box
    [[-0.5, 1.5], [-0.5, 1.5]]. One fresh `count` run: regions, `seconds`, `total_seconds`, peak
-   memory, `cells`.
+   memory; the model, the slice and the command line are printed for a rerun.
 
 Every relu-regions run is killed after --timeout seconds (default 600) and reported as a
-timeout, and runs with its address space capped at --mem-limit GiB (default 8; RLIMIT_AS), so a
-run that explodes in memory fails alone ("memory allocation of N bytes failed") rather than
-bringing in the kernel's OOM killer on a shared machine; an error exit is reported with its
-message (Rust's backtrace left out). The exit status is 1 if a round-trip count
+timeout. Memory is capped at --mem-limit GiB (default 8): a binary that has `count
+--max-memory` gets that flag (a clean stop, complete: false, reported with its lower bound) and
+an address-space limit (RLIMIT_AS) of twice that as a backstop; an older binary gets RLIMIT_AS
+at --mem-limit, so a run that explodes fails alone ("memory allocation of N bytes failed")
+rather than bringing in the kernel's OOM killer on a shared machine. An error exit is reported
+with its message (Rust's backtrace left out). The exit status is 1 if a round-trip count
 differs or a run failed or timed out (regioncam disagreeing is not a failure).
 
 Timings on the 2-core machines drift (up to 2× between minutes, see benchmarks/README.md), more
@@ -72,7 +75,6 @@ import subprocess
 import sys
 import tempfile
 import time
-
 from dataclasses import dataclass
 from typing import Callable
 
@@ -98,6 +100,12 @@ MiB = 2 ** 20
 
 
 # ----------------------------------------------------------------------------- running rr
+
+def has_max_memory(binary):
+    """Whether this build of `count` has --max-memory (a clean stop, complete: false)."""
+    p = subprocess.run([binary, "count", "--help"], capture_output=True, text=True)
+    return "--max-memory" in p.stdout
+
 
 def address_space_limit(gib):
     """preexec_fn capping the child's address space (RLIMIT_AS), so that a run that explodes in
@@ -126,27 +134,31 @@ def run_rr(cfg, model, slice_path=None, extra=()):
         cmd += ["--subspace", slice_path]
     if cfg.threads:
         cmd += ["--threads", str(cfg.threads)]
+    if cfg.mem_limit and cfg.max_memory_flag:
+        cmd += ["--max-memory", f"{cfg.mem_limit:g}G"]
     cmd += list(extra) + ["--json", "-q"]
     line = shlex.join(cmd)
     t0 = time.perf_counter()
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=cfg.timeout,
-                           preexec_fn=address_space_limit(cfg.mem_limit))
+                           preexec_fn=address_space_limit(cfg.address_space_gib))
     except subprocess.TimeoutExpired:  # subprocess.run has killed the child
         return {"command": line, "timeout": cfg.timeout}
     wall = time.perf_counter() - t0
     if p.returncode != 0:
         msg = error_text(p)
-        if "memory allocation of" in msg and cfg.mem_limit:
-            msg += f" [address space limited to {cfg.mem_limit:g} GiB by --mem-limit]"
-        return {"command": line, "error": msg,
-                "wall_seconds": time.perf_counter() - t0}
+        if "memory allocation of" in msg and cfg.address_space_gib:
+            msg += f" [address space limited to {cfg.address_space_gib:g} GiB by --mem-limit]"
+        return {"command": line, "error": msg, "wall_seconds": wall}
     try:
         out = json.loads(p.stdout)
     except json.JSONDecodeError:
         return {"command": line, "error": f"output is not JSON: {p.stdout[:300]!r}"}
     out["command"] = line
     out["wall_seconds"] = wall
+    if out.get("complete") is False:  # --max-memory (or --max-regions) stopped it: a lower bound
+        out["error"] = (f"incomplete: stopped by {out.get('stopped_by', '?')} after "
+                        f"{out['activation_regions']} regions (a lower bound)")
     return out
 
 
@@ -211,11 +223,12 @@ def round_trip(cfg, problems):
 def print_round_trip(rows):
     print("## 1. Export round trip (JSON network → ONNX → count)\n")
     print("| network | slice | ONNX style | ONNX count | JSON count | published | certified | "
-          "equal |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+          "JSON values float32 | equal |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r['network']} | {r['slice']} | {r['style']} | {r['onnx_regions']} | "
               f"{r['json_regions']} | {r['published'] or '–'} | {r['certified']} | "
+              f"{'yes' if r['json_float32_exact'] else 'no'} | "
               f"{'yes' if r['equal'] else '**NO**'} |")
     print()
 
@@ -462,11 +475,12 @@ def cnn_target(cfg, problems):
                             "box": [[-0.5, 1.5], [-0.5, 1.5]]})
     r = run_rr(cfg, model_path, slice_path)
     row = {"model": model_path, "slice": slice_path, "command": r["command"],
-           "mem_limit_gib": cfg.mem_limit}
+           "address_space_gib": cfg.address_space_gib}
     if failed(r):
         problems.append(f"CNN: {failure_text(r)}")
         row["failure"] = failure_text(r)
         row["wall_seconds"] = r.get("wall_seconds", r.get("timeout"))
+        row["partial_regions"] = r.get("activation_regions")  # set when stopped cleanly
     else:
         row.update({k: r.get(k) for k in ("activation_regions", "certified", "complete", "cells",
                                            "seconds", "total_seconds", "peak_memory_bytes",
@@ -488,9 +502,9 @@ def print_cnn(row):
               f"{row['total_seconds']:.3f} | {row['peak_memory_bytes'] / MiB:.0f} | "
               f"{row['exact_fallbacks']} | {row['threads']} |")
     print(f"\nRerun: `{row['command']}`")
-    if row.get("mem_limit_gib"):
-        kib = int(row["mem_limit_gib"] * 2 ** 20)
-        print(f"(run here with its address space capped at {row['mem_limit_gib']:g} GiB, as "
+    if row.get("address_space_gib"):
+        kib = int(row["address_space_gib"] * 2 ** 20)
+        print(f"(run here with its address space capped at {row['address_space_gib']:g} GiB, as "
               f"`(ulimit -v {kib}; ...)` does)")
     print()
 
@@ -505,7 +519,7 @@ def main():
     ap.add_argument("--threads", type=int, help="relu-regions --threads (default: all cores)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per relu-regions run")
     ap.add_argument("--mem-limit", type=float, default=8,
-                    help="address-space limit per relu-regions run, GiB (0: none; default 8)")
+                    help="memory per relu-regions run, GiB (0: no limit; default 8)")
     ap.add_argument("--workdir", help="where models and slices go (default: a new temp dir)")
     ap.add_argument("--skip-cnn", action="store_true", help="leave out section 3")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
@@ -514,11 +528,18 @@ def main():
         import regioncam  # noqa: F401
     except ImportError:
         sys.exit("regioncam is missing: pip install regioncam")
+    # With a binary that has `count --max-memory`, that flag (at --mem-limit) stops a run
+    # cleanly and RLIMIT_AS (at twice that: virtual memory runs ahead of resident memory) is
+    # only a backstop; with an older binary, RLIMIT_AS at --mem-limit is the only guard.
+    cfg.max_memory_flag = has_max_memory(cfg.binary)
+    cfg.address_space_gib = cfg.mem_limit * (2 if cfg.max_memory_flag else 1)
     cfg.workdir = cfg.workdir or tempfile.mkdtemp(prefix="onnx-bench-")
     os.makedirs(cfg.workdir, exist_ok=True)
     problems = []
     result = {"binary": cfg.binary, "workdir": cfg.workdir, "threads": cfg.threads,
-              "repeats": cfg.repeats, "round_trip": round_trip(cfg, problems)}
+              "repeats": cfg.repeats, "mem_limit_gib": cfg.mem_limit,
+              "max_memory_flag": cfg.max_memory_flag, "address_space_gib": cfg.address_space_gib,
+              "round_trip": round_trip(cfg, problems)}
     if not cfg.json:
         print(f"models and slices in {cfg.workdir}\n")
         print_round_trip(result["round_trip"])

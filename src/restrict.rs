@@ -206,11 +206,7 @@ impl Restricted {
             .map(|v| v.iter().map(scaled).collect())
             .collect();
         let origin: Vec<BigInt> = slice.origin.iter().map(scaled).collect();
-        let l1 = ExactLayer::from_rationals(
-            &first.weight.map(Num::exact),
-            None,
-            &first.bias.iter().map(Num::exact).collect::<Vec<_>>(),
-        );
+        let l1 = ExactLayer::from_nums(&first.weight, None, &first.bias);
         let mut fw = Vec::with_capacity(first.n_out * d);
         let mut fb = Vec::with_capacity(first.n_out);
         for i in 0..first.n_out {
@@ -234,20 +230,18 @@ impl Restricted {
         // Later layers: the previous layer's slopes become this layer's inactive-side weights.
         let mut exact_layers = vec![folded];
         for (k, layer) in layers.iter().enumerate().skip(1) {
-            let w = layer.weight.map(Num::exact);
+            let w = &layer.weight;
             let w_neg = layers[k - 1].act.as_ref().map(|act| {
-                let slope: Vec<BigRational> = act.slope.iter().map(Num::exact).collect();
                 (0..w.n_out)
                     .flat_map(|i| {
                         let row = w.row(i);
                         (0..row.vals.len())
-                            .map(|p| &row.vals[p] * &slope[row.col(p)])
+                            .map(|p| row.vals[p].mul(&act.slope[row.col(p)]))
                             .collect::<Vec<_>>()
                     })
-                    .collect::<Vec<BigRational>>()
+                    .collect::<Vec<Num>>()
             });
-            let b: Vec<BigRational> = layer.bias.iter().map(Num::exact).collect();
-            exact_layers.push(ExactLayer::from_rationals(&w, w_neg.as_deref(), &b));
+            exact_layers.push(ExactLayer::from_nums(w, w_neg.as_deref(), &layer.bias));
         }
         let output = exact_layers.pop().expect("at least one layer");
         let exact = ExactNet {

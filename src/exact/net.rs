@@ -6,6 +6,7 @@
 
 use super::point::ExactPoint;
 use crate::matrix::Matrix;
+use crate::net::Num;
 use num_bigint::BigInt;
 use num_integer::Integer;
 use num_rational::BigRational;
@@ -46,6 +47,36 @@ impl ExactLayer {
             den,
         }
         .reduced()
+    }
+
+    /// From the network's numbers. When every one is an f64 (the usual case: float32 and f64
+    /// weights) the common denominator is a power of two read off the exponents, so no gcd is
+    /// taken (a convolution or a wide dense layer has hundreds of thousands of entries).
+    pub fn from_nums(w: &Matrix<Num>, w_neg: Option<&[Num]>, b: &[Num]) -> Self {
+        let all = || w.vals.iter().chain(w_neg.into_iter().flatten()).chain(b);
+        if !all().all(Num::is_f64) {
+            let q = |v: &[Num]| v.iter().map(Num::exact).collect::<Vec<_>>();
+            return ExactLayer::from_rationals(&w.map(Num::exact), w_neg.map(q).as_deref(), &q(b));
+        }
+        // x = m · 2^e with m odd; over the denominator 2^k, k = max(−e), x is m · 2^(e + k).
+        let k = all()
+            .filter_map(|x| dyadic(x.approx()).map(|(_, e)| (-e).max(0)))
+            .max()
+            .unwrap_or(0);
+        let int = |x: &Num| -> BigInt {
+            match dyadic(x.approx()) {
+                None => BigInt::zero(),
+                Some((m, e)) => BigInt::from(m) << ((e + k) as usize),
+            }
+        };
+        ExactLayer {
+            n_in: w.n_in,
+            n_out: w.n_out,
+            w: w.map(int),
+            w_neg: w_neg.map(|v| v.iter().map(int).collect()),
+            b: b.iter().map(int).collect(),
+            den: BigInt::one() << (k as usize),
+        }
     }
 
     /// A dense layer from row-major rational weights, every input a ReLU.
@@ -109,6 +140,25 @@ impl ExactLayer {
         }
         s
     }
+}
+
+/// A finite non-zero f64 as `m · 2^e` with `m` odd (`None` for zero).
+fn dyadic(x: f64) -> Option<(i64, i64)> {
+    if x == 0.0 {
+        return None;
+    }
+    let bits = x.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i64;
+    let frac = (bits & ((1u64 << 52) - 1)) as i64;
+    let (mut m, mut e) = if exp == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1i64 << 52), exp - 1075)
+    };
+    let tz = m.trailing_zeros() as i64;
+    m >>= tz;
+    e += tz;
+    Some((if x < 0.0 { -m } else { m }, e))
 }
 
 /// The exact equation `a · t + c` (integers) of an affine function up to a positive factor;

@@ -99,6 +99,18 @@ pub fn ratio_to_f64(n: &BigInt, d: &BigInt) -> f64 {
     if n.is_zero() {
         return 0.0;
     }
+    // The common case of weights read from floats: a numerator of at most 53 bits over a power
+    // of two. Scaling by powers of two is exact until the last step, which rounds once.
+    if n.bits() <= 53 && d.is_positive() && (d.magnitude() & (d.magnitude() - 1u32)).is_zero() {
+        let mut x = n.to_f64().expect("53 bits");
+        let mut k = d.bits() - 1;
+        while k > 0 {
+            let step = k.min(1000);
+            x *= f64::powi(2.0, -(step as i32));
+            k -= step;
+        }
+        return x;
+    }
     to_f64(&BigRational::new(n.clone(), d.clone()))
 }
 
@@ -151,6 +163,29 @@ pub fn format_rational(q: &BigRational) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The power-of-two path rounds as the rational conversion does, subnormals included.
+    #[test]
+    fn ratio_over_a_power_of_two_is_correctly_rounded() {
+        for (n, k) in [
+            (1i64, 0u32),
+            (-3, 1),
+            (9007199254740991, 60),
+            (5, 1074),
+            (3, 1075),
+            (7, 1077),
+            (1, 1200),
+            (-9007199254740991, 1100),
+            (123456789, 2100),
+        ] {
+            let (n, d) = (BigInt::from(n), BigInt::from(1) << k);
+            assert_eq!(
+                ratio_to_f64(&n, &d),
+                to_f64(&BigRational::new(n.clone(), d.clone())),
+                "{n}/2^{k}"
+            );
+        }
+    }
 
     fn q(p: i64, d: i64) -> BigRational {
         BigRational::new(p.into(), d.into())
