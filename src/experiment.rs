@@ -168,6 +168,29 @@ pub fn plane_through(a: &[f64], b: &[f64], c: &[f64], h: f64) -> Option<Slice> {
     })
 }
 
+/// Refuses data in which no three points span a plane (all identical or on one line).
+fn spanning_triple(data: &[Vec<f64>], h: f64) -> Result<()> {
+    let Some(j) = (1..data.len()).find(|&j| data[j] != data[0]) else {
+        return Err(Error::usage(
+            "--data",
+            format!(
+                "all {} data points are identical: a plane needs three points not on one line",
+                data.len()
+            ),
+        ));
+    };
+    if (1..data.len()).any(|k| k != j && plane_through(&data[0], &data[j], &data[k], h).is_some()) {
+        return Ok(());
+    }
+    Err(Error::usage(
+        "--data",
+        format!(
+            "the {} data points lie on one line (points 0 and {j} span it, and every other point is on it): a plane needs three points not on one line",
+            data.len()
+        ),
+    ))
+}
+
 fn three_distinct<R: Rng + ?Sized>(rng: &mut R, n: usize) -> [usize; 3] {
     let i = rng.random_range(0..n);
     let mut j = rng.random_range(0..n - 1);
@@ -219,6 +242,32 @@ pub fn hanin_rolnick(data: &[Vec<f64>], cfg: &HrConfig) -> Result<HrReport> {
     if !(cfg.half_width > 0.0 && cfg.half_width.is_finite()) {
         return Err(Error::usage("--half-width", "must be a positive number"));
     }
+    if !(cfg.bias_std >= 0.0 && cfg.bias_std.is_finite()) {
+        return Err(Error::usage(
+            "--bias-std",
+            format!("must be a finite number ≥ 0, got {}", cfg.bias_std),
+        ));
+    }
+    // Sizes: each plane holds a network and its regions; beyond these the run is not a sweep
+    // but a hang (and the job list alone would not fit in memory).
+    for (flag, values, max) in [
+        ("--widths", &cfg.widths, 4096),
+        ("--depths", &cfg.depths, 64),
+    ] {
+        if let Some(v) = values.iter().find(|&&v| v > max) {
+            return Err(Error::usage(
+                flag,
+                format!("{v} is above the maximum of {max}"),
+            ));
+        }
+    }
+    if cfg.planes > 100_000 || cfg.lines > 100_000 {
+        return Err(Error::usage(
+            "--planes/--lines",
+            "at most 100000 planes per architecture and 100000 segments per plane",
+        ));
+    }
+    spanning_triple(data, cfg.half_width)?;
     let archs: Vec<(usize, usize)> = cfg
         .depths
         .iter()
@@ -234,10 +283,21 @@ pub fn hanin_rolnick(data: &[Vec<f64>], cfg: &HrConfig) -> Result<HrReport> {
             let mut rng = ExperimentRng::seed_from_u64(cfg.seed);
             rng.set_stream((a * cfg.planes + p) as u64);
             let net = he_network(&mut rng, n0, &vec![width; depth], cfg.bias_std);
+            // Random triples until one spans a plane (most do: a spanning triple exists, checked
+            // above); a data set where almost none does is refused rather than searched forever.
+            let mut tries = 0;
             let slice = loop {
                 let [i, j, k] = three_distinct(&mut rng, data.len());
                 if let Some(s) = plane_through(&data[i], &data[j], &data[k], cfg.half_width) {
                     break s;
+                }
+                tries += 1;
+                if tries == 10_000 {
+                    return Err(Error::usage(
+                        "--data",
+                        "10000 random triples of data points in a row were collinear or \
+                         repeated: remove duplicate points",
+                    ));
                 }
             };
             let part = count_regions(

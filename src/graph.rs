@@ -331,13 +331,18 @@ pub fn linear_regions(p: &Partition, net: &Restricted, adj: &[Adjacency]) -> Lin
         })
         .collect();
     let exact_checks = decided.iter().filter(|d| d.is_none()).count();
+    let group = net.regions_of(patterns.iter().copied()).map(|(g, _)| g);
     let same_map: Vec<bool> = adj
         .par_iter()
         .zip(&decided)
         .map(|(e, d)| {
             d.unwrap_or_else(|| {
-                exact_output_map(net, patterns[e.a as usize])
-                    == exact_output_map(net, patterns[e.b as usize])
+                let (a, b) = (patterns[e.a as usize], patterns[e.b as usize]);
+                // Cells of one max-pooling region (one argmax everywhere) have one map.
+                (group
+                    .as_ref()
+                    .is_some_and(|g| g[e.a as usize] == g[e.b as usize]))
+                    || exact_output_map(net, a) == exact_output_map(net, b)
             })
         })
         .collect();

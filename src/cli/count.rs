@@ -57,9 +57,9 @@ pub struct CountArgs {
     /// this, e.g. 8G or 500M (default: 60 % of the machine's memory).
     #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<String>,
-    /// Worker threads (default: all cores). The output does not depend on it.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+    /// Worker threads (default: all cores; at most 1024). The output does not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     /// Write the region adjacency graph: .json, .dot or .graphml (chosen by the extension).
     #[arg(long, value_name = "FILE")]
     pub graph: Option<String>,
@@ -72,8 +72,8 @@ pub struct CountArgs {
     /// Colour regions one by one, or one colour per linear region.
     #[arg(long, value_enum, default_value_t = ColourBy::Regions, alias = "color-by")]
     pub colour_by: ColourBy,
-    /// Picture size in pixels (longest side).
-    #[arg(long, value_name = "PX", default_value_t = 800)]
+    /// Picture size in pixels (longest side, 16 to 16384).
+    #[arg(long, value_name = "PX", default_value_t = 800, value_parser = clap::value_parser!(u32).range(16..=16384))]
     pub size: u32,
     /// Skip the adjacency graph and linear regions (then `linear_regions` is not reported).
     #[arg(long)]
@@ -137,7 +137,7 @@ pub fn run(args: &CountArgs) -> Result<i32> {
     };
     let threads = args
         .threads
-        .unwrap_or_else(rayon::current_num_threads)
+        .map_or_else(rayon::current_num_threads, usize::from)
         .max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

@@ -166,6 +166,7 @@ fn flag_of(e: &InitStatsError) -> &'static str {
         InitStatsError::Eta(_) => "--eta",
         InitStatsError::Conv(_) => "--conv1d/--conv2d/--kernel",
         InitStatsError::Samples(_) => "--samples",
+        InitStatsError::TooLarge(_) => "--samples/--widths",
         InitStatsError::BiasVar(_) => "--bias-var",
         InitStatsError::Preset(..) => "--preset",
         InitStatsError::Sampler(_) => "--sampler",
@@ -235,8 +236,11 @@ pub fn experiment(args: &InitStatsArgs) -> Result<Experiment, InitStatsError> {
 pub fn run(args: &InitStatsArgs) -> anyhow::Result<i32> {
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(n) = args.threads {
-        if n == 0 {
-            eprintln!("relu-regions: error: invalid --threads: need at least 1 thread");
+        if n == 0 || n > super::MAX_THREADS {
+            eprintln!(
+                "relu-regions: error: invalid --threads: need 1 to {} threads, got {n}",
+                super::MAX_THREADS
+            );
             return Ok(2);
         }
         pool = pool.num_threads(n);

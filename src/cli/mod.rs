@@ -19,6 +19,9 @@ use std::time::Instant;
 
 static STARTED: OnceLock<Instant> = OnceLock::new();
 
+/// The most worker threads any command starts (`--threads`): more is a typo, not a machine.
+pub const MAX_THREADS: usize = 1024;
+
 /// Marks the start of the command (call first thing in `main`).
 pub fn mark_start() {
     STARTED.get_or_init(Instant::now);

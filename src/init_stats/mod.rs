@@ -63,4 +63,7 @@ pub enum InitStatsError {
     Sampler(String),
     #[error("preset: unknown preset `{0}` (known: {1})")]
     Preset(String, String),
+    /// The experiment would need more memory than the limit (the estimate, then what to reduce).
+    #[error("size: {0}")]
+    TooLarge(String),
 }

@@ -62,6 +62,55 @@ impl Experiment {
         self.sampler = sampler;
         self
     }
+    /// Refuses an experiment whose buffers would pass `limit` bytes: a weight matrix (or a
+    /// convolution's feature maps) per worker thread, and a few numbers per sample and layer.
+    /// The estimate is computed with checked arithmetic, so absurd sizes are refused, not
+    /// overflowed.
+    pub fn check_size(&self, limit: u64) -> Result<(), InitStatsError> {
+        let too_large = || {
+            InitStatsError::TooLarge(
+                "the sizes overflow 64-bit arithmetic; reduce --widths, --samples or the image"
+                    .into(),
+            )
+        };
+        let mul = |a: u64, b: u64| a.checked_mul(b).ok_or_else(too_large);
+        let per_layer: u64 = match &self.arch {
+            Architecture::Dense { widths } => {
+                let mut m = 0u64;
+                for w in widths.windows(2) {
+                    m = m.max(mul(w[0] as u64, w[1] as u64)?);
+                }
+                m
+            }
+            Architecture::Residual(r) => mul(r.width as u64, r.width as u64)?,
+            Architecture::Conv(c) => {
+                let positions: u64 = match c.shape {
+                    crate::init_stats::arch::ConvShape::D1 { len } => len as u64,
+                    crate::init_stats::arch::ConvShape::D2 { height, width } => {
+                        mul(height as u64, width as u64)?
+                    }
+                };
+                let channels = c.channels.iter().copied().max().unwrap_or(1) as u64;
+                let weights = mul(mul(channels, channels)?, c.taps() as u64)?;
+                mul(positions, channels)?.max(weights)
+            }
+        };
+        let layers = self.arch.depth() as u64 + 1;
+        let threads = rayon::current_num_threads() as u64;
+        let bytes = mul(mul(per_layer, 8 * 4)?, threads)?
+            .checked_add(mul(mul(self.samples as u64, layers)?, 8 * 4)?)
+            .ok_or_else(too_large)?;
+        if bytes > limit {
+            return Err(InitStatsError::TooLarge(format!(
+                "this experiment needs about {:.1} GiB ({} samples × {layers} layers, the largest                  layer {per_layer} numbers per thread); the limit is {:.0} GiB: reduce --samples                  or the widths",
+                bytes as f64 / (1u64 << 30) as f64,
+                self.samples,
+                limit as f64 / (1u64 << 30) as f64
+            )));
+        }
+        Ok(())
+    }
+
     pub fn with_samples(mut self, k: usize) -> Self {
         self.samples = k;
         self
@@ -111,6 +160,7 @@ impl Experiment {
         if self.samples < 2 {
             return Err(InitStatsError::Samples(self.samples));
         }
+        self.check_size(64 << 30)?;
         if !(self.bias_var.is_finite() && self.bias_var >= 0.0) {
             return Err(InitStatsError::BiasVar(self.bias_var));
         }

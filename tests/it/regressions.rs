@@ -267,3 +267,87 @@ fn a_layer_that_would_not_fit_in_memory_stops_cleanly() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--max-memory"), "{err}");
 }
+
+/// Parameters are checked before any work: each case exits with code 2, names its flag, and
+/// never panics, aborts or hangs.
+#[test]
+fn unusable_parameters_are_refused_before_the_work() {
+    let identical = temp(
+        "identical.json",
+        r#"{"points": [[1, 2], [1, 2], [1, 2], [1, 2]]}"#,
+    );
+    let collinear = temp(
+        "collinear.json",
+        r#"{"points": [[0, 0], [1, 1], [2, 2], [3, 3]]}"#,
+    );
+    let cases: Vec<(Vec<&str>, &[&str])> = vec![
+        (
+            vec!["experiment", "hanin-rolnick", "--bias-std", "nan"],
+            &["--bias-std"],
+        ),
+        (
+            vec!["experiment", "hanin-rolnick", "--bias-std", "-1"],
+            &["--bias-std"],
+        ),
+        (
+            vec!["experiment", "hanin-rolnick", "--planes", "10000000000"],
+            &["--planes"],
+        ),
+        (
+            vec!["experiment", "hanin-rolnick", "--widths", "100000"],
+            &["--widths"],
+        ),
+        (
+            vec!["experiment", "hanin-rolnick", "--data", &identical],
+            &["--data", "identical"],
+        ),
+        (
+            vec!["experiment", "hanin-rolnick", "--data", &collinear],
+            &["--data", "one line"],
+        ),
+        (
+            vec![
+                "init-stats",
+                "--widths",
+                "2,16",
+                "--samples",
+                "1000000000000",
+            ],
+            &["--samples", "GiB"],
+        ),
+        (
+            vec![
+                "init-stats",
+                "--widths",
+                "2,4294967296,4294967296",
+                "--samples",
+                "10",
+            ],
+            &["--samples/--widths"],
+        ),
+        (
+            vec!["count", "--png", "x.png", "--size", "4294967295"],
+            &["--size"],
+        ),
+        (
+            vec!["count", "--svg", "x.svg", "--size", "100000"],
+            &["--size"],
+        ),
+        (vec!["count", "--threads", "1000000"], &["--threads"]),
+        (
+            vec!["init-stats", "--widths", "2,16", "--threads", "1000000"],
+            &["--threads"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let (code, _, err) = run_cli(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        for n in needles {
+            assert!(
+                err.contains(n),
+                "{args:?}: stderr does not name {n:?}: {err}"
+            );
+        }
+    }
+}
