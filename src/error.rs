@@ -27,7 +27,8 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn field(file: &str, field: impl Into<String>, reason: impl Into<String>) -> Self {
+    /// A bad field of a file (also used by the binary).
+    pub fn field(file: &str, field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Field {
             file: file.to_string(),
             field: field.into(),

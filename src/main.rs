@@ -30,6 +30,8 @@ fn main() {
         Some(Command::Sample(args)) => cli::sample::run(args),
         Some(Command::Compare(args)) => cli::compare::run(args),
         Some(Command::Experiment(args)) => cli::experiment::run(args),
+        Some(Command::Batch(args)) => cli::batch::run(args),
+        Some(Command::Merge(args)) => cli::batch::run_merge(args),
     };
     match outcome {
         Ok(code) => std::process::exit(code),

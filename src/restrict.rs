@@ -179,10 +179,25 @@ pub struct Restricted {
     pub max_trees: std::sync::Arc<Vec<crate::net::MaxTree>>,
     /// The tournaments' comparison rows, as a pattern.
     pub cmp_mask: Vec<u64>,
+    /// For [`Self::reslice`]: the first layer before the slice is folded in, and whether the
+    /// later layers' floats are faithful.
+    first_unfolded: std::sync::Arc<ExactLayer>,
+    later_faithful: bool,
 }
 
 impl Restricted {
     pub fn new(net: &Network, slice: &Slice) -> Result<Restricted> {
+        Restricted::build(net, slice, None)
+    }
+
+    /// `net` restricted to another slice, reusing this restriction's layers after the first
+    /// (they do not depend on the slice): `self` must be a restriction of the same `net`. Many
+    /// slices of one network (a batch of planes) pay for the first layer's fold only.
+    pub fn reslice(&self, net: &Network, slice: &Slice) -> Result<Restricted> {
+        Restricted::build(net, slice, Some(self))
+    }
+
+    fn build(net: &Network, slice: &Slice, template: Option<&Restricted>) -> Result<Restricted> {
         let n0 = net.input_dim();
         let d = slice.dim();
         if slice.origin.len() != n0 || slice.basis.iter().any(|b| b.len() != n0) {
@@ -206,7 +221,10 @@ impl Restricted {
             .map(|v| v.iter().map(scaled).collect())
             .collect();
         let origin: Vec<BigInt> = slice.origin.iter().map(scaled).collect();
-        let l1 = ExactLayer::from_nums(&first.weight, None, &first.bias);
+        let l1 = match template {
+            Some(t) => t.first_unfolded.clone(),
+            None => std::sync::Arc::new(ExactLayer::from_nums(&first.weight, None, &first.bias)),
+        };
         let mut fw = Vec::with_capacity(first.n_out * d);
         let mut fb = Vec::with_capacity(first.n_out);
         for i in 0..first.n_out {
@@ -228,8 +246,19 @@ impl Restricted {
         .reduced();
 
         // Later layers: the previous layer's slopes become this layer's inactive-side weights.
-        let mut exact_layers = vec![folded];
-        for (k, layer) in layers.iter().enumerate().skip(1) {
+        let mut exact_layers = vec![std::sync::Arc::new(folded)];
+        if let Some(t) = template {
+            exact_layers.extend(t.exact.hidden.iter().skip(1).cloned());
+            if !t.exact.hidden.is_empty() {
+                exact_layers.push(t.exact.output.clone());
+            }
+        }
+        for (k, layer) in layers
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|_| template.is_none())
+        {
             let w = &layer.weight;
             let w_neg = layers[k - 1].act.as_ref().map(|act| {
                 (0..w.n_out)
@@ -241,7 +270,11 @@ impl Restricted {
                     })
                     .collect::<Vec<Num>>()
             });
-            exact_layers.push(ExactLayer::from_nums(w, w_neg.as_deref(), &layer.bias));
+            exact_layers.push(std::sync::Arc::new(ExactLayer::from_nums(
+                w,
+                w_neg.as_deref(),
+                &layer.bias,
+            )));
         }
         let output = exact_layers.pop().expect("at least one layer");
         let exact = ExactNet {
@@ -270,19 +303,26 @@ impl Restricted {
                 input,
             )
         };
+        let reuse = template.filter(|t| !t.exact.hidden.is_empty());
         let float: Vec<FloatLayer> = exact
             .hidden
             .iter()
             .enumerate()
-            .map(|(k, l)| float_layer(k, l))
+            .map(|(k, l)| match reuse {
+                Some(t) if k > 0 => t.float[k].clone(),
+                _ => float_layer(k, l),
+            })
             .collect();
-        let output_float = {
-            let out = &exact.output;
-            let k = exact.hidden.len();
-            let mut f = float_layer(k, out);
-            // The output layer's weights are rounded from the exact ones (also for layer 0).
-            f.w = out.w.with_vals(round(out, &out.w.vals));
-            f
+        let output_float = match reuse {
+            Some(t) => t.output_float.clone(),
+            None => {
+                let out = &exact.output;
+                let k = exact.hidden.len();
+                let mut f = float_layer(k, out);
+                // The output layer's weights are rounded from the exact ones (also for layer 0).
+                f.w = out.w.with_vals(round(out, &out.w.vals));
+                f
+            }
         };
         let faithful = |layer: &ExactLayer| {
             layer
@@ -293,7 +333,18 @@ impl Restricted {
                 .chain(&layer.b)
                 .all(|x| x.is_zero() || ratio_to_f64(x, &layer.den).abs() >= f64::MIN_POSITIVE)
         };
-        let floats_faithful = exact.hidden.iter().all(faithful) && faithful(&exact.output);
+        let later_faithful = match reuse {
+            Some(t) => t.later_faithful,
+            None => {
+                exact.hidden.iter().skip(1).all(|l| faithful(l))
+                    && (exact.hidden.is_empty() || faithful(&exact.output))
+            }
+        };
+        let first_faithful = match exact.hidden.first() {
+            Some(l) => faithful(l),
+            None => faithful(&exact.output),
+        };
+        let floats_faithful = first_faithful && later_faithful;
         let widths = exact.widths();
         let split: Vec<usize> = net.split_widths();
         let mut offsets = Vec::with_capacity(widths.len());
@@ -325,6 +376,8 @@ impl Restricted {
             exact: std::sync::Arc::new(exact),
             output_float,
             floats_faithful,
+            later_faithful,
+            first_unfolded: l1,
         })
     }
 

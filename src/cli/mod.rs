@@ -2,6 +2,7 @@
 //! work; this side reads files, prints, and maps outcomes to exit codes (0 ok, 1 a check
 //! failed, 2 bad input or usage).
 
+pub mod batch;
 pub mod bounds;
 pub mod compare;
 pub mod count;
@@ -62,4 +63,9 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Reproducible experiments (e.g. regions per unit area vs the Hanin–Rolnick density).
     Experiment(experiment::ExperimentArgs),
+    /// Count many jobs (one JSON line each) in one process, optionally one shard of them
+    /// (--shard I/N or slurm), resumable; one JSON result line per job.
+    Batch(batch::BatchArgs),
+    /// Join batch results (shards): checks that no job is missing or doubled.
+    Merge(batch::MergeArgs),
 }

@@ -148,7 +148,7 @@ impl ExactGeometry {
         sides: Vec<LineEq>,
         float: Option<Arc<Vec<FloatLayer>>>,
     ) -> Self {
-        let small = net.hidden.iter().map(SmallLayer::new).collect();
+        let small = net.hidden.iter().map(|l| SmallLayer::new(l)).collect();
         ExactGeometry {
             offsets,
             stride,

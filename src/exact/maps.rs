@@ -260,8 +260,8 @@ mod tests {
         let out = ExactLayer::dense(2, 1, &[q(1), q(1)], &[q(0)]);
         let net = ExactNet {
             d: 2,
-            hidden: vec![l0, l1],
-            output: out,
+            hidden: vec![l0.into(), l1.into()],
+            output: out.into(),
         };
         let active = [true, false, true];
         let first = LayerRows::first(&net);
@@ -287,13 +287,13 @@ mod tests {
             .collect();
         let net = ExactNet {
             d: 2,
-            hidden: layers,
-            output: ExactLayer::dense(
+            hidden: layers.into_iter().map(Into::into).collect(),
+            output: std::sync::Arc::new(ExactLayer::dense(
                 2,
                 1,
                 &[big(1), big(1)],
                 &[num_rational::BigRational::from_integer(0.into())],
-            ),
+            )),
         };
         let all = |_: usize| true;
         let mut rows = LayerRows::first(&net);

@@ -199,10 +199,11 @@ pub struct ExactActivations {
 #[derive(Debug, Clone)]
 pub struct ExactNet {
     pub d: usize,
-    /// Hidden layers, each followed by its rows' activation (the next layer's `w_neg`).
-    pub hidden: Vec<ExactLayer>,
+    /// Hidden layers, each followed by its rows' activation (the next layer's `w_neg`); shared
+    /// between restrictions of one network to many slices (all but the first).
+    pub hidden: Vec<std::sync::Arc<ExactLayer>>,
     /// The affine output layer.
-    pub output: ExactLayer,
+    pub output: std::sync::Arc<ExactLayer>,
 }
 
 impl ExactNet {

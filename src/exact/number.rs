@@ -99,17 +99,36 @@ pub fn ratio_to_f64(n: &BigInt, d: &BigInt) -> f64 {
     if n.is_zero() {
         return 0.0;
     }
-    // The common case of weights read from floats: a numerator of at most 53 bits over a power
-    // of two. Scaling by powers of two is exact until the last step, which rounds once.
-    if n.bits() <= 53 && d.is_positive() && (d.magnitude() & (d.magnitude() - 1u32)).is_zero() {
-        let mut x = n.to_f64().expect("53 bits");
-        let mut k = d.bits() - 1;
-        while k > 0 {
-            let step = k.min(1000);
-            x *= f64::powi(2.0, -(step as i32));
-            k -= step;
+    // The common case of weights read from floats: a power-of-two denominator. A numerator of
+    // at most 53 bits is exact in f64, and scaling by powers of two is exact until the last
+    // step, which rounds once. A longer numerator is cut to its top 64 bits with a sticky bit
+    // for what was cut (so the one rounding to 53 bits is the correct one), then scaled, which
+    // is exact as long as the result stays normal.
+    if d.is_positive() && (d.magnitude() & (d.magnitude() - 1u32)).is_zero() {
+        let k = d.bits() - 1;
+        let b = n.bits();
+        if b <= 53 {
+            let mut x = n.to_f64().expect("53 bits");
+            let mut k = k;
+            while k > 0 {
+                let step = k.min(1000);
+                x *= f64::powi(2.0, -(step as i32));
+                k -= step;
+            }
+            return x;
         }
-        return x;
+        let shift = b.saturating_sub(64);
+        // The result is about 2^(b − 1 − k): keep to the normal range, well inside f64's.
+        let exp = b as i64 - 1 - k as i64;
+        if (-1000..1000).contains(&exp) {
+            let mag = n.magnitude();
+            let mut top = (mag >> shift).to_u64().expect("64 bits");
+            if mag.trailing_zeros().is_some_and(|t| t < shift) {
+                top |= 1;
+            }
+            let x = top as f64 * f64::powi(2.0, (shift as i64 - k as i64) as i32);
+            return if n.is_negative() { -x } else { x };
+        }
     }
     to_f64(&BigRational::new(n.clone(), d.clone()))
 }

@@ -1,5 +1,6 @@
 //! The integration tests: one binary, one module per concern, shared helpers in `support`.
 
+mod batch;
 mod bounds;
 mod brute_1d;
 mod certificate;

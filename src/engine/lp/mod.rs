@@ -293,7 +293,12 @@ pub fn enumerate_lp_with(
     let ctx = (!net.widths.is_empty()).then(|| Ctx {
         net,
         dec: &decider,
-        small: net.exact.hidden.iter().map(SmallLayer::new).collect(),
+        small: net
+            .exact
+            .hidden
+            .iter()
+            .map(|l| SmallLayer::new(l))
+            .collect(),
         first: Arc::new(LayerRows::first(&net.exact)),
     });
     let layers = net.widths.len();
