@@ -40,6 +40,9 @@ pub struct BatchArgs {
     /// Stop each job cleanly past this many regions (a job's own "max_regions" wins).
     #[arg(long, value_name = "N")]
     pub max_regions: Option<usize>,
+    /// Worker threads (default: all cores; at most 1024). The results do not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -338,6 +341,14 @@ fn done_ids(path: &Path) -> Result<HashSet<String>> {
 }
 
 pub fn run(args: &BatchArgs) -> Result<i32> {
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = args.threads {
+        pool = pool.num_threads(usize::from(n));
+    }
+    pool.build()?.install(|| run_in_pool(args))
+}
+
+fn run_in_pool(args: &BatchArgs) -> Result<i32> {
     let (shard, shards) = match &args.shard {
         Some(s) => parse_shard(s)?,
         None => (0, 1),

@@ -261,3 +261,48 @@ fn bad_jobs_files_and_shards_are_refused() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("SLURM_ARRAY_TASK_ID"));
 }
+
+/// Optional (RELU_REGIONS_DASK=1, needs Python with `dask[distributed]`): the shards run as
+/// tasks of a local Dask cluster give the unsharded run's results.
+#[test]
+fn dask_shards_give_the_unsharded_results() {
+    if std::env::var_os("RELU_REGIONS_DASK").is_none() {
+        eprintln!("skipped: set RELU_REGIONS_DASK=1 to run the shards on a local Dask cluster");
+        return;
+    }
+    let jobs = jobs_file("dask");
+    let whole = out_dir("dask-whole");
+    bin()
+        .args(["batch", &jobs, "--out", whole.to_str().unwrap(), "-q"])
+        .status()
+        .unwrap();
+    let dir = out_dir("dask");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benchmarks/scale_out_dask.py");
+    let out = Command::new("python3")
+        .args([
+            script,
+            env!("CARGO_BIN_EXE_relu-regions"),
+            &jobs,
+            dir.to_str().unwrap(),
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: BTreeMap<String, Value> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.as_object_mut().unwrap().remove("seconds");
+            (r["id"].as_str().unwrap().to_string(), r)
+        })
+        .collect();
+    assert_eq!(got, results(&whole.join("results.jsonl")));
+}
