@@ -39,6 +39,7 @@ pub mod report;
 pub mod restrict;
 pub mod sampling;
 pub mod slice;
+pub mod tile;
 
 pub use engine::{enumerate, EngineChoice, EnumerateConfig, NoProgress, ProgressSink, StopReason};
 pub use error::{Error, Result};

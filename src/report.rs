@@ -15,6 +15,12 @@ pub struct CountReport {
     pub cells: Option<usize>,
     /// The network's operations as read (e.g. `Conv 1→16 3×3`, `Relu`).
     pub architecture: Vec<String>,
+    /// With `--tile I/N`: "I/N", and the cells found in the tile (of which
+    /// `activation_regions` are the regions this tile counts: those that do not reach left).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tile_cells: Option<usize>,
     /// Omitted until computed (never guessed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub linear_regions: Option<usize>,
@@ -133,6 +139,8 @@ impl CountReport {
             activation_regions: 0,
             cells: None,
             architecture: Vec::new(),
+            tile: None,
+            tile_cells: None,
             linear_regions: None,
             adjacent_pairs: None,
             graph_seconds: None,
@@ -198,6 +206,12 @@ impl CountReport {
                 format!("{}   ({status})", self.activation_regions),
             ),
         ];
+        if let (Some(t), Some(c)) = (&self.tile, self.tile_cells) {
+            rows.push((
+                "tile",
+                format!("{t}: {c} cells in the slab, of which the regions above start here"),
+            ));
+        }
         if let Some(c) = self.cells {
             rows.push((
                 "cells",

@@ -254,6 +254,35 @@ fn count_job(
         }
         None => load_slice(&net, subspace.as_deref(), box_.as_deref())?,
     };
+    // A tile: the slab's cells, counting the regions that start in it (see `relu_regions::tile`).
+    let tile = match spec.get("tile") {
+        None => None,
+        Some(v) => {
+            let text = v
+                .as_str()
+                .ok_or_else(|| anyhow!("tile: expected \"I/N\""))?;
+            let (i, n) = text
+                .split_once('/')
+                .and_then(|(i, n)| {
+                    Some((
+                        i.trim().parse::<usize>().ok()?,
+                        n.trim().parse::<usize>().ok()?,
+                    ))
+                })
+                .ok_or_else(|| anyhow!("tile: \"{text}\" is not I/N"))?;
+            if !net.max_trees.is_empty() {
+                return Err(anyhow!(
+                    "tile: tiles of max-pooling networks are not supported yet"
+                ));
+            }
+            Some((i, n))
+        }
+    };
+    let full_slice = slice.clone();
+    let slice = match tile {
+        Some((i, n)) => relu_regions::tile::tile_slice(&full_slice, i, n)?,
+        None => slice,
+    };
     let restricted = match &template {
         Some(t) => t.reslice(&net, &slice)?,
         None => {
@@ -295,9 +324,15 @@ fn count_job(
         };
     let seconds = start.elapsed().as_secs_f64();
     let cells = patterns.len();
-    let regions = restricted
-        .regions_of(patterns.iter().map(Vec::as_slice))
-        .map_or(cells, |g| g.1);
+    let regions = match tile {
+        Some((i, n)) => patterns
+            .iter()
+            .filter(|p| !relu_regions::tile::reaches_left(&restricted, &full_slice, i, n, p))
+            .count(),
+        None => restricted
+            .regions_of(patterns.iter().map(Vec::as_slice))
+            .map_or(cells, |g| g.1),
+    };
     let mut v = json!({
         "activation_regions": regions,
         "complete": complete,

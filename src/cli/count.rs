@@ -50,6 +50,11 @@ pub struct CountArgs {
     /// Write every region (pattern, exact vertices, measure, witness) to this JSON file.
     #[arg(long, value_name = "FILE")]
     pub regions: Option<String>,
+    /// Count tile I of N (0 ≤ I < N) of the box: the slab I of N equal slabs along the first
+    /// coordinate, counting the regions whose leftmost part lies in it, so that the N tiles'
+    /// counts add up to the box's exactly (run them as separate jobs).
+    #[arg(long, value_name = "I/N")]
+    pub tile: Option<String>,
     /// Stop cleanly once more regions than this are found (complete: false).
     #[arg(long, value_name = "N")]
     pub max_regions: Option<usize>,
@@ -120,7 +125,40 @@ pub fn run(args: &CountArgs) -> Result<i32> {
         input_shape: args.input_shape.as_deref().map(parse_shape).transpose()?,
     };
     let (net, name) = load_network_with(args.net.as_deref(), &options)?;
-    let slice = load_slice(&net, args.subspace.as_deref(), args.box_.as_deref())?;
+    let full_slice = load_slice(&net, args.subspace.as_deref(), args.box_.as_deref())?;
+    let tile = match &args.tile {
+        None => None,
+        Some(t) => {
+            let bad = |why: &str| relu_regions::Error::usage("--tile", why.to_string());
+            let (i, n) = t
+                .split_once('/')
+                .and_then(|(i, n)| {
+                    Some((
+                        i.trim().parse::<usize>().ok()?,
+                        n.trim().parse::<usize>().ok()?,
+                    ))
+                })
+                .ok_or_else(|| bad("expected I/N, e.g. 3/8"))?;
+            if !net.max_trees.is_empty() {
+                return Err(bad("tiles of max-pooling networks are not supported yet").into());
+            }
+            if args.regions.is_some()
+                || args.graph.is_some()
+                || args.svg.is_some()
+                || args.png.is_some()
+            {
+                return Err(bad(
+                    "counts only: --regions, --graph and pictures are for whole domains",
+                )
+                .into());
+            }
+            Some((i, n))
+        }
+    };
+    let slice = match tile {
+        Some((i, n)) => relu_regions::tile::tile_slice(&full_slice, i, n)?,
+        None => full_slice.clone(),
+    };
     let restricted = Restricted::new(&net, &slice)?;
     let cfg = EnumerateConfig {
         max_regions: args.max_regions,
@@ -150,6 +188,7 @@ pub fn run(args: &CountArgs) -> Result<i32> {
             &net,
             &restricted,
             &slice,
+            (&full_slice, tile),
             &cfg,
             &pool,
             &bar,
@@ -178,6 +217,18 @@ pub fn run(args: &CountArgs) -> Result<i32> {
     }
     let groups = restricted.regions_of(partition.regions.iter().map(|r| r.pattern));
     describe(&mut report, &net, &slice, groups.as_ref().map(|g| g.1));
+    if let Some((i, n)) = tile {
+        let patterns: Vec<&[u64]> = partition.regions.iter().map(|r| r.pattern).collect();
+        count_tile(
+            &mut report,
+            &restricted,
+            &full_slice,
+            i,
+            n,
+            &patterns,
+            &pool,
+        );
+    }
     if args.floor {
         // Median of five passes, inside the same thread pool as the enumeration.
         let mut times: Vec<f64> = (0..5)
@@ -310,6 +361,30 @@ fn describe(
     });
 }
 
+/// With `--tile I/N`: of the cells found in the slab, the regions this tile counts (those whose
+/// region does not reach left of the slab; decided exactly, in parallel).
+fn count_tile(
+    report: &mut CountReport,
+    restricted: &Restricted,
+    full: &relu_regions::Slice,
+    i: usize,
+    n: usize,
+    patterns: &[&[u64]],
+    pool: &rayon::ThreadPool,
+) {
+    use rayon::prelude::*;
+    let counted = pool.install(|| {
+        patterns
+            .par_iter()
+            .filter(|p| !relu_regions::tile::reaches_left(restricted, full, i, n, p))
+            .count()
+    });
+    report.tile = Some(format!("{i}/{n}"));
+    report.tile_cells = Some(patterns.len());
+    report.activation_regions = counted;
+    report.bounds = None;
+}
+
 /// Sets the whole run's time and the peak memory, then prints the report (JSON or table).
 fn finish_report(report: &mut CountReport, json: bool) -> Result<i32> {
     report.peak_memory_bytes = peak_memory_bytes();
@@ -343,6 +418,7 @@ fn run_lp(
     net: &relu_regions::Network,
     restricted: &Restricted,
     slice: &relu_regions::Slice,
+    (full_slice, tile): (&relu_regions::Slice, Option<(usize, usize)>),
     cfg: &EnumerateConfig,
     pool: &rayon::ThreadPool,
     bar: &Bar,
@@ -371,6 +447,14 @@ fn run_lp(
     let mut report = CountReport::from_lp(&partition, &slice.domain, seconds, threads, name);
     let groups = restricted.regions_of(partition.regions.iter().map(|r| r.pattern.as_slice()));
     describe(&mut report, net, slice, groups.map(|g| g.1));
+    if let Some((i, n)) = tile {
+        let patterns: Vec<&[u64]> = partition
+            .regions
+            .iter()
+            .map(|r| r.pattern.as_slice())
+            .collect();
+        count_tile(&mut report, restricted, full_slice, i, n, &patterns, pool);
+    }
     finish_report(&mut report, args.json)
 }
 

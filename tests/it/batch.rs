@@ -306,3 +306,58 @@ fn dask_shards_give_the_unsharded_results() {
         .collect();
     assert_eq!(got, results(&whole.join("results.jsonl")));
 }
+
+/// Tiles of a box add up to the untiled count exactly, on the degenerate 2-D and 3-D fixtures
+/// (boundaries along the box's sides, through corners and through the tile boundaries t₁ = 0).
+#[test]
+fn tiles_add_up_to_the_untiled_count() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut checked = 0;
+    for dir in ["degenerate", "degenerate-3d"] {
+        let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            let v: Value = serde_json::from_str(&text).unwrap();
+            let d = v["layers"][0]["weight"][0].as_array().unwrap().len();
+            if d < 2 {
+                continue;
+            }
+            let boxed = v["meta"]["box"].as_str().map(str::to_string);
+            let count = |tile: Option<&str>| -> u64 {
+                let mut args = vec![
+                    "count".to_string(),
+                    f.to_str().unwrap().to_string(),
+                    "--json".into(),
+                    "-q".into(),
+                    "--no-linear".into(),
+                ];
+                if let Some(b) = &boxed {
+                    args.push(format!("--box={b}"));
+                }
+                if let Some(t) = tile {
+                    args.push("--tile".into());
+                    args.push(t.into());
+                }
+                let out = bin().args(&args).output().unwrap();
+                assert!(
+                    out.status.success(),
+                    "{args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+                v["activation_regions"].as_u64().unwrap()
+            };
+            let whole = count(None);
+            for n in [2usize, 3, 4] {
+                let sum: u64 = (0..n).map(|i| count(Some(&format!("{i}/{n}")))).sum();
+                assert_eq!(sum, whole, "{} in {n} tiles", f.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} fixtures");
+}
