@@ -341,6 +341,7 @@ fn enumerate_mesh(
         (d == 2 && cfg.reanchor).then(|| net.float.clone()),
     );
     geo.check_refinements = cfg.check_reanchored;
+    geo.units = net.split.clone();
     let defs: Vec<VertexDef> = (0..corner_count as u32).map(VertexDef::Corner).collect();
     let mut xy = Vec::new();
     let n0 = net.widths.first().copied().unwrap_or(0);

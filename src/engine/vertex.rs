@@ -107,6 +107,10 @@ pub struct ExactGeometry {
     /// Test switch: check every re-anchored vertex against its exact values (panics on a
     /// mismatch).
     pub check_refinements: bool,
+    /// Units of each hidden layer: rows from `units[l]` on pass values through, and their
+    /// signs are never needed (a pass-through value is often exactly 0: a ReLU's output
+    /// carried past a layer), so re-anchoring does not wait for them.
+    pub units: Vec<usize>,
 }
 
 /// The exact affine map `rows / q` of hidden layer `l − 1`'s pre-activations on a face of the
@@ -165,6 +169,7 @@ impl ExactGeometry {
             float_maps: Mutex::new(HashMap::new()),
             float_first: std::sync::OnceLock::new(),
             check_refinements: false,
+            units: Vec::new(),
         }
     }
 
@@ -350,8 +355,12 @@ impl ExactGeometry {
         let (mut z, mut e) = (Vec::new(), Vec::new());
         map.eval(p, eps, &mut z, &mut e);
         let mut signs = Vec::with_capacity(z.len());
+        let units = self.units.get(layer).copied().unwrap_or(usize::MAX);
         for (k, (&zk, &ek)) in z.iter().zip(&e).enumerate() {
             signs.push(if on_own_line(def, layer, k) {
+                0
+            } else if k >= units {
+                // A pass-through row: its sign is never read.
                 0
             } else if zk > ek {
                 1
@@ -459,7 +468,13 @@ impl ExactGeometry {
             }
         };
         let z: Vec<f64> = num.iter().map(|x| ratio_to_f64_fast(x, &den)).collect();
-        let signs = num.iter().map(sign_of).collect();
+        // Pass-through rows' signs are never read: 0, as the float tier gives them.
+        let units = self.units.get(layer).copied().unwrap_or(usize::MAX);
+        let signs = num
+            .iter()
+            .enumerate()
+            .map(|(k, x)| if k >= units { 0 } else { sign_of(x) })
+            .collect();
         let zmax = z.iter().fold(0.0f64, |m, x| m.max(x.abs()));
         ProvenValues {
             signs,

@@ -352,3 +352,36 @@ fn output_maps_match_the_onnx_reference_evaluator() {
         );
     }
 }
+
+/// Pass-through rows (the skips of a residual network, often exactly 0) do not hold up
+/// re-anchoring; the re-anchored values are checked exactly, and the partition is the one
+/// without re-anchoring.
+#[test]
+fn residual_networks_reanchor_past_their_pass_through_rows() {
+    let net = model("residual-mlp.onnx");
+    let sl = slice(&net, "identity-2d.json");
+    let r = Restricted::new(&net, &sl).unwrap();
+    let run = |reanchor: bool, check: bool| {
+        let cfg = EnumerateConfig {
+            reanchor,
+            check_reanchored: check,
+            ..EnumerateConfig::default()
+        };
+        enumerate(&r, &sl.domain, &cfg, &NoProgress).unwrap()
+    };
+    let checked = run(true, true);
+    let exact = run(false, false);
+    assert_eq!(checked.regions.len(), 798);
+    let pats = |p: &relu_regions::Partition| {
+        let mut v: Vec<Vec<u64>> = p.regions.iter().map(|c| c.pattern.to_vec()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(pats(&checked), pats(&exact));
+    assert!(
+        checked.exact_fallbacks <= exact.exact_fallbacks,
+        "{} fallbacks with re-anchoring, {} without",
+        checked.exact_fallbacks,
+        exact.exact_fallbacks
+    );
+}
