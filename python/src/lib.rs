@@ -1,0 +1,335 @@
+//! The Python module `relu_regions._core`: one call that counts, with the network given as
+//! JSON text (version 1 or 2), an ONNX file, or dense layers as numpy arrays. The Python side
+//! (`relu_regions/__init__.py`) builds those from torch modules, arrays or paths and wraps the
+//! result in a `Partition`. The GIL is released while the engines run.
+
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use relu_regions::engine::lp::{enumerate_lp_with, LpOptions};
+use relu_regions::graph::RegionGraph;
+use relu_regions::net::Layer;
+use relu_regions::net::Num;
+use relu_regions::{
+    enumerate, EngineChoice, EnumerateConfig, Network, NoProgress, Restricted, Slice,
+};
+
+fn value_error(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// What one count gives back before it becomes Python objects.
+struct Outcome {
+    regions: usize,
+    cells: usize,
+    certified: bool,
+    complete: bool,
+    per_layer: Vec<usize>,
+    seconds: f64,
+    dim: usize,
+    units: usize,
+    /// Cells × words of pattern bits (every hidden row; see `unit_rows`).
+    pattern_words: Vec<u64>,
+    words: usize,
+    /// The global row of each unit, in pattern-text order.
+    unit_rows: Vec<u64>,
+    vertices: Vec<Vec<f64>>,
+    edges: Vec<[i64; 2]>,
+    linear_regions: Option<usize>,
+    engine: &'static str,
+}
+
+fn network(
+    net_json: Option<String>,
+    onnx_path: Option<String>,
+    layers: Option<Vec<(PyReadonlyArray2<f64>, PyReadonlyArray1<f64>)>>,
+    input_shape: Option<Vec<usize>>,
+) -> PyResult<Network> {
+    match (net_json, onnx_path, layers) {
+        (Some(text), None, None) => Network::from_json(&text, "network").map_err(value_error),
+        (None, Some(path), None) => {
+            let bytes = std::fs::read(&path).map_err(|e| value_error(format!("{path}: {e}")))?;
+            let dir = std::path::Path::new(&path)
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default();
+            let load = |loc: &str| std::fs::read(dir.join(loc));
+            let options = relu_regions::onnx::ImportOptions { input_shape };
+            relu_regions::onnx::read(&bytes, &path, &load, &options).map_err(value_error)
+        }
+        (None, None, Some(layers)) => {
+            if layers.is_empty() {
+                return Err(value_error("layers: need at least one (W, b) pair"));
+            }
+            let mut out = Vec::with_capacity(layers.len());
+            for (k, (w, b)) in layers.iter().enumerate() {
+                let (w, b) = (w.as_array(), b.as_array());
+                let (n_out, n_in) = w.dim();
+                if b.len() != n_out {
+                    return Err(value_error(format!(
+                        "layers[{k}]: W is {n_out}×{n_in} (out × in) but b has {} entries",
+                        b.len()
+                    )));
+                }
+                if let Some(prev) = out.last() {
+                    let prev: &Layer = prev;
+                    if prev.n_out != n_in {
+                        return Err(value_error(format!(
+                            "layers[{k}]: W has {n_in} columns but layers[{}] has {} outputs",
+                            k - 1,
+                            prev.n_out
+                        )));
+                    }
+                }
+                let finite = |x: &f64| x.is_finite();
+                if !w.iter().all(finite) || !b.iter().all(finite) {
+                    return Err(value_error(format!(
+                        "layers[{k}]: not every value is finite"
+                    )));
+                }
+                out.push(Layer::dense(
+                    n_in,
+                    n_out,
+                    w.iter().map(|&x| Num::F64(x)).collect(),
+                    b.iter().map(|&x| Num::F64(x)).collect(),
+                ));
+            }
+            Ok(Network::from_layers(out))
+        }
+        _ => Err(value_error(
+            "give exactly one of net_json, onnx_path, layers",
+        )),
+    }
+}
+
+/// The global row of each unit (rows that pass values through left out), in order.
+fn unit_rows(r: &Restricted) -> Vec<u64> {
+    (0..r.widths.len())
+        .flat_map(|l| (0..r.split[l]).map(move |j| (r.offsets[l] + j) as u64))
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    net: &Network,
+    slice: &Slice,
+    engine: &str,
+    max_regions: Option<usize>,
+    threads: Option<usize>,
+    linear: bool,
+    vertices: bool,
+) -> Result<Outcome, String> {
+    let restricted = Restricted::new(net, slice).map_err(|e| e.to_string())?;
+    let engine = match engine {
+        "auto" => EngineChoice::Auto,
+        "planar" => EngineChoice::Planar,
+        "lp" => EngineChoice::Lp,
+        other => return Err(format!("engine: \"{other}\" is not auto, planar or lp")),
+    };
+    let cfg = EnumerateConfig {
+        max_regions,
+        engine,
+        ..EnumerateConfig::default()
+    };
+    // The global pool unless a thread count is asked for (a pool per call costs thread starts).
+    let pool = match threads {
+        None => None,
+        Some(n) if n == 0 || n > 1024 => return Err(format!("threads: need 1 to 1024, got {n}")),
+        Some(n) => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+    };
+    let work = || {
+        let start = std::time::Instant::now();
+        if engine.uses_lp(restricted.d) {
+            let options = LpOptions {
+                exact_geometry: vertices && restricted.d <= 3,
+                ..LpOptions::default()
+            };
+            let p = enumerate_lp_with(&restricted, &slice.domain, &cfg, &options, &NoProgress)
+                .map_err(|e| e.to_string())?;
+            let seconds = start.elapsed().as_secs_f64();
+            let cells = p.regions.len();
+            let regions = restricted
+                .regions_of(p.regions.iter().map(|r| r.pattern.as_slice()))
+                .map_or(cells, |g| g.1);
+            Ok(Outcome {
+                regions,
+                cells,
+                certified: p.certified,
+                complete: p.complete,
+                per_layer: p.per_layer.clone(),
+                seconds,
+                dim: p.dim,
+                units: restricted.units(),
+                pattern_words: p
+                    .regions
+                    .iter()
+                    .flat_map(|r| r.pattern.iter().copied())
+                    .collect(),
+                words: relu_regions::pattern::words(restricted.neurons),
+                unit_rows: unit_rows(&restricted),
+                vertices: p
+                    .regions
+                    .iter()
+                    .map(|r| {
+                        r.vertices
+                            .iter()
+                            .flatten()
+                            .flat_map(|v| v.to_f64())
+                            .collect()
+                    })
+                    .collect(),
+                edges: Vec::new(),
+                linear_regions: None,
+                engine: "lp",
+            })
+        } else {
+            let p = enumerate(&restricted, &slice.domain, &cfg, &NoProgress)
+                .map_err(|e| e.to_string())?;
+            let seconds = start.elapsed().as_secs_f64();
+            let cells = p.regions.len();
+            let groups = restricted.regions_of(p.regions.iter().map(|r| r.pattern));
+            let regions = groups.as_ref().map_or(cells, |g| g.1);
+            let (edges, linear_regions) = if linear && p.complete {
+                let g = RegionGraph::build(&p, &restricted, None);
+                let edges = g
+                    .graph
+                    .edge_indices()
+                    .map(|e| {
+                        let (a, b) = g.graph.edge_endpoints(e).expect("an edge");
+                        [a.index() as i64, b.index() as i64]
+                    })
+                    .collect();
+                (edges, Some(g.linear.count))
+            } else {
+                (Vec::new(), None)
+            };
+            let d = p.dim;
+            let verts = if vertices {
+                p.regions
+                    .iter()
+                    .map(|r| {
+                        r.verts
+                            .iter()
+                            .flat_map(|&v| p.xy[v as usize * d..(v as usize + 1) * d].to_vec())
+                            .collect()
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Ok(Outcome {
+                regions,
+                cells,
+                certified: p.certified,
+                complete: p.complete,
+                per_layer: p.per_layer.clone(),
+                seconds,
+                dim: d,
+                units: restricted.units(),
+                pattern_words: p
+                    .regions
+                    .iter()
+                    .flat_map(|r| r.pattern.iter().copied())
+                    .collect(),
+                words: relu_regions::pattern::words(restricted.neurons),
+                unit_rows: unit_rows(&restricted),
+                vertices: verts,
+                edges,
+                linear_regions,
+                engine: "planar",
+            })
+        }
+    };
+    match pool {
+        Some(p) => p.install(work),
+        None => work(),
+    }
+}
+
+/// Counts the activation regions of a network on a slice (see `relu_regions.count`).
+#[pyfunction]
+#[pyo3(signature = (slice_json, net_json=None, onnx_path=None, layers=None, engine="auto", max_regions=None, threads=None, linear=true, vertices=true, input_shape=None))]
+#[allow(clippy::too_many_arguments)]
+fn count<'py>(
+    py: Python<'py>,
+    slice_json: String,
+    net_json: Option<String>,
+    onnx_path: Option<String>,
+    layers: Option<Vec<(PyReadonlyArray2<'py, f64>, PyReadonlyArray1<'py, f64>)>>,
+    engine: &str,
+    max_regions: Option<usize>,
+    threads: Option<usize>,
+    linear: bool,
+    vertices: bool,
+    input_shape: Option<Vec<usize>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let net = network(net_json, onnx_path, layers, input_shape)?;
+    let slice = Slice::from_json(&slice_json, "slice", net.input_dim()).map_err(value_error)?;
+    let engine = engine.to_string();
+    let outcome = py
+        .detach(|| {
+            run(
+                &net,
+                &slice,
+                &engine,
+                max_regions,
+                threads,
+                linear,
+                vertices,
+            )
+        })
+        .map_err(value_error)?;
+    let out = PyDict::new(py);
+    out.set_item("regions", outcome.regions)?;
+    out.set_item("cells", outcome.cells)?;
+    out.set_item("certified", outcome.certified)?;
+    out.set_item("complete", outcome.complete)?;
+    out.set_item("per_layer", outcome.per_layer)?;
+    out.set_item("seconds", outcome.seconds)?;
+    out.set_item("dim", outcome.dim)?;
+    out.set_item("units", outcome.units)?;
+    out.set_item("engine", outcome.engine)?;
+    out.set_item("architecture", net.architecture.clone())?;
+    out.set_item("linear_regions", outcome.linear_regions)?;
+    let words = outcome.words;
+    let cells = outcome.pattern_words.len() / words;
+    out.set_item(
+        "pattern_words",
+        PyArray1::from_vec(py, outcome.pattern_words)
+            .reshape([cells, words])
+            .expect("cells × words"),
+    )?;
+    out.set_item("unit_rows", PyArray1::from_vec(py, outcome.unit_rows))?;
+    let d = outcome.dim.max(1);
+    let verts: Vec<Bound<'py, PyArray2<f64>>> = outcome
+        .vertices
+        .into_iter()
+        .map(|v| {
+            let rows = v.len() / d;
+            PyArray1::from_vec(py, v)
+                .reshape([rows, d])
+                .expect("rows × d values")
+        })
+        .collect();
+    out.set_item("vertices", verts)?;
+    let n = outcome.edges.len();
+    let flat: Vec<i64> = outcome.edges.into_iter().flatten().collect();
+    out.set_item(
+        "adjacency",
+        PyArray1::from_vec(py, flat).reshape([n, 2]).expect("n × 2"),
+    )?;
+    Ok(out)
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(count, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
