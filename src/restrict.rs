@@ -225,16 +225,19 @@ impl Restricted {
             Some(t) => t.first_unfolded.clone(),
             None => std::sync::Arc::new(ExactLayer::from_nums(&first.weight, None, &first.bias)),
         };
-        let mut fw = Vec::with_capacity(first.n_out * d);
-        let mut fb = Vec::with_capacity(first.n_out);
-        for i in 0..first.n_out {
-            let row = l1.w.row(i);
-            for v in &basis {
-                fw.push(row.iter().map(|(j, a)| a * &v[j]).sum::<BigInt>());
+        let (fw, fb) = fold_small(&l1, &basis, &origin, &slice_den).unwrap_or_else(|| {
+            let mut fw = Vec::with_capacity(first.n_out * d);
+            let mut fb = Vec::with_capacity(first.n_out);
+            for i in 0..first.n_out {
+                let row = l1.w.row(i);
+                for v in &basis {
+                    fw.push(row.iter().map(|(j, a)| a * &v[j]).sum::<BigInt>());
+                }
+                let dot: BigInt = row.iter().map(|(j, a)| a * &origin[j]).sum();
+                fb.push(dot + &l1.b[i] * &slice_den);
             }
-            let dot: BigInt = row.iter().map(|(j, a)| a * &origin[j]).sum();
-            fb.push(dot + &l1.b[i] * &slice_den);
-        }
+            (fw, fb)
+        });
         let folded = ExactLayer {
             n_in: d,
             n_out: first.n_out,
@@ -243,7 +246,8 @@ impl Restricted {
             b: fb,
             den: &l1.den * &slice_den,
         }
-        .reduced();
+        // A power-of-two denominator (float weights, float slices) needs no gcd.
+        .reduced_twos();
 
         // Later layers: the previous layer's slopes become this layer's inactive-side weights.
         let mut exact_layers = vec![std::sync::Arc::new(folded)];
@@ -437,6 +441,44 @@ impl Restricted {
     pub fn pattern_from_str(&self, text: &str) -> Option<Vec<u64>> {
         pattern::from_unit_str(text, &self.widths, &self.split)
     }
+}
+
+/// The fold of [`Restricted::build`] in checked i128 (most networks and slices fit: float32
+/// weights over a power of two times slice coordinates), `None` on overflow. Many slices of one
+/// network (a batch of planes) pay mostly for this fold.
+fn fold_small(
+    l1: &ExactLayer,
+    basis: &[Vec<BigInt>],
+    origin: &[BigInt],
+    slice_den: &BigInt,
+) -> Option<(Vec<BigInt>, Vec<BigInt>)> {
+    use num_traits::ToPrimitive;
+    let small = |v: &[BigInt]| -> Option<Vec<i128>> { v.iter().map(|x| x.to_i128()).collect() };
+    let w = small(&l1.w.vals)?;
+    let b = small(&l1.b)?;
+    let basis: Vec<Vec<i128>> = basis.iter().map(|v| small(v)).collect::<Option<_>>()?;
+    let origin = small(origin)?;
+    let den = slice_den.to_i128()?;
+    let dot = |i: usize, v: &[i128]| -> Option<i128> {
+        let row = l1.w.row(i);
+        let range = l1.w.range(i);
+        let mut s = 0i128;
+        for (k, p) in range.enumerate() {
+            s = s.checked_add(w[p].checked_mul(v[row.col(k)])?)?;
+        }
+        Some(s)
+    };
+    let mut fw = Vec::with_capacity(l1.n_out * basis.len());
+    let mut fb = Vec::with_capacity(l1.n_out);
+    for i in 0..l1.n_out {
+        for v in &basis {
+            fw.push(BigInt::from(dot(i, v)?));
+        }
+        fb.push(BigInt::from(
+            dot(i, &origin)?.checked_add(b[i].checked_mul(den)?)?,
+        ));
+    }
+    Some((fw, fb))
 }
 
 impl Restricted {

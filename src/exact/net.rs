@@ -84,6 +84,34 @@ impl ExactLayer {
         ExactLayer::from_rationals(&Matrix::dense(n_out, n_in, w.to_vec()), None, b)
     }
 
+    /// Divides out the common power of two of every entry and the denominator (cheap: trailing
+    /// zeros, no gcd); enough for layers from floats, whose denominators are powers of two.
+    pub fn reduced_twos(mut self) -> Self {
+        let twos = self
+            .w
+            .vals
+            .iter()
+            .chain(self.w_neg.iter().flatten())
+            .chain(&self.b)
+            .chain(std::iter::once(&self.den))
+            .filter_map(BigInt::trailing_zeros)
+            .min()
+            .unwrap_or(0);
+        if twos > 0 {
+            for x in self
+                .w
+                .vals
+                .iter_mut()
+                .chain(self.w_neg.iter_mut().flatten())
+                .chain(self.b.iter_mut())
+                .chain(std::iter::once(&mut self.den))
+            {
+                *x >>= twos as usize;
+            }
+        }
+        self
+    }
+
     /// Divides out the gcd of every entry and the denominator.
     pub fn reduced(mut self) -> Self {
         let g = self

@@ -54,6 +54,7 @@ fn shards_add_up_to_the_unsharded_run() {
     let whole = out_dir("whole");
     let st = bin()
         .args(["batch", &jobs, "--out", whole.to_str().unwrap(), "-q"])
+        .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
     assert_eq!(st.code(), Some(1), "one job fails: exit 1");
@@ -84,6 +85,7 @@ fn shards_add_up_to_the_unsharded_run() {
                     &shard,
                     "-q",
                 ])
+                .stdout(std::process::Stdio::null())
                 .status()
                 .unwrap();
             let f = dir.join(format!("results-{i}-of-{n}.jsonl"));
@@ -140,6 +142,7 @@ fn shards_add_up_to_the_unsharded_run() {
         .env("SLURM_ARRAY_TASK_ID", "6")
         .env("SLURM_ARRAY_TASK_MIN", "5")
         .env("SLURM_ARRAY_TASK_COUNT", "2")
+        .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
     let plain = out_dir("plain");
@@ -153,6 +156,7 @@ fn shards_add_up_to_the_unsharded_run() {
             "1/2",
             "-q",
         ])
+        .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
     assert_eq!(
@@ -167,6 +171,7 @@ fn a_killed_batch_resumes_to_the_same_results() {
     let full = out_dir("full");
     bin()
         .args(["batch", &jobs, "--out", full.to_str().unwrap(), "-q"])
+        .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
     let want = std::fs::read_to_string(full.join("results.jsonl")).unwrap();
@@ -189,6 +194,7 @@ fn a_killed_batch_resumes_to_the_same_results() {
             "--resume",
             "-q",
         ])
+        .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
     let got = cut.join("results.jsonl");
@@ -274,6 +280,7 @@ fn dask_shards_give_the_unsharded_results() {
     let whole = out_dir("dask-whole");
     bin()
         .args(["batch", &jobs, "--out", whole.to_str().unwrap(), "-q"])
+        .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
     let dir = out_dir("dask");
