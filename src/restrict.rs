@@ -470,12 +470,12 @@ fn fold_small(
     };
     let mut fw = Vec::with_capacity(l1.n_out * basis.len());
     let mut fb = Vec::with_capacity(l1.n_out);
-    for i in 0..l1.n_out {
+    for (i, bi) in b.iter().enumerate() {
         for v in &basis {
             fw.push(BigInt::from(dot(i, v)?));
         }
         fb.push(BigInt::from(
-            dot(i, &origin)?.checked_add(b[i].checked_mul(den)?)?,
+            dot(i, &origin)?.checked_add(bi.checked_mul(den)?)?,
         ));
     }
     Some((fw, fb))
