@@ -448,9 +448,14 @@ fn run_in_pool(args: &BatchArgs) -> Result<i32> {
         .progress_chars("=> "),
     );
     let mut failed = 0usize;
+    super::progress::catch_ctrl_c();
     // Jobs run in parallel, a few per core, and are written in the jobs file's order.
     let chunk = 4 * rayon::current_num_threads();
     for group in mine.chunks(chunk) {
+        if super::progress::interrupted() {
+            // The lines written so far are whole: --resume goes on from here.
+            break;
+        }
         let results: Vec<Value> = group
             .par_iter()
             .map(|job| {

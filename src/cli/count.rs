@@ -97,6 +97,7 @@ pub struct CountArgs {
 }
 
 pub fn run(args: &CountArgs) -> Result<i32> {
+    super::progress::catch_ctrl_c();
     if let Some(path) = &args.graph {
         if !(path.ends_with(".json") || path.ends_with(".dot") || path.ends_with(".graphml")) {
             return Err(relu_regions::Error::usage(
@@ -242,6 +243,10 @@ pub fn run(args: &CountArgs) -> Result<i32> {
         times.sort_by(f64::total_cmp);
         report.floor_seconds = Some(times[2]);
         report.floor_ratio = Some(seconds / times[2]);
+    }
+    if super::progress::interrupted() {
+        // Stopped by Ctrl-C: report what was found, write no files.
+        return finish_report(&mut report, args.json);
     }
     let mut labels = None;
     // Exact vertices, once, for the graph's exact edge lengths and for the regions file.
@@ -394,6 +399,7 @@ fn finish_report(report: &mut CountReport, json: bool) -> Result<i32> {
             Some(relu_regions::StopReason::Memory) => {
                 "by --max-memory (the next layer's vertices would not fit; see --max-memory)"
             }
+            Some(relu_regions::StopReason::Interrupted) => "by Ctrl-C",
             _ => "by --max-regions",
         };
         eprintln!(
@@ -407,7 +413,12 @@ fn finish_report(report: &mut CountReport, json: bool) -> Result<i32> {
     } else {
         emit(&report.table())?;
     }
-    Ok(0)
+    // 128 + SIGINT, as a shell reports a program stopped by Ctrl-C.
+    Ok(if super::progress::interrupted() {
+        130
+    } else {
+        0
+    })
 }
 
 /// `count` with the lp engine: the count, per-layer counts and LP statistics (the mesh outputs —
@@ -445,6 +456,9 @@ fn run_lp(
         .install(|| relu_regions::engine::lp::enumerate_lp(restricted, &slice.domain, cfg, bar))?;
     let seconds = start.elapsed().as_secs_f64();
     let mut report = CountReport::from_lp(&partition, &slice.domain, seconds, threads, name);
+    if !partition.complete && super::progress::interrupted() {
+        report.stopped_by = Some(relu_regions::StopReason::Interrupted);
+    }
     let groups = restricted.regions_of(partition.regions.iter().map(|r| r.pattern.as_slice()));
     describe(&mut report, net, slice, groups.map(|g| g.1));
     if let Some((i, n)) = tile {

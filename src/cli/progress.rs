@@ -39,7 +39,30 @@ impl Bar {
     }
 }
 
+/// Set by the Ctrl-C handler ([`catch_ctrl_c`]); engines stop soon after.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// From now on a first Ctrl-C asks the running count to stop cleanly (it reports what it has,
+/// `complete: false`); a second one ends the program at once.
+pub fn catch_ctrl_c() {
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+        eprintln!("\nrelu-regions: stopping (Ctrl-C again to quit at once)");
+    });
+}
+
+/// Whether Ctrl-C was pressed.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
 impl ProgressSink for Bar {
+    fn cancelled(&self) -> bool {
+        interrupted()
+    }
+
     fn start_layer(&self, layer: usize, layers: usize, faces: usize) {
         self.bar.set_prefix(format!("layer {}/{layers}", layer + 1));
         self.bar.set_length(faces as u64);

@@ -48,6 +48,10 @@ pub trait ProgressSink: Sync {
     fn start_layer(&self, _layer: usize, _layers: usize, _faces: usize) {}
     fn advance(&self, _faces: u64) {}
     fn finish(&self) {}
+    /// Whether the user asked to stop (Ctrl-C): the run ends soon, with `complete: false`.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// No progress reporting.
@@ -107,6 +111,8 @@ pub enum StopReason {
     MaxRegions,
     /// A layer's vertices would need more than `max_memory`.
     Memory,
+    /// The user asked to stop (Ctrl-C).
+    Interrupted,
 }
 
 /// Faces with their cyclic vertex lists and edge boundaries, in flat arrays.
@@ -239,6 +245,10 @@ pub(crate) fn split_faces<S: Default>(
             let mut out = FaceOut::new(words);
             for f in range.clone() {
                 if stop.load(Ordering::Relaxed) {
+                    return None;
+                }
+                if progress.cancelled() {
+                    stop.store(true, Ordering::Relaxed);
                     return None;
                 }
                 let before = out.len();
@@ -446,6 +456,7 @@ fn enumerate_mesh(
             let Some(outs) = outs else {
                 complete = false;
                 stopped_by = Some(match (cfg.max_regions, memory_cap) {
+                    _ if progress.cancelled() => StopReason::Interrupted,
                     (Some(a), Some(b)) if b < a => StopReason::Memory,
                     (None, Some(_)) => StopReason::Memory,
                     _ => StopReason::MaxRegions,

@@ -351,3 +351,48 @@ fn unusable_parameters_are_refused_before_the_work() {
         }
     }
 }
+
+/// Ctrl-C (SIGINT) stops a long count within a second or two: the report says what was found
+/// (`complete: false`, `stopped_by: interrupted`) and the exit code is 130.
+#[test]
+#[cfg(unix)]
+fn ctrl_c_stops_a_long_count_cleanly() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    // A wide random network: hundreds of thousands of regions, seconds of work.
+    let net = crate::support::random_float_net_with_widths(5, &[1024, 1024]);
+    let mut layers = Vec::new();
+    for l in &net.layers {
+        let w: Vec<Vec<f64>> = (0..l.n_out)
+            .map(|i| l.weight.row(i).vals.iter().map(|x| x.approx()).collect())
+            .collect();
+        let b: Vec<f64> = l.bias.iter().map(|x| x.approx()).collect();
+        layers.push(serde_json::json!({"weight": w, "bias": b}));
+    }
+    let path = temp(
+        "wide.json",
+        &serde_json::json!({"layers": layers}).to_string(),
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_relu-regions"))
+        .args(["count", &path, "--json", "--no-linear"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let sent = Instant::now();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let waited = sent.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(waited < Duration::from_secs(5), "took {waited:?} to stop");
+    let v = json_of(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(v["complete"], false, "{v}");
+    assert_eq!(v["stopped_by"], "interrupted", "{v}");
+    assert!(err.contains("Ctrl-C"), "{err}");
+}

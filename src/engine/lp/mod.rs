@@ -309,6 +309,10 @@ pub fn enumerate_lp_with(
         let next: Vec<Vec<Cell>> = cells
             .par_iter()
             .map(|cell| {
+                if progress.cancelled() {
+                    // The layer is dropped below: skip the work.
+                    return Vec::new();
+                }
                 let ctx = ctx.as_ref().expect("a layer exists");
                 let out = split_cell(ctx, cell, l);
                 progress.advance(1);
@@ -316,7 +320,7 @@ pub fn enumerate_lp_with(
             })
             .collect();
         let count: usize = next.iter().map(Vec::len).sum();
-        if cfg.max_regions.is_some_and(|m| count > m) {
+        if cfg.max_regions.is_some_and(|m| count > m) || progress.cancelled() {
             complete = false;
             break;
         }
