@@ -210,6 +210,15 @@ fn three_distinct<R: Rng + ?Sized>(rng: &mut R, n: usize) -> [usize; 3] {
 
 /// Runs the experiment on `data` (points of equal dimension, at least three).
 pub fn hanin_rolnick(data: &[Vec<f64>], cfg: &HrConfig) -> Result<HrReport> {
+    hanin_rolnick_with(data, cfg, &crate::NoProgress)
+}
+
+/// [`hanin_rolnick`] with progress (`advance` per plane).
+pub fn hanin_rolnick_with(
+    data: &[Vec<f64>],
+    cfg: &HrConfig,
+    progress: &dyn crate::ProgressSink,
+) -> Result<HrReport> {
     if data.len() < 3 {
         return Err(Error::usage(
             "--data",
@@ -276,9 +285,11 @@ pub fn hanin_rolnick(data: &[Vec<f64>], cfg: &HrConfig) -> Result<HrReport> {
     let jobs: Vec<(usize, usize)> = (0..archs.len())
         .flat_map(|a| (0..cfg.planes).map(move |p| (a, p)))
         .collect();
+    progress.start_layer(0, 1, jobs.len());
     let results: Vec<PlaneResult> = jobs
         .par_iter()
         .map(|&(a, p)| {
+            progress.advance(1);
             let (depth, width) = archs[a];
             let mut rng = ExperimentRng::seed_from_u64(cfg.seed);
             rng.set_stream((a * cfg.planes + p) as u64);

@@ -19,6 +19,7 @@
 //!
 //! Cost: one f64 forward pass per point (O(Σ n_{l−1} n_l)), in parallel; exact passes are rare.
 
+use crate::engine::ProgressSink;
 use crate::error::{Error, Result};
 use crate::exact::number::{rational_from_f64, to_f64};
 use crate::exact::ExactPoint;
@@ -291,6 +292,16 @@ impl Tally {
 /// Patterns at the centres of an `m`^d grid of cells over the domain (its bounding box for a
 /// polygon; centres outside the polygon are dropped).
 pub fn grid(net: &Restricted, domain: &Domain, m: usize) -> Result<PatternSample> {
+    grid_with(net, domain, m, &NoProgress)
+}
+
+/// [`grid`] with progress (`advance` per 1024 points).
+pub fn grid_with(
+    net: &Restricted,
+    domain: &Domain,
+    m: usize,
+    progress: &dyn ProgressSink,
+) -> Result<PatternSample> {
     let d = domain.dim();
     if m == 0 {
         return Err(Error::usage("--grid", "must be at least 1"));
@@ -320,8 +331,14 @@ pub fn grid(net: &Restricted, domain: &Domain, m: usize) -> Result<PatternSample
         })
         .collect();
     let is_box = matches!(domain, Domain::Box(_));
+    progress.start_layer(0, 1, total as usize);
     let tally = (0..total)
         .into_par_iter()
+        .inspect(|i| {
+            if i % 1024 == 1023 {
+                progress.advance(1024);
+            }
+        })
         .filter_map(|index| {
             let mut idx = Vec::with_capacity(d);
             let mut rest = index;
@@ -388,6 +405,17 @@ pub fn random_points<R: Rng + ?Sized>(
     k: usize,
     rng: &mut R,
 ) -> Result<PatternSample> {
+    random_points_with(net, domain, k, rng, &NoProgress)
+}
+
+/// [`random_points`] with progress (`advance` per 1024 points).
+pub fn random_points_with<R: Rng + ?Sized>(
+    net: &Restricted,
+    domain: &Domain,
+    k: usize,
+    rng: &mut R,
+    progress: &dyn ProgressSink,
+) -> Result<PatternSample> {
     if k == 0 || k > MAX_SAMPLES {
         return Err(Error::usage(
             "--points",
@@ -398,9 +426,14 @@ pub fn random_points<R: Rng + ?Sized>(
     let points: Vec<Vec<f64>> = (0..k)
         .map(|_| random_point(rng, domain, &bbox))
         .collect::<Result<_>>()?;
+    progress.start_layer(0, 1, k);
     let tally = points
         .par_iter()
-        .map(|t| {
+        .enumerate()
+        .map(|(i, t)| {
+            if i % 1024 == 1023 {
+                progress.advance(1024);
+            }
             let exact = || {
                 ExactPoint::from_rationals(
                     &t.iter()
@@ -449,6 +482,17 @@ pub fn random_lines<R: Rng + ?Sized>(
     k: usize,
     rng: &mut R,
 ) -> Result<LineSample> {
+    random_lines_with(net, slice, k, rng, &NoProgress)
+}
+
+/// [`random_lines`] with progress (`advance` per segment).
+pub fn random_lines_with<R: Rng + ?Sized>(
+    net: &Network,
+    slice: &Slice,
+    k: usize,
+    rng: &mut R,
+    progress: &dyn ProgressSink,
+) -> Result<LineSample> {
     if k == 0 || k > MAX_SAMPLES {
         return Err(Error::usage(
             "--lines",
@@ -469,9 +513,11 @@ pub fn random_lines<R: Rng + ?Sized>(
             .map(|&x| rational_from_f64(x).expect("finite"))
             .collect()
     };
+    progress.start_layer(0, 1, k);
     let results: Vec<(usize, f64, f64)> = ends
         .par_iter()
         .map(|(p, q)| {
+            progress.advance(1);
             let (seg, length) = segment_slice(slice, &exact(p), &exact(q));
             let t_length = p
                 .iter()

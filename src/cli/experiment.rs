@@ -4,7 +4,7 @@ use super::inputs::read_file;
 use super::output::{emit, write_file};
 use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
-use relu_regions::experiment::{hanin_rolnick, HrConfig};
+use relu_regions::experiment::{hanin_rolnick_with, HrConfig};
 
 #[derive(Debug, Args)]
 pub struct ExperimentArgs {
@@ -80,7 +80,9 @@ fn run_hr(args: &HrArgs) -> Result<i32> {
         lines: args.lines,
         ..HrConfig::default()
     };
-    let report = hanin_rolnick(&data, &cfg)?;
+    let bar = super::progress::Bar::counting(true, "planes");
+    let report = hanin_rolnick_with(&data, &cfg, &bar)?;
+    relu_regions::ProgressSink::finish(&bar);
     if let Some(path) = &args.svg {
         write_file("--svg", path, report.svg().as_bytes())?;
     }

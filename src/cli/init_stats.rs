@@ -268,7 +268,8 @@ pub fn run(args: &InitStatsArgs) -> anyhow::Result<i32> {
         Ok(e) => e,
         Err(e) => return Ok(usage(e)),
     };
-    let report = match pool.install(|| exp.run()) {
+    let bar = super::progress::Bar::counting(true, "samples");
+    let report = match pool.install(|| exp.run_with(&bar)) {
         Ok(r) => r,
         Err(e) => return Ok(usage(e)),
     };

@@ -14,11 +14,18 @@ pub struct Bar {
 
 impl Bar {
     pub fn new(enabled: bool) -> Bar {
+        Bar::counting(enabled, "faces")
+    }
+
+    /// A bar counting `unit` (faces, points, segments, planes, samples), with an ETA.
+    pub fn counting(enabled: bool, unit: &str) -> Bar {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
         bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} faces ({elapsed})")
-                .expect("valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(&format!(
+                "{{prefix}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{elapsed}}, eta {{eta}})"
+            ))
+            .expect("valid template")
+            .progress_chars("=> "),
         );
         Bar {
             bar,

@@ -3,6 +3,7 @@
 
 use super::inputs::{load_network, load_slice};
 use super::output::emit;
+use super::progress::Bar;
 use anyhow::Result;
 use clap::Args;
 use rand::SeedableRng;
@@ -35,23 +36,37 @@ pub struct SampleArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 pub fn run(args: &SampleArgs) -> Result<i32> {
     let (net, name) = load_network(args.net.as_deref())?;
     let slice = load_slice(&net, args.subspace.as_deref(), args.box_.as_deref())?;
     let mut rng = SampleRng::seed_from_u64(args.seed);
+    let unit = if args.lines.is_some() {
+        "segments"
+    } else {
+        "points"
+    };
+    let bar = Bar::counting(!args.quiet, unit);
     let mut value = if let Some(k) = args.lines {
-        serde_json::to_value(sampling::random_lines(&net, &slice, k, &mut rng)?)?
+        serde_json::to_value(sampling::random_lines_with(
+            &net, &slice, k, &mut rng, &bar,
+        )?)?
     } else {
         let restricted = Restricted::new(&net, &slice)?;
         let sample = match (args.grid, args.points) {
-            (Some(m), _) => sampling::grid(&restricted, &slice.domain, m)?,
-            (None, Some(k)) => sampling::random_points(&restricted, &slice.domain, k, &mut rng)?,
+            (Some(m), _) => sampling::grid_with(&restricted, &slice.domain, m, &bar)?,
+            (None, Some(k)) => {
+                sampling::random_points_with(&restricted, &slice.domain, k, &mut rng, &bar)?
+            }
             (None, None) => unreachable!("clap requires one method"),
         };
         serde_json::to_value(sample)?
     };
+    relu_regions::ProgressSink::finish(&bar);
     if args.lines.is_some() {
         value["method"] = "lines".into();
     }

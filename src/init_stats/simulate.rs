@@ -193,7 +193,13 @@ impl Experiment {
 
     /// Simulate and summarise.
     pub fn run(&self) -> Result<Report, InitStatsError> {
-        let moments = simulate(self)?;
+        self.run_with(&crate::NoProgress)
+    }
+
+    /// [`Self::run`] with progress.
+    pub fn run_with(&self, progress: &dyn crate::ProgressSink) -> Result<Report, InitStatsError> {
+        let moments = simulate_with(self, progress)?;
+        progress.finish();
         Ok(Report::new(self, &moments))
     }
 }
@@ -318,15 +324,25 @@ fn variance_across(m: &[f64]) -> f64 {
 
 /// Run the Monte Carlo experiment in the current rayon pool.
 pub fn simulate(exp: &Experiment) -> Result<Moments, InitStatsError> {
+    simulate_with(exp, &crate::NoProgress)
+}
+
+/// [`simulate`] with progress (`advance` per chunk of samples, counted in samples).
+pub fn simulate_with(
+    exp: &Experiment,
+    progress: &dyn crate::ProgressSink,
+) -> Result<Moments, InitStatsError> {
     exp.validate()?;
     let x = exp.input_vector()?;
     let layers = exp.arch.depth() + 1;
     let first = if exp.include_input { 0 } else { 1 };
     let chunks = exp.samples.div_ceil(CHUNK);
     let plan = Plan::new(exp)?;
+    progress.start_layer(0, 1, exp.samples);
     let partials: Vec<Moments> = (0..chunks)
         .into_par_iter()
         .map_init(Worker::new, |w, c| {
+            progress.advance((((c + 1) * CHUNK).min(exp.samples) - c * CHUNK) as u64);
             let mut acc = Moments::empty(layers);
             let mut path = vec![0.0; layers];
             for s in c * CHUNK..((c + 1) * CHUNK).min(exp.samples) {
