@@ -456,8 +456,19 @@ fn run_lp(
         .install(|| relu_regions::engine::lp::enumerate_lp(restricted, &slice.domain, cfg, bar))?;
     let seconds = start.elapsed().as_secs_f64();
     let mut report = CountReport::from_lp(&partition, &slice.domain, seconds, threads, name);
-    if !partition.complete && super::progress::interrupted() {
-        report.stopped_by = Some(relu_regions::StopReason::Interrupted);
+    if !partition.complete {
+        // The lp engine's limits: regions, and about 4 KiB of memory per cell.
+        let cell_cap = cfg.max_memory.map(|m| (m / 4096) as usize);
+        report.stopped_by = Some(if super::progress::interrupted() {
+            relu_regions::StopReason::Interrupted
+        } else if cfg
+            .max_regions
+            .is_some_and(|r| cell_cap.is_none_or(|c| r <= c))
+        {
+            relu_regions::StopReason::MaxRegions
+        } else {
+            relu_regions::StopReason::Memory
+        });
     }
     let groups = restricted.regions_of(partition.regions.iter().map(|r| r.pattern.as_slice()));
     describe(&mut report, net, slice, groups.map(|g| g.1));

@@ -304,23 +304,35 @@ pub fn enumerate_lp_with(
     let layers = net.widths.len();
     let mut per_layer = Vec::with_capacity(layers);
     let mut complete = true;
+    // A cell keeps its facets (a few hundred bytes to a few KiB): with `max_memory`, about
+    // 4 KiB per cell is allowed, and a layer past that stops the run (complete: false).
+    let cell_cap = cfg
+        .max_memory
+        .map(|m| usize::try_from(m / 4096).unwrap_or(usize::MAX));
+    let cap = match (cfg.max_regions, cell_cap) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     for l in 0..layers {
         progress.start_layer(l, layers, cells.len());
+        let running = std::sync::atomic::AtomicUsize::new(cells.len());
+        let over = || cap.is_some_and(|c| running.load(AtomicOrdering::Relaxed) > c);
         let next: Vec<Vec<Cell>> = cells
             .par_iter()
             .map(|cell| {
-                if progress.cancelled() {
+                if progress.cancelled() || over() {
                     // The layer is dropped below: skip the work.
                     return Vec::new();
                 }
                 let ctx = ctx.as_ref().expect("a layer exists");
                 let out = split_cell(ctx, cell, l);
+                running.fetch_add(out.len().saturating_sub(1), AtomicOrdering::Relaxed);
                 progress.advance(1);
                 out
             })
             .collect();
         let count: usize = next.iter().map(Vec::len).sum();
-        if cfg.max_regions.is_some_and(|m| count > m) || progress.cancelled() {
+        if cap.is_some_and(|m| count > m) || over() || progress.cancelled() {
             complete = false;
             break;
         }
