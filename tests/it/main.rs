@@ -7,6 +7,7 @@ mod certificate;
 mod cli;
 mod closed_forms;
 mod degenerate;
+mod fuzz;
 mod graph;
 mod init_stats;
 mod lp;
