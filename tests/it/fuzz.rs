@@ -94,6 +94,9 @@ fn random_net(seed: u64, d: usize) -> (Network, Vec<(Rows, Vec<Q>)>) {
 /// An affine function of t: coefficients then constant.
 type Affine = Vec<Q>;
 
+/// A convex cell by its vertices (d = 1: the interval's two ends).
+type Cell = Vec<Vec<Q>>;
+
 fn eval(f: &Affine, t: &[Q]) -> Q {
     let d = t.len();
     let mut s = f[d].clone();
@@ -105,7 +108,7 @@ fn eval(f: &Affine, t: &[Q]) -> Q {
 
 /// Splits a convex cell (d = 1: [a, b]; d = 2: a polygon) where `f` changes sign into its
 /// positive and negative parts (either may be None); each part keeps the points where f = 0.
-fn clip(cell: &[Vec<Q>], f: &Affine) -> (Option<Vec<Vec<Q>>>, Option<Vec<Vec<Q>>>) {
+fn clip(cell: &[Vec<Q>], f: &Affine) -> (Option<Cell>, Option<Cell>) {
     let s: Vec<Q> = cell.iter().map(|v| eval(f, v)).collect();
     let pos = s.iter().any(Signed::is_positive);
     let neg = s.iter().any(Signed::is_negative);
