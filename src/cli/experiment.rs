@@ -62,6 +62,8 @@ pub fn run(args: &ExperimentArgs) -> Result<i32> {
 }
 
 fn run_hr(args: &HrArgs) -> Result<i32> {
+    let inputs: Vec<&str> = args.data.iter().map(String::as_str).collect();
+    super::output::check_outputs(&inputs, &[("--svg", args.svg.as_deref())])?;
     let (text, name) = match &args.data {
         Some(p) => (read_file(p)?, p.clone()),
         None => (

@@ -234,6 +234,8 @@ pub fn experiment(args: &InitStatsArgs) -> Result<Experiment, InitStatsError> {
 
 /// Run `init-stats`; returns the exit code.
 pub fn run(args: &InitStatsArgs) -> anyhow::Result<i32> {
+    let svg = args.svg.as_ref().map(|p| p.to_string_lossy().into_owned());
+    super::output::check_outputs(&[], &[("--svg", svg.as_deref())])?;
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(n) = args.threads {
         if n == 0 || n > super::MAX_THREADS {
