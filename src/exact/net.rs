@@ -84,28 +84,35 @@ impl ExactLayer {
         ExactLayer::from_rationals(&Matrix::dense(n_out, n_in, w.to_vec()), None, b)
     }
 
-    /// Divides out the common power of two of every entry and the denominator (cheap: trailing
-    /// zeros, no gcd); enough for layers from floats, whose denominators are powers of two.
-    pub fn reduced_twos(mut self) -> Self {
-        let twos = self
-            .w
+    /// Every integer of the layer: weights, inactive-side weights, biases, then the denominator.
+    fn integers(&self) -> impl Iterator<Item = &BigInt> {
+        self.w
             .vals
             .iter()
             .chain(self.w_neg.iter().flatten())
             .chain(&self.b)
             .chain(std::iter::once(&self.den))
+    }
+
+    fn integers_mut(&mut self) -> impl Iterator<Item = &mut BigInt> {
+        self.w
+            .vals
+            .iter_mut()
+            .chain(self.w_neg.iter_mut().flatten())
+            .chain(self.b.iter_mut())
+            .chain(std::iter::once(&mut self.den))
+    }
+
+    /// Divides out the common power of two of every entry and the denominator (cheap: trailing
+    /// zeros, no gcd); enough for layers from floats, whose denominators are powers of two.
+    pub fn reduced_twos(mut self) -> Self {
+        let twos = self
+            .integers()
             .filter_map(BigInt::trailing_zeros)
             .min()
             .unwrap_or(0);
         if twos > 0 {
-            for x in self
-                .w
-                .vals
-                .iter_mut()
-                .chain(self.w_neg.iter_mut().flatten())
-                .chain(self.b.iter_mut())
-                .chain(std::iter::once(&mut self.den))
-            {
+            for x in self.integers_mut() {
                 *x >>= twos as usize;
             }
         }
@@ -114,24 +121,11 @@ impl ExactLayer {
 
     /// Divides out the gcd of every entry and the denominator.
     pub fn reduced(mut self) -> Self {
-        let g = self
-            .w
-            .vals
-            .iter()
-            .chain(self.w_neg.iter().flatten())
-            .chain(&self.b)
-            .fold(self.den.clone(), |g, x| g.gcd(x));
+        let g = self.integers().fold(BigInt::zero(), |g, x| g.gcd(x));
         if !g.is_one() && !g.is_zero() {
-            for x in self
-                .w
-                .vals
-                .iter_mut()
-                .chain(self.w_neg.iter_mut().flatten())
-                .chain(self.b.iter_mut())
-            {
+            for x in self.integers_mut() {
                 *x /= &g;
             }
-            self.den /= &g;
         }
         self
     }
