@@ -20,6 +20,7 @@ fn value_error(e: impl std::fmt::Display) -> PyErr {
 }
 
 /// What one count gives back before it becomes Python objects.
+#[derive(Default)]
 struct Outcome {
     regions: usize,
     cells: usize,
@@ -143,6 +144,19 @@ fn run(
                 .map_err(|e| e.to_string())?,
         ),
     };
+    // What both engines' outcomes share: the units, and the cells' patterns (grouped into
+    // regions where max pooling makes several cells one region).
+    let base = |patterns: &[&[u64]]| Outcome {
+        regions: restricted
+            .regions_of(patterns.iter().copied())
+            .map_or(patterns.len(), |g| g.1),
+        cells: patterns.len(),
+        pattern_words: patterns.iter().flat_map(|p| p.iter().copied()).collect(),
+        words: relu_regions::pattern::words(restricted.neurons),
+        unit_rows: unit_rows(&restricted),
+        units: restricted.units(),
+        ..Outcome::default()
+    };
     let work = || {
         let start = std::time::Instant::now();
         if engine.uses_lp(restricted.d) {
@@ -153,26 +167,13 @@ fn run(
             let p = enumerate_lp_with(&restricted, &slice.domain, &cfg, &options, &NoProgress)
                 .map_err(|e| e.to_string())?;
             let seconds = start.elapsed().as_secs_f64();
-            let cells = p.regions.len();
-            let regions = restricted
-                .regions_of(p.regions.iter().map(|r| r.pattern.as_slice()))
-                .map_or(cells, |g| g.1);
+            let patterns: Vec<&[u64]> = p.regions.iter().map(|r| r.pattern.as_slice()).collect();
             Ok(Outcome {
-                regions,
-                cells,
                 certified: p.certified,
                 complete: p.complete,
                 per_layer: p.per_layer.clone(),
                 seconds,
                 dim: p.dim,
-                units: restricted.units(),
-                pattern_words: p
-                    .regions
-                    .iter()
-                    .flat_map(|r| r.pattern.iter().copied())
-                    .collect(),
-                words: relu_regions::pattern::words(restricted.neurons),
-                unit_rows: unit_rows(&restricted),
                 vertices: p
                     .regions
                     .iter()
@@ -184,17 +185,14 @@ fn run(
                             .collect()
                     })
                     .collect(),
-                edges: Vec::new(),
-                linear_regions: None,
                 engine: "lp",
+                ..base(&patterns)
             })
         } else {
             let p = enumerate(&restricted, &slice.domain, &cfg, &NoProgress)
                 .map_err(|e| e.to_string())?;
             let seconds = start.elapsed().as_secs_f64();
-            let cells = p.regions.len();
-            let groups = restricted.regions_of(p.regions.iter().map(|r| r.pattern));
-            let regions = groups.as_ref().map_or(cells, |g| g.1);
+            let patterns: Vec<&[u64]> = p.regions.iter().map(|r| r.pattern).collect();
             let (edges, linear_regions) = if linear && p.complete {
                 let g = RegionGraph::build(&p, &restricted, None);
                 let edges = g
@@ -224,25 +222,16 @@ fn run(
                 Vec::new()
             };
             Ok(Outcome {
-                regions,
-                cells,
                 certified: p.certified,
                 complete: p.complete,
                 per_layer: p.per_layer.clone(),
                 seconds,
                 dim: d,
-                units: restricted.units(),
-                pattern_words: p
-                    .regions
-                    .iter()
-                    .flat_map(|r| r.pattern.iter().copied())
-                    .collect(),
-                words: relu_regions::pattern::words(restricted.neurons),
-                unit_rows: unit_rows(&restricted),
                 vertices: verts,
                 edges,
                 linear_regions,
                 engine: "planar",
+                ..base(&patterns)
             })
         }
     };

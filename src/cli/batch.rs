@@ -98,14 +98,8 @@ fn parse_shard(text: &str) -> Result<(u64, u64)> {
         }
         return Ok((i, count));
     }
-    let (i, n) = text
-        .split_once('/')
-        .ok_or_else(|| bad(format!("\"{text}\" is not I/N (e.g. 0/8) or slurm")))?;
-    let (i, n): (u64, u64) = match (i.trim().parse(), n.trim().parse()) {
-        (Ok(i), Ok(n)) if n > 0 && i < n => (i, n),
-        _ => return Err(bad(format!("\"{text}\": need 0 ≤ I < N"))),
-    };
-    Ok((i, n))
+    let (i, n) = super::inputs::parse_part(text, "--shard")?;
+    Ok((i as u64, n as u64))
 }
 
 /// One line of the jobs file, checked.
@@ -261,21 +255,7 @@ fn count_job(
             let text = v
                 .as_str()
                 .ok_or_else(|| anyhow!("tile: expected \"I/N\""))?;
-            let (i, n) = text
-                .split_once('/')
-                .and_then(|(i, n)| {
-                    Some((
-                        i.trim().parse::<usize>().ok()?,
-                        n.trim().parse::<usize>().ok()?,
-                    ))
-                })
-                .ok_or_else(|| anyhow!("tile: \"{text}\" is not I/N"))?;
-            if !net.max_trees.is_empty() {
-                return Err(anyhow!(
-                    "tile: tiles of max-pooling networks are not supported yet"
-                ));
-            }
-            Some((i, n))
+            Some(super::inputs::parse_tile(text, "tile", &net)?)
         }
     };
     let full_slice = slice.clone();

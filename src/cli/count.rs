@@ -130,30 +130,19 @@ pub fn run(args: &CountArgs) -> Result<i32> {
     let tile = match &args.tile {
         None => None,
         Some(t) => {
-            let bad = |why: &str| relu_regions::Error::usage("--tile", why.to_string());
-            let (i, n) = t
-                .split_once('/')
-                .and_then(|(i, n)| {
-                    Some((
-                        i.trim().parse::<usize>().ok()?,
-                        n.trim().parse::<usize>().ok()?,
-                    ))
-                })
-                .ok_or_else(|| bad("expected I/N, e.g. 3/8"))?;
-            if !net.max_trees.is_empty() {
-                return Err(bad("tiles of max-pooling networks are not supported yet").into());
-            }
+            let part = super::inputs::parse_tile(t, "--tile", &net)?;
             if args.regions.is_some()
                 || args.graph.is_some()
                 || args.svg.is_some()
                 || args.png.is_some()
             {
-                return Err(bad(
+                return Err(relu_regions::Error::usage(
+                    "--tile",
                     "counts only: --regions, --graph and pictures are for whole domains",
                 )
                 .into());
             }
-            Some((i, n))
+            Some(part)
         }
     };
     let slice = match tile {

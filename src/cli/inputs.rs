@@ -119,3 +119,33 @@ pub fn exact_regions(
         Ok(ExactRegions::from_partition(&p))
     }
 }
+
+/// Part I of N (`0 ≤ I < N`), as `--shard` and `--tile` give it: "I/N".
+pub fn parse_part(text: &str, flag: &str) -> Result<(usize, usize)> {
+    let parsed = text.split_once('/').and_then(|(i, n)| {
+        Some((
+            i.trim().parse::<usize>().ok()?,
+            n.trim().parse::<usize>().ok()?,
+        ))
+    });
+    match parsed {
+        Some((i, n)) if i < n => Ok((i, n)),
+        _ => Err(anyhow!(relu_regions::Error::usage(
+            flag,
+            format!("\"{text}\" is not I/N with 0 ≤ I < N (e.g. 3/8)")
+        ))),
+    }
+}
+
+/// Tile I/N of `net`'s box (`count --tile`, a batch job's "tile"): tiles of max-pooling
+/// networks are refused (their regions are unions of cells, which the tile rule does not join).
+pub fn parse_tile(text: &str, flag: &str, net: &Network) -> Result<(usize, usize)> {
+    let part = parse_part(text, flag)?;
+    if !net.max_trees.is_empty() {
+        return Err(anyhow!(relu_regions::Error::usage(
+            flag,
+            "tiles of max-pooling networks are not supported yet"
+        )));
+    }
+    Ok(part)
+}
