@@ -478,34 +478,34 @@ impl Decider {
         bound < 0.0
     }
 
-    /// The exact simplex decides (rare).
+    /// The exact simplex decides (rare), in integers over one denominator.
     fn exact(&self, rows: &[&Con]) -> Interior {
         let d = self.d;
         let m = rows.len();
-        let mut columns: Vec<BigRational> = Vec::with_capacity((m + 1) * (d + 1));
+        let mut columns: Vec<BigInt> = Vec::with_capacity((m + 1) * (d + 1));
         let mut cost = Vec::with_capacity(m + 1);
         for row in rows {
-            columns.extend(row.eq.a.iter().map(|x| BigRational::from_integer(-x)));
-            let l1: BigInt = row.eq.a.iter().map(|x| x.abs()).sum();
-            columns.push(BigRational::from_integer(l1));
-            cost.push(BigRational::from_integer(row.eq.c.clone()));
+            columns.extend(row.eq.a.iter().map(|x| -x));
+            columns.push(row.eq.a.iter().map(|x| x.abs()).sum());
+            cost.push(row.eq.c.clone());
         }
-        columns.extend(std::iter::repeat_n(BigRational::zero(), d));
-        columns.push(BigRational::one());
-        cost.push(BigRational::from_integer(BigInt::from(
-            self.cap.ceil() as i64
-        )));
-        let mut rhs = vec![BigRational::zero(); d + 1];
-        rhs[d] = BigRational::one();
-        let opt = simplex::solve(&columns, &rhs, &cost)
+        columns.extend(std::iter::repeat_n(BigInt::zero(), d));
+        columns.push(BigInt::one());
+        cost.push(BigInt::from(self.cap.ceil() as i64));
+        let mut rhs = vec![BigInt::zero(); d + 1];
+        rhs[d] = BigInt::one();
+        let opt = simplex::solve_integer(&columns, &rhs, &cost)
             .unwrap_or_else(|e| panic!("the exact Chebyshev dual cannot fail ({e:?})"));
         if !opt.objective.is_positive() {
             return Interior::Empty;
         }
-        let x = &opt.multipliers[..d];
+        // The Chebyshev centre: the first d multipliers over the common denominator.
+        let centre = ExactPoint {
+            num: opt.multipliers[..d].to_vec(),
+            den: opt.den,
+        };
         // Prefer the nearby f64 point when it is inside too: small witnesses stay small.
-        let approx: Vec<f64> = x.iter().map(crate::exact::number::to_f64).collect();
-        if let Some(p) = Pt::from_f64(&approx) {
+        if let Some(p) = Pt::from_f64(&centre.to_f64()) {
             if rows
                 .iter()
                 .all(|row| p.exact.side(&row.eq) == Ordering::Greater)
@@ -513,12 +513,12 @@ impl Decider {
                 return Interior::NonEmpty(p);
             }
         }
-        let p = ExactPoint::from_rationals(x).reduced();
         assert!(
-            rows.iter().all(|row| p.side(&row.eq) == Ordering::Greater),
+            rows.iter()
+                .all(|row| centre.side(&row.eq) == Ordering::Greater),
             "the exact Chebyshev centre must be strictly inside"
         );
-        Interior::NonEmpty(Pt::from_exact(p))
+        Interior::NonEmpty(Pt::from_exact(centre.without_common_twos()))
     }
 }
 
@@ -578,40 +578,43 @@ pub(crate) fn exact_motzkin(rows: &[&Con], support: &[usize]) -> bool {
     }
     let d = rows[0].eq.a.len();
     let k = support.len();
-    // d × k matrix of normals, Gaussian elimination in rationals (tiny: k ≤ d + 1).
-    let mut mat: Vec<Vec<BigRational>> = (0..d)
-        .map(|r| {
-            support
-                .iter()
-                .map(|&i| BigRational::from_integer(rows[i].eq.a[r].clone()))
-                .collect()
-        })
+    // The d × k matrix of normals, reduced by integer-preserving Gauss–Jordan (Bareiss): after
+    // it, pivot column c_r is den·e_r, so the kernel of a rank k − 1 matrix is y_free = den,
+    // y_{c_r} = −mat[r][free]. No rational is normalised (gcds on huge entries cost ~100×).
+    let mut mat: Vec<Vec<BigInt>> = (0..d)
+        .map(|r| support.iter().map(|&i| rows[i].eq.a[r].clone()).collect())
         .collect();
+    let mut den = BigInt::one();
     let mut pivots: Vec<usize> = Vec::new();
     let mut row = 0;
     for col in 0..k {
+        if row == d {
+            break;
+        }
         let Some(p) = (row..d).find(|&r| !mat[r][col].is_zero()) else {
             continue;
         };
         mat.swap(row, p);
-        let inv = mat[row][col].clone();
-        for j in 0..k {
-            mat[row][j] = &mat[row][j] / &inv;
-        }
-        for r in 0..d {
-            if r != row && !mat[r][col].is_zero() {
-                let f = mat[r][col].clone();
-                for j in 0..k {
-                    let v = &mat[r][j] - &f * &mat[row][j];
-                    mat[r][j] = v;
-                }
+        let pivot_row = mat[row].clone();
+        let pv = pivot_row[col].clone();
+        for (r, line) in mat.iter_mut().enumerate() {
+            if r == row {
+                continue;
             }
+            let f = line[col].clone();
+            for (x, y) in line.iter_mut().zip(&pivot_row) {
+                *x = (&*x * &pv - &f * y) / &den;
+            }
+        }
+        den = pv;
+        if den.is_negative() {
+            for x in mat.iter_mut().flatten() {
+                *x = -std::mem::take(x);
+            }
+            den = -den;
         }
         pivots.push(col);
         row += 1;
-        if row == d {
-            break;
-        }
     }
     if k - pivots.len() != 1 {
         return false;
@@ -619,25 +622,24 @@ pub(crate) fn exact_motzkin(rows: &[&Con], support: &[usize]) -> bool {
     let free = (0..k)
         .find(|c| !pivots.contains(c))
         .expect("one free column");
-    let mut y = vec![BigRational::zero(); k];
-    y[free] = BigRational::one();
+    let mut y = vec![BigInt::zero(); k];
+    y[free] = den;
     for (r, &pc) in pivots.iter().enumerate() {
         y[pc] = -mat[r][free].clone();
     }
     if y.iter().all(|v| !v.is_positive()) {
         for v in &mut y {
-            *v = -v.clone();
+            *v = -std::mem::take(v);
         }
     }
     if y.iter().any(|v| v.is_negative()) {
         return false;
     }
-    let s = support
+    let s: BigInt = support
         .iter()
         .zip(&y)
-        .fold(BigRational::zero(), |acc, (&i, yi)| {
-            acc + yi * BigRational::from_integer(rows[i].eq.c.clone())
-        });
+        .map(|(&i, yi)| yi * &rows[i].eq.c)
+        .sum();
     !s.is_positive()
 }
 
@@ -740,5 +742,25 @@ mod tests {
         assert!(exact_motzkin(&[&p, &n], &[0, 1]));
         let (p, n) = (con(&[1, 0], 1), con(&[-1, 0], 1)); // -1 < x < 1: not empty
         assert!(!exact_motzkin(&[&p, &n], &[0, 1]));
+        // x > 0, y > 0, x + y < c: a triangle when c > 0, empty when c ≤ 0; one row scaled
+        // by 2^700 and one by 3^200, so the elimination divides huge minors exactly.
+        let big = |a: &[i64], c: i64, f: &BigInt| {
+            Con::new(LineEq {
+                a: a.iter().map(|&x| BigInt::from(x) * f).collect(),
+                c: BigInt::from(c) * f,
+            })
+        };
+        let (two, three) = (BigInt::one() << 700, BigInt::from(3).pow(200u32));
+        for (c, empty) in [(1, false), (0, true), (-5, true)] {
+            let rows = [
+                big(&[1, 0], 0, &two),
+                big(&[0, 1], 0, &three),
+                big(&[-1, -1], c, &BigInt::one()),
+            ];
+            let refs: Vec<&Con> = rows.iter().collect();
+            assert_eq!(exact_motzkin(&refs, &[0, 1, 2]), empty, "c = {c}");
+            // The rows but one have a 2-D kernel-free normal matrix: never a certificate.
+            assert!(!exact_motzkin(&refs, &[0, 1]));
+        }
     }
 }

@@ -8,6 +8,7 @@
 //! (the primal solution of the Chebyshev LP) are read from them. Bland's rule in exact
 //! arithmetic (no cycling); Dantzig's rule with a tolerance in f64, Bland after many pivots.
 
+use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
 
@@ -115,7 +116,8 @@ pub(crate) enum Failure {
 }
 
 /// Solves `min cᵀy, M y = rhs, y ≥ 0`. `columns` holds M column by column (k entries each,
-/// k = rhs.len()); rhs ≥ 0.
+/// k = rhs.len()); rhs ≥ 0. (Rationals: the reference for [`solve_integer`] in tests.)
+#[cfg(test)]
 pub(crate) fn solve<T: Field>(columns: &[T], rhs: &[T], cost: &[T]) -> Result<Optimum<T>, Failure> {
     solve_in(columns, rhs, cost, &mut Vec::new())
 }
@@ -314,6 +316,209 @@ fn pivot<T: Field>(tab: &mut [T], k: usize, width: usize, r: usize, c: usize) {
     }
 }
 
+/// An exact optimum of [`solve_integer`]: every number is an integer over the common positive
+/// denominator `den` (the basis determinant), so no rational is ever normalised.
+#[derive(Debug, Clone)]
+pub(crate) struct IntegerOptimum {
+    /// The objective times `den`.
+    pub objective: BigInt,
+    /// Simplex multipliers times `den` (the dual solution).
+    pub multipliers: Vec<BigInt>,
+    pub den: BigInt,
+}
+
+/// [`solve`] for integer data in exact arithmetic, integer-preserving (Edmonds; Bareiss's
+/// elimination applied to the tableau): the tableau is kept as integers over one denominator,
+/// the last pivot, and each pivot divides exactly by the previous one. Entries stay minors of
+/// the input, so their size is bounded by Hadamard's inequality; the rational tableau needs a
+/// gcd per operation instead, which on huge exponents (weights from 1e-300 to 1e300) costs
+/// ~100× more. Bland's rule, as in [`solve`].
+pub(crate) fn solve_integer(
+    columns: &[BigInt],
+    rhs: &[BigInt],
+    cost: &[BigInt],
+) -> Result<IntegerOptimum, Failure> {
+    let k = rhs.len();
+    let m = cost.len();
+    assert_eq!(columns.len(), m * k, "M must have one column per cost");
+    let mut t = IntegerTableau {
+        k,
+        m,
+        width: m + k + 1,
+        tab: Vec::new(),
+        den: BigInt::one(),
+    };
+    let width = t.width;
+    t.tab.resize((k + 1) * width, BigInt::zero());
+    for i in 0..k {
+        for j in 0..m {
+            t.tab[i * width + j] = columns[j * k + i].clone();
+        }
+        t.tab[i * width + m + i] = BigInt::one();
+        t.tab[i * width + m + k] = rhs[i].clone();
+    }
+    let mut basis: Vec<usize> = (m..m + k).collect();
+    for j in 0..m {
+        let col = &columns[j * k..(j + 1) * k];
+        let mut nonzero = (0..k).filter(|&i| !col[i].is_zero());
+        if let (Some(i), None) = (nonzero.next(), nonzero.next()) {
+            if col[i].is_one() && basis[i] >= m {
+                basis[i] = j;
+            }
+        }
+    }
+    let obj = k * width;
+    if (0..k).any(|i| basis[i] >= m && rhs[i].is_positive()) {
+        for i in 0..k {
+            if basis[i] < m {
+                continue;
+            }
+            for j in 0..width {
+                let v = &t.tab[obj + j] - &t.tab[i * width + j];
+                t.tab[obj + j] = v;
+            }
+        }
+        for i in 0..k {
+            if basis[i] >= m {
+                t.tab[obj + m + i] = BigInt::zero();
+            }
+        }
+        t.run(&mut basis)?;
+        if t.tab[obj + m + k].is_negative() {
+            return Err(Failure::Infeasible);
+        }
+    }
+    for i in 0..k {
+        if basis[i] >= m {
+            let best = (0..m)
+                .filter(|&j| !t.tab[i * width + j].is_zero())
+                .max_by_key(|&j| (t.tab[i * width + j].bits(), std::cmp::Reverse(j)));
+            if let Some(j) = best {
+                t.pivot(i, j);
+                basis[i] = j;
+            }
+        }
+    }
+    // Phase 2 objective row: den × (c_j − c_B B⁻¹ M_j).
+    for j in 0..width {
+        t.tab[obj + j] = if j < m {
+            &cost[j] * &t.den
+        } else {
+            BigInt::zero()
+        };
+    }
+    for i in 0..k {
+        let b = basis[i];
+        if b < m && !cost[b].is_zero() {
+            for j in 0..width {
+                let v = &t.tab[obj + j] - &cost[b] * &t.tab[i * width + j];
+                t.tab[obj + j] = v;
+            }
+        }
+    }
+    t.run(&mut basis)?;
+    Ok(IntegerOptimum {
+        objective: -&t.tab[obj + m + k],
+        multipliers: (0..k).map(|i| -&t.tab[obj + m + i]).collect(),
+        den: t.den,
+    })
+}
+
+/// The integer tableau of [`solve_integer`]: the rational tableau is `tab / den`, `den > 0`.
+struct IntegerTableau {
+    k: usize,
+    m: usize,
+    width: usize,
+    tab: Vec<BigInt>,
+    den: BigInt,
+}
+
+impl IntegerTableau {
+    /// Bland's rule until no real column has a negative reduced cost.
+    fn run(&mut self, basis: &mut [usize]) -> Result<(), Failure> {
+        let (k, m, width) = (self.k, self.m, self.width);
+        let obj = k * width;
+        let rhs = m + k;
+        loop {
+            let Some(j) = (0..m).find(|&j| self.tab[obj + j].is_negative()) else {
+                return Ok(());
+            };
+            // Ratio test without division: rhs_i / a_i < rhs_l / a_l ⟺ rhs_i a_l < rhs_l a_i.
+            let mut leave: Option<usize> = None;
+            for i in 0..k {
+                let a = &self.tab[i * width + j];
+                if !a.is_positive() {
+                    continue;
+                }
+                let better = match leave {
+                    None => true,
+                    Some(l) => {
+                        let lhs = &self.tab[i * width + rhs] * &self.tab[l * width + j];
+                        let rhs_l = &self.tab[l * width + rhs] * a;
+                        lhs < rhs_l || (lhs == rhs_l && basis[i] < basis[l])
+                    }
+                };
+                if better {
+                    leave = Some(i);
+                }
+            }
+            let Some(i) = leave else {
+                return Err(Failure::Unbounded);
+            };
+            self.pivot(i, j);
+            basis[i] = j;
+        }
+    }
+
+    /// Pivots on (r, c): the other rows become (p·row − f·row_r) / den, exactly; row r stays;
+    /// the new denominator is p (made positive by negating the whole tableau if needed).
+    fn pivot(&mut self, r: usize, c: usize) {
+        let width = self.width;
+        let p = self.tab[r * width + c].clone();
+        let (pivot_row, rest) = {
+            let (before, after) = self.tab.split_at_mut(r * width);
+            let (row, after) = after.split_at_mut(width);
+            (row.to_vec(), (before, after))
+        };
+        let (before, after) = rest;
+        let den = &self.den;
+        let unit = den.is_one();
+        let update = |row: &mut [BigInt]| {
+            let f = row[c].clone();
+            for (x, y) in row.iter_mut().zip(&pivot_row) {
+                let mut v = &*x * &p;
+                if !f.is_zero() && !y.is_zero() {
+                    v -= &f * y;
+                }
+                *x = if unit { v } else { exact_div(v, den) };
+            }
+        };
+        before.chunks_mut(width).for_each(update);
+        after.chunks_mut(width).for_each(update);
+        self.den = p;
+        if self.den.is_negative() {
+            for x in &mut self.tab {
+                *x = -std::mem::take(x);
+            }
+            self.den = -std::mem::take(&mut self.den);
+        }
+    }
+}
+
+/// `v / d` when d divides v (Bareiss's exact division).
+fn exact_div(v: BigInt, d: &BigInt) -> BigInt {
+    use num_integer::Integer;
+    if v.is_zero() {
+        return v;
+    }
+    let (q, rem) = v.div_rem(d);
+    debug_assert!(
+        rem.is_zero(),
+        "the division of an integer-preserving pivot is exact"
+    );
+    q
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,5 +535,50 @@ mod tests {
         assert_eq!(o.objective, q(2));
         // Multipliers π with π·M_j ≤ c_j, maximising π·rhs = 2.
         assert_eq!(&o.multipliers[0] + &o.multipliers[1], q(2));
+    }
+
+    /// The integer-preserving tableau against the rational one on random small LPs (both
+    /// exact, Bland's rule: the same pivots, so the same optimum and multipliers).
+    #[test]
+    fn integer_tableau_matches_the_rational_one() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let mut optimal = 0;
+        for _ in 0..300 {
+            let k = rng.random_range(1..5);
+            let m = rng.random_range(1..8);
+            // Entries with huge and tiny scales, as in the lp engine's exact fallback.
+            let mut big = |rng: &mut rand_chacha::ChaCha8Rng| {
+                let v = BigInt::from(rng.random_range(-9i64..10));
+                if rng.random_bool(0.3) {
+                    v << rng.random_range(0..300usize)
+                } else {
+                    v
+                }
+            };
+            let columns: Vec<BigInt> = (0..m * k).map(|_| big(&mut rng)).collect();
+            let rhs: Vec<BigInt> = (0..k).map(|_| big(&mut rng).abs()).collect();
+            let cost: Vec<BigInt> = (0..m).map(|_| big(&mut rng)).collect();
+            let q = |v: &[BigInt]| -> Vec<BigRational> {
+                v.iter()
+                    .map(|x| BigRational::from_integer(x.clone()))
+                    .collect()
+            };
+            let rational = solve(&q(&columns), &q(&rhs), &q(&cost));
+            let integer = solve_integer(&columns, &rhs, &cost);
+            match (rational, integer) {
+                (Ok(r), Ok(i)) => {
+                    assert!(i.den.is_positive());
+                    let over = |x: &BigInt| BigRational::new(x.clone(), i.den.clone());
+                    assert_eq!(r.objective, over(&i.objective));
+                    let mi: Vec<BigRational> = i.multipliers.iter().map(over).collect();
+                    assert_eq!(r.multipliers, mi);
+                    optimal += 1;
+                }
+                (Err(a), Err(b)) => assert_eq!(a, b),
+                (r, i) => panic!("rational {r:?}, integer {i:?}"),
+            }
+        }
+        assert!(optimal > 50, "too few optimal cases: {optimal}");
     }
 }
