@@ -548,7 +548,7 @@ mod tests {
             let k = rng.random_range(1..5);
             let m = rng.random_range(1..8);
             // Entries with huge and tiny scales, as in the lp engine's exact fallback.
-            let mut big = |rng: &mut rand_chacha::ChaCha8Rng| {
+            let big = |rng: &mut rand_chacha::ChaCha8Rng| {
                 let v = BigInt::from(rng.random_range(-9i64..10));
                 if rng.random_bool(0.3) {
                     v << rng.random_range(0..300usize)
