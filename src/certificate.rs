@@ -121,6 +121,28 @@ pub fn partition_file_with(p: &Partition, points: &[ExactPoint]) -> PartitionFil
     }
 }
 
+impl PartitionFile {
+    /// Reads a regions file (`name` is its path, for messages).
+    pub fn from_json(text: &str, name: &str) -> crate::error::Result<PartitionFile> {
+        serde_json::from_str(text).map_err(|e| crate::Error::Json {
+            file: name.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The slice the file records (files written before slices were recorded have none).
+    pub fn recorded_slice(
+        &self,
+        input_dim: usize,
+        name: &str,
+    ) -> crate::error::Result<Option<crate::Slice>> {
+        self.slice
+            .as_ref()
+            .map(|v| crate::Slice::from_json(&v.to_string(), &format!("{name}: slice"), input_dim))
+            .transpose()
+    }
+}
+
 fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
 }

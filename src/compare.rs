@@ -262,6 +262,29 @@ pub struct ExactRegions {
 }
 
 impl ExactRegions {
+    /// The exact regions of `net` on `domain` by the engine `count` would choose (the lp
+    /// engine for d ≥ 3, with exact volumes up to d = 3), for the commands that check against
+    /// them (`compare`, `bounds --count`).
+    pub fn compute(
+        net: &Restricted,
+        domain: &Domain,
+        progress: &dyn crate::ProgressSink,
+    ) -> crate::error::Result<ExactRegions> {
+        use crate::engine::lp::{enumerate_lp_with, LpOptions};
+        let cfg = crate::EnumerateConfig::default();
+        if crate::EngineChoice::Auto.uses_lp(net.d) {
+            let options = LpOptions {
+                exact_geometry: net.d <= 3,
+                ..LpOptions::default()
+            };
+            let p = enumerate_lp_with(net, domain, &cfg, &options, progress)?;
+            Ok(ExactRegions::from_lp(&p, domain))
+        } else {
+            let p = crate::enumerate(net, domain, &cfg, progress)?;
+            Ok(ExactRegions::from_partition(&p))
+        }
+    }
+
     /// From a planar or segment partition (exact vertices are computed here).
     pub fn from_partition(p: &Partition) -> ExactRegions {
         let points = p.exact_vertices();

@@ -550,3 +550,64 @@ pub fn random_lines_with<R: Rng + ?Sized>(
         lengths: results.iter().map(|r| r.1).collect(),
     })
 }
+
+/// Which estimate [`sample`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleMethod {
+    /// Patterns at the centres of an M^d grid of cells.
+    Grid(usize),
+    /// Patterns at K uniform random points, with the Chao1 estimate.
+    Points(usize),
+    /// Exact counts along K random segments.
+    Lines(usize),
+}
+
+/// The estimate `method` gives, as the JSON object `relu-regions sample --json` prints (without
+/// its `network` key): the sample's fields, plus `method`, `dim`, and for random methods `seed`
+/// and `generator`.
+pub fn sample(
+    net: &Network,
+    slice: &Slice,
+    method: SampleMethod,
+    seed: u64,
+    progress: &dyn ProgressSink,
+) -> Result<serde_json::Value> {
+    use rand::SeedableRng;
+    let mut rng = SampleRng::seed_from_u64(seed);
+    let to_value =
+        |v: serde_json::Result<serde_json::Value>| v.expect("a sample serialises to JSON");
+    let mut value = match method {
+        SampleMethod::Lines(k) => {
+            let mut v = to_value(serde_json::to_value(random_lines_with(
+                net, slice, k, &mut rng, progress,
+            )?));
+            v["method"] = "lines".into();
+            v
+        }
+        SampleMethod::Grid(m) => {
+            let restricted = Restricted::new(net, slice)?;
+            to_value(serde_json::to_value(grid_with(
+                &restricted,
+                &slice.domain,
+                m,
+                progress,
+            )?))
+        }
+        SampleMethod::Points(k) => {
+            let restricted = Restricted::new(net, slice)?;
+            to_value(serde_json::to_value(random_points_with(
+                &restricted,
+                &slice.domain,
+                k,
+                &mut rng,
+                progress,
+            )?))
+        }
+    };
+    if !matches!(method, SampleMethod::Grid(_)) {
+        value["seed"] = seed.into();
+        value["generator"] = "ChaCha8".into();
+    }
+    value["dim"] = slice.dim().into();
+    Ok(value)
+}

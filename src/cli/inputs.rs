@@ -2,10 +2,8 @@
 
 use anyhow::{anyhow, Result};
 use relu_regions::compare::ExactRegions;
-use relu_regions::engine::lp::{enumerate_lp_with, LpOptions};
 use relu_regions::{
-    enumerate, slice::parse_box_flag, EngineChoice, EnumerateConfig, Network, ProgressSink,
-    Restricted, Slice, DEFAULT_NETWORK,
+    slice::parse_box_flag, Network, ProgressSink, Restricted, Slice, DEFAULT_NETWORK,
 };
 
 /// A file read from disk, or an error that names it (exit code 2).
@@ -99,25 +97,13 @@ pub fn load_slice(net: &Network, subspace: Option<&str>, box_flag: Option<&str>)
     }
 }
 
-/// The exact regions of `net` on the slice by the engine `count` would choose (the lp engine
-/// for d ≥ 3, with exact volumes up to d = 3), for the commands that check against them.
+/// The exact regions of `net` on the slice ([`ExactRegions::compute`]).
 pub fn exact_regions(
     net: &Restricted,
     slice: &Slice,
     progress: &dyn ProgressSink,
 ) -> Result<ExactRegions> {
-    let cfg = EnumerateConfig::default();
-    if EngineChoice::Auto.uses_lp(net.d) {
-        let options = LpOptions {
-            exact_geometry: net.d <= 3,
-            ..LpOptions::default()
-        };
-        let p = enumerate_lp_with(net, &slice.domain, &cfg, &options, progress)?;
-        Ok(ExactRegions::from_lp(&p, &slice.domain))
-    } else {
-        let p = enumerate(net, &slice.domain, &cfg, progress)?;
-        Ok(ExactRegions::from_partition(&p))
-    }
+    Ok(ExactRegions::compute(net, &slice.domain, progress)?)
 }
 
 /// Part I of N (`0 ≤ I < N`), as `--shard` and `--tile` give it: "I/N".

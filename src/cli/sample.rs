@@ -6,9 +6,7 @@ use super::output::emit;
 use super::progress::Bar;
 use anyhow::Result;
 use clap::Args;
-use rand::SeedableRng;
-use relu_regions::sampling::{self, SampleRng};
-use relu_regions::Restricted;
+use relu_regions::sampling::{self, SampleMethod};
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("method").required(true).args(["grid", "points", "lines"])))]
@@ -44,38 +42,16 @@ pub struct SampleArgs {
 pub fn run(args: &SampleArgs) -> Result<i32> {
     let (net, name) = load_network(args.net.as_deref())?;
     let slice = load_slice(&net, args.subspace.as_deref(), args.box_.as_deref())?;
-    let mut rng = SampleRng::seed_from_u64(args.seed);
-    let unit = if args.lines.is_some() {
-        "segments"
-    } else {
-        "points"
+    let (method, unit) = match (args.grid, args.points, args.lines) {
+        (Some(m), _, _) => (SampleMethod::Grid(m), "points"),
+        (None, Some(k), _) => (SampleMethod::Points(k), "points"),
+        (None, None, Some(k)) => (SampleMethod::Lines(k), "segments"),
+        (None, None, None) => unreachable!("clap requires one method"),
     };
     let bar = Bar::counting(!args.quiet, unit);
-    let mut value = if let Some(k) = args.lines {
-        serde_json::to_value(sampling::random_lines_with(
-            &net, &slice, k, &mut rng, &bar,
-        )?)?
-    } else {
-        let restricted = Restricted::new(&net, &slice)?;
-        let sample = match (args.grid, args.points) {
-            (Some(m), _) => sampling::grid_with(&restricted, &slice.domain, m, &bar)?,
-            (None, Some(k)) => {
-                sampling::random_points_with(&restricted, &slice.domain, k, &mut rng, &bar)?
-            }
-            (None, None) => unreachable!("clap requires one method"),
-        };
-        serde_json::to_value(sample)?
-    };
+    let mut value = sampling::sample(&net, &slice, method, args.seed, &bar)?;
     relu_regions::ProgressSink::finish(&bar);
-    if args.lines.is_some() {
-        value["method"] = "lines".into();
-    }
-    if args.points.is_some() || args.lines.is_some() {
-        value["seed"] = args.seed.into();
-        value["generator"] = "ChaCha8".into();
-    }
     value["network"] = name.into();
-    value["dim"] = slice.dim().into();
     if args.json {
         emit(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
     } else {

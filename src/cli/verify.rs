@@ -6,7 +6,7 @@ use super::output::emit;
 use anyhow::Result;
 use clap::Args;
 use relu_regions::certificate::{verify, PartitionFile};
-use relu_regions::{Restricted, Slice};
+use relu_regions::Restricted;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -29,20 +29,8 @@ pub struct VerifyArgs {
 pub fn run(args: &VerifyArgs) -> Result<i32> {
     let (net, _) = load_network(Some(&args.net))?;
     let text = read_file(&args.partition)?;
-    let file: PartitionFile = serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(relu_regions::Error::Json {
-            file: args.partition.clone(),
-            reason: e.to_string(),
-        })
-    })?;
-    let recorded = match &file.slice {
-        Some(v) => Some(Slice::from_json(
-            &v.to_string(),
-            &format!("{}: slice", args.partition),
-            net.input_dim(),
-        )?),
-        None => None,
-    };
+    let file = PartitionFile::from_json(&text, &args.partition)?;
+    let recorded = file.recorded_slice(net.input_dim(), &args.partition)?;
     let slice = match (&recorded, args.subspace.is_some() || args.box_.is_some()) {
         (Some(recorded), false) => recorded.clone(),
         (recorded, _) => {
