@@ -188,6 +188,34 @@ fn degenerate_3d_fixtures_have_their_hand_derived_counts() {
     assert!(fallbacks > 0);
 }
 
+/// Weights from 1e-300 to 1e300 and slivers between planes 1e-300 or one ulp apart, in 3-D and
+/// 4-D: the counts of the independent exact oracle (`fixtures/extreme/oracle.py`, rational LPs
+/// in Python). The float LPs cannot decide most of these cells; the exact paths do.
+#[test]
+fn extreme_weight_and_sliver_fixtures_have_the_oracle_counts() {
+    let files = fixture_dir("fixtures/extreme");
+    assert!(files.len() >= 5, "fixtures missing");
+    let mut fallbacks = 0;
+    for f in &files {
+        let (name, net, slice, expected, why) = load_fixture(f);
+        let backends: &[LpBackend] = if name.starts_with("slivers") {
+            &[LpBackend::Dense, LpBackend::GoodLp]
+        } else {
+            &[LpBackend::Dense]
+        };
+        for &backend in backends {
+            let p = run(&net, &slice, backend);
+            fallbacks += p.exact_lps;
+            assert_eq!(
+                check(&name, &net, &slice, &p),
+                expected,
+                "{name} ({backend:?}): {why}"
+            );
+        }
+    }
+    assert!(fallbacks > 0, "the exact simplex never ran");
+}
+
 #[test]
 fn same_counts_as_planar_on_random_dyadic_nets() {
     for seed in 0..60 {

@@ -332,7 +332,8 @@ pub(crate) struct IntegerOptimum {
 /// the last pivot, and each pivot divides exactly by the previous one. Entries stay minors of
 /// the input, so their size is bounded by Hadamard's inequality; the rational tableau needs a
 /// gcd per operation instead, which on huge exponents (weights from 1e-300 to 1e300) costs
-/// ~100× more. Bland's rule, as in [`solve`].
+/// ~100× more. Dantzig's rule by size first (fewer pivots: 5.3 → 4.3 CPU-s on the extreme
+/// 3-D fixture), Bland's rule after 4(m + k) pivots, so it cannot cycle.
 pub(crate) fn solve_integer(
     columns: &[BigInt],
     rhs: &[BigInt],
@@ -439,8 +440,15 @@ impl IntegerTableau {
         let (k, m, width) = (self.k, self.m, self.width);
         let obj = k * width;
         let rhs = m + k;
-        loop {
-            let Some(j) = (0..m).find(|&j| self.tab[obj + j].is_negative()) else {
+        for iter in 0.. {
+            // Dantzig's rule by size (fewer pivots), Bland's after a while (no cycling).
+            let negative = (0..m).filter(|&j| self.tab[obj + j].is_negative());
+            let entering = if iter < 4 * (m + k) {
+                negative.max_by_key(|&j| (self.tab[obj + j].bits(), std::cmp::Reverse(j)))
+            } else {
+                negative.min()
+            };
+            let Some(j) = entering else {
                 return Ok(());
             };
             // Ratio test without division: rhs_i / a_i < rhs_l / a_l ⟺ rhs_i a_l < rhs_l a_i.
@@ -468,6 +476,7 @@ impl IntegerTableau {
             self.pivot(i, j);
             basis[i] = j;
         }
+        unreachable!("the pivot loop returns")
     }
 
     /// Pivots on (r, c): the other rows become (p·row − f·row_r) / den, exactly; row r stays;
@@ -537,8 +546,8 @@ mod tests {
         assert_eq!(&o.multipliers[0] + &o.multipliers[1], q(2));
     }
 
-    /// The integer-preserving tableau against the rational one on random small LPs (both
-    /// exact, Bland's rule: the same pivots, so the same optimum and multipliers).
+    /// The integer-preserving tableau against the rational one on random small LPs: the same
+    /// optimum, and multipliers that solve the dual.
     #[test]
     fn integer_tableau_matches_the_rational_one() {
         use rand::{RngExt, SeedableRng};
@@ -571,8 +580,21 @@ mod tests {
                     assert!(i.den.is_positive());
                     let over = |x: &BigInt| BigRational::new(x.clone(), i.den.clone());
                     assert_eq!(r.objective, over(&i.objective));
-                    let mi: Vec<BigRational> = i.multipliers.iter().map(over).collect();
-                    assert_eq!(r.multipliers, mi);
+                    // The multipliers solve the dual: π·M_j ≤ c_j for every column, π·rhs
+                    // equals the optimum (they may differ from the rational run's at ties).
+                    let pi: Vec<BigRational> = i.multipliers.iter().map(over).collect();
+                    for j in 0..m {
+                        let dot: BigRational = (0..k)
+                            .map(|row| {
+                                &pi[row] * BigRational::from_integer(columns[j * k + row].clone())
+                            })
+                            .sum();
+                        assert!(dot <= BigRational::from_integer(cost[j].clone()));
+                    }
+                    let value: BigRational = (0..k)
+                        .map(|row| &pi[row] * BigRational::from_integer(rhs[row].clone()))
+                        .sum();
+                    assert_eq!(value, r.objective);
                     optimal += 1;
                 }
                 (Err(a), Err(b)) => assert_eq!(a, b),
