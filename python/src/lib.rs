@@ -7,10 +7,14 @@ use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArra
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use relu_regions::certificate::{partition_file, PartitionFile};
+use relu_regions::compare::{Estimate, ExactRegions};
 use relu_regions::engine::lp::{enumerate_lp_with, LpOptions};
 use relu_regions::graph::RegionGraph;
+use relu_regions::init_stats::{sweeps, ExperimentSpec, Preset};
 use relu_regions::net::Layer;
 use relu_regions::net::Num;
+use relu_regions::sampling::SampleMethod;
 use relu_regions::{
     enumerate, EngineChoice, EnumerateConfig, Network, NoProgress, Restricted, Slice,
 };
@@ -104,6 +108,19 @@ fn network(
     }
 }
 
+/// The network and the slice of one call.
+fn load(
+    slice_json: &str,
+    net_json: Option<String>,
+    onnx_path: Option<String>,
+    layers: Option<Vec<(PyReadonlyArray2<f64>, PyReadonlyArray1<f64>)>>,
+    input_shape: Option<Vec<usize>>,
+) -> PyResult<(Network, Slice)> {
+    let net = network(net_json, onnx_path, layers, input_shape)?;
+    let slice = Slice::from_json(slice_json, "slice", net.input_dim()).map_err(value_error)?;
+    Ok((net, slice))
+}
+
 /// The global row of each unit (rows that pass values through left out), in order.
 fn unit_rows(r: &Restricted) -> Vec<u64> {
     (0..r.widths.len())
@@ -120,6 +137,7 @@ fn run(
     threads: Option<usize>,
     linear: bool,
     vertices: bool,
+    regions_path: Option<&str>,
 ) -> Result<Outcome, String> {
     let restricted = Restricted::new(net, slice).map_err(|e| e.to_string())?;
     let engine = match engine {
@@ -134,16 +152,7 @@ fn run(
         ..EnumerateConfig::default()
     };
     // The global pool unless a thread count is asked for (a pool per call costs thread starts).
-    let pool = match threads {
-        None => None,
-        Some(n) if n == 0 || n > 1024 => return Err(format!("threads: need 1 to 1024, got {n}")),
-        Some(n) => Some(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .map_err(|e| e.to_string())?,
-        ),
-    };
+    let pool = thread_pool(threads)?;
     // What both engines' outcomes share: the units, and the cells' patterns (grouped into
     // regions where max pooling makes several cells one region).
     let base = |patterns: &[&[u64]]| Outcome {
@@ -160,6 +169,13 @@ fn run(
     let work = || {
         let start = std::time::Instant::now();
         if engine.uses_lp(restricted.d) {
+            if regions_path.is_some() {
+                return Err(
+                    "regions_file: regions files are written for 1-D and 2-D slices \
+                            (planar engine) only"
+                        .into(),
+                );
+            }
             let options = LpOptions {
                 exact_geometry: vertices && restricted.d <= 3,
                 ..LpOptions::default()
@@ -192,6 +208,12 @@ fn run(
             let p = enumerate(&restricted, &slice.domain, &cfg, &NoProgress)
                 .map_err(|e| e.to_string())?;
             let seconds = start.elapsed().as_secs_f64();
+            if let Some(path) = regions_path {
+                let mut file = partition_file(&p);
+                file.slice = Some(slice.to_json());
+                let text = serde_json::to_string(&file).map_err(|e| e.to_string())?;
+                std::fs::write(path, text).map_err(|e| format!("regions_file: {path}: {e}"))?;
+            }
             let patterns: Vec<&[u64]> = p.regions.iter().map(|r| r.pattern).collect();
             let (edges, linear_regions) = if linear && p.complete {
                 let g = RegionGraph::build(&p, &restricted, None);
@@ -243,7 +265,7 @@ fn run(
 
 /// Counts the activation regions of a network on a slice (see `relu_regions.count`).
 #[pyfunction]
-#[pyo3(signature = (slice_json, net_json=None, onnx_path=None, layers=None, engine="auto", max_regions=None, threads=None, linear=true, vertices=true, input_shape=None))]
+#[pyo3(signature = (slice_json, net_json=None, onnx_path=None, layers=None, engine="auto", max_regions=None, threads=None, linear=true, vertices=true, input_shape=None, regions_path=None))]
 #[allow(clippy::too_many_arguments)]
 fn count<'py>(
     py: Python<'py>,
@@ -257,9 +279,9 @@ fn count<'py>(
     linear: bool,
     vertices: bool,
     input_shape: Option<Vec<usize>>,
+    regions_path: Option<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let net = network(net_json, onnx_path, layers, input_shape)?;
-    let slice = Slice::from_json(&slice_json, "slice", net.input_dim()).map_err(value_error)?;
+    let (net, slice) = load(&slice_json, net_json, onnx_path, layers, input_shape)?;
     let engine = engine.to_string();
     let outcome = py
         .detach(|| {
@@ -271,6 +293,7 @@ fn count<'py>(
                 threads,
                 linear,
                 vertices,
+                regions_path.as_deref(),
             )
         })
         .map_err(value_error)?;
@@ -316,9 +339,257 @@ fn count<'py>(
     Ok(out)
 }
 
+fn json_text(v: &impl serde::Serialize) -> PyResult<String> {
+    serde_json::to_string(v).map_err(value_error)
+}
+
+/// The bounds of the network on the slice, as `relu-regions bounds --json` prints them (with
+/// `activation_regions` and the ratios when `count` is true).
+#[pyfunction]
+#[pyo3(signature = (slice_json, net_json=None, onnx_path=None, layers=None, input_shape=None, count=false))]
+fn bounds<'py>(
+    py: Python<'py>,
+    slice_json: String,
+    net_json: Option<String>,
+    onnx_path: Option<String>,
+    layers: Option<Vec<(PyReadonlyArray2<'py, f64>, PyReadonlyArray1<'py, f64>)>>,
+    input_shape: Option<Vec<usize>>,
+    count: bool,
+) -> PyResult<String> {
+    let (net, slice) = load(&slice_json, net_json, onnx_path, layers, input_shape)?;
+    let mut bounds = relu_regions::bounds::bounds_for_slice(&net.hidden_widths(), &slice);
+    let mut regions = None;
+    if count {
+        let restricted = Restricted::new(&net, &slice).map_err(value_error)?;
+        let exact = py
+            .detach(|| ExactRegions::compute(&restricted, &slice.domain, &NoProgress))
+            .map_err(value_error)?;
+        regions = Some(exact.patterns.len());
+        bounds = bounds.with_count(exact.patterns.len());
+    }
+    let mut value = serde_json::to_value(&bounds).map_err(value_error)?;
+    if let Some(c) = regions {
+        value["activation_regions"] = c.into();
+    }
+    json_text(&value)
+}
+
+/// A sampled estimate (`method`: grid, points or lines; `n`: M or K), as `relu-regions sample
+/// --json` prints it.
+#[pyfunction]
+#[pyo3(signature = (slice_json, method, n, seed=0, net_json=None, onnx_path=None, layers=None, input_shape=None))]
+#[allow(clippy::too_many_arguments)]
+fn sample<'py>(
+    py: Python<'py>,
+    slice_json: String,
+    method: &str,
+    n: usize,
+    seed: u64,
+    net_json: Option<String>,
+    onnx_path: Option<String>,
+    layers: Option<Vec<(PyReadonlyArray2<'py, f64>, PyReadonlyArray1<'py, f64>)>>,
+    input_shape: Option<Vec<usize>>,
+) -> PyResult<String> {
+    let (net, slice) = load(&slice_json, net_json, onnx_path, layers, input_shape)?;
+    let method = match method {
+        "grid" => SampleMethod::Grid(n),
+        "points" => SampleMethod::Points(n),
+        "lines" => SampleMethod::Lines(n),
+        other => {
+            return Err(value_error(format!(
+                "method: \"{other}\" is not grid, points or lines"
+            )))
+        }
+    };
+    let value = py
+        .detach(|| relu_regions::sampling::sample(&net, &slice, method, seed, &NoProgress))
+        .map_err(value_error)?;
+    json_text(&value)
+}
+
+/// Checks an outside estimate (the JSON of `relu-regions compare --estimate`) against the exact
+/// regions; the comparison as `compare --json` prints it.
+#[pyfunction]
+#[pyo3(signature = (slice_json, estimate_json, net_json=None, onnx_path=None, layers=None, input_shape=None))]
+fn compare<'py>(
+    py: Python<'py>,
+    slice_json: String,
+    estimate_json: String,
+    net_json: Option<String>,
+    onnx_path: Option<String>,
+    layers: Option<Vec<(PyReadonlyArray2<'py, f64>, PyReadonlyArray1<'py, f64>)>>,
+    input_shape: Option<Vec<usize>>,
+) -> PyResult<String> {
+    let (net, slice) = load(&slice_json, net_json, onnx_path, layers, input_shape)?;
+    let restricted = Restricted::new(&net, &slice).map_err(value_error)?;
+    let estimate = Estimate::from_json(&estimate_json, "estimate", &slice.domain, &restricted)
+        .map_err(value_error)?;
+    let result = py
+        .detach(|| {
+            ExactRegions::compute(&restricted, &slice.domain, &NoProgress)
+                .map(|exact| relu_regions::compare::compare(&exact, &restricted, &estimate))
+        })
+        .map_err(value_error)?;
+    json_text(&result)
+}
+
+/// Re-checks a regions file by the exact certificate: `(True, regions, "")` when it holds,
+/// `(False, None, reason)` when not. The slice is the one the file records unless `slice_json`
+/// is given (then the two must agree).
+#[pyfunction]
+#[pyo3(signature = (regions_json, regions_name, slice_json=None, net_json=None, onnx_path=None, layers=None, input_shape=None))]
+#[allow(clippy::too_many_arguments)]
+fn verify<'py>(
+    py: Python<'py>,
+    regions_json: String,
+    regions_name: String,
+    slice_json: Option<String>,
+    net_json: Option<String>,
+    onnx_path: Option<String>,
+    layers: Option<Vec<(PyReadonlyArray2<'py, f64>, PyReadonlyArray1<'py, f64>)>>,
+    input_shape: Option<Vec<usize>>,
+) -> PyResult<(bool, Option<usize>, String)> {
+    let net = network(net_json, onnx_path, layers, input_shape)?;
+    let file = PartitionFile::from_json(&regions_json, &regions_name).map_err(value_error)?;
+    let recorded = file
+        .recorded_slice(net.input_dim(), &regions_name)
+        .map_err(value_error)?;
+    let given = slice_json
+        .map(|text| Slice::from_json(&text, "slice", net.input_dim()))
+        .transpose()
+        .map_err(value_error)?;
+    let slice = match (recorded, given) {
+        (Some(r), Some(g)) if r != g => {
+            return Ok((
+                false,
+                None,
+                "the slice given is not the slice the regions file records".into(),
+            ))
+        }
+        (_, Some(s)) | (Some(s), None) => s,
+        (None, None) => {
+            return Err(value_error(format!(
+                "{regions_name}: the file records no slice; give one"
+            )))
+        }
+    };
+    let restricted = Restricted::new(&net, &slice).map_err(value_error)?;
+    let verdict =
+        py.detach(|| relu_regions::certificate::verify(&restricted, &slice.domain, &file));
+    Ok(match verdict {
+        Ok(n) => (true, Some(n), String::new()),
+        Err(reason) => (false, None, reason),
+    })
+}
+
+fn parsed<T: std::str::FromStr>(field: &str, text: &str) -> PyResult<T>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse::<T>()
+        .map_err(|e| value_error(format!("{field}: {e}")))
+}
+
+/// The Hanin–Rolnick initialisation experiment (or a preset sweep), as `relu-regions
+/// init-stats --json` prints it.
+#[pyfunction]
+#[pyo3(signature = (widths=None, init="he-normal", law=None, gain=None, bias_var=0.0, resnet=false, eta="1", branch="linear", branch_var=None, conv1d=None, conv2d=None, kernel=3, sampler=None, samples=None, seed=0, input=None, include_input=false, preset=None, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn init_stats(
+    py: Python<'_>,
+    widths: Option<Vec<usize>>,
+    init: &str,
+    law: Option<&str>,
+    gain: Option<f64>,
+    bias_var: f64,
+    resnet: bool,
+    eta: &str,
+    branch: &str,
+    branch_var: Option<f64>,
+    conv1d: Option<usize>,
+    conv2d: Option<(usize, usize)>,
+    kernel: usize,
+    sampler: Option<&str>,
+    samples: Option<usize>,
+    seed: u64,
+    input: Option<Vec<f64>>,
+    include_input: bool,
+    preset: Option<&str>,
+    threads: Option<usize>,
+) -> PyResult<String> {
+    let sampler = sampler.map(|s| parsed("sampler", s)).transpose()?;
+    let pool = thread_pool(threads).map_err(value_error)?;
+    let install = |f: &(dyn Fn() -> Result<String, String> + Sync)| match &pool {
+        Some(p) => p.install(f),
+        None => f(),
+    };
+    if let Some(preset) = preset {
+        if widths.is_some() {
+            return Err(value_error("preset: give a preset or widths, not both"));
+        }
+        let preset: Preset = parsed("preset", preset)?;
+        return py
+            .detach(|| {
+                install(&|| {
+                    sweeps::run(preset, samples, seed, sampler)
+                        .map(|s| s.to_json())
+                        .map_err(|e| e.to_string())
+                })
+            })
+            .map_err(value_error);
+    }
+    let Some(widths) = widths else {
+        return Err(value_error(
+            "widths: required (e.g. [2, 16, 16, 16]), unless a preset is given",
+        ));
+    };
+    let spec = ExperimentSpec {
+        widths,
+        init: parsed("init", init)?,
+        law: law.map(|s| parsed("law", s)).transpose()?,
+        gain,
+        bias_var,
+        resnet: if resnet {
+            Some((parsed("eta", eta)?, parsed("branch", branch)?, branch_var))
+        } else {
+            None
+        },
+        conv1d,
+        conv2d,
+        kernel,
+        sampler,
+        samples,
+        seed,
+        input,
+        include_input,
+        trajectories: 0,
+    };
+    let exp = spec.build().map_err(value_error)?;
+    py.detach(|| install(&|| exp.run().map(|r| r.to_json()).map_err(|e| e.to_string())))
+        .map_err(value_error)
+}
+
+/// A pool of `threads` threads, or the global pool (None).
+fn thread_pool(threads: Option<usize>) -> Result<Option<rayon::ThreadPool>, String> {
+    match threads {
+        None => Ok(None),
+        Some(n) if n == 0 || n > 1024 => Err(format!("threads: need 1 to 1024, got {n}")),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map(Some)
+            .map_err(|e| e.to_string()),
+    }
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(count, m)?)?;
+    m.add_function(wrap_pyfunction!(bounds, m)?)?;
+    m.add_function(wrap_pyfunction!(sample, m)?)?;
+    m.add_function(wrap_pyfunction!(compare, m)?)?;
+    m.add_function(wrap_pyfunction!(verify, m)?)?;
+    m.add_function(wrap_pyfunction!(init_stats, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use super::output::{emit, write_file};
 use anyhow::Context;
 use relu_regions::init_stats::{
-    plot, sweeps, Architecture, Branch, ConvShape, EtaSchedule, Experiment, Init, InitStatsError,
-    Preset, Sampler, WeightLaw,
+    plot, sweeps, Branch, EtaSchedule, Experiment, ExperimentSpec, Init, InitStatsError, Preset,
+    Sampler, WeightLaw,
 };
 
 /// Flags of `init-stats`.
@@ -178,58 +178,33 @@ fn usage(e: InitStatsError) -> i32 {
     2
 }
 
-/// Build the experiment the flags describe.
+/// Build the experiment the flags describe ([`ExperimentSpec::build`]).
 pub fn experiment(args: &InitStatsArgs) -> Result<Experiment, InitStatsError> {
     let Some(Widths(widths)) = &args.widths else {
         return Err(InitStatsError::Widths(
             "required (e.g. --widths 2,16,16,16), unless --preset is given".into(),
         ));
     };
-    let mut init = args.init;
-    if let Some(law) = args.law {
-        if matches!(init, Init::Orthogonal { .. }) {
-            return Err(InitStatsError::Init(
-                "--law applies to i.i.d. initialisations, not to orthogonal weights".into(),
-            ));
-        }
-        init = init.with_law(law);
+    ExperimentSpec {
+        widths: widths.clone(),
+        init: args.init,
+        law: args.law,
+        gain: args.gain,
+        bias_var: args.bias_var,
+        resnet: args
+            .resnet
+            .then(|| (args.eta.clone(), args.branch, args.branch_var)),
+        conv1d: args.conv1d,
+        conv2d: args.conv2d,
+        kernel: args.kernel,
+        sampler: args.sampler,
+        samples: args.samples,
+        seed: args.seed,
+        input: args.input.as_ref().map(|Numbers(x)| x.clone()),
+        include_input: args.include_input,
+        trajectories: if args.svg.is_some() { args.paths } else { 0 },
     }
-    if let Some(gain) = args.gain {
-        if !matches!(init, Init::Orthogonal { .. }) {
-            return Err(InitStatsError::Init(
-                "--gain applies to --init orthogonal only".into(),
-            ));
-        }
-        init = init.with_gain(gain);
-    }
-    let arch = if args.resnet {
-        let v = args
-            .branch_var
-            .unwrap_or_else(|| 2.0 * init.mean_factor(widths[0], widths[0]));
-        Architecture::residual(widths, args.branch, args.eta.clone(), v)?
-    } else if let Some(len) = args.conv1d {
-        Architecture::conv(ConvShape::D1 { len }, widths.clone(), args.kernel)?
-    } else if let Some((height, width)) = args.conv2d {
-        Architecture::conv(ConvShape::D2 { height, width }, widths.clone(), args.kernel)?
-    } else {
-        Architecture::dense(widths.clone())?
-    };
-    let mut exp = Experiment::new(arch, init)
-        .with_seed(args.seed)
-        .with_bias_var(args.bias_var)
-        .with_include_input(args.include_input)
-        .with_trajectories(if args.svg.is_some() { args.paths } else { 0 });
-    if let Some(k) = args.samples {
-        exp = exp.with_samples(k);
-    }
-    if let Some(sampler) = args.sampler {
-        exp = exp.with_sampler(sampler);
-    }
-    if let Some(Numbers(x)) = &args.input {
-        exp = exp.with_input(x.clone());
-    }
-    exp.validate()?;
-    Ok(exp)
+    .build()
 }
 
 /// Run `init-stats`; returns the exit code.

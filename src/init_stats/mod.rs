@@ -33,12 +33,14 @@ pub mod arch;
 pub mod init;
 pub mod plot;
 pub mod simulate;
+pub mod spec;
 pub mod stats;
 pub mod sweeps;
 
 pub use arch::{Architecture, Branch, ConvShape, EtaSchedule};
 pub use init::{Init, McRng, Sampler, Scale, WeightLaw};
 pub use simulate::{simulate, Experiment, Moments};
+pub use spec::ExperimentSpec;
 pub use stats::{LayerStats, Report, Verdict};
 pub use sweeps::{Preset, SweepReport};
 

@@ -3,6 +3,11 @@
     import relu_regions
     p = relu_regions.count(model, through=[x1, x2, x3])     # a plane through three inputs
     p.regions, p.certified, p.linear_regions, p.patterns, p.vertices, p.adjacency
+    relu_regions.bounds(model, through=[x1, x2, x3], count=True)   # worst-case bounds, ratios
+    relu_regions.sample(model, through=[...], points=10000)       # a sampled estimate
+    relu_regions.compare(model, estimate, through=[...])           # check another tool's estimate
+    relu_regions.verify(model, "regions.json")   # re-check a regions file (count(regions_file=))
+    relu_regions.init_stats([2, 16, 16, 16], samples=2000)         # Hanin–Rolnick at init
 
 `model` is a torch ``nn.Module`` (converted by class name; torch itself is never imported
 here), a list of ``(W, b)`` numpy arrays (``W`` out × in, float32 or float64), a path to an
@@ -21,7 +26,8 @@ import numpy as np
 from . import _core
 
 __version__ = _core.__version__
-__all__ = ["count", "Partition", "to_network_json"]
+__all__ = ["count", "bounds", "sample", "compare", "verify", "init_stats", "Partition",
+           "Verdict", "to_network_json"]
 
 
 @dataclass
@@ -234,19 +240,9 @@ def _scalar(x):
     return x if isinstance(x, str) else float(x)
 
 
-def count(model: Any, plane=None, box=None, through=None, *, engine: str = "auto",
-          max_regions: Optional[int] = None, threads: Optional[int] = None,
-          linear: bool = True, vertices: bool = True, input_shape=None) -> Partition:
-    """Counts the activation regions of `model` on a slice, exactly.
-
-    The slice: ``through=[x1, x2, x3]`` (a plane through three inputs; two for a segment) with
-    ``box`` in plane coordinates (default [-0.5, 1.5]²), ``plane={"origin": o, "basis": [u, v]}``,
-    or only ``box=[[lo, hi], ...]`` for the identity slice of a network with at most 4 inputs.
-    ``input_shape`` (without the batch dimension) is needed for a torch module whose first
-    layer is not Linear, and for ONNX models with dynamic axes.
-    """
-    kwargs = dict(engine=engine, max_regions=max_regions, threads=threads, linear=linear,
-                  vertices=vertices)
+def _model_kwargs(model, input_shape):
+    """The network arguments of the Rust core for `model`, and its input dimension (or None)."""
+    kwargs = {}
     dim = None
     if isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
@@ -273,8 +269,127 @@ def count(model: Any, plane=None, box=None, through=None, *, engine: str = "auto
         kwargs["net_json"] = json.dumps({"version": 2, "input_shape": list(input_shape),
                                          "layers": layers})
         dim = int(np.prod(input_shape))
+    return kwargs, dim
+
+
+def count(model: Any, plane=None, box=None, through=None, *, engine: str = "auto",
+          max_regions: Optional[int] = None, threads: Optional[int] = None,
+          linear: bool = True, vertices: bool = True, input_shape=None,
+          regions_file=None) -> Partition:
+    """Counts the activation regions of `model` on a slice, exactly.
+
+    The slice: ``through=[x1, x2, x3]`` (a plane through three inputs; two for a segment) with
+    ``box`` in plane coordinates (default [-0.5, 1.5]²), ``plane={"origin": o, "basis": [u, v]}``,
+    or only ``box=[[lo, hi], ...]`` for the identity slice of a network with at most 4 inputs.
+    ``input_shape`` (without the batch dimension) is needed for a torch module whose first
+    layer is not Linear, and for ONNX models with dynamic axes. ``regions_file``: also write
+    every region (pattern, exact vertices, measure, witness) there, as ``relu-regions count
+    --regions`` does (1-D and 2-D slices), for `verify`.
+    """
+    kwargs, dim = _model_kwargs(model, input_shape)
+    kwargs.update(engine=engine, max_regions=max_regions, threads=threads, linear=linear,
+                  vertices=vertices)
+    if regions_file is not None:
+        kwargs["regions_path"] = os.fspath(regions_file)
     slice_json = _slice_json(plane, box, through, dim)
     return Partition(**_core.count(slice_json, **kwargs))
+
+
+def bounds(model: Any, plane=None, box=None, through=None, *, count: bool = False,
+           input_shape=None) -> dict:
+    """The worst-case and Hanin–Rolnick bounds for `model` on the slice (integers as decimal
+    strings, as in ``relu-regions bounds --json``). With ``count=True`` also the exact count
+    (``activation_regions``), its ratio to the Hanin–Rolnick value and the fitted T."""
+    kwargs, dim = _model_kwargs(model, input_shape)
+    return json.loads(_core.bounds(_slice_json(plane, box, through, dim), count=count, **kwargs))
+
+
+def sample(model: Any, plane=None, box=None, through=None, *, grid: Optional[int] = None,
+           points: Optional[int] = None, lines: Optional[int] = None, seed: int = 0,
+           input_shape=None) -> dict:
+    """A sampled estimate of the region count, as ``relu-regions sample --json`` gives it:
+    patterns at the centres of a ``grid``^d grid, at ``points`` random points (with Chao1), or
+    exact counts along ``lines`` random segments. Give exactly one of the three."""
+    chosen = [(m, n) for m, n in (("grid", grid), ("points", points), ("lines", lines))
+              if n is not None]
+    if len(chosen) != 1:
+        raise ValueError("give exactly one of grid=, points= or lines=")
+    method, n = chosen[0]
+    kwargs, dim = _model_kwargs(model, input_shape)
+    return json.loads(_core.sample(_slice_json(plane, box, through, dim), method, int(n),
+                                   seed=int(seed), **kwargs))
+
+
+def compare(model: Any, estimate, plane=None, box=None, through=None, *,
+            input_shape=None) -> dict:
+    """Checks another tool's estimate against the exact regions. ``estimate``: a dict (or a
+    JSON file path) with ``regions`` (the estimated count) and optionally ``patterns`` (0/1
+    lists, one entry per unit) and ``points`` (one slice point per pattern, where it was seen). The result has ``passed`` (False when a pattern
+    is impossible or a point's pattern is wrong) and the details."""
+    if isinstance(estimate, (str, os.PathLike)):
+        with open(estimate) as f:
+            text = f.read()
+    else:
+        text = json.dumps(estimate, default=_jsonable)
+    kwargs, dim = _model_kwargs(model, input_shape)
+    return json.loads(_core.compare(_slice_json(plane, box, through, dim), text, **kwargs))
+
+
+def _jsonable(x):
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"{type(x).__name__} is not JSON serialisable")
+
+
+@dataclass
+class Verdict:
+    """The answer of `verify`: true when the regions file is exactly the partition."""
+
+    ok: bool
+    regions: Optional[int]
+    reason: str
+
+    def __bool__(self):
+        return self.ok
+
+
+def verify(model: Any, regions_file, plane=None, box=None, through=None, *,
+           input_shape=None) -> Verdict:
+    """Re-checks a regions file (written by ``count(..., regions_file=...)`` or ``relu-regions
+    count --regions``) by the exact certificate, independently of the enumeration. The slice is
+    the one the file records; a slice given here must be the same."""
+    with open(regions_file) as f:
+        text = f.read()
+    kwargs, dim = _model_kwargs(model, input_shape)
+    given = None
+    if plane is not None or box is not None or through is not None:
+        given = _slice_json(plane, box, through, dim)
+    ok, regions, reason = _core.verify(text, os.fspath(regions_file), slice_json=given,
+                                       **kwargs)
+    return Verdict(ok, regions, reason)
+
+
+def init_stats(widths=None, *, init: str = "he-normal", law: Optional[str] = None,
+               gain: Optional[float] = None, bias_var: float = 0.0, resnet: bool = False,
+               eta="1", branch: str = "linear", branch_var: Optional[float] = None,
+               conv1d: Optional[int] = None, conv2d=None, kernel: int = 3,
+               sampler: Optional[str] = None, samples: Optional[int] = None, seed: int = 0,
+               input=None, include_input: bool = False, preset: Optional[str] = None,
+               threads: Optional[int] = None) -> dict:
+    """Monte Carlo statistics of M_j = ||h_j||²/n_j at initialisation beside the exact
+    Hanin–Rolnick predictions (mean, variance, β = Σ 1/n_j), as ``relu-regions init-stats
+    --json`` reports them; the options are its flags (``eta`` as text: "1/l", "1/sqrt(L)",
+    "0.9^l", a constant). ``preset`` runs one of the paper's sweeps instead."""
+    return json.loads(_core.init_stats(
+        widths=None if widths is None else [int(w) for w in widths], init=init, law=law,
+        gain=gain, bias_var=float(bias_var), resnet=resnet, eta=str(eta), branch=branch,
+        branch_var=branch_var, conv1d=conv1d,
+        conv2d=None if conv2d is None else tuple(int(x) for x in conv2d), kernel=kernel,
+        sampler=sampler, samples=samples, seed=int(seed),
+        input=None if input is None else _floats(np.ravel(_numpy(input))),
+        include_input=include_input, preset=preset, threads=threads))
 
 
 def _input_dim_of_json(text):
