@@ -224,8 +224,8 @@ def _slice_json(plane, box, through, dim):
         if "polygon" in plane:
             s["polygon"] = [_floats(p) for p in plane["polygon"]]
     else:
-        if dim is None and box is not None:
-            dim = len(box)
+        # The network's input dimension, read only when the box does not give it.
+        dim = len(box) if box is not None else dim() if callable(dim) else dim
         if dim is None:
             raise ValueError("give a slice: through=[x1, x2, x3], plane={...} or box=...")
         s = {"origin": [0.0] * dim, "basis": np.eye(dim).tolist()}
@@ -241,7 +241,8 @@ def _scalar(x):
 
 
 def _model_kwargs(model, input_shape):
-    """The network arguments of the Rust core for `model`, and its input dimension (or None)."""
+    """The network arguments of the Rust core for `model`, and its input dimension (None when
+    unknown; a function for JSON files, whose parse is skipped when the slice gives it)."""
     kwargs = {}
     dim = None
     if isinstance(model, (str, os.PathLike)):
@@ -253,7 +254,8 @@ def _model_kwargs(model, input_shape):
         else:
             with open(path) as f:
                 kwargs["net_json"] = f.read()
-            dim = _input_dim_of_json(kwargs["net_json"])
+            text = kwargs["net_json"]
+            dim = lambda: _input_dim_of_json(text)  # noqa: E731 (parsed only if needed)
     elif isinstance(model, (list, tuple)) and type(model).__name__ in ("list", "tuple"):
         layers = [(np.ascontiguousarray(_numpy(w), dtype=np.float64),
                    np.ascontiguousarray(_numpy(b), dtype=np.float64)) for w, b in model]
