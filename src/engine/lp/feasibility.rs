@@ -13,7 +13,8 @@
 //!   which needs a bound on the solutions (below); failing that, the exact kernel of the
 //!   support's exact rows is computed and checked (no bound needed).
 //!
-//! When no certificate holds, the same simplex runs in exact rationals and decides.
+//! When no certificate holds, a second float LP in zoomed coordinates is tried (`zoom`), then
+//! the simplex runs in exact integers and decides.
 //!
 //! Precondition of [`Decider::interior`] (what makes the float Motzkin check sound): if the
 //! system has a strict solution, it has one in the *outer box* (the domain's bounding box
@@ -150,6 +151,61 @@ pub(crate) fn scaled_floats(eq: &LineEq) -> Vec<f64> {
         .chain(std::iter::once(&eq.c))
         .map(|x| scaled_f64(x, bits))
         .collect()
+}
+
+/// [`scaled_floats`] of the equation in coordinates `u_k = t_k · 2^-shifts[k]`: entry k is
+/// `a_k · 2^shifts[k]`, the constant unchanged, then the row scaled so its largest entry is ≈ 1
+/// (the same error model: 2u relative plus 2^-1074 absolute per entry).
+pub(crate) fn scaled_floats_with(eq: &LineEq, shifts: &[i64]) -> Vec<f64> {
+    let bits = |x: &BigInt, e: i64| {
+        if x.is_zero() {
+            i64::MIN
+        } else {
+            x.bits() as i64 + e
+        }
+    };
+    let top =
+        eq.a.iter()
+            .zip(shifts)
+            .map(|(x, &e)| bits(x, e))
+            .chain(std::iter::once(bits(&eq.c, 0)))
+            .max()
+            .unwrap_or(0)
+            .max(0);
+    eq.a.iter()
+        .zip(shifts)
+        .map(|(x, &e)| scaled_f64(x, top - e))
+        .chain(std::iter::once(scaled_f64(&eq.c, top)))
+        .collect()
+}
+
+/// Coordinate scalings for a second float LP when the first could not decide: for each row
+/// of the unproven certificate (`support`), its largest normal entry a_k against the next
+/// largest term (another normal entry or the constant) gives the width of the slab it cuts
+/// along coordinate k, relative to the box; coordinate k is scaled by the widest such slab
+/// (a power of two) when that is below 2^-30. `None` when no row says so.
+fn zoom(rows: &[&Con], support: &[usize], d: usize) -> Option<Vec<i64>> {
+    let mut shifts = vec![0i64; d];
+    for &i in support {
+        let eq = &rows[i].eq;
+        let bits: Vec<i64> = eq.a.iter().map(|x| x.bits() as i64).collect();
+        let k = (0..d).max_by_key(|&k| bits[k])?;
+        let next = (0..d)
+            .filter(|&j| j != k)
+            .map(|j| bits[j])
+            .chain(std::iter::once(eq.c.bits() as i64))
+            .max()
+            .unwrap_or(0);
+        let width = next - bits[k];
+        if width < -30 {
+            shifts[k] = if shifts[k] == 0 {
+                width
+            } else {
+                shifts[k].max(width)
+            };
+        }
+    }
+    shifts.iter().any(|&e| e != 0).then_some(shifts)
 }
 
 /// `x · 2^-scale` in f64: the top 64 bits of x (floor, relative error < 2^-63) rounded once,
@@ -317,13 +373,66 @@ impl Decider {
         }
         SCRATCH.with(|s| {
             let (columns, cost, tab) = &mut *s.borrow_mut();
-            self.dense_in(rows, columns, cost, tab)
+            let fs: Vec<&[f64]> = rows.iter().map(|r| r.f.as_slice()).collect();
+            let mut support = Vec::new();
+            let plain = self.dense_in(
+                rows,
+                &fs,
+                &self.radius,
+                self.cap,
+                None,
+                &mut support,
+                columns,
+                cost,
+                tab,
+            );
+            if plain.is_some() {
+                return plain;
+            }
+            // Zoomed: coordinates scaled by powers of two where the undecided rows say the
+            // cell is thin (see `zoom`), so that entries 1e-200 apart become comparable.
+            let shifts = zoom(rows, &support, self.d)?;
+            let scaled: Vec<Vec<f64>> = rows
+                .iter()
+                .map(|r| scaled_floats_with(&r.eq, &shifts))
+                .collect();
+            let fs: Vec<&[f64]> = scaled.iter().map(Vec::as_slice).collect();
+            let radius: Vec<f64> = self
+                .radius
+                .iter()
+                .zip(&shifts)
+                .map(|(&r, &e)| ldexp(r, -e))
+                .collect();
+            // The same cap: the Chebyshev radius only needs to be positive (a large cap makes
+            // the dual's costs too uneven for the float simplex's tolerance).
+            let cap = self.cap;
+            self.dense_in(
+                rows,
+                &fs,
+                &radius,
+                cap,
+                Some(&shifts),
+                &mut Vec::new(),
+                columns,
+                cost,
+                tab,
+            )
         })
     }
 
+    /// One float LP on the rows' floats `fs` (each row scaled by a positive power of two, its
+    /// coordinates by `2^shifts[k]` when given: u_k = t_k · 2^-shifts[k]), in the outer box
+    /// `radius` of those coordinates; answers are checked on the exact rows. `support` gets the
+    /// rows of an emptiness certificate that could not be proven.
+    #[allow(clippy::too_many_arguments)]
     fn dense_in(
         &self,
         rows: &[&Con],
+        fs: &[&[f64]],
+        radius: &[f64],
+        cap: f64,
+        shifts: Option<&[i64]>,
+        support: &mut Vec<usize>,
         columns: &mut Vec<f64>,
         cost: &mut Vec<f64>,
         tab: &mut Vec<f64>,
@@ -332,27 +441,32 @@ impl Decider {
         let m = rows.len();
         columns.clear();
         cost.clear();
-        for row in rows {
+        for f in fs {
             let mut l1 = 0.0;
             for k in 0..d {
-                columns.push(-row.f[k]);
-                l1 += row.f[k].abs();
+                columns.push(-f[k]);
+                l1 += f[k].abs();
             }
             columns.push(l1);
-            cost.push(row.f[d]);
+            cost.push(f[d]);
         }
         columns.extend(std::iter::repeat_n(0.0, d));
         columns.push(1.0);
-        cost.push(self.cap);
+        cost.push(cap);
         let mut rhs = vec![0.0; d + 1];
         rhs[d] = 1.0;
         let opt = simplex::solve_in(columns, &rhs, cost, tab).ok()?;
         if opt.objective > 1e-12 {
-            let x = &opt.multipliers[..d];
+            let mut x = opt.multipliers[..d].to_vec();
+            if let Some(shifts) = shifts {
+                for (v, &e) in x.iter_mut().zip(shifts) {
+                    *v = ldexp(*v, e);
+                }
+            }
             if x.iter().any(|v| !v.is_finite()) {
                 return None;
             }
-            let p = Pt::from_f64(x)?;
+            let p = Pt::from_f64(&x)?;
             return self.check_point(rows, p).map(Interior::NonEmpty);
         }
         // Emptiness: the basic duals.
@@ -364,12 +478,13 @@ impl Decider {
                 return None; // the cap is binding: not an emptiness certificate
             }
         }
-        if self.float_motzkin(rows, &y) {
+        if float_motzkin(fs, &y, radius) {
             return Some(Interior::Empty);
         }
-        let support: Vec<usize> = (0..m).filter(|&i| y[i] > 0.0).collect();
+        support.clear();
+        support.extend((0..m).filter(|&i| y[i] > 0.0));
         self.stats.fallbacks.fetch_add(1, AtomicOrdering::Relaxed);
-        exact_motzkin(rows, &support).then_some(Interior::Empty)
+        exact_motzkin(rows, support).then_some(Interior::Empty)
     }
 
     /// good_lp + microlp on the primal Chebyshev LP.
@@ -427,7 +542,8 @@ impl Decider {
                 for (&i, &v) in support.iter().zip(&ys) {
                     y[i] = v.max(0.0);
                 }
-                if self.float_motzkin(rows, &y) {
+                let fs: Vec<&[f64]> = rows.iter().map(|r| r.f.as_slice()).collect();
+                if float_motzkin(&fs, &y, &self.radius) {
                     return Some(Interior::Empty);
                 }
             }
@@ -443,42 +559,10 @@ impl Decider {
             .then_some(p)
     }
 
-    /// Proves emptiness from float multipliers `y ≥ 0`, with a rigorous error bound: for any
-    /// strict solution t, `Σ y_i (β_i − α_i·t) > 0`, but it equals `S − V·t ≤ S + Σ|V_k| R_k`.
-    fn float_motzkin(&self, rows: &[&Con], y: &[f64]) -> bool {
-        let d = self.d;
-        let (mut s, mut s_mag, mut ysum) = (0.0f64, 0.0f64, 0.0f64);
-        let mut v = vec![0.0f64; d];
-        let mut v_mag = vec![0.0f64; d];
-        for (row, &yi) in rows.iter().zip(y) {
-            if yi == 0.0 {
-                continue;
-            }
-            ysum += yi;
-            // Row "−a·t ≤ c": β = c, α = −a.
-            s += yi * row.f[d];
-            s_mag += (yi * row.f[d]).abs();
-            for k in 0..d {
-                v[k] -= yi * row.f[k];
-                v_mag[k] += (yi * row.f[k]).abs();
-            }
-        }
-        if ysum <= 0.0 || !ysum.is_finite() {
-            return false;
-        }
-        let gamma = 2.0 * (rows.len() as f64 + 6.0) * U;
-        let mut bound = s + gamma * s_mag;
-        for k in 0..d {
-            bound += (v[k].abs() + gamma * v_mag[k]) * self.radius[k];
-        }
-        // Underflow of tiny scaled entries: at most 2^-1074 each, times y (and R for α).
-        let rsum: f64 = self.radius.iter().sum();
-        let bound =
-            bound + gamma * bound.abs() + ysum * (d as f64 + 2.0) * 1e-300 * (1.0 + rsum) + 1e-300;
-        bound < 0.0
-    }
-
-    /// The exact simplex decides (rare), in integers over one denominator.
+    /// The exact simplex decides (rare), in integers over one denominator. It solves the
+    /// uniform-margin LP `max r  s.t.  g_i(t) ≥ r, r ≤ cap` (through its dual) rather than the
+    /// Chebyshev one: without the norms' column its minors are smaller (1.5× faster on
+    /// weights 1e-300..1e300); `r > 0` decides the same question.
     fn exact(&self, rows: &[&Con]) -> Interior {
         let d = self.d;
         let m = rows.len();
@@ -486,7 +570,7 @@ impl Decider {
         let mut cost = Vec::with_capacity(m + 1);
         for row in rows {
             columns.extend(row.eq.a.iter().map(|x| -x));
-            columns.push(row.eq.a.iter().map(|x| x.abs()).sum());
+            columns.push(BigInt::one());
             cost.push(row.eq.c.clone());
         }
         columns.extend(std::iter::repeat_n(BigInt::zero(), d));
@@ -523,6 +607,41 @@ impl Decider {
 }
 
 use num_traits::One;
+
+/// Proves emptiness from float multipliers `y ≥ 0` on float rows posed in the outer box `radius`, with a rigorous error bound: for any
+/// strict solution t, `Σ y_i (β_i − α_i·t) > 0`, but it equals `S − V·t ≤ S + Σ|V_k| R_k`.
+fn float_motzkin(rows: &[&[f64]], y: &[f64], radius: &[f64]) -> bool {
+    let d = radius.len();
+    let (mut s, mut s_mag, mut ysum) = (0.0f64, 0.0f64, 0.0f64);
+    let mut v = vec![0.0f64; d];
+    let mut v_mag = vec![0.0f64; d];
+    for (row, &yi) in rows.iter().zip(y) {
+        if yi == 0.0 {
+            continue;
+        }
+        ysum += yi;
+        // Row "−a·t ≤ c": β = c, α = −a.
+        s += yi * row[d];
+        s_mag += (yi * row[d]).abs();
+        for k in 0..d {
+            v[k] -= yi * row[k];
+            v_mag[k] += (yi * row[k]).abs();
+        }
+    }
+    if ysum <= 0.0 || !ysum.is_finite() {
+        return false;
+    }
+    let gamma = 2.0 * (rows.len() as f64 + 6.0) * U;
+    let mut bound = s + gamma * s_mag;
+    for k in 0..d {
+        bound += (v[k].abs() + gamma * v_mag[k]) * radius[k];
+    }
+    // Underflow of tiny scaled entries: at most 2^-1074 each, times y (and R for α).
+    let rsum: f64 = radius.iter().sum();
+    let bound =
+        bound + gamma * bound.abs() + ysum * (d as f64 + 2.0) * 1e-300 * (1.0 + rsum) + 1e-300;
+    bound < 0.0
+}
 
 /// Solves `Σ_{i∈support} y_i (α_i, ‖α_i‖₁) = (0, …, 0, 1)` in floats (d + 1 unknowns), by
 /// Gaussian elimination with partial pivoting; None when (nearly) singular. Only a candidate:
@@ -724,6 +843,41 @@ mod tests {
                     .all(|r| p.exact.side(&r.eq) == Ordering::Greater));
             }
         }
+    }
+
+    /// A sliver 2^-400 wide along x (−2^-400·y < x < 2^-399·y, y > 0, in the box): invisible to
+    /// the plain float LP (its rows' y-entries are 2^-400 of their x-entries); the zoomed float
+    /// LP finds a point, so the exact simplex never runs.
+    #[test]
+    fn the_zoomed_float_lp_finds_a_sliver() {
+        let two = |e: usize| BigInt::one() << e;
+        let row = |a: [BigInt; 2], c: i64| {
+            Con::new(LineEq {
+                a: a.to_vec(),
+                c: BigInt::from(c),
+            })
+        };
+        let rows = [
+            row([two(400), BigInt::one()], 0),
+            row([-two(400), BigInt::from(2)], 0),
+            con(&[1, 0], 1),
+            con(&[-1, 0], 1),
+            con(&[0, 1], 1),
+            con(&[0, -1], 1),
+        ];
+        let refs: Vec<&Con> = rows.iter().collect();
+        let dec = decider(LpBackend::Dense);
+        match dec.interior(&refs) {
+            Interior::NonEmpty(p) => {
+                assert!(refs
+                    .iter()
+                    .all(|r| p.exact.side(&r.eq) == Ordering::Greater))
+            }
+            Interior::Empty => panic!("the sliver is not empty"),
+        }
+        assert_eq!(dec.stats.exact_lps.load(AtomicOrdering::Relaxed), 0);
+        // The wider of the two slabs (2/2^400 against 1/2^400) sets the scale.
+        assert_eq!(zoom(&refs, &[0, 1], 2), Some(vec![-399, 0]));
     }
 
     #[test]
