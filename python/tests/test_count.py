@@ -136,3 +136,46 @@ def test_bad_input_raises_value_error_with_the_cli_message():
         rr.count(os.path.join(ONNX, "bad-unsupported-op.onnx"), box=[[-1, 1], [-1, 1]])
     with pytest.raises(ValueError, match="not a module"):
         rr.count(object(), box=[[-1, 1]])
+
+
+# The reference counts of the benchmark networks (independent exact programs or agreeing float
+# tools; ../shared/bench/README.md), for the networks present: the repository's copies in
+# benchmarks/nets, and every one in ../shared/bench/nets when that directory exists.
+BENCH_REFERENCE = {
+    "mlp-2-32x32x32-s0.json": 3897, "mlp-2-64x64x64-s0.json": 14353,
+    "mlp-2-128x128x128-s0.json": 56887, "mlp-2-256x256x256-s0.json": 262431,
+    "mlp-2-32x32x32x32x32x32-s0.json": 17800, "mlp-1-64x64x64x64-s0.json": 242,
+    "mlp-3-16x16x16-s0.json": 15619, "digits-64-64x3.json": 1719,
+}
+
+
+def bench_networks():
+    found = {}
+    for d in (os.path.join(ROOT, "benchmarks", "nets"),
+              os.path.join(ROOT, "..", "shared", "bench", "nets")):
+        for name in BENCH_REFERENCE:
+            if os.path.exists(os.path.join(d, name)):
+                found[name] = d
+    return sorted(found.items())
+
+
+@pytest.mark.parametrize("name,folder", bench_networks())
+def test_benchmark_networks_give_the_reference_and_cli_counts(name, folder):
+    path = os.path.join(folder, name)
+    kwargs, args = {}, [path]
+    if name.startswith("digits"):
+        plane = json.load(open(os.path.join(folder, "digits-plane-a.json")))
+        kwargs = dict(through=plane["through"], box=plane["box"])
+        args += ["--subspace", os.path.join(folder, "digits-plane-a.json")]
+    else:
+        dim = int(name.split("-")[1])
+        kwargs = dict(box=[[-1, 1]] * dim)
+    p = rr.count(path, linear=False, vertices=False, **kwargs)
+    assert p.certified and p.complete
+    assert p.regions == BENCH_REFERENCE[name]
+    binary = os.environ.get("RELU_REGIONS_BIN", os.path.join(ROOT, "target", "release", "relu-regions"))
+    if os.path.exists(binary):
+        out = subprocess.run([binary, "count", *args, "--json", "-q", "--no-linear"],
+                             capture_output=True, text=True, check=True)
+        cli = json.loads(out.stdout)
+        assert (p.regions, p.per_layer) == (cli["activation_regions"], cli["per_layer"])
