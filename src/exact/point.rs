@@ -41,6 +41,15 @@ impl ExactPoint {
             .collect()
     }
 
+    /// Each coordinate within 1.01 ulp, without reducing fractions
+    /// ([`super::number::ratio_to_f64_fast`]).
+    pub fn to_f64_fast(&self) -> Vec<f64> {
+        self.num
+            .iter()
+            .map(|x| super::number::ratio_to_f64_fast(x, &self.den))
+            .collect()
+    }
+
     /// Divides out the common factor, so equal points compare equal.
     pub fn reduced(mut self) -> ExactPoint {
         let g = self.num.iter().fold(self.den.clone(), |g, x| g.gcd(x));

@@ -106,8 +106,9 @@ impl Con {
             val += t;
             mag += t.abs();
         }
-        // Entries carry ≤ 2u relative error (conversion), the point ≤ u when it is not an f64
-        // point, products and the sum of d + 1 terms add (d + 2)u; doubled for safety.
+        // Entries carry ≤ 2u relative error (conversion), the point ≤ 2.02u when it is not an
+        // f64 point (1.01 ulp, `Pt::from_exact`), products and the sum of d + 1 terms add
+        // (d + 2)u; doubled for safety.
         // Plus underflowed entries: at most 2^-1074 each, times |p_k| (or 1).
         let pmax = p.f.iter().fold(1.0f64, |m, x| m.max(x.abs()));
         let err = 2.0 * (d as f64 + 6.0) * U * mag + (d as f64 + 2.0) * pmax * 1e-300;
@@ -288,8 +289,10 @@ impl Pt {
         })
     }
 
+    /// An exact point with f64 coordinates within 1.01 ulp (no gcd: exact LP centres have
+    /// denominators of thousands of bits).
     pub fn from_exact(p: ExactPoint) -> Pt {
-        let f = p.to_f64();
+        let f = p.to_f64_fast();
         Pt { exact: p, f }
     }
 }
@@ -589,7 +592,7 @@ impl Decider {
             den: opt.den,
         };
         // Prefer the nearby f64 point when it is inside too: small witnesses stay small.
-        if let Some(p) = Pt::from_f64(&centre.to_f64()) {
+        if let Some(p) = Pt::from_f64(&centre.to_f64_fast()) {
             if rows
                 .iter()
                 .all(|row| p.exact.side(&row.eq) == Ordering::Greater)
