@@ -355,8 +355,9 @@ impl Decider {
     /// precondition on `rows`).
     pub fn interior(&self, rows: &[&Con]) -> Interior {
         self.stats.lp_solves.fetch_add(1, AtomicOrdering::Relaxed);
+        let mut suspects = Vec::new();
         let float = match self.backend {
-            LpBackend::Dense => self.dense(rows),
+            LpBackend::Dense => self.dense(rows, &mut suspects),
             LpBackend::GoodLp => self.good_lp(rows),
             LpBackend::Exact => None,
         };
@@ -365,11 +366,36 @@ impl Decider {
         }
         self.stats.fallbacks.fetch_add(1, AtomicOrdering::Relaxed);
         self.stats.exact_lps.fetch_add(1, AtomicOrdering::Relaxed);
-        self.exact(rows)
+        if suspects.is_empty() {
+            return self.exact(rows);
+        }
+        // Row generation: the exact LP on the rows the float LP found binding, then on those
+        // plus every row its answer violates, until the answer holds for all rows. A subset
+        // with empty interior proves the whole system's empty; a point strictly inside every
+        // row proves it non-empty. Small exact LPs cost far less than one on every row.
+        let mut active = suspects;
+        loop {
+            let sub: Vec<&Con> = active.iter().map(|&i| rows[i]).collect();
+            let Interior::NonEmpty(p) = self.exact(&sub) else {
+                return Interior::Empty;
+            };
+            let before = active.len();
+            active.extend(
+                (0..rows.len())
+                    .filter(|i| !active.contains(i))
+                    .filter(|&i| p.exact.side(&rows[i].eq) != Ordering::Greater)
+                    .collect::<Vec<_>>(),
+            );
+            if active.len() == before {
+                return Interior::NonEmpty(p);
+            }
+        }
     }
 
-    /// The dense f64 simplex with certificates; `None` when no certificate could be checked.
-    fn dense(&self, rows: &[&Con]) -> Option<Interior> {
+    /// The dense f64 simplex with certificates; `None` when no certificate could be checked,
+    /// with `suspects` the rows the float LP found binding when it stopped at an emptiness
+    /// certificate it could not prove.
+    fn dense(&self, rows: &[&Con], suspects: &mut Vec<usize>) -> Option<Interior> {
         thread_local! {
             static SCRATCH: std::cell::RefCell<(Vec<f64>, Vec<f64>, Vec<f64>)> =
                 const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
@@ -377,14 +403,13 @@ impl Decider {
         SCRATCH.with(|s| {
             let (columns, cost, tab) = &mut *s.borrow_mut();
             let fs: Vec<&[f64]> = rows.iter().map(|r| r.f.as_slice()).collect();
-            let mut support = Vec::new();
             let plain = self.dense_in(
                 rows,
                 &fs,
                 &self.radius,
                 self.cap,
                 None,
-                &mut support,
+                suspects,
                 columns,
                 cost,
                 tab,
@@ -394,7 +419,7 @@ impl Decider {
             }
             // Zoomed: coordinates scaled by powers of two where the undecided rows say the
             // cell is thin (see `zoom`), so that entries 1e-200 apart become comparable.
-            let shifts = zoom(rows, &support, self.d)?;
+            let shifts = zoom(rows, suspects, self.d)?;
             let scaled: Vec<Vec<f64>> = rows
                 .iter()
                 .map(|r| scaled_floats_with(&r.eq, &shifts))
@@ -486,6 +511,7 @@ impl Decider {
         }
         support.clear();
         support.extend((0..m).filter(|&i| y[i] > 0.0));
+
         self.stats.fallbacks.fetch_add(1, AtomicOrdering::Relaxed);
         exact_motzkin(rows, support).then_some(Interior::Empty)
     }
