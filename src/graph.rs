@@ -7,11 +7,10 @@
 //! shared segment.
 //!
 //! Linear regions: the output map of each region is affine; two adjacent regions have identical
-//! maps iff their output gradients are equal (the maps already agree on the shared piece). The
-//! gradients are computed for all regions at once in f64 (a masked backward pass, batched as
-//! matrix products) with a proven error bound (max|W_out| times the column-sum norms of the layers,
-//! plus an underflow term); a pair is "different" when some
-//! component differs by more than the two bounds, and otherwise decided exactly.
+//! maps iff the output's coefficient on the unit that switches between them is zero (see
+//! `float_verdicts`). That coefficient is computed in f64 (a masked backward pass from the
+//! output, batched as matrix products, only as deep as the switching layer) with a proven error
+//! bound; a pair is "different" when it exceeds the bound, and otherwise decided exactly.
 
 use crate::exact::number::format_rational;
 use crate::exact::{ExactPoint, LineEq};
@@ -82,6 +81,34 @@ pub fn adjacent_pairs(p: &Partition) -> Vec<Adjacency> {
         .collect()
 }
 
+/// The adjacent pairs of [`adjacent_pairs`] without their mesh edges (a < b, sorted): each
+/// mesh edge keyed by its ends, sorted in parallel; the two regions of a key are a pair.
+pub fn adjacent_region_pairs(p: &Partition) -> Vec<(u32, u32)> {
+    if p.dim != 2 {
+        return adjacent_pairs(p).iter().map(|e| (e.a, e.b)).collect();
+    }
+    let mut keys: Vec<(u64, u32)> = (0..p.regions.len())
+        .into_par_iter()
+        .flat_map_iter(|r| {
+            let verts = p.regions.get(r).verts;
+            let m = verts.len();
+            (0..m).map(move |i| {
+                let (u, v) = (verts[i], verts[(i + 1) % m]);
+                (((u.min(v) as u64) << 32) | u.max(v) as u64, r as u32)
+            })
+        })
+        .collect();
+    keys.par_sort_unstable();
+    let mut pairs: Vec<(u32, u32)> = keys
+        .windows(2)
+        .filter(|w| w[0].0 == w[1].0)
+        .map(|w| (w[0].1.min(w[1].1), w[0].1.max(w[1].1)))
+        .collect();
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
 /// The two ends of the shared piece: the vertices of odd degree in its collinear edge path.
 pub fn piece_ends(adj: &Adjacency) -> (u32, u32) {
     let mut degree: BTreeMap<u32, usize> = BTreeMap::new();
@@ -115,17 +142,62 @@ pub fn switching_neurons(p: &Partition, a: usize, b: usize) -> Vec<usize> {
     out
 }
 
-/// Output gradients of every region in f64 (R × n_out × d) and a per-region bound on the
-/// absolute error of every component.
-pub fn output_gradients(net: &Restricted, patterns: &[&[u64]]) -> (Vec<f64>, Vec<f64>) {
-    let d = net.d;
+/// The float verdict on each adjacent pair: `Some(false)` when the two output maps provably
+/// differ, `None` when floats cannot tell (the caller decides exactly).
+///
+/// Across an edge where one unit j of hidden layer l switches, the patterns agree elsewhere, so
+/// the two maps differ by `c · (1 − s_j) · z_j(t)`: `z_j` is the unit's pre-activation (not
+/// constant: it changes sign across the edge), `s_j` its inactive slope and `c = ∂out/∂h_j`, the
+/// output's coefficient on the unit's output, which depends only on the layers after l (equal
+/// on both sides). So the maps differ iff `c ≠ 0` (and `s_j ≠ 1`). `c` is a column of
+/// `W_out D_L W_L ⋯ D_(l+1) W_(l+1)`: free for the last layer, one entry of a product per
+/// earlier layer, computed backwards in batches of regions (each region only as deep as its
+/// edges need), with a proven bound per depth (γ-factor × max|W_out| × the column-sum norms
+/// of the layers crossed × the activations' gains, plus an underflow term).
+fn float_verdicts(p: &Partition, net: &Restricted, adj: &[(u32, u32)]) -> Vec<Option<bool>> {
+    let layers = net.float.len();
     let out = &net.output_float;
     let n_out = out.n_out;
-    let layers = net.float.len();
-    let nmax = net.widths.iter().copied().max().unwrap_or(1).max(d);
+    if layers == 0 || !net.floats_faithful {
+        return vec![None; adj.len()];
+    }
+    // The switching unit of each edge (layer, index), when exactly one unit switches.
+    let switch: Vec<Option<(usize, usize)>> = adj
+        .par_iter()
+        .map(|&(a, b)| {
+            let (pa, pb) = (
+                p.regions.get(a as usize).pattern,
+                p.regions.get(b as usize).pattern,
+            );
+            let mut single = None;
+            for (w, (x, y)) in pa.iter().zip(pb).enumerate() {
+                let diff = x ^ y;
+                if diff == 0 {
+                    continue;
+                }
+                if single.is_some() || diff.count_ones() != 1 {
+                    return None;
+                }
+                single = Some(w * 64 + diff.trailing_zeros() as usize);
+            }
+            let g = single?;
+            let l = net.offsets.iter().rposition(|&o| o <= g).expect("a layer");
+            Some((l, g - net.offsets[l]))
+        })
+        .collect();
+    // The layer consuming hidden layer l's outputs, and the slope of unit j there.
+    let consumer = |l: usize| {
+        if l + 1 == layers {
+            out
+        } else {
+            &net.float[l + 1]
+        }
+    };
+    let slope = |l: usize, j: usize| consumer(l).input.as_ref().map_or(0.0, |a| a.slope[j]);
+    // Bounds: u^(l) = ∂out/∂h_l crosses the masks and weights of layers l + 1 ..= L.
+    let nmax = net.widths.iter().copied().max().unwrap_or(1).max(net.d);
     let nu = (nmax + 3) as f64 * f64::EPSILON / 2.0;
-    let gamma = nu / (1.0 - nu);
-    let factor = 2.0 * (layers + 2) as f64 * gamma * (1.0 + 1e-10);
+    let factor = 2.0 * (layers + 2) as f64 * (nu / (1.0 - nu)) * (1.0 + 1e-10);
     let col_sum_max = |w: &Matrix<f64>| {
         let mut sums = vec![0.0f64; w.n_in];
         for i in 0..w.n_out {
@@ -135,92 +207,182 @@ pub fn output_gradients(net: &Restricted, patterns: &[&[u64]]) -> (Vec<f64>, Vec
         }
         sums.into_iter().fold(0.0f64, f64::max) * (1.0 + 1e-10)
     };
-    // Each layer's activation scales a gradient by at most its gain (1 for ReLU).
-    let gains: f64 = net
-        .float
-        .iter()
-        .skip(1)
-        .chain([out])
-        .map(FloatLayer::input_gain)
-        .product();
-    // Underflow: each operation may lose up to 2^-1075 absolutely; later products amplify that by
-    // at most the column l1 norms of the remaining layers. With weights that underflowed already
-    // (not faithful), no float verdict is trusted: the bound is infinite and pairs go exact.
-    let absolute = if net.floats_faithful {
-        let amp = net
-            .float
-            .iter()
-            .map(|l| col_sum_max(&l.w).max(1.0))
-            .product::<f64>()
-            * col_sum_max(&out.w).max(1.0)
-            * gains;
-        ((layers + 2) * (nmax + 2)) as f64 * f64::MIN_POSITIVE * amp * 2.0
-    } else {
-        f64::INFINITY
-    };
-    // The relative part: γ-style factor × the product |W_out|·D_L·|W_L|···|W_1|, bounded for every
-    // region at once by max|W_out| × Π max column sum of |W_l| × the activations' gains.
-    let chain = out.w.vals.iter().fold(0.0f64, |m, x| m.max(x.abs()))
-        * net.float.iter().map(|l| col_sum_max(&l.w)).product::<f64>()
-        * gains;
-    let bound = factor * chain + absolute;
-    // The factor a region's pattern puts on input j of `layer` (hidden layer l's row j).
-    let slope = |layer: &FloatLayer, pat: &[u64], l: usize, j: usize| -> f64 {
-        if pattern::get(pat, net.offsets[l] + j) {
-            1.0
-        } else {
-            layer.input.as_ref().map_or(0.0, |a| a.slope[j])
+    let out_max = out.w.vals.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let mut bound = vec![0.0f64; layers];
+    let (mut chain, mut amp) = (out_max * (1.0 + 1e-10), out_max.max(1.0));
+    for l in (0..layers).rev() {
+        let absolute = ((layers + 2) * (nmax + 2)) as f64 * f64::MIN_POSITIVE * amp * 2.0;
+        bound[l] = factor * chain + absolute;
+        if l > 0 {
+            let gain = consumer(l).input_gain();
+            let cs = col_sum_max(&net.float[l].w);
+            chain *= gain * cs;
+            amp *= gain * cs.max(1.0);
+        }
+    }
+    // Edges by region (the first of the pair), and how deep each region must go.
+    let mut edges_of: Vec<Vec<u32>> = vec![Vec::new(); p.regions.len()];
+    let mut need = vec![usize::MAX; p.regions.len()];
+    for (k, (&(a, _), s)) in adj.iter().zip(&switch).enumerate() {
+        if let Some((l, _)) = s {
+            edges_of[a as usize].push(k as u32);
+            need[a as usize] = need[a as usize].min(*l);
+        }
+    }
+    let mut verdicts = vec![None; adj.len()];
+    let (switch, bound, edges_of, need) = (&switch, &bound, &edges_of, &need);
+    // The verdicts on the edges that switch a unit of layer l: `prepare` fills a region's
+    // scratch vector, `coef(scratch, j, o)` is then output o's coefficient on unit j.
+    type Prepare<'a> = &'a (dyn Fn(usize, &mut Vec<f64>) + Sync);
+    type Coef<'a> = &'a (dyn Fn(&[f64], usize, usize) -> f64 + Sync);
+    let answer = |l: usize, prepare: Prepare, coef: Coef, verdicts: &mut Vec<Option<bool>>| {
+        let found: Vec<u32> = (0..p.regions.len())
+            .into_par_iter()
+            .filter(|&r| need[r] <= l)
+            .map_init(Vec::new, |scratch, r| {
+                let mut edges: Vec<u32> = edges_of[r]
+                    .iter()
+                    .copied()
+                    .filter(|&k| matches!(switch[k as usize], Some((el, j)) if el == l && slope(l, j) != 1.0))
+                    .collect();
+                if !edges.is_empty() {
+                    prepare(r, scratch);
+                    edges.retain(|&k| {
+                        let (_, j) = switch[k as usize].expect("a single switch");
+                        (0..n_out).any(|o| coef(scratch, j, o).abs() > bound[l])
+                    });
+                }
+                edges
+            })
+            .flatten_iter()
+            .collect();
+        for k in found {
+            verdicts[k as usize] = Some(false);
         }
     };
-    const CHUNK: usize = 256;
-    let mut grads = vec![0.0; patterns.len() * n_out * d];
-    grads
-        .par_chunks_mut(CHUNK * n_out * d)
-        .zip(patterns.par_chunks(CHUNK))
-        .for_each(|(g, pats)| {
-            let rows = pats.len() * n_out;
-            if layers == 0 {
-                for chunk in g.chunks_mut(n_out * d) {
-                    chunk.copy_from_slice(&out.w.vals);
-                }
-                return;
+    // Last layer: c = W_out[o][j].
+    let w_out: Vec<f64> = {
+        let mut dense = vec![0.0f64; n_out * out.n_in];
+        for o in 0..n_out {
+            for (j, w) in out.w.row(o).iter() {
+                dense[o * out.n_in + j] = *w;
             }
-            // v: rows × width of the current layer (the masked backward pass).
-            let mut width = out.n_in;
-            let mut v = vec![0.0; rows * width];
-            for (r, pat) in pats.iter().enumerate() {
-                for o in 0..n_out {
-                    let dst = &mut v[(r * n_out + o) * width..(r * n_out + o + 1) * width];
-                    for (j, w) in out.w.row(o).iter() {
-                        dst[j] = w * slope(out, pat, layers - 1, j);
-                    }
+        }
+        dense
+    };
+    answer(
+        layers - 1,
+        &|_, _| {},
+        &|_, j, o| w_out[o * out.n_in + j],
+        &mut verdicts,
+    );
+    // Earlier layers: u^(l) = ∂out/∂h_l depends only on the patterns of layers l + 1 ..= L, so
+    // it is kept once per distinct such suffix (a group). An edge of layer l − 1 needs one entry
+    // of u^(l−1) = (u^(l) ⊙ D_l) · W_l, a dot product with a column of W_l; whole vectors
+    // u^(l−1) (a matrix product per group) only for regions with edges deeper still.
+    let deepest = need.iter().copied().min().unwrap_or(usize::MAX);
+    let (mut u, mut width) = (w_out.clone(), out.n_in);
+    let mut group: Vec<u32> = vec![0; p.regions.len()];
+    let mut l = layers - 1;
+    while deepest != usize::MAX && l > deepest {
+        let (lo, hi) = (net.offsets[l], net.offsets[l] + net.widths[l]);
+        let layer = &net.float[l];
+        let mask = |r: usize, k: usize| {
+            if pattern::get(p.regions.get(r).pattern, lo + k) {
+                1.0
+            } else {
+                slope(l, k)
+            }
+        };
+        // Columns of W_l, contiguous: W_lᵀ (n_in × width); for sparse layers only the entries.
+        let mut columns: Vec<Vec<(usize, f64)>> = vec![Vec::new(); layer.n_in];
+        for k in 0..layer.n_out {
+            for (j, w) in layer.w.row(k).iter() {
+                columns[j].push((k, *w));
+            }
+        }
+        let transposed: Option<Vec<f64>> = layer.w.is_dense().then(|| {
+            let mut t = vec![0.0f64; layer.n_in * width];
+            for (j, col) in columns.iter().enumerate() {
+                for &(k, w) in col {
+                    t[j * width + k] = w;
                 }
             }
-            for l in (0..layers).rev() {
-                let layer = &net.float[l];
-                let n_in = layer.n_in;
-                let mut v2 = vec![0.0; rows * n_in];
-                backward(layer, rows, &v, &mut v2);
-                if l > 0 {
-                    for (r, pat) in pats.iter().enumerate() {
-                        for j in 0..n_in {
-                            let s = slope(layer, pat, l - 1, j);
-                            if s != 1.0 {
-                                for o in 0..n_out {
-                                    v2[(r * n_out + o) * n_in + j] *= s;
-                                }
-                            }
+            t
+        });
+        let (u_ref, group_ref) = (&u, &group);
+        answer(
+            l - 1,
+            &|r, scratch| {
+                // u^(l) ⊙ D_l for region r's group, one row per output.
+                let g = group_ref[r] as usize;
+                scratch.clear();
+                scratch.extend_from_slice(&u_ref[g * n_out * width..(g + 1) * n_out * width]);
+                let pat = p.regions.get(r).pattern;
+                for k in 0..width {
+                    if !pattern::get(pat, lo + k) {
+                        let s = slope(l, k);
+                        for o in 0..n_out {
+                            scratch[o * width + k] *= s;
                         }
                     }
                 }
-                v = v2;
-                width = n_in;
+            },
+            &|masked, j, o| {
+                let row = &masked[o * width..(o + 1) * width];
+                match &transposed {
+                    Some(t) => row
+                        .iter()
+                        .zip(&t[j * width..(j + 1) * width])
+                        .map(|(a, b)| a * b)
+                        .sum(),
+                    None => columns[j].iter().map(|&(k, w)| row[k] * w).sum(),
+                }
+            },
+            &mut verdicts,
+        );
+        if l - 1 == deepest {
+            break;
+        }
+        // Groups of level l − 1 (regions with edges below it): (group at level l, layer l's bits).
+        let mut ids: HashMap<(u32, Vec<u64>), u32> = HashMap::new();
+        let mut reps: Vec<(u32, usize)> = Vec::new();
+        let mut next_group = vec![u32::MAX; p.regions.len()];
+        for r in 0..p.regions.len() {
+            if need[r] != usize::MAX && need[r] + 2 <= l {
+                let key = (group[r], pattern::range(p.regions.get(r).pattern, lo, hi));
+                let n = ids.len() as u32;
+                next_group[r] = *ids.entry(key).or_insert_with(|| {
+                    reps.push((group[r], r));
+                    n
+                });
             }
-            debug_assert_eq!(width, d);
-            g.copy_from_slice(&v);
-        });
-    let bounds = vec![bound; patterns.len()];
-    (grads, bounds)
+        }
+        let n_in = layer.n_in;
+        let mut next = vec![0.0f64; reps.len() * n_out * n_in];
+        const CHUNK: usize = 128;
+        next.par_chunks_mut(CHUNK * n_out * n_in)
+            .zip(reps.par_chunks(CHUNK))
+            .for_each(|(dst, reps)| {
+                let rows = reps.len() * n_out;
+                let mut v = vec![0.0f64; rows * width];
+                for (i, &(parent, r)) in reps.iter().enumerate() {
+                    for o in 0..n_out {
+                        let src = &u[(parent as usize * n_out + o) * width..][..width];
+                        let row = &mut v[(i * n_out + o) * width..][..width];
+                        for k in 0..width {
+                            row[k] = src[k] * mask(r, k);
+                        }
+                    }
+                }
+                backward(layer, rows, &v, dst);
+            });
+        u = next;
+        width = n_in;
+        group = next_group;
+        l -= 1;
+    }
+    verdicts
 }
 
 /// `v2 (rows × n_in) = v (rows × n_out) · W`.
@@ -313,23 +475,9 @@ pub struct LinearRegions {
     pub exact_checks: usize,
 }
 
-pub fn linear_regions(p: &Partition, net: &Restricted, adj: &[Adjacency]) -> LinearRegions {
+pub fn linear_regions(p: &Partition, net: &Restricted, adj: &[(u32, u32)]) -> LinearRegions {
     let patterns: Vec<&[u64]> = p.regions.iter().map(|r| r.pattern).collect();
-    let (grads, bounds) = output_gradients(net, &patterns);
-    let k = net.output_float.n_out * net.d;
-    let decided: Vec<Option<bool>> = adj
-        .par_iter()
-        .map(|e| {
-            let (a, b) = (e.a as usize, e.b as usize);
-            let (ga, gb) = (&grads[a * k..(a + 1) * k], &grads[b * k..(b + 1) * k]);
-            let tol = bounds[a] + bounds[b];
-            if ga.iter().zip(gb).any(|(x, y)| (x - y).abs() > tol) {
-                Some(false)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let decided = float_verdicts(p, net, adj);
     let exact_checks = decided.iter().filter(|d| d.is_none()).count();
     let group = net.regions_of(patterns.iter().copied()).map(|(g, _)| g);
     let same_map: Vec<bool> = adj
@@ -337,34 +485,72 @@ pub fn linear_regions(p: &Partition, net: &Restricted, adj: &[Adjacency]) -> Lin
         .zip(&decided)
         .map(|(e, d)| {
             d.unwrap_or_else(|| {
-                let (a, b) = (patterns[e.a as usize], patterns[e.b as usize]);
+                let (a, b) = (patterns[e.0 as usize], patterns[e.1 as usize]);
                 // Cells of one max-pooling region (one argmax everywhere) have one map.
                 (group
                     .as_ref()
-                    .is_some_and(|g| g[e.a as usize] == g[e.b as usize]))
+                    .is_some_and(|g| g[e.0 as usize] == g[e.1 as usize]))
                     || exact_output_map(net, a) == exact_output_map(net, b)
             })
         })
         .collect();
     let mut uf = UnionFind::<usize>::new(p.regions.len());
-    for (e, same) in adj.iter().zip(&same_map) {
+    for (&(a, b), same) in adj.iter().zip(&same_map) {
         if *same {
-            uf.union(e.a as usize, e.b as usize);
+            uf.union(a as usize, b as usize);
         }
     }
-    let mut ids: HashMap<usize, usize> = HashMap::new();
+    // Labels in order of first appearance.
+    let mut ids = vec![usize::MAX; p.regions.len()];
+    let mut count = 0;
     let label: Vec<usize> = (0..p.regions.len())
         .map(|r| {
-            let root = uf.find(r);
-            let next = ids.len();
-            *ids.entry(root).or_insert(next)
+            let root = uf.find_mut(r);
+            if ids[root] == usize::MAX {
+                ids[root] = count;
+                count += 1;
+            }
+            ids[root]
         })
         .collect();
     LinearRegions {
-        count: ids.len(),
+        count,
         label,
         same_map,
         exact_checks,
+    }
+}
+
+/// Adjacent pairs and linear regions, without the exported graph's labels (what `count`
+/// reports when no graph file is asked for).
+pub struct Summary {
+    /// Adjacent regions (a < b), sorted.
+    pub pairs: Vec<(u32, u32)>,
+    pub linear: LinearRegions,
+}
+
+impl Summary {
+    pub fn build(p: &Partition, net: &Restricted) -> Summary {
+        let pairs = adjacent_region_pairs(p);
+        let linear = linear_regions(p, net, &pairs);
+        Summary { pairs, linear }
+    }
+
+    /// Adjacent pairs of regions where cells are grouped into regions (max pooling: `group`
+    /// maps each cell to its region), else of cells.
+    pub fn adjacent_regions(&self, group: Option<&[u32]>) -> usize {
+        match group {
+            Some(group) => self
+                .pairs
+                .iter()
+                .filter_map(|&(a, b)| {
+                    let (ga, gb) = (group[a as usize], group[b as usize]);
+                    (ga != gb).then_some((ga.min(gb), ga.max(gb)))
+                })
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            None => self.pairs.len(),
+        }
     }
 }
 
@@ -405,7 +591,8 @@ impl RegionGraph {
         exact_points: Option<&[ExactPoint]>,
     ) -> RegionGraph {
         let adj = adjacent_pairs(p);
-        let linear = linear_regions(p, net, &adj);
+        let pairs: Vec<(u32, u32)> = adj.iter().map(|e| (e.a, e.b)).collect();
+        let linear = linear_regions(p, net, &pairs);
         let mut graph = UnGraph::with_capacity(p.regions.len(), adj.len());
         for r in 0..p.regions.len() {
             let verts = p.regions.get(r).verts;
@@ -472,6 +659,18 @@ impl RegionGraph {
             );
         }
         RegionGraph { graph, linear }
+    }
+
+    /// The pairs and linear regions, the labels dropped.
+    pub fn summary(self) -> Summary {
+        Summary {
+            pairs: self
+                .graph
+                .edge_weights()
+                .map(|e| (e.source as u32, e.target as u32))
+                .collect(),
+            linear: self.linear,
+        }
     }
 
     /// JSON export: `{"nodes": [...], "edges": [...]}`.

@@ -126,6 +126,26 @@ pub fn or_shifted(dst: &mut [u64], src: &[u64], offset: usize, n: usize) {
     }
 }
 
+/// Bits `lo..hi` of a pattern, shifted down to bit 0 (a key for the units of one layer).
+pub fn range(bits: &[u64], lo: usize, hi: usize) -> Vec<u64> {
+    let n = hi - lo;
+    let mut out = vec![0u64; words(n)];
+    for (w, word) in out.iter_mut().enumerate() {
+        let start = lo + 64 * w;
+        let (q, s) = (start / 64, start % 64);
+        let mut v = bits[q] >> s;
+        if s > 0 && q + 1 < bits.len() {
+            v |= bits[q + 1] << (64 - s);
+        }
+        let len = (n - 64 * w).min(64);
+        if len < 64 {
+            v &= (1u64 << len) - 1;
+        }
+        *word = v;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +184,30 @@ mod tests {
                 let slow: Vec<usize> = (start..end).filter(|&j| get(&a, j) && get(&b, j)).collect();
                 assert_eq!(fast, slow, "range {start}..{end}");
             }
+        }
+    }
+
+    #[test]
+    fn a_range_of_bits_matches_bit_by_bit() {
+        let mut bits = vec![0u64; 3];
+        for g in [0, 5, 63, 64, 70, 127, 128, 150, 191] {
+            set(&mut bits, g, true);
+        }
+        for (lo, hi) in [
+            (0, 192),
+            (5, 70),
+            (60, 131),
+            (64, 128),
+            (100, 101),
+            (150, 192),
+        ] {
+            let r = range(&bits, lo, hi);
+            for g in lo..hi {
+                assert_eq!(get(&r, g - lo), get(&bits, g), "bit {g} of {lo}..{hi}");
+            }
+            // Nothing set past the range.
+            let n = hi - lo;
+            assert!((n..64 * r.len()).all(|i| !get(&r, i)));
         }
     }
 }

@@ -6,7 +6,7 @@ use super::progress::{Bar, Spinner};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use relu_regions::certificate::partition_file_with;
-use relu_regions::graph::RegionGraph;
+use relu_regions::graph::{RegionGraph, Summary};
 use relu_regions::picture::{self, Colouring};
 use relu_regions::report::CountReport;
 use relu_regions::{enumerate, EngineChoice, EnumerateConfig, Restricted};
@@ -259,39 +259,34 @@ pub fn run(args: &CountArgs) -> Result<i32> {
         }
     } else if wants_graph {
         let t = Instant::now();
-        let lengths_from = exact_points.as_deref().filter(|_| args.graph.is_some());
-        let graph = pool.install(|| RegionGraph::build(&partition, &restricted, lengths_from));
-        report.graph_seconds = Some(t.elapsed().as_secs_f64());
-        report.linear_regions = Some(graph.linear.count);
-        report.adjacent_pairs = Some(match &groups {
-            // Regions adjacent across some pair of their cells.
-            Some((group, _)) => graph
-                .graph
-                .edge_indices()
-                .filter_map(|e| {
-                    let (a, b) = graph.graph.edge_endpoints(e).expect("an edge");
-                    let (ga, gb) = (group[a.index()], group[b.index()]);
-                    (ga != gb).then_some((ga.min(gb), ga.max(gb)))
-                })
-                .collect::<std::collections::HashSet<_>>()
-                .len(),
-            None => graph.graph.edge_count(),
-        });
-        if let Some(path) = &args.graph {
-            let t = Instant::now();
-            let spinner = Spinner::new(!args.quiet, format!("writing the graph to {path}"));
-            let text = if path.ends_with(".dot") {
-                graph.to_dot()
-            } else if path.ends_with(".graphml") {
-                graph.to_graphml()
-            } else {
-                serde_json::to_string_pretty(&graph.to_json())?
-            };
-            write_file("--graph", path, text.as_bytes())?;
-            spinner.finish();
-            output_seconds += t.elapsed().as_secs_f64();
-        }
-        labels = Some(graph.linear.label.clone());
+        let mut written = 0.0;
+        let summary = match &args.graph {
+            None => pool.install(|| Summary::build(&partition, &restricted)),
+            Some(path) => {
+                let lengths_from = exact_points.as_deref();
+                let graph =
+                    pool.install(|| RegionGraph::build(&partition, &restricted, lengths_from));
+                let start = Instant::now();
+                let spinner = Spinner::new(!args.quiet, format!("writing the graph to {path}"));
+                let text = if path.ends_with(".dot") {
+                    graph.to_dot()
+                } else if path.ends_with(".graphml") {
+                    graph.to_graphml()
+                } else {
+                    serde_json::to_string_pretty(&graph.to_json())?
+                };
+                write_file("--graph", path, text.as_bytes())?;
+                spinner.finish();
+                written = start.elapsed().as_secs_f64();
+                output_seconds += written;
+                graph.summary()
+            }
+        };
+        report.graph_seconds = Some(t.elapsed().as_secs_f64() - written);
+        report.linear_regions = Some(summary.linear.count);
+        report.adjacent_pairs =
+            Some(summary.adjacent_regions(groups.as_ref().map(|(g, _)| g.as_slice())));
+        labels = Some(summary.linear.label);
     }
     if args.svg.is_some() || args.png.is_some() {
         let t = Instant::now();

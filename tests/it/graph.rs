@@ -249,3 +249,62 @@ fn dot_labels_are_plain_text() {
         "labels must not carry escaped quotes: {dot}"
     );
 }
+
+/// Linear regions decided from the switching unit's output coefficient (float with a proven
+/// bound, exact otherwise) against brute force: every adjacent pair's two exact output maps
+/// compared, on random dyadic networks full of zero weights, dead units and coincidences.
+#[test]
+fn linear_regions_match_exact_output_maps_on_random_degenerate_nets() {
+    use relu_regions::graph::{adjacent_region_pairs, exact_output_map, Summary};
+    let mut merged = 0;
+    for seed in 0..80 {
+        let d = if seed % 4 == 3 { 1 } else { 2 };
+        let net = random_dyadic_net(seed, d, 3, 6);
+        let slice = if d == 2 {
+            square(-1, 1)
+        } else {
+            Slice::identity(vec![(qi(-1), qi(1))])
+        };
+        let p = count(&net, &slice);
+        let r = Restricted::new(&net, &slice).unwrap();
+        let summary = Summary::build(&p, &r);
+        let pairs: Vec<(u32, u32)> = adjacent_pairs(&p).iter().map(|e| (e.a, e.b)).collect();
+        assert_eq!(summary.pairs, pairs, "seed {seed}: pairs");
+        assert_eq!(adjacent_region_pairs(&p), pairs, "seed {seed}");
+        let maps: Vec<_> = (0..p.regions.len())
+            .map(|k| exact_output_map(&r, p.regions.get(k).pattern))
+            .collect();
+        let same: Vec<bool> = pairs
+            .iter()
+            .map(|&(a, b)| maps[a as usize] == maps[b as usize])
+            .collect();
+        assert_eq!(summary.linear.same_map, same, "seed {seed}: same maps");
+        // Linear regions: components of the pairs with equal maps.
+        let mut label: Vec<usize> = (0..p.regions.len()).collect();
+        fn root(label: &mut [usize], x: usize) -> usize {
+            let mut x = x;
+            while label[x] != x {
+                x = label[x];
+            }
+            x
+        }
+        for (&(a, b), s) in pairs.iter().zip(&same) {
+            if *s {
+                let (ra, rb) = (root(&mut label, a as usize), root(&mut label, b as usize));
+                label[ra] = rb;
+            }
+        }
+        let components = (0..p.regions.len())
+            .filter(|&x| root(&mut label, x) == x)
+            .count();
+        assert_eq!(
+            summary.linear.count, components,
+            "seed {seed}: linear regions"
+        );
+        merged += p.regions.len() - components;
+    }
+    assert!(
+        merged > 0,
+        "no network had regions with equal maps: the test saw no merge"
+    );
+}
