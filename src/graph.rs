@@ -480,17 +480,21 @@ pub fn linear_regions(p: &Partition, net: &Restricted, adj: &[(u32, u32)]) -> Li
     let decided = float_verdicts(p, net, adj);
     let exact_checks = decided.iter().filter(|d| d.is_none()).count();
     let group = net.regions_of(patterns.iter().copied()).map(|(g, _)| g);
+    // Exact maps once per region that needs one, shared by its undecided edges.
+    let maps: Vec<std::sync::OnceLock<Vec<LineEq>>> = (0..p.regions.len())
+        .map(|_| std::sync::OnceLock::new())
+        .collect();
+    let map = |r: u32| maps[r as usize].get_or_init(|| exact_output_map(net, patterns[r as usize]));
     let same_map: Vec<bool> = adj
         .par_iter()
         .zip(&decided)
-        .map(|(e, d)| {
+        .map(|(&(a, b), d)| {
             d.unwrap_or_else(|| {
-                let (a, b) = (patterns[e.0 as usize], patterns[e.1 as usize]);
                 // Cells of one max-pooling region (one argmax everywhere) have one map.
                 (group
                     .as_ref()
-                    .is_some_and(|g| g[e.0 as usize] == g[e.1 as usize]))
-                    || exact_output_map(net, a) == exact_output_map(net, b)
+                    .is_some_and(|g| g[a as usize] == g[b as usize]))
+                    || map(a) == map(b)
             })
         })
         .collect();

@@ -10,7 +10,7 @@ use pyo3::types::PyDict;
 use relu_regions::certificate::{partition_file, PartitionFile};
 use relu_regions::compare::{Estimate, ExactRegions};
 use relu_regions::engine::lp::{enumerate_lp_with, LpOptions};
-use relu_regions::graph::RegionGraph;
+use relu_regions::graph::Summary;
 use relu_regions::init_stats::{sweeps, ExperimentSpec, Preset};
 use relu_regions::net::Layer;
 use relu_regions::net::Num;
@@ -216,15 +216,8 @@ fn run(
             }
             let patterns: Vec<&[u64]> = p.regions.iter().map(|r| r.pattern).collect();
             let (edges, linear_regions) = if linear && p.complete {
-                let g = RegionGraph::build(&p, &restricted, None);
-                let edges = g
-                    .graph
-                    .edge_indices()
-                    .map(|e| {
-                        let (a, b) = g.graph.edge_endpoints(e).expect("an edge");
-                        [a.index() as i64, b.index() as i64]
-                    })
-                    .collect();
+                let g = Summary::build(&p, &restricted);
+                let edges = g.pairs.iter().map(|&(a, b)| [a as i64, b as i64]).collect();
                 (edges, Some(g.linear.count))
             } else {
                 (Vec::new(), None)
