@@ -185,7 +185,7 @@ fn enumerate_mesh(
         stride,
         corners,
         sides,
-        (d == 2 && cfg.reanchor).then(|| net.float.clone()),
+        (d <= 2 && cfg.reanchor).then(|| net.float.clone()),
     );
     geo.check_refinements = cfg.check_reanchored;
     geo.units = net.split.clone();

@@ -38,12 +38,16 @@ pub struct FloatLine {
 }
 
 impl FloatMap {
-    /// Hidden layer 0 (the slice already folded in: two inputs).
+    /// Hidden layer 0 (the slice already folded in: two inputs, or one on a segment, where
+    /// every row's second coefficient is 0).
     pub fn first(layer: &FloatLayer) -> FloatMap {
-        debug_assert_eq!(layer.n_in, 2);
+        debug_assert!(layer.n_in == 1 || layer.n_in == 2);
         let rows: Vec<[f64; 3]> = (0..layer.n_out)
             .map(|i| {
-                let w = layer.w.row(i).vals;
+                let mut w = [0.0; 2];
+                for (k, x) in layer.w.row(i).iter() {
+                    w[k] = *x;
+                }
                 [w[0], w[1], layer.b[i]]
             })
             .collect();
@@ -174,6 +178,21 @@ pub fn meet(a: &FloatLine, b: &FloatLine) -> Option<([f64; 2], [f64; 2])> {
         .then_some(([x, y], [ex, ey]))
 }
 
+/// The root of the line `a·t + c = 0` of a segment (its coefficients `[a, 0, c]`), with a bound
+/// on its error; `None` when the floats cannot prove `a ≠ 0` or something overflowed.
+pub fn root(line: &FloatLine) -> Option<(f64, f64)> {
+    let ([a, _, c], [da, _, dc]) = (line.coef, line.bound);
+    // t = −c / a: |N/D − Ñ/D̃| ≤ (δN + |Ñ/D̃|·δD) / (|D̃| − δD), plus the division's rounding.
+    let den = (a.abs() - da) * (1.0 - 4.0 * U);
+    if den.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        return None;
+    }
+    let t = -c / a;
+    let eps = ((dc + t.abs() * da * (1.0 + 4.0 * U)) / den + 2.0 * U * t.abs()) * (1.0 + 8.0 * U)
+        + 4.0 * TINY;
+    (t.is_finite() && eps.is_finite()).then_some((t, eps))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +208,37 @@ mod tests {
         use rand::{RngExt, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         move || rng.random_range(-1.0..1.0)
+    }
+
+    /// The exact root of a line lies within the bound, for coefficients anywhere within their
+    /// bounds (the ends and the middle of each interval).
+    #[test]
+    fn root_bounds_cover_the_exact_root() {
+        let mut next = uniform(0x51_7cc1_b727_220a);
+        let mut checked = 0;
+        for case in 0..3000 {
+            let scale = 10f64.powi((case % 7) as i32 - 3);
+            let (a, c) = (next() * scale, next());
+            let (da, dc) = (a.abs() * 1e-9 * next().abs(), 1e-12 * next().abs());
+            let line = FloatLine {
+                coef: [a, 0.0, c],
+                bound: [da, 0.0, dc],
+            };
+            let Some((t, e)) = root(&line) else { continue };
+            for fa in [-1.0, 0.0, 1.0] {
+                for fc in [-1.0, 0.0, 1.0] {
+                    let (ea, ec) = (exact(a) + exact(da * fa), exact(c) + exact(dc * fc));
+                    if ea.is_zero() {
+                        continue;
+                    }
+                    let truth = -ec / ea;
+                    let off = (truth - exact(t)).abs().to_f64().unwrap();
+                    assert!(off <= e, "case {case}: off by {off}, bound {e}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 20_000);
     }
 
     /// The exact meeting point of two lines lies within the bound, for lines anywhere within

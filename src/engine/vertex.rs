@@ -338,18 +338,31 @@ impl ExactGeometry {
     }
 
     /// The float tier of [`Self::values`] (`engine::refine`): `None` when some sign is not
-    /// proven (or the tier is off, or d ≠ 2).
+    /// proven (or the tier is off).
     fn float_values(&self, def: &VertexDef, layer: usize, face: u32) -> Option<ProvenValues> {
         self.float.as_ref()?;
+        // (In 1-D the point is (t, 0) and every map's second coefficient is 0.)
         let (p, eps) = match def {
             VertexDef::Corner(k) => {
                 let p = self.corners[*k as usize].to_f64();
+                let y = p.get(1).copied().unwrap_or(0.0);
                 // Rounded within an ulp (2u relative) by the exact conversion.
                 let eps = |x: f64| 4.0 * U * x.abs() + f64::MIN_POSITIVE;
-                ([p[0], p[1]], [eps(p[0]), eps(p[1])])
+                (
+                    [p[0], y],
+                    [eps(p[0]), if p.len() > 1 { eps(y) } else { 0.0 }],
+                )
             }
             VertexDef::Meet(a, b) => refine::meet(&self.float_line(*a)?, &self.float_line(*b)?)?,
-            VertexDef::Root(_) => return None,
+            VertexDef::Root(a) => {
+                let (t, e) = refine::root(&self.float_line(*a)?)?;
+                ([t, 0.0], [e, 0.0])
+            }
+        };
+        let dim = if matches!(def, VertexDef::Root(_)) {
+            1
+        } else {
+            self.corners.first().map_or(2, |c| c.num.len())
         };
         let map = self.float_map(layer, face);
         let (mut z, mut e) = (Vec::new(), Vec::new());
@@ -379,9 +392,12 @@ impl ExactGeometry {
         // interpolated vertices' are not bounded at all): the meet's floats unless they are
         // loose, then the exact point rounded. (At 1e-12 most of a deep network's re-anchored
         // vertices took the exact point, and the six-layer run went from 13 to 35 ms.)
-        let close = |c: usize| eps[c] <= 1e-6 * (1.0 + p[c].abs());
-        let xy = if close(0) && close(1) {
-            p.to_vec()
+        // (On a segment the float root is kept up to 1e-3: the exact root needs the exact map of
+        // the face, which on a deep network costs more than the whole float tier.)
+        let tol = if dim == 1 { 1e-3 } else { 1e-6 };
+        let close = |c: usize| eps[c] <= tol * (1.0 + p[c].abs());
+        let xy = if (0..dim).all(close) {
+            p[..dim].to_vec()
         } else {
             self.point(def).to_f64()
         };
@@ -435,7 +451,8 @@ impl ExactGeometry {
                 let side = &self.sides[key.neuron as usize];
                 let one = num_bigint::BigInt::from(1);
                 let f = |x: &num_bigint::BigInt| ratio_to_f64_fast(x, &one);
-                let coef = [f(&side.a[0]), f(&side.a[1]), f(&side.c)];
+                let second = side.a.get(1).map_or(0.0, f);
+                let coef = [f(&side.a[0]), second, f(&side.c)];
                 coef.iter().all(|x| x.is_finite()).then(|| FloatLine {
                     coef,
                     // Within 1.01 ulp (ratio_to_f64_fast): 4u relative covers it.
@@ -751,7 +768,11 @@ impl<'a> LayerCtx<'a> {
 /// round's lines.)
 fn on_own_line(def: &VertexDef, layer: usize, j: usize) -> bool {
     let is_line = |key: &LineKey| key.hidden_neuron() == Some((layer, j));
-    matches!(def, VertexDef::Meet(a, b) if is_line(a) || is_line(b))
+    match def {
+        VertexDef::Meet(a, b) => is_line(a) || is_line(b),
+        VertexDef::Root(a) => is_line(a),
+        VertexDef::Corner(_) => false,
+    }
 }
 
 /// ORs the strictly positive entries of `signs` into `pos` and the strictly negative ones into

@@ -108,3 +108,46 @@ fn networks_that_narrow_and_widen_are_certified() {
         assert!(regions > 1, "seed {seed}: {regions} regions");
     }
 }
+
+/// The same on segments (d = 1): breakpoints re-anchored from the float map of their interval
+/// (a proven root, then the map evaluated there), each checked against its exact values, and
+/// the partition the exact path's, breakpoint for breakpoint.
+#[test]
+fn deep_networks_on_segments_reanchor_and_agree_with_the_exact_path() {
+    let mut reanchored = 0;
+    for seed in 0..12 {
+        let net = random_float_net(seed, 8, 24);
+        let slice = relu_regions::Slice::from_json(
+            r#"{"through": [[-1.0, -0.75], [1.0, 0.625]], "box": [[-0.25, 1.25]]}"#,
+            "segment",
+            2,
+        )
+        .unwrap();
+        let checked = EnumerateConfig {
+            check_reanchored: true,
+            ..EnumerateConfig::default()
+        };
+        let exact_only = EnumerateConfig {
+            reanchor: false,
+            ..EnumerateConfig::default()
+        };
+        let on = count_regions(&net, &slice, &checked).unwrap();
+        let off = count_regions(&net, &slice, &exact_only).unwrap();
+        assert!(on.complete && on.certified);
+        assert_eq!(off.reanchored, 0);
+        assert_eq!(on.per_layer, off.per_layer, "seed {seed}");
+        assert_eq!(on.defs, off.defs, "seed {seed}: breakpoints");
+        for (a, b) in on.regions.iter().zip(off.regions.iter()) {
+            assert_eq!((a.verts, a.pattern), (b.verts, b.pattern), "seed {seed}");
+        }
+        let restricted = Restricted::new(&net, &slice).unwrap();
+        let n = verify(&restricted, &slice.domain, &partition_file(&on))
+            .unwrap_or_else(|e| panic!("seed {seed}: certificate rejected: {e}"));
+        assert_eq!(n, on.regions.len());
+        reanchored += on.reanchored;
+    }
+    assert!(
+        reanchored >= 20,
+        "only {reanchored} breakpoints were re-anchored"
+    );
+}
