@@ -217,7 +217,7 @@ mod tests {
         let mut next = uniform(0x51_7cc1_b727_220a);
         let mut checked = 0;
         for case in 0..3000 {
-            let scale = 10f64.powi((case % 7) as i32 - 3);
+            let scale = 10f64.powi(case % 7 - 3);
             let (a, c) = (next() * scale, next());
             let (da, dc) = (a.abs() * 1e-9 * next().abs(), 1e-12 * next().abs());
             let line = FloatLine {
