@@ -82,6 +82,72 @@ impl FloatMap {
         }
         let mut rows = Vec::with_capacity(layer.n_out);
         let mut bounds = Vec::with_capacity(layer.n_out);
+        if layer.w.is_dense() && layer.w_neg.is_none() && m >= 128 && layer.n_out >= 128 {
+            // Wide dense layers as matrix products (the bounds hold for any summation order;
+            // on narrow layers packing costs more than it saves):
+            // value = W·R and [size | carried] = |W|·[|R| | E], inactive inputs' rows zeroed.
+            let n = layer.n_out;
+            let mut r = vec![0.0f64; m * 3];
+            let mut re = vec![0.0f64; m * 6];
+            for k in (0..m).filter(|&k| on[k]) {
+                r[k * 3..k * 3 + 3].copy_from_slice(&self.rows[k]);
+                for c in 0..3 {
+                    re[k * 6 + c] = self.rows[k][c].abs();
+                    re[k * 6 + 3 + c] = self.bounds[k][c];
+                }
+            }
+            let w_abs: Vec<f64> = layer.w.vals.iter().map(|x| x.abs()).collect();
+            let mut value = vec![0.0f64; n * 3];
+            let mut sized = vec![0.0f64; n * 6];
+            // SAFETY: W and |W| are n × m row-major, r is m × 3, re m × 6; outputs n × 3, n × 6.
+            unsafe {
+                matrixmultiply::dgemm(
+                    n,
+                    m,
+                    3,
+                    1.0,
+                    layer.w.vals.as_ptr(),
+                    m as isize,
+                    1,
+                    r.as_ptr(),
+                    3,
+                    1,
+                    0.0,
+                    value.as_mut_ptr(),
+                    3,
+                    1,
+                );
+                matrixmultiply::dgemm(
+                    n,
+                    m,
+                    6,
+                    1.0,
+                    w_abs.as_ptr(),
+                    m as isize,
+                    1,
+                    re.as_ptr(),
+                    6,
+                    1,
+                    0.0,
+                    sized.as_mut_ptr(),
+                    6,
+                    1,
+                );
+            }
+            for i in 0..n {
+                let bias = layer.b[i];
+                let mut v = [value[i * 3], value[i * 3 + 1], value[i * 3 + 2]];
+                let mut size = [sized[i * 6], sized[i * 6 + 1], sized[i * 6 + 2]];
+                let carried = [sized[i * 6 + 3], sized[i * 6 + 4], sized[i * 6 + 5]];
+                v[2] += bias;
+                size[2] += bias.abs();
+                rows.push(v);
+                bounds.push(std::array::from_fn(|c| {
+                    ((1.0 + 2.0 * U) * carried[c] + g * size[c]) * inflate + slack * (1.0 + mass[c])
+                }));
+            }
+            return FloatMap { rows, bounds };
+        }
         for i in 0..layer.n_out {
             let row = layer.w.row(i);
             let neg = layer.w_neg.as_ref().map(|v| layer.w.row_of(v, i).vals);
