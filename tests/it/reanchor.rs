@@ -6,31 +6,41 @@ use crate::support::*;
 use relu_regions::certificate::{partition_file, verify};
 use relu_regions::{count_regions, EnumerateConfig, Restricted};
 
+/// Counts with re-anchoring (each re-anchored vertex checked against its exact values) and
+/// without: the same decisions, so the same mesh in the same order. Returns the first.
+fn agrees_with_the_exact_path(
+    net: &relu_regions::Network,
+    slice: &relu_regions::Slice,
+    seed: u64,
+) -> relu_regions::Partition {
+    let checked = EnumerateConfig {
+        check_reanchored: true,
+        ..EnumerateConfig::default()
+    };
+    let exact_only = EnumerateConfig {
+        reanchor: false,
+        ..EnumerateConfig::default()
+    };
+    let on = count_regions(net, slice, &checked).unwrap();
+    let off = count_regions(net, slice, &exact_only).unwrap();
+    assert!(on.complete && on.certified);
+    assert_eq!(off.reanchored, 0);
+    assert_eq!(on.per_layer, off.per_layer, "seed {seed}");
+    assert_eq!(on.defs, off.defs, "seed {seed}: vertices");
+    assert_eq!(on.regions.len(), off.regions.len(), "seed {seed}");
+    for (a, b) in on.regions.iter().zip(off.regions.iter()) {
+        assert_eq!((a.verts, a.pattern), (b.verts, b.pattern), "seed {seed}");
+    }
+    on
+}
+
 #[test]
 fn deep_generic_networks_reanchor_and_agree_with_the_exact_path() {
     let mut reanchored = 0;
     for seed in 0..16 {
         let net = random_float_net(seed, 7, 12);
         let slice = square(-1, 1);
-        let checked = EnumerateConfig {
-            check_reanchored: true,
-            ..EnumerateConfig::default()
-        };
-        let exact_only = EnumerateConfig {
-            reanchor: false,
-            ..EnumerateConfig::default()
-        };
-        let on = count_regions(&net, &slice, &checked).unwrap();
-        let off = count_regions(&net, &slice, &exact_only).unwrap();
-        assert!(on.complete && on.certified);
-        assert_eq!(off.reanchored, 0);
-        // The same decisions: the same mesh, in the same order.
-        assert_eq!(on.per_layer, off.per_layer, "seed {seed}");
-        assert_eq!(on.defs, off.defs, "seed {seed}: vertices");
-        assert_eq!(on.regions.len(), off.regions.len(), "seed {seed}");
-        for (a, b) in on.regions.iter().zip(off.regions.iter()) {
-            assert_eq!((a.verts, a.pattern), (b.verts, b.pattern), "seed {seed}");
-        }
+        let on = agrees_with_the_exact_path(&net, &slice, seed);
         if seed < 2 {
             // (The exact checker is slow on deep networks: two suffice.)
             let restricted = Restricted::new(&net, &slice).unwrap();
@@ -123,23 +133,7 @@ fn deep_networks_on_segments_reanchor_and_agree_with_the_exact_path() {
             2,
         )
         .unwrap();
-        let checked = EnumerateConfig {
-            check_reanchored: true,
-            ..EnumerateConfig::default()
-        };
-        let exact_only = EnumerateConfig {
-            reanchor: false,
-            ..EnumerateConfig::default()
-        };
-        let on = count_regions(&net, &slice, &checked).unwrap();
-        let off = count_regions(&net, &slice, &exact_only).unwrap();
-        assert!(on.complete && on.certified);
-        assert_eq!(off.reanchored, 0);
-        assert_eq!(on.per_layer, off.per_layer, "seed {seed}");
-        assert_eq!(on.defs, off.defs, "seed {seed}: breakpoints");
-        for (a, b) in on.regions.iter().zip(off.regions.iter()) {
-            assert_eq!((a.verts, a.pattern), (b.verts, b.pattern), "seed {seed}");
-        }
+        let on = agrees_with_the_exact_path(&net, &slice, seed);
         let restricted = Restricted::new(&net, &slice).unwrap();
         let n = verify(&restricted, &slice.domain, &partition_file(&on))
             .unwrap_or_else(|e| panic!("seed {seed}: certificate rejected: {e}"));
