@@ -46,25 +46,27 @@ def ours(binary, args):
     return json.loads(out)
 
 
-def regioncam_2d(layers):
-    import regioncam
-    t = time.perf_counter()
-    rc = regioncam.Regioncam(size=1.0)
+def feed(rc, layers):
+    """The hidden layers into a regioncam object (its layout: W as in × out, float32)."""
     for l in layers[:-1]:
         rc.linear(np.ascontiguousarray(np.asarray(l["weight"], np.float32).T),
                   np.asarray(l["bias"], np.float32))
         rc.relu()
+    return rc
+
+
+def regioncam_2d(layers):
+    import regioncam
+    t = time.perf_counter()
+    rc = feed(regioncam.Regioncam(size=1.0), layers)
     return rc.num_faces, time.perf_counter() - t
 
 
 def regioncam_1d(layers, points):
     import regioncam
     t = time.perf_counter()
-    rc = regioncam.Regioncam1D.through_points(np.asarray(points, np.float32), size=1.0)
-    for l in layers[:-1]:
-        rc.linear(np.ascontiguousarray(np.asarray(l["weight"], np.float32).T),
-                  np.asarray(l["bias"], np.float32))
-        rc.relu()
+    rc = feed(regioncam.Regioncam1D.through_points(np.asarray(points, np.float32), size=1.0),
+              layers)
     return rc.num_edges, time.perf_counter() - t
 
 

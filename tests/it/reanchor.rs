@@ -34,6 +34,19 @@ fn agrees_with_the_exact_path(
     on
 }
 
+/// The independent checker accepts the partition's regions file.
+fn certificate_holds(
+    net: &relu_regions::Network,
+    slice: &relu_regions::Slice,
+    p: &relu_regions::Partition,
+    seed: u64,
+) {
+    let restricted = Restricted::new(net, slice).unwrap();
+    let n = verify(&restricted, &slice.domain, &partition_file(p))
+        .unwrap_or_else(|e| panic!("seed {seed}: certificate rejected: {e}"));
+    assert_eq!(n, p.regions.len());
+}
+
 #[test]
 fn deep_generic_networks_reanchor_and_agree_with_the_exact_path() {
     let mut reanchored = 0;
@@ -43,10 +56,7 @@ fn deep_generic_networks_reanchor_and_agree_with_the_exact_path() {
         let on = agrees_with_the_exact_path(&net, &slice, seed);
         if seed < 2 {
             // (The exact checker is slow on deep networks: two suffice.)
-            let restricted = Restricted::new(&net, &slice).unwrap();
-            let n = verify(&restricted, &slice.domain, &partition_file(&on))
-                .unwrap_or_else(|e| panic!("seed {seed}: certificate rejected: {e}"));
-            assert_eq!(n, on.regions.len());
+            certificate_holds(&net, &slice, &on, seed);
         }
         reanchored += on.reanchored;
     }
@@ -134,10 +144,7 @@ fn deep_networks_on_segments_reanchor_and_agree_with_the_exact_path() {
         )
         .unwrap();
         let on = agrees_with_the_exact_path(&net, &slice, seed);
-        let restricted = Restricted::new(&net, &slice).unwrap();
-        let n = verify(&restricted, &slice.domain, &partition_file(&on))
-            .unwrap_or_else(|e| panic!("seed {seed}: certificate rejected: {e}"));
-        assert_eq!(n, on.regions.len());
+        certificate_holds(&net, &slice, &on, seed);
         reanchored += on.reanchored;
     }
     assert!(
