@@ -106,16 +106,7 @@ impl ExactLayer {
     /// Divides out the common power of two of every entry and the denominator (cheap: trailing
     /// zeros, no gcd); enough for layers from floats, whose denominators are powers of two.
     pub fn reduced_twos(mut self) -> Self {
-        let twos = self
-            .integers()
-            .filter_map(BigInt::trailing_zeros)
-            .min()
-            .unwrap_or(0);
-        if twos > 0 {
-            for x in self.integers_mut() {
-                *x >>= twos as usize;
-            }
-        }
+        super::number::divide_common_twos(self.integers_mut());
         self
     }
 
@@ -201,6 +192,12 @@ impl LineEq {
             }
             self.c /= &g;
         }
+        self
+    }
+
+    /// Divides out the common power of two of the coefficients (no gcd: cheap on huge numbers).
+    pub fn without_common_twos(mut self) -> LineEq {
+        super::number::divide_common_twos(self.a.iter_mut().chain(std::iter::once(&mut self.c)));
         self
     }
 

@@ -8,6 +8,22 @@ use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
 /// The exact value of a finite f64 (a binary rational).
+/// Divides every value by the largest power of two dividing them all (cheap: trailing zeros, no
+/// gcd). For integers that share one scale (a point over its denominator, an equation, a layer).
+pub fn divide_common_twos<'a>(values: impl IntoIterator<Item = &'a mut BigInt>) {
+    let mut values: Vec<&mut BigInt> = values.into_iter().collect();
+    let twos = values
+        .iter()
+        .filter_map(|x| x.trailing_zeros())
+        .min()
+        .unwrap_or(0);
+    if twos > 0 {
+        for x in &mut values {
+            **x >>= twos as usize;
+        }
+    }
+}
+
 pub fn rational_from_f64(x: f64) -> Option<BigRational> {
     if !x.is_finite() {
         return None;

@@ -64,18 +64,9 @@ impl ExactPoint {
 
     /// Divides out the common power of two only (no gcd: cheap on huge numbers).
     pub fn without_common_twos(mut self) -> ExactPoint {
-        let tz = self
-            .num
-            .iter()
-            .chain(std::iter::once(&self.den))
-            .filter_map(|x| x.trailing_zeros())
-            .min()
-            .unwrap_or(0);
-        if tz > 0 {
-            for x in self.num.iter_mut().chain(std::iter::once(&mut self.den)) {
-                *x >>= tz;
-            }
-        }
+        super::number::divide_common_twos(
+            self.num.iter_mut().chain(std::iter::once(&mut self.den)),
+        );
         self
     }
 

@@ -64,7 +64,7 @@ impl Con {
     /// From an integer equation; common powers of two are divided out (a gcd per line would
     /// cost more than the LPs).
     pub fn new(eq: LineEq) -> Con {
-        let eq = without_common_twos(eq);
+        let eq = eq.without_common_twos();
         let f = scaled_floats(&eq);
         Con {
             eq,
@@ -121,21 +121,6 @@ impl Con {
             p.exact.side(&self.eq)
         }
     }
-}
-
-fn without_common_twos(mut eq: LineEq) -> LineEq {
-    let tz =
-        eq.a.iter()
-            .chain(std::iter::once(&eq.c))
-            .filter_map(|x| x.trailing_zeros())
-            .min()
-            .unwrap_or(0);
-    if tz > 0 {
-        for x in eq.a.iter_mut().chain(std::iter::once(&mut eq.c)) {
-            *x >>= tz;
-        }
-    }
-    eq
 }
 
 /// The f64 entries of an integer equation, scaled by one power of two so the largest is ≈ 1.
