@@ -11,8 +11,9 @@
 //! cell and has exactly the region's pattern (rules out a neuron ≡ 0 on a cell marked active).
 //! Then the cells' interiors are disjoint, they tile the domain, and each is one pattern's region.
 
+use crate::engine::lp::LpPartition;
 use crate::exact::number::{format_rational, parse_rational, to_f64};
-use crate::exact::{ExactNet, ExactPoint};
+use crate::exact::{polytope, ExactNet, ExactPoint, LineEq};
 use crate::partition::{centroid, measure, Partition};
 use crate::pattern;
 use crate::restrict::Restricted;
@@ -44,6 +45,11 @@ pub struct RegionRecord {
     pub witness: Vec<String>,
     #[serde(default)]
     pub witness_f64: Vec<Option<f64>>,
+    /// The region's facets, in files of the lp engine (any d): each `[a_1, …, a_d, c]`, integers
+    /// as decimal strings, for the closed halfspace `a·t + c ≥ 0`. Such files list vertices in
+    /// lexicographic order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub facets: Vec<Vec<String>>,
 }
 
 /// The whole regions file.
@@ -106,6 +112,7 @@ pub fn partition_file_with(p: &Partition, points: &[ExactPoint]) -> PartitionFil
                 measure_f64: finite(to_f64(&m)),
                 witness: w.iter().map(format_rational).collect(),
                 witness_f64: w.iter().map(|x| finite(to_f64(x))).collect(),
+                facets: Vec::new(),
             }
         })
         .collect();
@@ -119,6 +126,54 @@ pub fn partition_file_with(p: &Partition, points: &[ExactPoint]) -> PartitionFil
         slice: None,
         regions,
     }
+}
+
+/// Builds the regions file of an lp partition whose regions carry exact vertices and volumes
+/// ([`crate::engine::lp::LpOptions::exact_geometry`]); `None` when they do not. Record the slice
+/// with [`PartitionFile::slice`].
+pub fn lp_partition_file(p: &LpPartition, domain: &Domain) -> Option<PartitionFile> {
+    let regions = p
+        .regions
+        .par_iter()
+        .enumerate()
+        .map(|(r, region)| {
+            let vertices = region.vertices.as_ref()?;
+            let volume = region.volume.as_ref()?;
+            let rationals: Vec<Vec<num_rational::BigRational>> =
+                vertices.iter().map(|(v, _)| v.to_rationals()).collect();
+            let w = region.witness.to_rationals();
+            Some(RegionRecord {
+                pattern: p.pattern_string(r),
+                vertices: rationals
+                    .iter()
+                    .map(|v| v.iter().map(format_rational).collect())
+                    .collect(),
+                vertices_f64: rationals
+                    .iter()
+                    .map(|v| v.iter().map(|x| finite(to_f64(x))).collect())
+                    .collect(),
+                measure: format_rational(volume),
+                measure_f64: finite(to_f64(volume)),
+                witness: w.iter().map(format_rational).collect(),
+                witness_f64: w.iter().map(|x| finite(to_f64(x))).collect(),
+                facets: region
+                    .facets
+                    .iter()
+                    .map(|f| f.a.iter().chain([&f.c]).map(|x| x.to_string()).collect())
+                    .collect(),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(PartitionFile {
+        format: FORMAT.into(),
+        version: VERSION,
+        dim: p.dim,
+        widths: p.widths.clone(),
+        complete: p.complete,
+        domain_measure: format_rational(&domain.volume()),
+        slice: None,
+        regions,
+    })
 }
 
 impl PartitionFile {
@@ -234,7 +289,23 @@ pub fn verify(
         if witness.len() != d {
             return Err(format!("regions[{r}].witness: expected {d} coordinates"));
         }
-        cells.push((bits, verts, witness));
+        let facets = rec
+            .facets
+            .iter()
+            .enumerate()
+            .map(|(i, f)| parse_facet(f, d).map_err(|e| format!("regions[{r}].facets[{i}]: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        cells.push((bits, verts, witness, facets));
+    }
+    // Files of the lp engine describe every region by its facets; others by a polygon (d ≤ 2).
+    let polytopes = cells.iter().any(|c| !c.3.is_empty());
+    if polytopes || d > 2 {
+        if let Some(r) = cells.iter().position(|c| c.3.len() <= d) {
+            return Err(format!(
+                "regions[{r}]: a {d}-D region needs at least {} facets",
+                d + 1
+            ));
+        }
     }
     // (0) shape, inside the domain; (b) measures.
     let domain_corners: Vec<ExactPoint> = match domain {
@@ -244,11 +315,16 @@ pub fn verify(
     let measures = cells
         .par_iter()
         .enumerate()
-        .map(|(r, (_, verts, witness))| {
+        .map(|(r, (_, verts, witness, facets))| {
             let w = ExactPoint::from_rationals(witness);
-            check_cell(d, verts, &w, domain, &domain_corners)
-                .map_err(|e| format!("regions[{r}]: {e}"))?;
-            let (num, den) = measure_fraction(d, verts);
+            let (num, den) = if polytopes {
+                check_polytope(verts, &w, facets, domain, &domain_corners)
+                    .map_err(|e| format!("regions[{r}]: {e}"))?
+            } else {
+                check_cell(d, verts, &w, domain, &domain_corners)
+                    .map_err(|e| format!("regions[{r}]: {e}"))?;
+                measure_fraction(d, verts)
+            };
             let recorded = parse_rational(&file.regions[r].measure)
                 .map_err(|e| format!("regions[{r}].measure: {e}"))?;
             if &num * recorded.denom() != recorded.numer() * &den {
@@ -262,7 +338,7 @@ pub fn verify(
         })
         .collect::<Result<Vec<_>, String>>()?;
     // Σ measures = the domain's, as one fraction summed pairwise (no gcd: denominators multiply).
-    let (num, den) = sum_fractions(measures);
+    let (num, den) = crate::exact::number::sum_fractions(measures);
     let vol = domain.volume();
     if &num * vol.denom() != vol.numer() * &den {
         return Err(format!(
@@ -273,7 +349,7 @@ pub fn verify(
     }
     // (a) sign compatibility at every distinct vertex.
     let mut at_vertex: HashMap<&ExactPoint, Vec<usize>> = HashMap::new();
-    for (r, (_, verts, _)) in cells.iter().enumerate() {
+    for (r, (_, verts, _, _)) in cells.iter().enumerate() {
         for v in verts {
             at_vertex.entry(v).or_default().push(r);
         }
@@ -312,7 +388,7 @@ pub fn verify(
     cells
         .par_iter()
         .enumerate()
-        .try_for_each(|(r, (bits, _, witness))| {
+        .try_for_each(|(r, (bits, _, witness, _))| {
             if net.hidden.is_empty() {
                 return Ok(());
             }
@@ -388,27 +464,96 @@ fn measure_fraction(d: usize, verts: &[ExactPoint]) -> (num_bigint::BigInt, num_
     (num, den)
 }
 
-fn sum_fractions(
-    mut parts: Vec<(num_bigint::BigInt, num_bigint::BigInt)>,
-) -> (num_bigint::BigInt, num_bigint::BigInt) {
-    if parts.is_empty() {
-        return (num_bigint::BigInt::from(0), num_bigint::BigInt::from(1));
-    }
-    while parts.len() > 1 {
-        parts = parts
-            .par_chunks(2)
-            .map(|pair| match pair {
-                [(n1, d1), (n2, d2)] => (n1 * d2 + n2 * d1, d1 * d2),
-                [one] => one.clone(),
-                _ => unreachable!(),
-            })
-            .collect();
-    }
-    parts.pop().expect("one part left")
-}
-
 fn ratio_f64(n: &num_bigint::BigInt, d: &num_bigint::BigInt) -> f64 {
     crate::exact::number::ratio_to_f64(n, d)
+}
+
+/// Whether `p` lies in the closed domain.
+fn inside_domain(p: &ExactPoint, domain: &Domain, domain_corners: &[ExactPoint]) -> bool {
+    match domain {
+        Domain::Box(b) => b.iter().enumerate().all(|(k, (lo, hi))| {
+            let x = &p.num[k];
+            (lo.numer() * &p.den) <= (x * lo.denom()) && (x * hi.denom()) <= (hi.numer() * &p.den)
+        }),
+        Domain::Polygon(_) => (0..domain_corners.len()).all(|i| {
+            orient(
+                &domain_corners[i],
+                &domain_corners[(i + 1) % domain_corners.len()],
+                p,
+            ) != std::cmp::Ordering::Less
+        }),
+    }
+}
+
+/// A facet `[a_1, …, a_d, c]` of integer strings.
+fn parse_facet(f: &[String], d: usize) -> Result<LineEq, String> {
+    if f.len() != d + 1 {
+        return Err(format!("expected {} integers (a_1..a_{d}, c)", d + 1));
+    }
+    let ints = f
+        .iter()
+        .map(|x| {
+            x.parse::<num_bigint::BigInt>()
+                .map_err(|_| format!("\"{x}\" is not an integer"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(LineEq {
+        a: ints[..d].to_vec(),
+        c: ints[d].clone(),
+    })
+}
+
+/// A region given by facets and vertices (any d): the witness is strictly inside every facet;
+/// every listed vertex is in the domain, on the closed side of every facet and a vertex (its
+/// tight facets have rank d); the list is complete (every edge from a listed vertex ends at a
+/// listed vertex, and the vertex–edge graph of a polytope is connected). Returns the exact
+/// volume of the polytope, from those vertices, as a fraction.
+fn check_polytope(
+    verts: &[ExactPoint],
+    witness: &ExactPoint,
+    facets: &[LineEq],
+    domain: &Domain,
+    domain_corners: &[ExactPoint],
+) -> Result<(num_bigint::BigInt, num_bigint::BigInt), String> {
+    let d = witness.num.len();
+    if let Some(i) = facets
+        .iter()
+        .position(|f| witness.side(f) != std::cmp::Ordering::Greater)
+    {
+        return Err(format!("the witness is not strictly inside facets[{i}]"));
+    }
+    let mut listed: Vec<polytope::Vertex> = Vec::with_capacity(verts.len());
+    let mut seen = HashSet::new();
+    for (i, v) in verts.iter().enumerate() {
+        if !inside_domain(v, domain, domain_corners) {
+            return Err(format!("vertex {:?} lies outside the domain", v.to_f64()));
+        }
+        let tight = polytope::tight_set(facets, v)
+            .ok_or_else(|| format!("vertices[{i}] is outside one of the region's facets"))?;
+        let normals: Vec<&[num_bigint::BigInt]> =
+            tight.iter().map(|&j| facets[j].a.as_slice()).collect();
+        if polytope::rank(&normals) != d {
+            return Err(format!("vertices[{i}] is not a vertex of the region"));
+        }
+        if !seen.insert(tight.clone()) {
+            return Err(format!("vertices[{i}] repeats a vertex"));
+        }
+        listed.push((v.clone(), tight));
+    }
+    if listed.is_empty() {
+        return Err("no vertices".into());
+    }
+    match polytope::missing_neighbour(facets, &listed)? {
+        None => {}
+        Some((i, w)) => {
+            return Err(format!(
+            "the vertex list is incomplete: an edge from vertices[{i}] ends at {:?}, not listed",
+            w.to_f64()
+        ))
+        }
+    }
+    let v = polytope::volume(&listed, facets.len());
+    Ok((v.numer().clone(), v.denom().clone()))
 }
 
 fn check_cell(
@@ -419,24 +564,8 @@ fn check_cell(
     domain_corners: &[ExactPoint],
 ) -> Result<(), String> {
     use std::cmp::Ordering::{Greater, Less};
-    let inside_domain = |p: &ExactPoint| -> bool {
-        match domain {
-            Domain::Box(b) => b.iter().enumerate().all(|(k, (lo, hi))| {
-                let x = &p.num[k];
-                (lo.numer() * &p.den) <= (x * lo.denom())
-                    && (x * hi.denom()) <= (hi.numer() * &p.den)
-            }),
-            Domain::Polygon(_) => (0..domain_corners.len()).all(|i| {
-                orient(
-                    &domain_corners[i],
-                    &domain_corners[(i + 1) % domain_corners.len()],
-                    p,
-                ) != Less
-            }),
-        }
-    };
     for v in verts {
-        if !inside_domain(v) {
+        if !inside_domain(v, domain, domain_corners) {
             return Err(format!("vertex {:?} lies outside the domain", v.to_f64()));
         }
     }

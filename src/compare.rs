@@ -263,7 +263,7 @@ pub struct ExactRegions {
 
 impl ExactRegions {
     /// The exact regions of `net` on `domain` by the engine `count` would choose (the lp
-    /// engine for d ≥ 3, with exact volumes up to d = 3), for the commands that check against
+    /// engine for d ≥ 3, with exact volumes up to d = 4), for the commands that check against
     /// them (`compare`, `bounds --count`).
     pub fn compute(
         net: &Restricted,
@@ -274,7 +274,7 @@ impl ExactRegions {
         let cfg = crate::EnumerateConfig::default();
         if crate::EngineChoice::Auto.uses_lp(net.d) {
             let options = LpOptions {
-                exact_geometry: net.d <= 3,
+                exact_geometry: net.d <= crate::engine::lp::GEOMETRY_MAX_DIM,
                 ..LpOptions::default()
             };
             let p = enumerate_lp_with(net, domain, &cfg, &options, progress)?;

@@ -177,7 +177,8 @@ fn run(
                 );
             }
             let options = LpOptions {
-                exact_geometry: vertices && restricted.d <= 3,
+                exact_geometry: vertices
+                    && restricted.d <= relu_regions::engine::lp::GEOMETRY_MAX_DIM,
                 ..LpOptions::default()
             };
             let p = enumerate_lp_with(&restricted, &slice.domain, &cfg, &options, &NoProgress)
@@ -197,7 +198,7 @@ fn run(
                         r.vertices
                             .iter()
                             .flatten()
-                            .flat_map(|v| v.to_f64())
+                            .flat_map(|(v, _)| v.to_f64())
                             .collect()
                     })
                     .collect(),

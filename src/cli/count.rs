@@ -5,7 +5,8 @@ use super::output::{check_outputs, emit, write_file};
 use super::progress::{Bar, Spinner};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use relu_regions::certificate::partition_file_with;
+use relu_regions::certificate::{lp_partition_file, partition_file_with};
+use relu_regions::engine::lp::{enumerate_lp_with, LpOptions, GEOMETRY_MAX_DIM};
 use relu_regions::graph::{RegionGraph, Summary};
 use relu_regions::picture::{self, Colouring};
 use relu_regions::report::CountReport;
@@ -405,8 +406,8 @@ fn finish_report(report: &mut CountReport, json: bool) -> Result<i32> {
     })
 }
 
-/// `count` with the lp engine: the count, per-layer counts and LP statistics (the mesh outputs —
-/// regions file, graph, pictures, floor — belong to the planar engine for now).
+/// `count` with the lp engine: the count, per-layer counts, LP statistics and the regions file
+/// (the graph, pictures and floor belong to the planar engine for now).
 #[allow(clippy::too_many_arguments)]
 fn run_lp(
     args: &CountArgs,
@@ -420,8 +421,18 @@ fn run_lp(
     threads: usize,
     name: &str,
 ) -> Result<i32> {
+    if args.regions.is_some() && restricted.d > GEOMETRY_MAX_DIM {
+        return Err(relu_regions::Error::usage(
+            "--regions",
+            format!(
+                "needs exact vertices, which the lp engine computes up to {GEOMETRY_MAX_DIM}-D; \
+                 this slice is {}-D",
+                restricted.d
+            ),
+        )
+        .into());
+    }
     let unsupported = [
-        ("--regions", args.regions.is_some()),
         ("--graph", args.graph.is_some()),
         ("--svg", args.svg.is_some()),
         ("--png", args.png.is_some()),
@@ -436,8 +447,12 @@ fn run_lp(
         .into());
     }
     let start = Instant::now();
-    let partition = pool
-        .install(|| relu_regions::engine::lp::enumerate_lp(restricted, &slice.domain, cfg, bar))?;
+    let options = LpOptions {
+        exact_geometry: args.regions.is_some(),
+        ..LpOptions::default()
+    };
+    let partition =
+        pool.install(|| enumerate_lp_with(restricted, &slice.domain, cfg, &options, bar))?;
     let seconds = start.elapsed().as_secs_f64();
     let mut report = CountReport::from_lp(&partition, &slice.domain, seconds, threads, name);
     if !partition.complete {
@@ -453,6 +468,16 @@ fn run_lp(
         } else {
             relu_regions::StopReason::Memory
         });
+    }
+    if let Some(path) = &args.regions {
+        let t = Instant::now();
+        let mut file = pool
+            .install(|| lp_partition_file(&partition, &slice.domain))
+            .expect("exact geometry was asked for");
+        file.slice = Some(slice.to_json());
+        let text = serde_json::to_string(&file)?;
+        write_file("--regions", path, text.as_bytes())?;
+        report.output_seconds = Some(t.elapsed().as_secs_f64());
     }
     let groups = restricted.regions_of(partition.regions.iter().map(|r| r.pattern.as_slice()));
     describe(&mut report, net, slice, groups.map(|g| g.1));

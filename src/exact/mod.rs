@@ -9,6 +9,7 @@ pub(crate) mod maps;
 pub mod net;
 pub mod number;
 pub mod point;
+pub mod polytope;
 
 pub use net::{ExactLayer, ExactNet, LineEq};
 pub use point::ExactPoint;

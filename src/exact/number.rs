@@ -195,6 +195,26 @@ pub fn format_rational(q: &BigRational) -> String {
     }
 }
 
+/// Σ n_i / d_i (d_i > 0) as one unreduced fraction, summed pairwise in parallel: no gcd, and
+/// denominators grow as a balanced tree (a running sum of rationals spends its time in gcds).
+pub fn sum_fractions(mut parts: Vec<(BigInt, BigInt)>) -> (BigInt, BigInt) {
+    use rayon::prelude::*;
+    if parts.is_empty() {
+        return (BigInt::from(0), BigInt::from(1));
+    }
+    while parts.len() > 1 {
+        parts = parts
+            .par_chunks(2)
+            .map(|pair| match pair {
+                [(n1, d1), (n2, d2)] => (n1 * d2 + n2 * d1, d1 * d2),
+                [one] => one.clone(),
+                _ => unreachable!(),
+            })
+            .collect();
+    }
+    parts.pop().expect("one part left")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

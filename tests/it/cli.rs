@@ -250,10 +250,37 @@ fn auto_engine_runs_lp_for_three_dimensional_slices() {
     );
     assert_eq!(p["activation_regions"], l["activation_regions"]);
     assert_eq!(p["per_layer"], l["per_layer"]);
-    // Mesh outputs are the planar engine's.
+    // The lp engine's regions file verifies through the binary; the graph is the planar
+    // engine's for now; past 4-D there are no exact vertices to write.
+    let regions = std::env::temp_dir().join(format!("rr-octants-{}.json", std::process::id()));
+    let regions = regions.to_string_lossy().to_string();
+    let (code, _, err) = run(&["count", &net3, "--regions", &regions, "-q"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = run(&["verify", &net3, "--partition", &regions]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("verified: 8 regions"), "{out}");
     check_bad(
-        &["count", &net3, "--regions", "/tmp/never.json"],
-        &["--regions", "planar"],
+        &["count", &net3, "--graph", "/tmp/never.json"],
+        &["--graph", "planar"],
+    );
+    let net5 = temp(
+        "five.json",
+        r#"{"layers": [{"weight": [[1, 0, 0, 0, 1]], "bias": [0]}, {"weight": [[1]], "bias": [0]}]}"#,
+    );
+    let slice5 = temp(
+        "five-slice.json",
+        r#"{"origin": [0, 0, 0, 0, 0], "basis": [[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1]]}"#,
+    );
+    check_bad(
+        &[
+            "count",
+            &net5,
+            "--subspace",
+            &slice5,
+            "--regions",
+            "/tmp/never.json",
+        ],
+        &["--regions", "4-D"],
     );
 }
 

@@ -7,6 +7,7 @@ use crate::support::*;
 use num_traits::{Signed, Zero};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use relu_regions::certificate::{lp_partition_file, verify, PartitionFile};
 use relu_regions::engine::lp::{
     enumerate_lp, enumerate_lp_with, LpBackend, LpOptions, LpPartition,
 };
@@ -57,7 +58,7 @@ fn rationals(p: &ExactPoint) -> Vec<Q> {
 
 /// Checks every invariant of an lp partition with code independent of the engine: the witness
 /// has the region's pattern (plain rational forward pass) and is strictly inside every facet,
-/// patterns are distinct, every vertex is on the closed side of every facet, and (d ≤ 3) the
+/// patterns are distinct, every vertex is on the closed side of every facet, and (d ≤ 4) the
 /// exact volumes are positive and sum to the domain's. Returns the region count.
 fn check(name: &str, net: &Network, slice: &Slice, p: &LpPartition) -> usize {
     let exact = Restricted::new(net, slice).unwrap().exact;
@@ -86,7 +87,7 @@ fn check(name: &str, net: &Network, slice: &Slice, p: &LpPartition) -> usize {
                 "{name}: region {k}: {} vertices",
                 vs.len()
             );
-            for v in vs {
+            for (v, _) in vs {
                 for f in &r.facets {
                     assert_ne!(
                         v.side(f),
@@ -97,7 +98,7 @@ fn check(name: &str, net: &Network, slice: &Slice, p: &LpPartition) -> usize {
             }
             // Every facet holds at least d vertices (irredundant facets are (d−1)-faces).
             for f in &r.facets {
-                let on = vs.iter().filter(|v| v.side(f) == Ordering::Equal).count();
+                let on = vs.iter().filter(|v| v.0.side(f) == Ordering::Equal).count();
                 assert!(
                     on >= p.dim,
                     "{name}: region {k}: facet {f:?} has {on} vertices"
@@ -105,7 +106,7 @@ fn check(name: &str, net: &Network, slice: &Slice, p: &LpPartition) -> usize {
             }
         }
     }
-    if p.dim <= 3 {
+    if p.dim <= relu_regions::engine::lp::GEOMETRY_MAX_DIM {
         for (k, r) in p.regions.iter().enumerate() {
             assert!(
                 r.volume.as_ref().unwrap().is_positive(),
@@ -113,8 +114,8 @@ fn check(name: &str, net: &Network, slice: &Slice, p: &LpPartition) -> usize {
             );
         }
         assert_eq!(
-            p.total_volume().unwrap(),
-            slice.domain.volume(),
+            p.volumes_sum_to(&slice.domain.volume()),
+            Some(true),
             "{name}: volumes must sum to the domain's"
         );
     }
@@ -530,14 +531,15 @@ fn stress_degenerate_3d_nets() {
 }
 
 #[test]
-fn random_4d_nets_witnesses_and_facets() {
+fn random_4d_nets_witnesses_facets_and_volumes() {
     for seed in 400..410 {
         let net = random_dyadic_net(seed, 4, 2, 4);
         let slice = Slice::identity(Slice::default_box(4));
         let name = format!("4-D seed {seed}");
         let p = run(&net, &slice, LpBackend::Dense);
+        // Exact 4-D vertices and volumes, summing to the box's 16 (inside `check`).
         check(&name, &net, &slice, &p);
-        assert!(p.regions.iter().all(|r| r.volume.is_none()));
+        assert!(p.regions.iter().all(|r| r.volume.is_some()));
     }
 }
 
@@ -695,5 +697,123 @@ fn reference_mlp_3_16x16x16_volumes() {
     // Exact forward pass at every witness, facets, distinct patterns, volumes sum to 8.
     let exact = Restricted::new(&net, &slice).unwrap().exact;
     p.check(&exact, &slice.domain).unwrap();
-    assert_eq!(p.total_volume().unwrap(), slice.domain.volume());
+    assert_eq!(p.volumes_sum_to(&slice.domain.volume()), Some(true));
+}
+
+// --- Regions files of the lp engine (facets, exact vertices and volumes, any d ≤ 4) ---------
+
+fn lp_file(net: &Network, slice: &Slice) -> PartitionFile {
+    let p = run(net, slice, LpBackend::Dense);
+    lp_partition_file(&p, &slice.domain).expect("exact geometry was asked for")
+}
+
+fn verify_file(net: &Network, slice: &Slice, file: &PartitionFile) -> Result<usize, String> {
+    verify(&Restricted::new(net, slice).unwrap(), &slice.domain, file)
+}
+
+/// The engine's own files verify: degenerate 3-D fixtures (planes through box edges, through one
+/// point, duplicated), 1e-300 slivers in 3-D and 4-D, random 4-D networks, and 2-D fixtures
+/// (there the facet path of the checker replaces the polygon path).
+#[test]
+fn lp_regions_files_verify_in_2d_3d_and_4d() {
+    let mut files = fixture_dir("fixtures/degenerate-3d");
+    files.extend(
+        fixture_dir("fixtures/extreme")
+            .into_iter()
+            .filter(|f| f.to_string_lossy().contains("slivers")),
+    );
+    files.extend(fixture_dir("fixtures/degenerate").into_iter().take(6));
+    assert!(files.len() >= 13, "fixtures missing");
+    for f in &files {
+        let (name, net, slice, expected, _) = load_fixture(f);
+        let file = lp_file(&net, &slice);
+        assert!(file.regions.iter().all(|r| r.facets.len() > file.dim));
+        assert_eq!(verify_file(&net, &slice, &file), Ok(expected), "{name}");
+    }
+    for seed in 400..404 {
+        let net = random_dyadic_net(seed, 4, 2, 4);
+        let slice = Slice::identity(Slice::default_box(4));
+        let file = lp_file(&net, &slice);
+        assert_eq!(
+            verify_file(&net, &slice, &file),
+            Ok(file.regions.len()),
+            "4-D seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn lp_regions_files_reject_tampering() {
+    // The first seed whose network has a few dozen regions (dyadic weights: many degeneracies).
+    let slice = Slice::identity(Slice::default_box(3));
+    let (net, good) = (7..)
+        .map(|seed| {
+            let net = random_dyadic_net(seed, 3, 2, 6);
+            let file = lp_file(&net, &slice);
+            (net, file)
+        })
+        .find(|(_, f)| f.regions.len() >= 24)
+        .unwrap();
+    assert_eq!(verify_file(&net, &slice, &good), Ok(good.regions.len()));
+    let k = (0..good.regions.len())
+        .max_by_key(|&r| good.regions[r].vertices.len())
+        .unwrap();
+    let tampered = |what: &str, edit: &dyn Fn(&mut PartitionFile)| {
+        let mut file = good.clone();
+        edit(&mut file);
+        let verdict = verify_file(&net, &slice, &file);
+        assert!(verdict.is_err(), "{what}: accepted");
+        verdict.unwrap_err()
+    };
+    let e = tampered("a dropped vertex", &|f| {
+        f.regions[k].vertices.pop();
+    });
+    assert!(
+        e.contains("incomplete") || e.contains("measure"),
+        "dropped vertex: {e}"
+    );
+    tampered("a moved vertex", &|f| {
+        let v = &mut f.regions[k].vertices[0];
+        let x = relu_regions::exact::number::parse_rational(&v[0]).unwrap() + q(1, 1 << 20);
+        v[0] = relu_regions::exact::number::format_rational(&x);
+    });
+    tampered("a dropped facet", &|f| {
+        f.regions[k].facets.remove(0);
+    });
+    tampered("a flipped pattern bit", &|f| {
+        let p = &mut f.regions[k].pattern;
+        let flipped = if p.starts_with('1') { "0" } else { "1" };
+        p.replace_range(0..1, flipped);
+    });
+    tampered("a dropped region", &|f| {
+        f.regions.remove(k);
+    });
+    tampered("a wrong measure", &|f| f.regions[k].measure = "1/3".into());
+    // A region replaced by the whole box (consistent vertices, facets and measure): the box's
+    // corners have other patterns.
+    let e = tampered("a region grown to the box", &|f| {
+        let r = &mut f.regions[k];
+        r.facets = (0..3)
+            .flat_map(|i| {
+                [1, -1].map(|s| {
+                    let mut row = vec!["0".to_string(); 4];
+                    row[i] = s.to_string();
+                    row[3] = "1".into();
+                    row
+                })
+            })
+            .collect();
+        r.vertices = (0..8)
+            .map(|c| {
+                (0..3)
+                    .map(|i| ["-1", "1"][c >> i & 1].to_string())
+                    .collect()
+            })
+            .collect();
+        r.measure = "8".into();
+    });
+    assert!(
+        e.contains("sum") || e.contains("neuron") || e.contains("witness"),
+        "{e}"
+    );
 }

@@ -29,7 +29,6 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod feasibility;
-pub mod geometry;
 pub(crate) mod simplex;
 
 pub use feasibility::LpBackend;
@@ -38,7 +37,7 @@ use crate::engine::{EnumerateConfig, ProgressSink};
 use crate::error::{Error, Result};
 use crate::exact::maps::{LayerRows, SmallLayer};
 use crate::exact::point::line_through;
-use crate::exact::{ExactPoint, LineEq};
+use crate::exact::{polytope, ExactPoint, LineEq};
 use crate::pattern;
 use crate::restrict::Restricted;
 use crate::slice::Domain;
@@ -54,12 +53,16 @@ use std::sync::Arc;
 /// The largest slice dimension the engine accepts (cost grows quickly with d).
 pub const MAX_DIM: usize = 8;
 
+/// The largest dimension in which regions get exact vertices and volumes (the vertex count of a
+/// region, and so the cost, grows quickly with d).
+pub const GEOMETRY_MAX_DIM: usize = 4;
+
 /// Options of the lp engine only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LpOptions {
     pub backend: LpBackend,
-    /// Exact vertices and volume of every region (d ≤ 3 only; about 1 ms per region, so off
-    /// by default).
+    /// Exact vertices and volume of every region (d ≤ [`GEOMETRY_MAX_DIM`] only; costs more
+    /// than the enumeration, so off by default).
     pub exact_geometry: bool,
 }
 
@@ -81,9 +84,10 @@ pub struct LpRegion {
     pub facets: Vec<LineEq>,
     /// A point strictly inside (proven).
     pub witness: ExactPoint,
-    /// Exact vertices (d ≤ 3, when [`LpOptions::exact_geometry`] asks for them), sorted.
-    pub vertices: Option<Vec<ExactPoint>>,
-    /// Exact d-volume (d ≤ 3, when asked for).
+    /// Exact vertices with the indices of the facets through each (d ≤ [`GEOMETRY_MAX_DIM`],
+    /// when [`LpOptions::exact_geometry`] asks for them), sorted lexicographically.
+    pub vertices: Option<Vec<polytope::Vertex>>,
+    /// Exact d-volume (d ≤ [`GEOMETRY_MAX_DIM`], when asked for).
     pub volume: Option<BigRational>,
 }
 
@@ -135,17 +139,20 @@ impl LpPartition {
         self.widths.iter().sum()
     }
 
-    /// Sum of the exact region volumes, when they were computed.
-    pub fn total_volume(&self) -> Option<BigRational> {
-        // A pairwise (tree) sum: denominators stay small far longer than in a running sum.
-        let volumes: Option<Vec<&BigRational>> =
-            self.regions.iter().map(|r| r.volume.as_ref()).collect();
-        Some(
-            volumes?
-                .into_par_iter()
-                .map(Clone::clone)
-                .reduce(BigRational::zero, |a, b| a + b),
-        )
+    /// Whether the exact region volumes sum to `total` (`None` when they were not computed).
+    /// The sum stays an unreduced fraction: reducing it would cost far more than the geometry.
+    pub fn volumes_sum_to(&self, total: &BigRational) -> Option<bool> {
+        let parts: Option<Vec<(BigInt, BigInt)>> = self
+            .regions
+            .iter()
+            .map(|r| {
+                r.volume
+                    .as_ref()
+                    .map(|v| (v.numer().clone(), v.denom().clone()))
+            })
+            .collect();
+        let (num, den) = crate::exact::number::sum_fractions(parts?);
+        Some(num * total.denom() == den * total.numer())
     }
 
     /// The pattern of region r as '0'/'1', neuron order layer by layer.
@@ -198,16 +205,11 @@ impl LpPartition {
                 return Err(format!("region {k}: pattern repeated"));
             }
         }
-        if self.complete {
-            if let Some(total) = self.total_volume() {
-                if total != domain.volume() {
-                    return Err(format!(
-                        "the volumes sum to {} instead of the domain's {}",
-                        crate::exact::number::format_rational(&total),
-                        crate::exact::number::format_rational(&domain.volume())
-                    ));
-                }
-            }
+        if self.complete && self.volumes_sum_to(&domain.volume()) == Some(false) {
+            return Err(format!(
+                "the volumes do not sum to the domain's {}",
+                crate::exact::number::format_rational(&domain.volume())
+            ));
         }
         Ok(())
     }
@@ -340,14 +342,16 @@ pub fn enumerate_lp_with(
         per_layer.push(cells.len());
     }
     progress.finish();
-    let geometry = opts.exact_geometry && d <= 3;
+    let geometry = opts.exact_geometry && d <= GEOMETRY_MAX_DIM;
     let regions: Vec<LpRegion> = cells
         .into_par_iter()
         .map(|cell| {
             let facets: Vec<LineEq> = cell.cons.iter().map(|c| c.eq.clone()).collect();
             let witness = cell.known[0].exact.clone();
             let (vertices, volume) = if geometry {
-                let (v, vol) = geometry::vertices_and_volume(&facets, &witness);
+                // Cells lie in the bounded domain and contain their witness.
+                let v = polytope::vertices(&facets, &witness).expect("an lp cell is bounded");
+                let vol = polytope::volume(&v, facets.len());
                 (Some(v), Some(vol))
             } else {
                 (None, None)
