@@ -204,6 +204,28 @@ impl LineEq {
     pub fn is_constant(&self) -> bool {
         self.a.iter().all(Zero::is_zero)
     }
+
+    /// `Some(true)` when `self = λ·other` with λ > 0 (the same closed halfspace), `Some(false)`
+    /// when λ < 0 (the same hyperplane, opposite side), `None` otherwise (or when either is 0).
+    /// Cross-multiplies, no gcd.
+    pub fn multiple_of(&self, other: &LineEq) -> Option<bool> {
+        let n = self.a.len();
+        if other.a.len() != n {
+            return None;
+        }
+        fn entry(e: &LineEq, i: usize) -> &BigInt {
+            e.a.get(i).unwrap_or(&e.c)
+        }
+        let p = (0..=n).find(|&i| !entry(self, i).is_zero())?;
+        let (xp, yp) = (entry(self, p), entry(other, p));
+        if yp.is_zero() {
+            return None;
+        }
+        if (0..=n).any(|i| entry(self, i) * yp != entry(other, i) * xp) {
+            return None;
+        }
+        Some(xp.is_positive() == yp.is_positive())
+    }
 }
 
 /// Exact pre-activations of every hidden layer at one point: numerators over positive

@@ -4,6 +4,7 @@
 
 use crate::closed_forms::tent;
 use crate::support::*;
+use num_bigint::BigInt;
 use num_traits::{Signed, Zero};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -23,6 +24,7 @@ fn opts(backend: LpBackend) -> LpOptions {
     LpOptions {
         backend,
         exact_geometry: true,
+        adjacency: true,
     }
 }
 
@@ -106,6 +108,7 @@ fn check(name: &str, net: &Network, slice: &Slice, p: &LpPartition) -> usize {
             }
         }
     }
+    check_adjacency(name, net, slice, p);
     if p.dim <= relu_regions::engine::lp::GEOMETRY_MAX_DIM {
         for (k, r) in p.regions.iter().enumerate() {
             assert!(
@@ -120,6 +123,139 @@ fn check(name: &str, net: &Network, slice: &Slice, p: &LpPartition) -> usize {
         );
     }
     p.regions.len()
+}
+
+/// The engine's adjacent pairs against an independent reference: the planar engine's mesh in
+/// d ≤ 2 (regions matched by pattern), else a brute force over all pairs of regions with at most
+/// 150 regions: a and b are adjacent iff a facet of a and one of b lie on the same hyperplane
+/// H with opposite sides and some point of H is strictly inside all their other facets (a
+/// certified LP in the coordinates of H). The graph is connected in every case.
+fn check_adjacency(name: &str, net: &Network, slice: &Slice, p: &LpPartition) {
+    let Some(pairs) = &p.adjacent else { return };
+    assert!(
+        pairs.windows(2).all(|w| w[0] < w[1]),
+        "{name}: pairs unsorted"
+    );
+    let n = p.regions.len();
+    let mut uf = petgraph::unionfind::UnionFind::<usize>::new(n);
+    for &(a, b) in pairs {
+        assert!(a < b && (b as usize) < n, "{name}: pair ({a}, {b})");
+        uf.union(a as usize, b as usize);
+    }
+    assert!(
+        (0..n).all(|r| uf.equiv(0, r)),
+        "{name}: the adjacency graph is not connected"
+    );
+    let reference: Option<HashSet<(u32, u32)>> = if p.dim <= 2 {
+        let r = Restricted::new(net, slice).unwrap();
+        let cfg = EnumerateConfig {
+            engine: EngineChoice::Planar,
+            ..Default::default()
+        };
+        let mesh = enumerate(&r, &slice.domain, &cfg, &NoProgress).unwrap();
+        let index: std::collections::HashMap<&[u64], u32> = p
+            .regions
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.pattern.as_slice(), i as u32))
+            .collect();
+        Some(
+            relu_regions::graph::adjacent_region_pairs(&mesh)
+                .into_iter()
+                .map(|(a, b)| {
+                    let (x, y) = (
+                        index[mesh.regions.get(a as usize).pattern],
+                        index[mesh.regions.get(b as usize).pattern],
+                    );
+                    (x.min(y), x.max(y))
+                })
+                .collect(),
+        )
+    } else if n <= 150 {
+        Some(brute_force_adjacency(p, slice))
+    } else {
+        None
+    };
+    if let Some(reference) = reference {
+        let got: HashSet<(u32, u32)> = pairs.iter().copied().collect();
+        let missing: Vec<_> = reference.difference(&got).collect();
+        let extra: Vec<_> = got.difference(&reference).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{name}: adjacency differs from the reference: missing {missing:?}, extra {extra:?}"
+        );
+    }
+}
+
+fn brute_force_adjacency(p: &LpPartition, slice: &Slice) -> HashSet<(u32, u32)> {
+    use relu_regions::engine::lp::feasibility::{Con, Decider, Interior};
+    use relu_regions::exact::LineEq;
+    let d = p.dim;
+    let bounds: Vec<(Q, Q)> = match &slice.domain {
+        relu_regions::slice::Domain::Box(b) => b.clone(),
+        _ => panic!("boxes only"),
+    };
+    // One decider per eliminated coordinate, on the box without that coordinate.
+    let deciders: Vec<Decider> = (0..d)
+        .map(|k| {
+            let (lo, hi): (Vec<Q>, Vec<Q>) = bounds
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| i != k)
+                .map(|(_, b)| b.clone())
+                .unzip();
+            Decider::new(&lo, &hi, LpBackend::Dense)
+        })
+        .collect();
+    // g restricted to {h = 0}, eliminating coordinate k (h_k ≠ 0), times |h_k|.
+    let restrict = |g: &LineEq, h: &LineEq, k: usize| -> (Vec<BigInt>, BigInt) {
+        let s = if h.a[k].is_negative() { -1 } else { 1 };
+        let a = (0..d)
+            .filter(|&i| i != k)
+            .map(|i| (&g.a[i] * &h.a[k] - &g.a[k] * &h.a[i]) * s)
+            .collect();
+        (a, (&g.c * &h.a[k] - &g.a[k] * &h.c) * s)
+    };
+    let mut out = HashSet::new();
+    for a in 0..p.regions.len() {
+        for b in a + 1..p.regions.len() {
+            let (ra, rb) = (&p.regions[a], &p.regions[b]);
+            let shared = ra.facets.iter().enumerate().find_map(|(i, f)| {
+                rb.facets
+                    .iter()
+                    .position(|g| g.multiple_of(f) == Some(false))
+                    .map(|j| (i, j))
+            });
+            let Some((i, j)) = shared else { continue };
+            let h = &ra.facets[i];
+            let k = (0..d).find(|&k| !h.a[k].is_zero()).unwrap();
+            let mut rows = Vec::new();
+            let mut empty = false;
+            for g in ra
+                .facets
+                .iter()
+                .enumerate()
+                .filter(|&(x, _)| x != i)
+                .chain(rb.facets.iter().enumerate().filter(|&(x, _)| x != j))
+                .map(|(_, g)| g)
+            {
+                let (a2, c2) = restrict(g, h, k);
+                if a2.iter().all(|x| x.is_zero()) {
+                    empty |= !c2.is_positive();
+                } else {
+                    rows.push(Con::new(LineEq { a: a2, c: c2 }));
+                }
+            }
+            if empty {
+                continue;
+            }
+            let refs: Vec<&Con> = rows.iter().collect();
+            if let Interior::NonEmpty(_) = deciders[k].interior(&refs) {
+                out.insert((a as u32, b as u32));
+            }
+        }
+    }
+    out
 }
 
 fn count_lp(name: &str, net: &Network, slice: &Slice) -> usize {
@@ -384,11 +520,15 @@ fn general_position_with_every_vertex_inside_3d_and_4d() {
             let slice = Slice::identity(vec![(lo, hi); d]);
             let expected: usize = (0..=d).map(|i| binomial(n, i)).sum();
             let name = format!("{d}-D general position, seed {seed}, n = {n}");
+            let p = run(&one_layer(&rows), &slice, LpBackend::Dense);
             assert_eq!(
-                count_lp(&name, &one_layer(&rows), &slice),
+                check(&name, &one_layer(&rows), &slice, &p),
                 expected,
                 "{name}"
             );
+            // Every (d−1)-face meets the box: n hyperplanes, each cut into Σ C(n−1, i) faces.
+            let faces: usize = n * (0..d).map(|i| binomial(n - 1, i)).sum::<usize>();
+            assert_eq!(p.adjacent.as_ref().unwrap().len(), faces, "{name}: pairs");
             checked += 1;
             if checked == 6 {
                 break;
@@ -410,11 +550,15 @@ fn central_arrangements_3d_and_4d() {
             let slice = Slice::identity(Slice::default_box(d));
             let expected = 2 * (0..d).map(|i| binomial(n - 1, i)).sum::<usize>();
             let name = format!("{d}-D central, seed {seed}, n = {n}");
+            let p = run(&one_layer(&rows), &slice, LpBackend::Dense);
             assert_eq!(
-                count_lp(&name, &one_layer(&rows), &slice),
+                check(&name, &one_layer(&rows), &slice, &p),
                 expected,
                 "{name}"
             );
+            // Each hyperplane is cut by the others into a central arrangement in d − 1 dimensions.
+            let faces = n * 2 * (0..d - 1).map(|i| binomial(n - 2, i)).sum::<usize>();
+            assert_eq!(p.adjacent.as_ref().unwrap().len(), faces, "{name}: pairs");
             checked += 1;
             if checked == 6 {
                 break;
@@ -481,13 +625,16 @@ fn random_3d_nets_properties_and_grid() {
 
 /// Many small 3-D nets with tiny integer weights, zero biases half of the time and duplicated
 /// neurons (planes through common points and lines everywhere): every partition must pass
-/// the checks, including exact volumes, with both backends agreeing.
+/// the checks, including exact volumes and adjacency against brute force, with the backends agreeing.
 #[test]
 fn stress_degenerate_3d_nets() {
-    if std::env::var("RELU_REGIONS_SLOW").is_err() {
-        return;
-    }
-    for seed in 1000..1400 {
+    // 100 networks by default, 400 with RELU_REGIONS_SLOW.
+    let last = if std::env::var("RELU_REGIONS_SLOW").is_ok() {
+        1400
+    } else {
+        1100
+    };
+    for seed in 1000..last {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let zero_bias = seed % 2 == 0;
         let mut n_in = 3;

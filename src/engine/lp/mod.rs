@@ -28,6 +28,7 @@
 // Dense numeric kernels read best with index loops.
 #![allow(clippy::needless_range_loop)]
 
+mod adjacency;
 pub mod feasibility;
 pub(crate) mod simplex;
 
@@ -64,6 +65,8 @@ pub struct LpOptions {
     /// Exact vertices and volume of every region (d ≤ [`GEOMETRY_MAX_DIM`] only; costs more
     /// than the enumeration, so off by default).
     pub exact_geometry: bool,
+    /// The adjacent pairs of regions ([`LpPartition::adjacent`]).
+    pub adjacency: bool,
 }
 
 impl Default for LpOptions {
@@ -71,6 +74,7 @@ impl Default for LpOptions {
         LpOptions {
             backend: LpBackend::Dense,
             exact_geometry: false,
+            adjacency: false,
         }
     }
 }
@@ -110,6 +114,9 @@ pub struct LpPartition {
     pub exact_fallbacks: usize,
     /// LPs decided by the exact rational simplex (a subset of the fallbacks).
     pub exact_lps: usize,
+    /// Pairs of regions (a < b, sorted) whose closures share a (d−1)-dimensional piece, when
+    /// [`LpOptions::adjacency`] asked for them and the run is complete.
+    pub adjacent: Option<Vec<(u32, u32)>>,
 }
 
 /// The numbers a report needs.
@@ -276,6 +283,10 @@ pub fn enumerate_lp_with(
     }
     let (start_cons, lo, hi) = domain_halfspaces(domain);
     let decider = Decider::new(&lo, &hi, opts.backend);
+    let on_hyperplane = opts
+        .adjacency
+        .then(|| adjacency::OnHyperplane::new(&lo, &hi, opts.backend));
+    let mut pairs: Vec<adjacency::Pair> = Vec::new();
     let stride = pattern::words(net.neurons);
     // The first witness: the domain's centre (strictly inside a box or convex polygon).
     let centre = domain_centre(domain);
@@ -338,6 +349,10 @@ pub fn enumerate_lp_with(
             complete = false;
             break;
         }
+        if let Some(on_h) = &on_hyperplane {
+            pairs =
+                adjacency::next_layer(&decider, on_h, &pairs, &next, net.offsets[l], net.split[l]);
+        }
         cells = next.into_iter().flatten().collect();
         per_layer.push(cells.len());
     }
@@ -365,6 +380,7 @@ pub fn enumerate_lp_with(
             }
         })
         .collect();
+    let on_h = on_hyperplane.as_ref().map_or([0; 3], |o| o.counters());
     Ok(LpPartition {
         dim: d,
         widths: net.widths.clone(),
@@ -373,9 +389,10 @@ pub fn enumerate_lp_with(
         per_layer,
         complete,
         certified: true,
-        lp_solves: decider.stats.lp_solves.load(AtomicOrdering::Relaxed),
-        exact_fallbacks: decider.stats.fallbacks.load(AtomicOrdering::Relaxed),
-        exact_lps: decider.stats.exact_lps.load(AtomicOrdering::Relaxed),
+        lp_solves: decider.stats.lp_solves.load(AtomicOrdering::Relaxed) + on_h[0],
+        adjacent: (opts.adjacency && complete).then(|| pairs.iter().map(|p| (p.a, p.b)).collect()),
+        exact_fallbacks: decider.stats.fallbacks.load(AtomicOrdering::Relaxed) + on_h[1],
+        exact_lps: decider.stats.exact_lps.load(AtomicOrdering::Relaxed) + on_h[2],
     })
 }
 

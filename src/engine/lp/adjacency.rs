@@ -1,0 +1,383 @@
+//! Adjacent cells of the lp engine, carried from layer to layer.
+//!
+//! Two cells are adjacent when their closures share a (d−1)-dimensional piece. Each adjacent
+//! pair keeps the facet each cell has on the shared hyperplane H and a witness: a point of H
+//! strictly inside every other facet of both cells (so in the relative interior of the shared
+//! piece). Splitting the cells of layer l by the units of layer l + 1 gives two kinds of pairs:
+//!
+//! - **Siblings** (children of one cell X): the children are the cells of the arrangement of the
+//!   layer's hyperplanes inside X, so two of them are adjacent iff their signs differ on exactly
+//!   one hyperplane (a class of units with proportional maps on X): both are the halves of one
+//!   convex cell of the other hyperplanes. The witness is where the segment between their
+//!   interior points crosses that hyperplane (the segment stays in that convex cell). No LP.
+//! - **Children of adjacent cells** X, Y (shared piece S on H): children Xi of X and Yj of Y are
+//!   adjacent only if both keep a facet on H and their signs agree on every unit that does not
+//!   vanish on H (the maps agree on H, by continuity). When the parents' witness w is inside
+//!   the same cell of the layer's arrangement (every such unit non-zero at w, with Xi's sign),
+//!   w stays a witness; otherwise one certified LP on H decides (the other facets of both
+//!   cells, projected onto H by eliminating one coordinate).
+//!
+//! Cells of distinct, non-adjacent parents are never adjacent (their closures meet in less).
+
+use super::feasibility::{Con, Decider, Interior, LpBackend, Pt};
+use super::Cell;
+use crate::exact::{ExactPoint, LineEq};
+use crate::pattern;
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{Signed, Zero};
+use rayon::prelude::*;
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+/// Two adjacent cells of one layer (a < b).
+#[derive(Clone)]
+pub(super) struct Pair {
+    pub a: u32,
+    pub b: u32,
+    /// The facet of a (resp. b) on the shared hyperplane.
+    fa: Arc<Con>,
+    fb: Arc<Con>,
+    /// A point of the hyperplane strictly inside every other facet of both cells.
+    witness: Arc<Pt>,
+}
+
+/// Certified questions on a hyperplane: "is the open set of H inside these halfspaces
+/// non-empty?", asked in d − 1 coordinates (one decider per eliminated coordinate).
+pub(super) struct OnHyperplane {
+    deciders: Vec<Decider>,
+}
+
+impl OnHyperplane {
+    pub(super) fn new(lo: &[BigRational], hi: &[BigRational], backend: LpBackend) -> Self {
+        let d = lo.len();
+        let drop = |v: &[BigRational], p: usize| -> Vec<BigRational> {
+            v.iter()
+                .enumerate()
+                .filter(|&(i, _)| i != p)
+                .map(|(_, x)| x.clone())
+                .collect()
+        };
+        // In 1-D the hyperplane is a point: the witness always decides (no unit can vanish at it
+        // without vanishing on H), so no decider is needed.
+        let deciders = if d < 2 {
+            Vec::new()
+        } else {
+            (0..d)
+                .map(|p| Decider::new(&drop(lo, p), &drop(hi, p), backend))
+                .collect()
+        };
+        OnHyperplane { deciders }
+    }
+
+    /// LPs solved on hyperplanes, float decisions that fell back to exact integers, exact
+    /// simplex runs (the counters of [`super::LpPartition`]).
+    pub(super) fn counters(&self) -> [usize; 3] {
+        let load =
+            |a: &std::sync::atomic::AtomicUsize| a.load(std::sync::atomic::Ordering::Relaxed);
+        self.deciders.iter().fold([0; 3], |[l, f, e], d| {
+            [
+                l + load(&d.stats.lp_solves),
+                f + load(&d.stats.fallbacks),
+                e + load(&d.stats.exact_lps),
+            ]
+        })
+    }
+
+    /// A point of `{h = 0}` strictly inside every row, or `None` when there is none. The rows'
+    /// solutions on H must lie in the domain (they do: the rows include a cell's facets but the
+    /// one on H, and the cell is closed and bounded).
+    fn interior(&self, h: &LineEq, rows: &[&Con]) -> Option<Pt> {
+        let d = h.a.len();
+        // Eliminate the coordinate with the largest coefficient.
+        let p = (0..d).max_by_key(|&i| h.a[i].bits())?;
+        let hp = &h.a[p];
+        let sign = if hp.is_negative() {
+            BigInt::from(-1)
+        } else {
+            BigInt::from(1)
+        };
+        let mut projected = Vec::with_capacity(rows.len());
+        for r in rows {
+            let (a, c) = (&r.eq.a, &r.eq.c);
+            let ap = &a[p];
+            let a2: Vec<BigInt> = (0..d)
+                .filter(|&i| i != p)
+                .map(|i| &sign * (&a[i] * hp - ap * &h.a[i]))
+                .collect();
+            let c2 = &sign * (c * hp - ap * &h.c);
+            if a2.iter().all(Zero::is_zero) {
+                // Constant on H.
+                if c2.is_positive() {
+                    continue;
+                }
+                return None;
+            }
+            projected.push(Con::new(LineEq { a: a2, c: c2 }));
+        }
+        if projected.is_empty() || self.deciders.is_empty() {
+            // Not reached for bounded cells in d ≥ 2 (their facets bound H's piece).
+            debug_assert!(false, "an unbounded question on a hyperplane");
+            return None;
+        }
+        let refs: Vec<&Con> = projected.iter().collect();
+        match self.deciders[p].interior(&refs) {
+            Interior::Empty => None,
+            Interior::NonEmpty(q) => Some(Pt::from_exact(lift(&q.exact, h, p))),
+        }
+    }
+}
+
+/// The point of `{h = 0}` whose coordinates other than `p` are `q`.
+fn lift(q: &ExactPoint, h: &LineEq, p: usize) -> ExactPoint {
+    let d = h.a.len();
+    let hp = &h.a[p];
+    let mut tp = -(&h.c * &q.den);
+    let mut num = Vec::with_capacity(d);
+    let mut k = 0;
+    for i in 0..d {
+        if i == p {
+            num.push(BigInt::zero());
+            continue;
+        }
+        tp -= &h.a[i] * &q.num[k];
+        num.push(&q.num[k] * hp);
+        k += 1;
+    }
+    num[p] = tp;
+    let den = &q.den * hp;
+    let point = if den.is_negative() {
+        ExactPoint {
+            num: num.into_iter().map(|x| -x).collect(),
+            den: -den,
+        }
+    } else {
+        ExactPoint { num, den }
+    };
+    point.without_common_twos()
+}
+
+/// Where the segment from `p` to `q` (on opposite sides of `h`) crosses it.
+fn crossing(p: &ExactPoint, q: &ExactPoint, h: &LineEq) -> ExactPoint {
+    let value = |x: &ExactPoint| {
+        h.a.iter()
+            .zip(&x.num)
+            .fold(&h.c * &x.den, |s, (a, v)| s + a * v)
+    };
+    let (hp, hq) = (value(p), value(q));
+    // p + λ(q − p) with λ = h(p) / (h(p) − h(q)): (hp·q.num − hq·p.num) / (hp·q.den − hq·p.den).
+    let num: Vec<BigInt> = p
+        .num
+        .iter()
+        .zip(&q.num)
+        .map(|(a, b)| &hp * b - &hq * a)
+        .collect();
+    let den = &hp * &q.den - &hq * &p.den;
+    let point = if den.is_negative() {
+        ExactPoint {
+            num: num.into_iter().map(|x| -x).collect(),
+            den: -den,
+        }
+    } else {
+        ExactPoint { num, den }
+    };
+    point.without_common_twos()
+}
+
+/// The facet of `cell` that is the closed halfspace `h` (up to a positive factor), if any.
+fn facet_on(cell: &Cell, h: &Arc<Con>) -> Option<Arc<Con>> {
+    if let Some(c) = cell.cons.iter().find(|c| Arc::ptr_eq(c, h)) {
+        return Some(c.clone());
+    }
+    // A unit of this layer on the same hyperplane may have replaced it.
+    cell.cons
+        .iter()
+        .find(|c| c.eq.multiple_of(&h.eq) == Some(true))
+        .cloned()
+}
+
+/// The layer's units whose bits differ between two cells.
+fn differing(a: &Cell, b: &Cell, offset: usize, units: usize) -> Vec<usize> {
+    (0..units)
+        .filter(|&k| pattern::get(&a.pattern, offset + k) != pattern::get(&b.pattern, offset + k))
+        .collect()
+}
+
+/// One layer's unit on one parent cell: its map as a halfspace, or the sign of a constant map.
+enum Unit {
+    Map(Arc<Con>),
+    Constant(Ordering),
+}
+
+impl Unit {
+    fn map(&self) -> Option<&Arc<Con>> {
+        match self {
+            Unit::Map(c) => Some(c),
+            Unit::Constant(_) => None,
+        }
+    }
+
+    /// Zero on the whole hyperplane of `h` (a multiple of it, or the constant 0).
+    fn vanishes_on(&self, h: &LineEq) -> bool {
+        match self {
+            Unit::Map(c) => c.eq.multiple_of(h).is_some(),
+            Unit::Constant(s) => *s == Ordering::Equal,
+        }
+    }
+}
+
+fn units_on(kids: &[Cell], units: usize) -> Vec<Unit> {
+    let rows = kids[0]
+        .prev
+        .as_ref()
+        .expect("a split cell knows its layer's rows");
+    (0..units)
+        .map(|k| {
+            let eq = rows.eq(k);
+            if eq.is_constant() {
+                Unit::Constant(eq.c.cmp(&BigInt::zero()))
+            } else {
+                Unit::Map(Arc::new(Con::new(eq)))
+            }
+        })
+        .collect()
+}
+
+/// The adjacent pairs among the cells of layer l (`children[x]`: the cells cut from parent x),
+/// from the adjacent pairs among the parents. `offset` and `units`: where layer l's units sit
+/// in the patterns, and how many there are.
+pub(super) fn next_layer(
+    dec: &Decider,
+    on_h: &OnHyperplane,
+    parent_pairs: &[Pair],
+    children: &[Vec<Cell>],
+    offset: usize,
+    units: usize,
+) -> Vec<Pair> {
+    let mut start = Vec::with_capacity(children.len() + 1);
+    start.push(0u32);
+    for kids in children {
+        start.push(start.last().unwrap() + kids.len() as u32);
+    }
+    let cons: Vec<Vec<Unit>> = children
+        .par_iter()
+        .map(|kids| units_on(kids, units))
+        .collect();
+    let siblings = children.par_iter().enumerate().flat_map_iter(|(x, kids)| {
+        let mut out = Vec::new();
+        for i in 0..kids.len() {
+            for j in i + 1..kids.len() {
+                if let Some(pair) = sibling_pair(&kids[i], &kids[j], &cons[x], offset, units) {
+                    out.push(Pair {
+                        a: start[x] + i as u32,
+                        b: start[x] + j as u32,
+                        ..pair
+                    });
+                }
+            }
+        }
+        out
+    });
+    let across = parent_pairs.par_iter().flat_map_iter(|pp| {
+        let (x, y) = (pp.a as usize, pp.b as usize);
+        let on_x: Vec<(usize, Arc<Con>)> = children[x]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| facet_on(c, &pp.fa).map(|f| (i, f)))
+            .collect();
+        let on_y: Vec<(usize, Arc<Con>)> = children[y]
+            .iter()
+            .enumerate()
+            .filter_map(|(j, c)| facet_on(c, &pp.fb).map(|f| (j, f)))
+            .collect();
+        // Units vanishing on H keep the side of H (their bits differ across it, legitimately).
+        let vanishing: Vec<bool> = cons[x].iter().map(|u| u.vanishes_on(&pp.fa.eq)).collect();
+        let mut out = Vec::new();
+        for (i, ci) in &on_x {
+            let xi = &children[x][*i];
+            // Is the parents' witness in the open cell of Xi's signs?
+            let inside = (0..units).all(|k| match cons[x][k].map() {
+                Some(c) if !vanishing[k] => {
+                    let s = c.sign_at(&pp.witness, &dec.stats);
+                    s != Ordering::Equal
+                        && (s == Ordering::Greater) == pattern::get(&xi.pattern, offset + k)
+                }
+                _ => true,
+            });
+            for (j, cj) in &on_y {
+                let yj = &children[y][*j];
+                if differing(xi, yj, offset, units)
+                    .iter()
+                    .any(|&k| !vanishing[k])
+                {
+                    continue;
+                }
+                let witness = if inside {
+                    Some(pp.witness.clone())
+                } else {
+                    let rows: Vec<&Con> = xi
+                        .cons
+                        .iter()
+                        .filter(|c| !Arc::ptr_eq(c, ci))
+                        .chain(yj.cons.iter().filter(|c| !Arc::ptr_eq(c, cj)))
+                        .map(|c| c.as_ref())
+                        .collect();
+                    on_h.interior(&ci.eq, &rows).map(Arc::new)
+                };
+                if let Some(witness) = witness {
+                    let (a, b) = (start[x] + *i as u32, start[y] + *j as u32);
+                    out.push(if a < b {
+                        Pair {
+                            a,
+                            b,
+                            fa: ci.clone(),
+                            fb: cj.clone(),
+                            witness,
+                        }
+                    } else {
+                        Pair {
+                            a: b,
+                            b: a,
+                            fa: cj.clone(),
+                            fb: ci.clone(),
+                            witness,
+                        }
+                    });
+                }
+            }
+        }
+        out
+    });
+    let mut pairs: Vec<Pair> = siblings.chain(across).collect();
+    pairs.par_sort_unstable_by_key(|p| (p.a, p.b));
+    pairs
+}
+
+/// Two children of one cell: adjacent iff their bits differ on exactly one class of units with
+/// proportional maps (`a`, `b` fields of the result are placeholders).
+fn sibling_pair(ci: &Cell, cj: &Cell, cons: &[Unit], offset: usize, units: usize) -> Option<Pair> {
+    let diff = differing(ci, cj, offset, units);
+    let first = cons[*diff.first()?].map()?;
+    if diff[1..].iter().any(|&k| {
+        cons[k]
+            .map()
+            .is_none_or(|c| c.eq.multiple_of(&first.eq).is_none())
+    }) {
+        return None;
+    }
+    let towards_i = if pattern::get(&ci.pattern, offset + diff[0]) {
+        first.clone()
+    } else {
+        first.flip()
+    };
+    let fa = facet_on(ci, &towards_i)?;
+    let fb = facet_on(cj, &towards_i.flip())?;
+    let witness = crossing(&ci.known[0].exact, &cj.known[0].exact, &first.eq);
+    Some(Pair {
+        a: 0,
+        b: 0,
+        fa,
+        fb,
+        witness: Arc::new(Pt::from_exact(witness)),
+    })
+}
