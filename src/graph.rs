@@ -127,9 +127,8 @@ pub fn piece_ends(adj: &Adjacency) -> (u32, u32) {
     }
 }
 
-/// Global indices of the neurons whose bits differ between regions a and b.
-pub fn switching_neurons(p: &Partition, a: usize, b: usize) -> Vec<usize> {
-    let (pa, pb) = (&p.regions.get(a).pattern, p.regions.get(b).pattern);
+/// Global indices of the neurons whose bits differ between two patterns.
+pub fn switching_neurons(pa: &[u64], pb: &[u64]) -> Vec<usize> {
     let mut out = Vec::new();
     for (w, (x, y)) in pa.iter().zip(pb).enumerate() {
         let mut diff = x ^ y;
@@ -154,7 +153,7 @@ pub fn switching_neurons(p: &Partition, a: usize, b: usize) -> Vec<usize> {
 /// earlier layer, computed backwards in batches of regions (each region only as deep as its
 /// edges need), with a proven bound per depth (γ-factor × max|W_out| × the column-sum norms
 /// of the layers crossed × the activations' gains, plus an underflow term).
-fn float_verdicts(p: &Partition, net: &Restricted, adj: &[(u32, u32)]) -> Vec<Option<bool>> {
+fn float_verdicts(patterns: &[&[u64]], net: &Restricted, adj: &[(u32, u32)]) -> Vec<Option<bool>> {
     let layers = net.float.len();
     let out = &net.output_float;
     let n_out = out.n_out;
@@ -165,10 +164,7 @@ fn float_verdicts(p: &Partition, net: &Restricted, adj: &[(u32, u32)]) -> Vec<Op
     let switch: Vec<Option<(usize, usize)>> = adj
         .par_iter()
         .map(|&(a, b)| {
-            let (pa, pb) = (
-                p.regions.get(a as usize).pattern,
-                p.regions.get(b as usize).pattern,
-            );
+            let (pa, pb) = (patterns[a as usize], patterns[b as usize]);
             let mut single = None;
             for (w, (x, y)) in pa.iter().zip(pb).enumerate() {
                 let diff = x ^ y;
@@ -221,8 +217,8 @@ fn float_verdicts(p: &Partition, net: &Restricted, adj: &[(u32, u32)]) -> Vec<Op
         }
     }
     // Edges by region (the first of the pair), and how deep each region must go.
-    let mut edges_of: Vec<Vec<u32>> = vec![Vec::new(); p.regions.len()];
-    let mut need = vec![usize::MAX; p.regions.len()];
+    let mut edges_of: Vec<Vec<u32>> = vec![Vec::new(); patterns.len()];
+    let mut need = vec![usize::MAX; patterns.len()];
     for (k, (&(a, _), s)) in adj.iter().zip(&switch).enumerate() {
         if let Some((l, _)) = s {
             edges_of[a as usize].push(k as u32);
@@ -236,7 +232,7 @@ fn float_verdicts(p: &Partition, net: &Restricted, adj: &[(u32, u32)]) -> Vec<Op
     type Prepare<'a> = &'a (dyn Fn(usize, &mut Vec<f64>) + Sync);
     type Coef<'a> = &'a (dyn Fn(&[f64], usize, usize) -> f64 + Sync);
     let answer = |l: usize, prepare: Prepare, coef: Coef, verdicts: &mut Vec<Option<bool>>| {
-        let found: Vec<u32> = (0..p.regions.len())
+        let found: Vec<u32> = (0..patterns.len())
             .into_par_iter()
             .filter(|&r| need[r] <= l)
             .map_init(Vec::new, |scratch, r| {
@@ -282,13 +278,13 @@ fn float_verdicts(p: &Partition, net: &Restricted, adj: &[(u32, u32)]) -> Vec<Op
     // u^(l−1) (a matrix product per group) only for regions with edges deeper still.
     let deepest = need.iter().copied().min().unwrap_or(usize::MAX);
     let (mut u, mut width) = (w_out.clone(), out.n_in);
-    let mut group: Vec<u32> = vec![0; p.regions.len()];
+    let mut group: Vec<u32> = vec![0; patterns.len()];
     let mut l = layers - 1;
     while deepest != usize::MAX && l > deepest {
         let (lo, hi) = (net.offsets[l], net.offsets[l] + net.widths[l]);
         let layer = &net.float[l];
         let mask = |r: usize, k: usize| {
-            if pattern::get(p.regions.get(r).pattern, lo + k) {
+            if pattern::get(patterns[r], lo + k) {
                 1.0
             } else {
                 slope(l, k)
@@ -318,7 +314,7 @@ fn float_verdicts(p: &Partition, net: &Restricted, adj: &[(u32, u32)]) -> Vec<Op
                 let g = group_ref[r] as usize;
                 scratch.clear();
                 scratch.extend_from_slice(&u_ref[g * n_out * width..(g + 1) * n_out * width]);
-                let pat = p.regions.get(r).pattern;
+                let pat = patterns[r];
                 for k in 0..width {
                     if !pattern::get(pat, lo + k) {
                         let s = slope(l, k);
@@ -347,10 +343,10 @@ fn float_verdicts(p: &Partition, net: &Restricted, adj: &[(u32, u32)]) -> Vec<Op
         // Groups of level l − 1 (regions with edges below it): (group at level l, layer l's bits).
         let mut ids: HashMap<(u32, Vec<u64>), u32> = HashMap::new();
         let mut reps: Vec<(u32, usize)> = Vec::new();
-        let mut next_group = vec![u32::MAX; p.regions.len()];
-        for r in 0..p.regions.len() {
+        let mut next_group = vec![u32::MAX; patterns.len()];
+        for r in 0..patterns.len() {
             if need[r] != usize::MAX && need[r] + 2 <= l {
-                let key = (group[r], pattern::range(p.regions.get(r).pattern, lo, hi));
+                let key = (group[r], pattern::range(patterns[r], lo, hi));
                 let n = ids.len() as u32;
                 next_group[r] = *ids.entry(key).or_insert_with(|| {
                     reps.push((group[r], r));
@@ -475,15 +471,15 @@ pub struct LinearRegions {
     pub exact_checks: usize,
 }
 
-pub fn linear_regions(p: &Partition, net: &Restricted, adj: &[(u32, u32)]) -> LinearRegions {
-    let patterns: Vec<&[u64]> = p.regions.iter().map(|r| r.pattern).collect();
-    let decided = float_verdicts(p, net, adj);
+/// Linear regions of the regions with these patterns, given their adjacent pairs.
+pub fn linear_regions(patterns: &[&[u64]], net: &Restricted, adj: &[(u32, u32)]) -> LinearRegions {
+    let n = patterns.len();
+    let decided = float_verdicts(patterns, net, adj);
     let exact_checks = decided.iter().filter(|d| d.is_none()).count();
     let group = net.regions_of(patterns.iter().copied()).map(|(g, _)| g);
     // Exact maps once per region that needs one, shared by its undecided edges.
-    let maps: Vec<std::sync::OnceLock<Vec<LineEq>>> = (0..p.regions.len())
-        .map(|_| std::sync::OnceLock::new())
-        .collect();
+    let maps: Vec<std::sync::OnceLock<Vec<LineEq>>> =
+        (0..n).map(|_| std::sync::OnceLock::new()).collect();
     let map = |r: u32| maps[r as usize].get_or_init(|| exact_output_map(net, patterns[r as usize]));
     let same_map: Vec<bool> = adj
         .par_iter()
@@ -498,16 +494,16 @@ pub fn linear_regions(p: &Partition, net: &Restricted, adj: &[(u32, u32)]) -> Li
             })
         })
         .collect();
-    let mut uf = UnionFind::<usize>::new(p.regions.len());
+    let mut uf = UnionFind::<usize>::new(n);
     for (&(a, b), same) in adj.iter().zip(&same_map) {
         if *same {
             uf.union(a as usize, b as usize);
         }
     }
     // Labels in order of first appearance.
-    let mut ids = vec![usize::MAX; p.regions.len()];
+    let mut ids = vec![usize::MAX; n];
     let mut count = 0;
-    let label: Vec<usize> = (0..p.regions.len())
+    let label: Vec<usize> = (0..n)
         .map(|r| {
             let root = uf.find_mut(r);
             if ids[root] == usize::MAX {
@@ -535,8 +531,12 @@ pub struct Summary {
 
 impl Summary {
     pub fn build(p: &Partition, net: &Restricted) -> Summary {
-        let pairs = adjacent_region_pairs(p);
-        let linear = linear_regions(p, net, &pairs);
+        Summary::from_pairs(&p.patterns(), net, adjacent_region_pairs(p))
+    }
+
+    /// From adjacent pairs found otherwise (the lp engine's).
+    pub fn from_pairs(patterns: &[&[u64]], net: &Restricted, pairs: Vec<(u32, u32)>) -> Summary {
+        let linear = linear_regions(patterns, net, &pairs);
         Summary { pairs, linear }
     }
 
@@ -589,6 +589,8 @@ pub struct RegionGraph {
 }
 
 impl RegionGraph {
+    /// The graph of a mesh partition (d ≤ 2), with each shared segment's length in 2-D (exact
+    /// when `exact_points` are given).
     pub fn build(
         p: &Partition,
         net: &Restricted,
@@ -596,36 +598,26 @@ impl RegionGraph {
     ) -> RegionGraph {
         let adj = adjacent_pairs(p);
         let pairs: Vec<(u32, u32)> = adj.iter().map(|e| (e.a, e.b)).collect();
-        let linear = linear_regions(p, net, &pairs);
-        let mut graph = UnGraph::with_capacity(p.regions.len(), adj.len());
-        for r in 0..p.regions.len() {
-            let verts = p.regions.get(r).verts;
-            let witness = (0..p.dim)
-                .map(|k| {
-                    verts
-                        .iter()
-                        .map(|&v| p.xy[v as usize * p.dim + k])
-                        .sum::<f64>()
-                        / verts.len() as f64
-                })
-                .collect();
-            graph.add_node(GraphNode {
-                region: r,
-                pattern: p.pattern_string(r),
-                witness,
-                linear_region: linear.label[r],
-            });
-        }
-        let layer_of = |g: usize| {
-            let l = net
-                .offsets
-                .iter()
-                .rposition(|&o| o <= g)
-                .expect("neuron in some layer");
-            (l + 1, g - net.offsets[l] + 1)
-        };
-        for (e, same) in adj.iter().zip(&linear.same_map) {
-            let (length, length_squared) = if p.dim == 2 {
+        let witnesses = (0..p.regions.len())
+            .map(|r| {
+                let verts = p.regions.get(r).verts;
+                (0..p.dim)
+                    .map(|k| {
+                        verts
+                            .iter()
+                            .map(|&v| p.xy[v as usize * p.dim + k])
+                            .sum::<f64>()
+                            / verts.len() as f64
+                    })
+                    .collect()
+            })
+            .collect();
+        let lengths = adj
+            .iter()
+            .map(|e| {
+                if p.dim != 2 {
+                    return (None, None);
+                }
                 let (u, v) = piece_ends(e);
                 let exact = exact_points.map(|pts| {
                     let (a, b) = (&pts[u as usize], &pts[v as usize]);
@@ -643,16 +635,61 @@ impl RegionGraph {
                     Some(((xu[0] - xv[0]).powi(2) + (xu[1] - xv[1]).powi(2)).sqrt()),
                     exact,
                 )
-            } else {
-                (None, None)
-            };
+            })
+            .collect();
+        let strings = (0..p.regions.len()).map(|r| p.pattern_string(r)).collect();
+        RegionGraph::assemble(&p.patterns(), strings, witnesses, &pairs, lengths, net)
+    }
+
+    /// The graph of an lp partition (any d), from its adjacent pairs (`None` when they were not
+    /// computed); nodes sit at the regions' witnesses.
+    pub fn from_lp(p: &crate::engine::lp::LpPartition, net: &Restricted) -> Option<RegionGraph> {
+        let pairs = p.adjacent.as_ref()?;
+        let patterns: Vec<&[u64]> = p.regions.iter().map(|r| r.pattern.as_slice()).collect();
+        let strings = (0..p.regions.len()).map(|r| p.pattern_string(r)).collect();
+        let witnesses = p.regions.iter().map(|r| r.witness.to_f64_fast()).collect();
+        let lengths = vec![(None, None); pairs.len()];
+        Some(RegionGraph::assemble(
+            &patterns, strings, witnesses, pairs, lengths, net,
+        ))
+    }
+
+    fn assemble(
+        patterns: &[&[u64]],
+        pattern_strings: Vec<String>,
+        witnesses: Vec<Vec<f64>>,
+        pairs: &[(u32, u32)],
+        lengths: Vec<(Option<f64>, Option<String>)>,
+        net: &Restricted,
+    ) -> RegionGraph {
+        let linear = linear_regions(patterns, net, pairs);
+        let mut graph = UnGraph::with_capacity(patterns.len(), pairs.len());
+        for (r, (pattern, witness)) in pattern_strings.into_iter().zip(witnesses).enumerate() {
+            graph.add_node(GraphNode {
+                region: r,
+                pattern,
+                witness,
+                linear_region: linear.label[r],
+            });
+        }
+        let layer_of = |g: usize| {
+            let l = net
+                .offsets
+                .iter()
+                .rposition(|&o| o <= g)
+                .expect("neuron in some layer");
+            (l + 1, g - net.offsets[l] + 1)
+        };
+        for ((&(a, b), same), (length, length_squared)) in
+            pairs.iter().zip(&linear.same_map).zip(lengths)
+        {
             graph.add_edge(
-                petgraph::graph::NodeIndex::new(e.a as usize),
-                petgraph::graph::NodeIndex::new(e.b as usize),
+                petgraph::graph::NodeIndex::new(a as usize),
+                petgraph::graph::NodeIndex::new(b as usize),
                 GraphEdge {
-                    source: e.a as usize,
-                    target: e.b as usize,
-                    neurons: switching_neurons(p, e.a as usize, e.b as usize)
+                    source: a as usize,
+                    target: b as usize,
+                    neurons: switching_neurons(patterns[a as usize], patterns[b as usize])
                         .into_iter()
                         .map(layer_of)
                         .collect(),

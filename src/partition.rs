@@ -113,6 +113,11 @@ impl Partition {
     }
 
     /// Region r's pattern as text, one character per unit.
+    /// Every region's pattern, in region order.
+    pub fn patterns(&self) -> Vec<&[u64]> {
+        self.regions.iter().map(|r| r.pattern).collect()
+    }
+
     pub fn pattern_string(&self, r: usize) -> String {
         pattern::to_unit_string(self.regions.get(r).pattern, &self.widths, &self.split)
     }

@@ -7,7 +7,7 @@ use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArra
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use relu_regions::certificate::{partition_file, PartitionFile};
+use relu_regions::certificate::{lp_partition_file, partition_file, PartitionFile};
 use relu_regions::compare::{Estimate, ExactRegions};
 use relu_regions::engine::lp::{enumerate_lp_with, LpOptions};
 use relu_regions::graph::Summary;
@@ -169,39 +169,61 @@ fn run(
     let work = || {
         let start = std::time::Instant::now();
         if engine.uses_lp(restricted.d) {
-            if regions_path.is_some() {
-                return Err(
-                    "regions_file: regions files are written for 1-D and 2-D slices \
-                            (planar engine) only"
-                        .into(),
-                );
+            let max_geometry = relu_regions::engine::lp::GEOMETRY_MAX_DIM;
+            if regions_path.is_some() && restricted.d > max_geometry {
+                return Err(format!(
+                    "regions_file: regions files need exact vertices, computed up to \
+                     {max_geometry}-D; this slice is {}-D",
+                    restricted.d
+                ));
             }
             let options = LpOptions {
-                exact_geometry: vertices
-                    && restricted.d <= relu_regions::engine::lp::GEOMETRY_MAX_DIM,
+                exact_geometry: (vertices || regions_path.is_some())
+                    && restricted.d <= max_geometry,
+                adjacency: linear,
                 ..LpOptions::default()
             };
             let p = enumerate_lp_with(&restricted, &slice.domain, &cfg, &options, &NoProgress)
                 .map_err(|e| e.to_string())?;
             let seconds = start.elapsed().as_secs_f64();
+            if let Some(path) = regions_path {
+                let mut file =
+                    lp_partition_file(&p, &slice.domain).expect("exact geometry was asked for");
+                file.slice = Some(slice.to_json());
+                let text = serde_json::to_string(&file).map_err(|e| e.to_string())?;
+                std::fs::write(path, text).map_err(|e| format!("regions_file: {path}: {e}"))?;
+            }
             let patterns: Vec<&[u64]> = p.regions.iter().map(|r| r.pattern.as_slice()).collect();
+            let (edges, linear_regions) = match &p.adjacent {
+                Some(pairs) => {
+                    let g = Summary::from_pairs(&patterns, &restricted, pairs.clone());
+                    let edges = g.pairs.iter().map(|&(a, b)| [a as i64, b as i64]).collect();
+                    (edges, Some(g.linear.count))
+                }
+                None => (Vec::new(), None),
+            };
             Ok(Outcome {
                 certified: p.certified,
                 complete: p.complete,
                 per_layer: p.per_layer.clone(),
                 seconds,
                 dim: p.dim,
-                vertices: p
-                    .regions
-                    .iter()
-                    .map(|r| {
-                        r.vertices
-                            .iter()
-                            .flatten()
-                            .flat_map(|(v, _)| v.to_f64())
-                            .collect()
-                    })
-                    .collect(),
+                vertices: if vertices {
+                    p.regions
+                        .iter()
+                        .map(|r| {
+                            r.vertices
+                                .iter()
+                                .flatten()
+                                .flat_map(|(v, _)| v.to_f64())
+                                .collect()
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                edges,
+                linear_regions,
                 engine: "lp",
                 ..base(&patterns)
             })

@@ -84,10 +84,24 @@ def test_verify_accepts_the_regions_file_and_rejects_a_tampered_one(tmp_path):
     assert not v and v.reason
     # Another slice than the file's is refused.
     assert not rr.verify(NET, path, box=[[-1, 1], [-1, 0.5]])
-    # Regions files are for 1-D and 2-D slices.
+    # In 3-D (the lp engine) the file has facets and exact vertices; the octants are 8 regions
+    # and 12 adjacent pairs, one linear region per octant.
     cube = [(np.eye(3), np.zeros(3)), (np.ones((1, 3)), np.zeros(1))]
-    with pytest.raises(ValueError, match="2-D slices"):
-        rr.count(cube, box=[[-1, 1]] * 3, regions_file=tmp_path / "x.json")
+    octants = tmp_path / "octants.json"
+    p = rr.count(cube, box=[[-1, 1]] * 3, regions_file=octants)
+    assert (p.regions, len(p.adjacency), p.linear_regions) == (8, 12, 8)
+    assert rr.verify(cube, octants)
+    data = json.loads(octants.read_text())
+    assert all(len(r["vertices"]) == 8 and len(r["facets"]) == 6 for r in data["regions"])
+    data["regions"][0]["vertices"].pop()
+    octants.write_text(json.dumps(data))
+    v = rr.verify(cube, octants)
+    assert not v and "incomplete" in v.reason
+    # Past 4-D there are no exact vertices to write.
+    five = [(np.eye(5), np.zeros(5)), (np.ones((1, 5)), np.zeros(1))]
+    with pytest.raises(ValueError, match="4-D"):
+        rr.count(five, plane={"origin": [0] * 5, "basis": np.eye(5).tolist()},
+                 regions_file=tmp_path / "x.json")
 
 
 def test_init_stats_gives_the_he_prediction_and_the_cli_numbers():

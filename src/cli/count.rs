@@ -267,18 +267,7 @@ pub fn run(args: &CountArgs) -> Result<i32> {
                 let lengths_from = exact_points.as_deref();
                 let graph =
                     pool.install(|| RegionGraph::build(&partition, &restricted, lengths_from));
-                let start = Instant::now();
-                let spinner = Spinner::new(!args.quiet, format!("writing the graph to {path}"));
-                let text = if path.ends_with(".dot") {
-                    graph.to_dot()
-                } else if path.ends_with(".graphml") {
-                    graph.to_graphml()
-                } else {
-                    serde_json::to_string_pretty(&graph.to_json())?
-                };
-                write_file("--graph", path, text.as_bytes())?;
-                spinner.finish();
-                written = start.elapsed().as_secs_f64();
+                written = write_graph(path, &graph, args.quiet)?;
                 output_seconds += written;
                 graph.summary()
             }
@@ -406,8 +395,8 @@ fn finish_report(report: &mut CountReport, json: bool) -> Result<i32> {
     })
 }
 
-/// `count` with the lp engine: the count, per-layer counts, LP statistics and the regions file
-/// (the graph, pictures and floor belong to the planar engine for now).
+/// `count` with the lp engine: the count, per-layer counts, LP statistics, the regions file, the
+/// adjacency graph and linear regions (pictures and the floor belong to the planar engine).
 #[allow(clippy::too_many_arguments)]
 fn run_lp(
     args: &CountArgs,
@@ -433,7 +422,6 @@ fn run_lp(
         .into());
     }
     let unsupported = [
-        ("--graph", args.graph.is_some()),
         ("--svg", args.svg.is_some()),
         ("--png", args.png.is_some()),
         ("--floor", args.floor),
@@ -442,13 +430,17 @@ fn run_lp(
     if let Some((flag, _)) = unsupported.iter().find(|(_, on)| *on) {
         return Err(relu_regions::Error::usage(
             flag,
-            "is available with the planar engine (d ≤ 2) only; the lp engine reports counts",
+            "is available with the planar engine (d ≤ 2) only; the lp engine writes counts, \
+             the regions file and the graph",
         )
         .into());
     }
     let start = Instant::now();
+    // Adjacent pairs are found during the enumeration (their cost is in `seconds`).
+    let wants_graph = !args.no_linear || args.graph.is_some();
     let options = LpOptions {
         exact_geometry: args.regions.is_some(),
+        adjacency: wants_graph,
         ..LpOptions::default()
     };
     let partition =
@@ -480,6 +472,39 @@ fn run_lp(
         report.output_seconds = Some(t.elapsed().as_secs_f64());
     }
     let groups = restricted.regions_of(partition.regions.iter().map(|r| r.pattern.as_slice()));
+    match &partition.adjacent {
+        Some(pairs) => {
+            let t = Instant::now();
+            let mut written = 0.0;
+            let summary = match &args.graph {
+                None => {
+                    let patterns: Vec<&[u64]> = partition
+                        .regions
+                        .iter()
+                        .map(|r| r.pattern.as_slice())
+                        .collect();
+                    pool.install(|| Summary::from_pairs(&patterns, restricted, pairs.clone()))
+                }
+                Some(path) => {
+                    let graph = pool
+                        .install(|| RegionGraph::from_lp(&partition, restricted))
+                        .expect("adjacency was asked for");
+                    written = write_graph(path, &graph, args.quiet)?;
+                    *report.output_seconds.get_or_insert(0.0) += written;
+                    graph.summary()
+                }
+            };
+            report.graph_seconds = Some(t.elapsed().as_secs_f64() - written);
+            report.linear_regions = Some(summary.linear.count);
+            report.adjacent_pairs =
+                Some(summary.adjacent_regions(groups.as_ref().map(|(g, _)| g.as_slice())));
+        }
+        None if args.graph.is_some() => eprintln!(
+            "relu-regions: the run stopped before the last layer; no adjacency graph \
+             (--graph not written)"
+        ),
+        None => {}
+    }
     describe(&mut report, net, slice, groups.map(|g| g.1));
     if let Some((i, n)) = tile {
         let patterns: Vec<&[u64]> = partition
@@ -490,6 +515,22 @@ fn run_lp(
         count_tile(&mut report, restricted, full_slice, i, n, &patterns, pool);
     }
     finish_report(&mut report, args.json)
+}
+
+/// Writes the graph as DOT, GraphML or JSON (by the file's extension); returns the seconds taken.
+fn write_graph(path: &str, graph: &RegionGraph, quiet: bool) -> Result<f64> {
+    let start = Instant::now();
+    let spinner = Spinner::new(!quiet, format!("writing the graph to {path}"));
+    let text = if path.ends_with(".dot") {
+        graph.to_dot()
+    } else if path.ends_with(".graphml") {
+        graph.to_graphml()
+    } else {
+        serde_json::to_string_pretty(&graph.to_json())?
+    };
+    write_file("--graph", path, text.as_bytes())?;
+    spinner.finish();
+    Ok(start.elapsed().as_secs_f64())
 }
 
 /// Peak resident memory of this process (Linux VmHWM), if available.

@@ -250,8 +250,8 @@ fn auto_engine_runs_lp_for_three_dimensional_slices() {
     );
     assert_eq!(p["activation_regions"], l["activation_regions"]);
     assert_eq!(p["per_layer"], l["per_layer"]);
-    // The lp engine's regions file verifies through the binary; the graph is the planar
-    // engine's for now; past 4-D there are no exact vertices to write.
+    // The lp engine's regions file verifies through the binary, its graph is written; past 4-D
+    // there are no exact vertices to write.
     let regions = std::env::temp_dir().join(format!("rr-octants-{}.json", std::process::id()));
     let regions = regions.to_string_lossy().to_string();
     let (code, _, err) = run(&["count", &net3, "--regions", &regions, "-q"]);
@@ -259,9 +259,19 @@ fn auto_engine_runs_lp_for_three_dimensional_slices() {
     let (code, out, _) = run(&["verify", &net3, "--partition", &regions]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("verified: 8 regions"), "{out}");
+    // The octants' graph: each octant meets three others across a quarter plane.
+    let graph = regions.replace(".json", "-graph.json");
+    let (code, json, err) = run(&["count", &net3, "--graph", &graph, "--json", "-q"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["adjacent_pairs"], 12);
+    assert_eq!(v["linear_regions"], 8);
+    let g: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&graph).unwrap()).unwrap();
+    assert_eq!(g["edges"].as_array().unwrap().len(), 12);
     check_bad(
-        &["count", &net3, "--graph", "/tmp/never.json"],
-        &["--graph", "planar"],
+        &["count", &net3, "--svg", "/tmp/never.svg"],
+        &["--svg", "planar"],
     );
     let net5 = temp(
         "five.json",

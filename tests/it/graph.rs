@@ -308,3 +308,80 @@ fn linear_regions_match_exact_output_maps_on_random_degenerate_nets() {
         "no network had regions with equal maps: the test saw no merge"
     );
 }
+
+fn lp_graph_of(
+    net: &Network,
+    slice: &Slice,
+) -> (relu_regions::engine::lp::LpPartition, RegionGraph) {
+    use relu_regions::engine::lp::{enumerate_lp_with, LpOptions};
+    let r = Restricted::new(net, slice).unwrap();
+    let opts = LpOptions {
+        adjacency: true,
+        ..LpOptions::default()
+    };
+    let cfg = relu_regions::EnumerateConfig::default();
+    let p = enumerate_lp_with(&r, &slice.domain, &cfg, &opts, &relu_regions::NoProgress).unwrap();
+    let g = RegionGraph::from_lp(&p, &r).expect("adjacency was asked for");
+    (p, g)
+}
+
+#[test]
+fn three_dimensional_linear_regions_merge_across_ignored_planes() {
+    // Layer 1: x, y, z and x + y + z − 1/2; the output reads x and y only: the planes z = 0 and
+    // x + y + z = 1/2 separate activation regions but not linear ones, which are the four
+    // quarters of the box cut by x = 0 and y = 0.
+    let hidden = [layer(
+        &[&[2, 0, 0, 0], &[0, 2, 0, 0], &[0, 0, 2, 0], &[2, 2, 2, -1]],
+        2,
+    )];
+    let net = network_with_output(&hidden, layer(&[&[1, -1, 0, 0, 0]], 1));
+    let slice = Slice::identity(Slice::default_box(3));
+    let (p, g) = lp_graph_of(&net, &slice);
+    // Three coordinate planes make 8 octants; the fourth plane cuts all but x, y, z < 0 (where
+    // x + y + z < 1/2): 8 + 7 = 15.
+    assert_eq!(p.regions.len(), 15);
+    assert_eq!(g.linear.count, 4);
+    for e in g.graph.edge_weights() {
+        // Across z = 0 or the oblique plane the map is the same; across x = 0 or y = 0 it is not.
+        let switches_xy = e.neurons.iter().any(|&(_, j)| j <= 2);
+        assert_eq!(e.same_linear_map, !switches_xy, "{e:?}");
+        assert_eq!(e.neurons.len(), 1, "one plane per shared facet");
+    }
+    // The same network, all outputs zero: one linear region.
+    let net = network_with_output(&hidden, layer(&[&[0, 0, 0, 0, 0]], 1));
+    let (_, g) = lp_graph_of(&net, &slice);
+    assert_eq!(g.linear.count, 1);
+    // Exports carry the 3-D graph.
+    assert!(g.to_dot().contains("graph regions"));
+    assert_eq!(
+        g.to_json()["edges"].as_array().unwrap().len(),
+        g.graph.edge_count()
+    );
+}
+
+#[test]
+fn the_lp_engine_finds_the_planar_graph_in_2d() {
+    // The same linear regions and labelled edges as the mesh on the 2-D benchmark-like nets.
+    for seed in 0..6 {
+        let net = random_dyadic_net(seed, 2, 3, 5);
+        let s = square(-1, 1);
+        let (p, g) = graph_of(&net, &s);
+        let (lp, lg) = lp_graph_of(&net, &s);
+        assert_eq!(lp.regions.len(), p.regions.len(), "seed {seed}");
+        assert_eq!(
+            lg.linear.count, g.linear.count,
+            "seed {seed}: linear regions"
+        );
+        let edges = |g: &RegionGraph| -> HashSet<(String, String, bool)> {
+            let pat: Vec<String> = g.graph.node_weights().map(|n| n.pattern.clone()).collect();
+            g.graph
+                .edge_weights()
+                .map(|e| {
+                    let (a, b) = (pat[e.source].clone(), pat[e.target].clone());
+                    (a.clone().min(b.clone()), a.max(b), e.same_linear_map)
+                })
+                .collect()
+        };
+        assert_eq!(edges(&lg), edges(&g), "seed {seed}: edges");
+    }
+}

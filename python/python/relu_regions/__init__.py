@@ -53,9 +53,10 @@ class Partition:
     unit_rows: np.ndarray = field(repr=False)
     """The row of each unit (rows that only pass values through are left out)."""
     vertices: List[np.ndarray] = field(repr=False)
-    """Per cell, its vertices (k × dim, float64; counter-clockwise in 2-D)."""
+    """Per cell, its vertices (k × dim, float64; counter-clockwise in 2-D from the planar
+    engine, lexicographic from the lp engine, computed up to 4-D)."""
     adjacency: np.ndarray = field(repr=False)
-    """Pairs of cells sharing an edge (E × 2, int64; 1-D and 2-D)."""
+    """Pairs of cells sharing a (dim − 1)-dimensional piece (E × 2, int64)."""
 
     @property
     def pattern_bits(self) -> np.ndarray:
@@ -285,8 +286,8 @@ def count(model: Any, plane=None, box=None, through=None, *, engine: str = "auto
     or only ``box=[[lo, hi], ...]`` for the identity slice of a network with at most 4 inputs.
     ``input_shape`` (without the batch dimension) is needed for a torch module whose first
     layer is not Linear, and for ONNX models with dynamic axes. ``regions_file``: also write
-    every region (pattern, exact vertices, measure, witness) there, as ``relu-regions count
-    --regions`` does (1-D and 2-D slices), for `verify`.
+    every region (pattern, exact vertices, measure, witness; facets in 3-D and 4-D) there, as
+    ``relu-regions count --regions`` does (slices of 1 to 4 dimensions), for `verify`.
     """
     kwargs, dim = _model_kwargs(model, input_shape)
     kwargs.update(engine=engine, max_regions=max_regions, threads=threads, linear=linear,
