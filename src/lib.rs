@@ -76,6 +76,7 @@ pub mod init_stats;
 pub mod json;
 pub mod matrix;
 pub mod memory;
+pub mod mesh_file;
 pub mod net;
 pub mod onnx;
 pub mod partition;

@@ -249,10 +249,10 @@ impl CountReport {
             rows.push(("adjacent pairs", a.to_string()));
         }
         rows.extend([(
-            if self.dim == 1 {
-                "domain length"
-            } else {
-                "domain area"
+            match self.dim {
+                1 => "domain length",
+                2 => "domain area",
+                _ => "domain volume",
             },
             format!("{} ({})", self.domain_volume_exact, self.domain_volume),
         )]);

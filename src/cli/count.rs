@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use relu_regions::certificate::{lp_partition_file, partition_file_with};
 use relu_regions::engine::lp::{enumerate_lp_with, LpOptions, GEOMETRY_MAX_DIM};
 use relu_regions::graph::{RegionGraph, Summary};
+use relu_regions::mesh_file::{mesh_file, MeshFormat};
 use relu_regions::picture::{self, Colouring};
 use relu_regions::report::CountReport;
 use relu_regions::{enumerate, EngineChoice, EnumerateConfig, Restricted};
@@ -48,9 +49,18 @@ pub struct CountArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Write every region (pattern, exact vertices, measure, witness) to this JSON file.
+    /// Write every region (pattern, exact vertices, measure, witness; facets from the lp
+    /// engine, up to 4-D) to this JSON file, for `verify`.
     #[arg(long, value_name = "FILE")]
     pub regions: Option<String>,
+    /// 3-D: write the regions' boundaries as a polygon mesh, .ply (MeshLab, Blender; a colour
+    /// per region) or .vtk (ParaView; region and linear region per polygon).
+    #[arg(long, value_name = "FILE")]
+    pub mesh: Option<String>,
+    /// Move each region's vertices towards its centre by this factor in --mesh (1: true size;
+    /// 0.85 leaves gaps that show every cell).
+    #[arg(long, value_name = "S", default_value_t = 1.0)]
+    pub mesh_shrink: f64,
     /// Count tile I of N (0 ≤ I < N) of the box: the slab I of N equal slabs along the first
     /// coordinate, counting the regions whose leftmost part lies in it, so that the N tiles'
     /// counts add up to the box's exactly (run them as separate jobs).
@@ -99,6 +109,22 @@ pub struct CountArgs {
 
 pub fn run(args: &CountArgs) -> Result<i32> {
     super::progress::catch_ctrl_c();
+    if let Some(path) = &args.mesh {
+        if MeshFormat::from_path(path).is_none() {
+            return Err(relu_regions::Error::usage(
+                "--mesh",
+                format!("{path}: the file name must end in .ply or .vtk"),
+            )
+            .into());
+        }
+    }
+    if !(args.mesh_shrink > 0.0 && args.mesh_shrink <= 1.0) {
+        return Err(relu_regions::Error::usage(
+            "--mesh-shrink",
+            format!("{} is not in (0, 1]", args.mesh_shrink),
+        )
+        .into());
+    }
     if let Some(path) = &args.graph {
         if !(path.ends_with(".json") || path.ends_with(".dot") || path.ends_with(".graphml")) {
             return Err(relu_regions::Error::usage(
@@ -118,6 +144,7 @@ pub fn run(args: &CountArgs) -> Result<i32> {
         &inputs,
         &[
             ("--regions", args.regions.as_deref()),
+            ("--mesh", args.mesh.as_deref()),
             ("--graph", args.graph.as_deref()),
             ("--svg", args.svg.as_deref()),
             ("--png", args.png.as_deref()),
@@ -136,10 +163,11 @@ pub fn run(args: &CountArgs) -> Result<i32> {
                 || args.graph.is_some()
                 || args.svg.is_some()
                 || args.png.is_some()
+                || args.mesh.is_some()
             {
                 return Err(relu_regions::Error::usage(
                     "--tile",
-                    "counts only: --regions, --graph and pictures are for whole domains",
+                    "counts only: --regions, --graph, --mesh and pictures are for whole domains",
                 )
                 .into());
             }
@@ -186,6 +214,16 @@ pub fn run(args: &CountArgs) -> Result<i32> {
             threads,
             &name,
         );
+    }
+    if args.mesh.is_some() {
+        return Err(relu_regions::Error::usage(
+            "--mesh",
+            format!(
+                "draws 3-D regions; this slice is {}-D (use --svg or --png)",
+                restricted.d
+            ),
+        )
+        .into());
     }
     let mut times = Vec::new();
     let mut partition = None;
@@ -421,6 +459,13 @@ fn run_lp(
         )
         .into());
     }
+    if args.mesh.is_some() && restricted.d != 3 {
+        return Err(relu_regions::Error::usage(
+            "--mesh",
+            format!("draws 3-D regions; this slice is {}-D", restricted.d),
+        )
+        .into());
+    }
     let unsupported = [
         ("--svg", args.svg.is_some()),
         ("--png", args.png.is_some()),
@@ -439,7 +484,7 @@ fn run_lp(
     // Adjacent pairs are found during the enumeration (their cost is in `seconds`).
     let wants_graph = !args.no_linear || args.graph.is_some();
     let options = LpOptions {
-        exact_geometry: args.regions.is_some(),
+        exact_geometry: args.regions.is_some() || args.mesh.is_some(),
         adjacency: wants_graph,
         ..LpOptions::default()
     };
@@ -472,6 +517,7 @@ fn run_lp(
         report.output_seconds = Some(t.elapsed().as_secs_f64());
     }
     let groups = restricted.regions_of(partition.regions.iter().map(|r| r.pattern.as_slice()));
+    let mut linear_labels = None;
     match &partition.adjacent {
         Some(pairs) => {
             let t = Instant::now();
@@ -498,12 +544,27 @@ fn run_lp(
             report.linear_regions = Some(summary.linear.count);
             report.adjacent_pairs =
                 Some(summary.adjacent_regions(groups.as_ref().map(|(g, _)| g.as_slice())));
+            linear_labels = Some(summary.linear.label);
         }
         None if args.graph.is_some() => eprintln!(
             "relu-regions: the run stopped before the last layer; no adjacency graph \
              (--graph not written)"
         ),
         None => {}
+    }
+    if let Some(path) = &args.mesh {
+        let t = Instant::now();
+        let format = MeshFormat::from_path(path).expect("checked above");
+        let text = pool.install(|| {
+            mesh_file(
+                &partition,
+                format,
+                args.mesh_shrink,
+                linear_labels.as_deref(),
+            )
+        });
+        write_file("--mesh", path, text.as_bytes())?;
+        *report.output_seconds.get_or_insert(0.0) += t.elapsed().as_secs_f64();
     }
     describe(&mut report, net, slice, groups.map(|g| g.1));
     if let Some((i, n)) = tile {

@@ -273,6 +273,29 @@ fn auto_engine_runs_lp_for_three_dimensional_slices() {
         &["count", &net3, "--svg", "/tmp/never.svg"],
         &["--svg", "planar"],
     );
+    // The mesh file of the octants: 8 cubes of 6 faces; only .ply/.vtk, only 3-D.
+    let mesh = regions.replace(".json", ".vtk");
+    let (code, _, err) = run(&["count", &net3, "--mesh", &mesh, "-q"]);
+    assert_eq!(code, 0, "{err}");
+    let vtk = std::fs::read_to_string(&mesh).unwrap();
+    assert!(vtk.contains("POLYGONS 48 240"), "{vtk}");
+    assert!(vtk.contains("SCALARS linear_region"));
+    check_bad(
+        &["count", &net3, "--mesh", "/tmp/never.obj"],
+        &["--mesh", ".ply or .vtk"],
+    );
+    check_bad(&["count", "--mesh", "/tmp/never.ply"], &["--mesh", "2-D"]);
+    check_bad(
+        &[
+            "count",
+            &net3,
+            "--mesh",
+            "/tmp/never.ply",
+            "--mesh-shrink",
+            "0",
+        ],
+        &["--mesh-shrink"],
+    );
     let net5 = temp(
         "five.json",
         r#"{"layers": [{"weight": [[1, 0, 0, 0, 1]], "bias": [0]}, {"weight": [[1]], "bias": [0]}]}"#,

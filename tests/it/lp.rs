@@ -964,3 +964,92 @@ fn lp_regions_files_reject_tampering() {
         "{e}"
     );
 }
+
+/// The 3-D mesh files: one polygon per facet of every region with all the facet's vertices,
+/// ordered counter-clockwise seen from outside (the Newell normal points away from the region's
+/// centre), each region's surface closed (its polygons' area vectors sum to zero).
+#[test]
+fn mesh_files_hold_every_facet_outward_and_closed() {
+    use relu_regions::mesh_file::{mesh_file, MeshFormat};
+    for f in fixture_dir("fixtures/degenerate-3d") {
+        let (name, net, slice, expected, _) = load_fixture(&f);
+        let p = run(&net, &slice, LpBackend::Dense);
+        let text = mesh_file(&p, MeshFormat::Ply, 1.0, None);
+        let lines: Vec<&str> = text.lines().collect();
+        let count = |key: &str| -> usize {
+            lines
+                .iter()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().last())
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let (nv, nf) = (count("element vertex"), count("element face"));
+        let facets: usize = p.regions.iter().map(|r| r.facets.len()).sum();
+        assert_eq!(nf, facets, "{name}: one polygon per facet");
+        let start = lines.iter().position(|l| *l == "end_header").unwrap() + 1;
+        let xyz: Vec<[f64; 3]> = lines[start..start + nv]
+            .iter()
+            .map(|l| {
+                let v: Vec<f64> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
+                [v[0], v[1], v[2]]
+            })
+            .collect();
+        let faces: Vec<Vec<usize>> = lines[start + nv..start + nv + nf]
+            .iter()
+            .map(|l| {
+                l.split_whitespace()
+                    .skip(1)
+                    .map(|x| x.parse().unwrap())
+                    .collect()
+            })
+            .collect();
+        // Regions' vertices come in order, so a face's first corner tells its region.
+        let mut first_vertex = vec![0usize];
+        for r in &p.regions {
+            let n = r.vertices.as_ref().unwrap().len();
+            first_vertex.push(first_vertex.last().unwrap() + n);
+        }
+        let mut closure = vec![[0.0f64; 3]; p.regions.len()];
+        for face in &faces {
+            let r = first_vertex.partition_point(|&s| s <= face[0]) - 1;
+            let centre = {
+                let (s, e) = (first_vertex[r], first_vertex[r + 1]);
+                let mut c = [0.0; 3];
+                for v in &xyz[s..e] {
+                    for k in 0..3 {
+                        c[k] += v[k] / (e - s) as f64;
+                    }
+                }
+                c
+            };
+            let mut normal = [0.0; 3];
+            for i in 0..face.len() {
+                let (a, b) = (xyz[face[i]], xyz[face[(i + 1) % face.len()]]);
+                normal[0] += (a[1] - b[1]) * (a[2] + b[2]);
+                normal[1] += (a[2] - b[2]) * (a[0] + b[0]);
+                normal[2] += (a[0] - b[0]) * (a[1] + b[1]);
+            }
+            let out: f64 = (0..3)
+                .map(|k| normal[k] * (xyz[face[0]][k] - centre[k]))
+                .sum();
+            assert!(out > 0.0, "{name}: region {r}: a polygon faces inwards");
+            for k in 0..3 {
+                closure[r][k] += normal[k];
+            }
+        }
+        for (r, c) in closure.iter().enumerate() {
+            assert!(
+                c.iter().all(|x| x.abs() < 1e-9),
+                "{name}: region {r}'s surface is not closed: {c:?}"
+            );
+        }
+        let vtk = mesh_file(&p, MeshFormat::Vtk, 0.9, None);
+        assert!(vtk.contains(&format!("POLYGONS {nf} ")), "{name}: vtk");
+        assert!(
+            vtk.contains(&format!("relu-regions: {expected} regions")),
+            "{name}"
+        );
+    }
+}
