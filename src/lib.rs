@@ -85,6 +85,7 @@ pub mod picture;
 pub mod report;
 pub mod restrict;
 pub mod sampling;
+pub mod section;
 pub mod slice;
 pub mod tile;
 

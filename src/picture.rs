@@ -84,7 +84,7 @@ pub enum Colouring {
     /// One distinct colour per activation region.
     #[default]
     Regions,
-    /// One colour per linear region (labels given).
+    /// One colour per label: linear regions, or the regions of a 3-D partition a section cuts.
     LinearRegions,
 }
 

@@ -1,6 +1,6 @@
 //! `relu-regions count`.
 
-use super::inputs::{load_network_with, load_slice};
+use super::inputs::{load_network_with, load_slice, read_file};
 use super::output::{check_outputs, emit, write_file};
 use super::progress::{Bar, Spinner};
 use anyhow::Result;
@@ -85,6 +85,12 @@ pub struct CountArgs {
     /// Draw the partition as PNG.
     #[arg(long, value_name = "FILE")]
     pub png: Option<String>,
+    /// 3-D and 4-D: draw (--svg/--png) the cross-section of the partition by this plane: fix
+    /// all coordinates but two (t3=0.25, or z=0.25; t3=0,t4=1/2 in 4-D), or give a section file
+    /// (.json, like a slice file over the slice's own coordinates). Each region of the picture
+    /// is coloured as its region of the whole partition.
+    #[arg(long, value_name = "PLANE")]
+    pub section: Option<String>,
     /// Colour regions one by one, or one colour per linear region.
     #[arg(long, value_enum, default_value_t = ColourBy::Regions, alias = "color-by")]
     pub colour_by: ColourBy,
@@ -466,12 +472,27 @@ fn run_lp(
         )
         .into());
     }
-    let unsupported = [
-        ("--svg", args.svg.is_some()),
-        ("--png", args.png.is_some()),
-        ("--floor", args.floor),
-        ("--repeat", args.repeat > 1),
-    ];
+    let picture = args.svg.is_some() || args.png.is_some();
+    if picture && restricted.d < 3 {
+        return Err(relu_regions::Error::usage(
+            if args.svg.is_some() { "--svg" } else { "--png" },
+            "with the lp engine draws sections of 3-D and 4-D partitions; the planar engine \
+             draws 1-D and 2-D ones",
+        )
+        .into());
+    }
+    if picture != args.section.is_some() {
+        return Err(relu_regions::Error::usage(
+            "--section",
+            if picture {
+                "pictures of a 3-D or 4-D partition are cross-sections: give --section, e.g. z=0"
+            } else {
+                "draws a cross-section: give --svg or --png as well"
+            },
+        )
+        .into());
+    }
+    let unsupported = [("--floor", args.floor), ("--repeat", args.repeat > 1)];
     if let Some((flag, _)) = unsupported.iter().find(|(_, on)| *on) {
         return Err(relu_regions::Error::usage(
             flag,
@@ -552,6 +573,33 @@ fn run_lp(
         ),
         None => {}
     }
+    if let Some(spec) = &args.section {
+        let t = Instant::now();
+        let (text, label) = if spec.ends_with(".json") {
+            (read_file(spec)?, spec.as_str())
+        } else {
+            (spec.clone(), "--section")
+        };
+        let section = relu_regions::section::section_slice(slice, &text, label)?;
+        let scene = pool.install(|| {
+            section_scene(
+                net,
+                &section,
+                &partition,
+                linear_labels
+                    .as_deref()
+                    .filter(|_| args.colour_by == ColourBy::Linear),
+                args.size,
+            )
+        })?;
+        if let Some(path) = &args.svg {
+            write_file("--svg", path, picture::to_svg(&scene).as_bytes())?;
+        }
+        if let Some(path) = &args.png {
+            write_file("--png", path, &picture::to_png(&scene))?;
+        }
+        *report.output_seconds.get_or_insert(0.0) += t.elapsed().as_secs_f64();
+    }
     if let Some(path) = &args.mesh {
         let t = Instant::now();
         let format = MeshFormat::from_path(path).expect("checked above");
@@ -576,6 +624,51 @@ fn run_lp(
         count_tile(&mut report, restricted, full_slice, i, n, &patterns, pool);
     }
     finish_report(&mut report, args.json)
+}
+
+/// The picture of a cross-section: the network restricted to the section's plane, enumerated by
+/// the planar engine, each region coloured as the region of `whole` with its pattern (or as that
+/// region's linear region, when `linear` labels are given).
+fn section_scene(
+    net: &relu_regions::Network,
+    section: &relu_regions::Slice,
+    whole: &relu_regions::engine::lp::LpPartition,
+    linear: Option<&[usize]>,
+    size: u32,
+) -> Result<picture::Scene> {
+    let restricted = Restricted::new(net, section)?;
+    let cfg = EnumerateConfig {
+        engine: EngineChoice::Planar,
+        ..EnumerateConfig::default()
+    };
+    let cut = enumerate(
+        &restricted,
+        &section.domain,
+        &cfg,
+        &relu_regions::NoProgress,
+    )?;
+    let index: std::collections::HashMap<&[u64], usize> = whole
+        .regions
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.pattern.as_slice(), i))
+        .collect();
+    // A pattern of the plane alone (a unit vanishing on the whole plane) gets a colour of its own.
+    let labels: Vec<usize> = cut
+        .regions
+        .iter()
+        .enumerate()
+        .map(|(r, region)| match index.get(region.pattern) {
+            Some(&i) => linear.map_or(i, |l| l[i]),
+            None => whole.regions.len() + r,
+        })
+        .collect();
+    Ok(picture::planar_scene(
+        &cut,
+        size,
+        Colouring::LinearRegions,
+        Some(&labels),
+    ))
 }
 
 /// Writes the graph as DOT, GraphML or JSON (by the file's extension); returns the seconds taken.

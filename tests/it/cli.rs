@@ -269,9 +269,27 @@ fn auto_engine_runs_lp_for_three_dimensional_slices() {
     let g: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&graph).unwrap()).unwrap();
     assert_eq!(g["edges"].as_array().unwrap().len(), 12);
+    // Pictures of 3-D partitions are cross-sections: z = 1/2 cuts the octants in 4 squares.
+    let svg = regions.replace(".json", ".svg");
+    let (code, _, err) = run(&["count", &net3, "--section", "z=1/2", "--svg", &svg, "-q"]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert_eq!(text.matches("<polygon").count(), 4, "{text}");
+    check_bad(&["count", &net3, "--svg", "/tmp/never.svg"], &["--section"]);
     check_bad(
-        &["count", &net3, "--svg", "/tmp/never.svg"],
-        &["--svg", "planar"],
+        &["count", &net3, "--section", "z=0"],
+        &["--section", "--svg"],
+    );
+    check_bad(
+        &[
+            "count",
+            &net3,
+            "--section",
+            "z=3",
+            "--svg",
+            "/tmp/never.svg",
+        ],
+        &["--section", "outside"],
     );
     // The mesh file of the octants: 8 cubes of 6 faces; only .ply/.vtk, only 3-D.
     let mesh = regions.replace(".json", ".vtk");

@@ -1053,3 +1053,59 @@ fn mesh_files_hold_every_facet_outward_and_closed() {
         );
     }
 }
+
+/// A cross-section z = c of a 3-D partition holds exactly the regions whose exact vertices lie on
+/// both sides of the plane (when none lies on it), with their patterns; a plane through three
+/// corners of the cube cuts it in a triangle of area 1/2 (in the section's own coordinates).
+#[test]
+fn sections_hold_the_regions_the_plane_cuts() {
+    use relu_regions::section::section_slice;
+    let box3 = Slice::identity(Slice::default_box(3));
+    for seed in 20..26 {
+        let net = random_dyadic_net(seed, 3, 2, 5);
+        let p = run(&net, &box3, LpBackend::Dense);
+        let c = q(1, 7);
+        let z = |v: &ExactPoint| v.coord(2);
+        let vertices = |r: &relu_regions::engine::lp::LpRegion| -> Vec<Q> {
+            r.vertices
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|(v, _)| z(v))
+                .collect()
+        };
+        assert!(p.regions.iter().all(|r| !vertices(r).contains(&c)));
+        let cut: HashSet<String> = (0..p.regions.len())
+            .filter(|&r| {
+                let zs = vertices(&p.regions[r]);
+                zs.iter().any(|x| *x < c) && zs.iter().any(|x| *x > c)
+            })
+            .map(|r| p.pattern_string(r))
+            .collect();
+        let section = section_slice(&box3, "z=1/7", "--section").unwrap();
+        assert_eq!(section.domain.volume(), qi(4));
+        let r2 = Restricted::new(&net, &section).unwrap();
+        let cfg = EnumerateConfig {
+            engine: EngineChoice::Planar,
+            ..Default::default()
+        };
+        let s = enumerate(&r2, &section.domain, &cfg, &NoProgress).unwrap();
+        let got: HashSet<String> = (0..s.regions.len()).map(|r| s.pattern_string(r)).collect();
+        assert_eq!(got, cut, "seed {seed}");
+    }
+    let triangle = section_slice(
+        &box3,
+        r#"{"through": [[-1, -1, -1], [1, 1, -1], [1, -1, 1]]}"#,
+        "section.json",
+    )
+    .unwrap();
+    assert_eq!(triangle.domain.volume(), q(1, 2));
+    for bad in ["z=2", "q=0", "z", "x=0,y=0", "z=0,t4=0"] {
+        assert!(section_slice(&box3, bad, "--section").is_err(), "{bad}");
+    }
+    let outside = r#"{"origin": [0, 0, 5], "basis": [[1, 0, 0], [0, 1, 0]]}"#;
+    let e = section_slice(&box3, outside, "s.json")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("misses the box"), "{e}");
+}
