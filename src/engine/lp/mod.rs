@@ -235,6 +235,8 @@ struct Cell {
     known: Vec<Arc<Pt>>,
     /// The exact rows of the layer that made this cell, on its parent (None before layer 0).
     prev: Option<Arc<LayerRows>>,
+    /// A box that contains the cell (proven; see [`enclosing_box`]).
+    bbox: Vec<(f64, f64)>,
 }
 
 /// Shared, read-only state of one run.
@@ -296,12 +298,14 @@ pub fn enumerate_lp_with(
         Vec::new(),
         &mut Vec::new(),
     );
+    let bbox = outer_box(&lo, &hi);
     let mut cells = vec![Cell {
         pattern: vec![0; stride],
         cons,
         certs,
         known: vec![Arc::new(centre)],
         prev: None,
+        bbox,
     }];
     let ctx = (!net.widths.is_empty()).then(|| Ctx {
         net,
@@ -502,6 +506,11 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
             continue;
         }
         let h = Arc::new(Con::new(eq));
+        // Far from the cell, the neuron's plane misses its box: one sign, no LP.
+        if let Some(side) = sign_on_box(&h, &cell.bbox) {
+            neurons.push(Neuron::Fixed(side == Ordering::Greater));
+            continue;
+        }
         let (mut pos, mut neg) = (false, false);
         for p in &known {
             match h.sign_at(p, &dec.stats) {
@@ -610,9 +619,23 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
     let offset = offsets[l];
     let mut out = Vec::with_capacity(subs.len());
     for mut s in subs {
+        let mut bbox = None;
         let certs = if s.changed {
+            // Halfspaces whose planes miss a box around the new cell are implied: dropped
+            // without an LP.
+            let b = enclosing_box(&cell.bbox, &s.cons);
+            let keep: Vec<bool> = s
+                .cons
+                .iter()
+                .map(|c| sign_on_box(c, &b) != Some(Ordering::Greater))
+                .collect();
+            let mut k = keep.iter();
+            s.cons.retain(|_| *k.next().expect("one flag per halfspace"));
+            let mut k = keep.iter();
+            s.certs.retain(|_| *k.next().expect("one flag per halfspace"));
             let (cons, certs) = irredundant(dec, s.cons, s.certs, &mut pool);
             s.cons = cons;
+            bbox = Some(enclosing_box(&b, &s.cons));
             certs
         } else {
             s.certs
@@ -628,16 +651,100 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
                     pattern::set(&mut pattern, offset + j, true);
                 }
             }
+            let bbox = bbox.unwrap_or_else(|| cell.bbox.clone());
             out.push(Cell {
                 pattern,
                 cons: s.cons,
                 certs,
                 known: s.known,
                 prev: Some(rows.clone()),
+                bbox,
             });
         }
     }
     out
+}
+
+/// The domain's bounding box as f64 intervals, rounded outwards.
+fn outer_box(lo: &[BigRational], hi: &[BigRational]) -> Vec<(f64, f64)> {
+    lo.iter()
+        .zip(hi)
+        .map(|(l, h)| {
+            let (l, h) = (
+                crate::exact::number::to_f64(l),
+                crate::exact::number::to_f64(h),
+            );
+            // to_f64 is within half an ulp: one step outwards covers it.
+            (l - l.abs() * 1e-15 - 1e-300, h + h.abs() * 1e-15 + 1e-300)
+        })
+        .collect()
+}
+
+/// Relative slack that covers the rounding of a few f64 operations on entries known to 2u
+/// (with room to spare: boxes only need to contain the cell, not to be tight).
+const BOX_SLACK: f64 = 1e-12;
+
+/// A box containing `{a·t + c ≥ 0 for every con} ∩ parent`: two rounds of bound tightening
+/// (t_k ≥ (−c − Σ_{j≠k} max a_j t_j) / a_k for a_k > 0, and ≤ for a_k < 0), each bound moved
+/// outwards by a slack far above the rounding errors of the f64 entries and operations.
+fn enclosing_box(parent: &[(f64, f64)], cons: &[Arc<Con>]) -> Vec<(f64, f64)> {
+    let mut b = parent.to_vec();
+    let d = b.len();
+    for _ in 0..2 {
+        for con in cons {
+            let f = &con.f;
+            let c = f[d];
+            // Σ_j max(a_j lo_j, a_j hi_j) and the magnitude for the slack.
+            let mut total = 0.0;
+            let mut mag = c.abs();
+            for j in 0..d {
+                total += (f[j] * b[j].0).max(f[j] * b[j].1);
+                mag += f[j].abs() * b[j].0.abs().max(b[j].1.abs());
+            }
+            if !total.is_finite() || !mag.is_finite() {
+                continue;
+            }
+            for k in 0..d {
+                let a = f[k];
+                if a.abs() < 1e-150 {
+                    continue;
+                }
+                let others = total - (a * b[k].0).max(a * b[k].1);
+                let slack = (BOX_SLACK * mag + 1e-290) / a.abs();
+                let bound = (-c - others) / a;
+                if !bound.is_finite() {
+                    continue;
+                }
+                if a > 0.0 {
+                    b[k].0 = b[k].0.max(bound - slack.abs() - bound.abs() * BOX_SLACK);
+                } else {
+                    b[k].1 = b[k].1.min(bound + slack.abs() + bound.abs() * BOX_SLACK);
+                }
+            }
+        }
+    }
+    b
+}
+
+/// The sign of `h` on the whole box, when it is proven (`None` when the box may meet its plane).
+fn sign_on_box(h: &Con, b: &[(f64, f64)]) -> Option<Ordering> {
+    let d = b.len();
+    let f = &h.f;
+    let (mut lo, mut hi, mut mag) = (f[d], f[d], f[d].abs());
+    for k in 0..d {
+        let (x, y) = (f[k] * b[k].0, f[k] * b[k].1);
+        lo += x.min(y);
+        hi += x.max(y);
+        mag += f[k].abs() * b[k].0.abs().max(b[k].1.abs());
+    }
+    let err = BOX_SLACK * mag + 1e-290;
+    if lo > err {
+        Some(Ordering::Greater)
+    } else if hi < -err {
+        Some(Ordering::Less)
+    } else {
+        None
+    }
 }
 
 /// A point strictly inside `cons` and strictly inside `extra`, if any.
