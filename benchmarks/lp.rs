@@ -41,6 +41,7 @@ fn count(net: &Network, backend: LpBackend) -> usize {
     let opts = LpOptions {
         backend,
         exact_geometry: false,
+        adjacency: false,
     };
     enumerate_lp_with(
         &r,
