@@ -4,7 +4,8 @@ Usage: python3 benchmarks/lp_vs_affinitree.py NET.json [relu-regions binary] [re
 e.g. NET.json = benchmarks/nets/mlp-3-16x16x16-s0.json (python3 benchmarks/gen_bench_nets.py
 writes it; needs numpy). affinitree: `pip install affinitree`.
 Runs affinitree (hidden layers only, on [-1,1]^d) and `relu-regions count --engine lp --json`
-alternately in one process, and prints both counts and times.
+alternately in one process, and prints both counts and times: ours as the count alone
+(`--no-linear`, what affinitree computes) and with the adjacency graph and linear regions.
 """
 import json, subprocess, sys, time, warnings
 import numpy as np
@@ -33,9 +34,9 @@ def run_affinitree():
     return tree.num_terminals(), time.perf_counter() - t
 
 
-def run_ours():
+def run_ours(*extra):
     t = time.perf_counter()
-    proc = subprocess.run([binary, "count", net_path, "--engine", "lp", "--json"],
+    proc = subprocess.run([binary, "count", net_path, "--engine", "lp", "--json", *extra],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"{binary} count --engine lp failed: {proc.stderr.strip()}")
@@ -47,6 +48,8 @@ def run_ours():
 
 for k in range(repeats):
     n_a, t_a = run_affinitree()
-    n_o, t_o, wall, lps = run_ours()
+    n_o, t_o, wall, lps = run_ours("--no-linear")
+    n_g, t_g, _, _ = run_ours()
     print(f"run {k}: affinitree {n_a} terminals in {t_a:.2f} s | relu-regions lp {n_o} regions "
-          f"in {t_o:.3f} s (process {wall:.3f} s, {lps} LPs) | ratio {t_a / t_o:.1f}x")
+          f"in {t_o:.3f} s (process {wall:.3f} s, {lps} LPs), ratio {t_o / t_a:.3f} | "
+          f"with graph and linear regions {t_g:.3f} s, ratio {t_g / t_a:.3f}")

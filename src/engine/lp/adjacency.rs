@@ -192,8 +192,28 @@ fn facet_on(cell: &Cell, h: &Arc<Con>) -> Option<Arc<Con>> {
     // A unit of this layer on the same hyperplane may have replaced it.
     cell.cons
         .iter()
-        .find(|c| c.eq.multiple_of(&h.eq) == Some(true))
+        .find(|c| c.multiple_of(h) == Some(true))
         .cloned()
+}
+
+/// Where the segment between the witnesses of two cells on either side of the hyperplane of
+/// `ci` crosses it, when that point is strictly inside every other facet of both (then it is a
+/// witness of their shared piece, found without an LP).
+fn shared_crossing(
+    dec: &Decider,
+    xi: &Cell,
+    yj: &Cell,
+    ci: &Arc<Con>,
+    cj: &Arc<Con>,
+) -> Option<Pt> {
+    let r = Pt::from_exact(crossing(&xi.known[0].exact, &yj.known[0].exact, &ci.eq));
+    let inside = |cell: &Cell, skip: &Arc<Con>| {
+        cell.cons
+            .iter()
+            .filter(|c| !Arc::ptr_eq(c, skip))
+            .all(|c| c.sign_at(&r, &dec.stats) == Ordering::Greater)
+    };
+    (inside(xi, ci) && inside(yj, cj)).then_some(r)
 }
 
 /// The layer's units whose bits differ between two cells.
@@ -204,7 +224,7 @@ fn differing(a: &Cell, b: &Cell, offset: usize, units: usize) -> Vec<usize> {
 }
 
 /// One layer's unit on one parent cell: its map as a halfspace, or the sign of a constant map.
-enum Unit {
+pub(super) enum Unit {
     Map(Arc<Con>),
     Constant(Ordering),
 }
@@ -218,29 +238,35 @@ impl Unit {
     }
 
     /// Zero on the whole hyperplane of `h` (a multiple of it, or the constant 0).
-    fn vanishes_on(&self, h: &LineEq) -> bool {
+    fn vanishes_on(&self, h: &Con) -> bool {
         match self {
-            Unit::Map(c) => c.eq.multiple_of(h).is_some(),
+            Unit::Map(c) => c.multiple_of(h).is_some(),
             Unit::Constant(s) => *s == Ordering::Equal,
         }
     }
 }
 
-fn units_on(kids: &[Cell], units: usize) -> Vec<Unit> {
+/// The units of the layer on a parent, as its cells recorded them (or rebuilt from its rows).
+fn units_on(kids: &[Cell], units: usize) -> Arc<Vec<Unit>> {
+    if let Some(u) = &kids[0].units {
+        return u.clone();
+    }
     let rows = kids[0]
         .prev
         .as_ref()
         .expect("a split cell knows its layer's rows");
-    (0..units)
-        .map(|k| {
-            let eq = rows.eq(k);
-            if eq.is_constant() {
-                Unit::Constant(eq.c.cmp(&BigInt::zero()))
-            } else {
-                Unit::Map(Arc::new(Con::new(eq)))
-            }
-        })
-        .collect()
+    Arc::new(
+        (0..units)
+            .map(|k| {
+                let eq = rows.eq(k);
+                if eq.is_constant() {
+                    Unit::Constant(eq.c.cmp(&BigInt::zero()))
+                } else {
+                    Unit::Map(Arc::new(Con::new(eq)))
+                }
+            })
+            .collect(),
+    )
 }
 
 /// The adjacent pairs among the cells of layer l (`children[x]`: the cells cut from parent x),
@@ -259,7 +285,7 @@ pub(super) fn next_layer(
     for kids in children {
         start.push(start.last().unwrap() + kids.len() as u32);
     }
-    let cons: Vec<Vec<Unit>> = children
+    let cons: Vec<Arc<Vec<Unit>>> = children
         .par_iter()
         .map(|kids| units_on(kids, units))
         .collect();
@@ -291,7 +317,7 @@ pub(super) fn next_layer(
             .filter_map(|(j, c)| facet_on(c, &pp.fb).map(|f| (j, f)))
             .collect();
         // Units vanishing on H keep the side of H (their bits differ across it, legitimately).
-        let vanishing: Vec<bool> = cons[x].iter().map(|u| u.vanishes_on(&pp.fa.eq)).collect();
+        let vanishing: Vec<bool> = cons[x].iter().map(|u| u.vanishes_on(&pp.fa)).collect();
         let mut out = Vec::new();
         for (i, ci) in &on_x {
             let xi = &children[x][*i];
@@ -314,6 +340,8 @@ pub(super) fn next_layer(
                 }
                 let witness = if inside {
                     Some(pp.witness.clone())
+                } else if let Some(r) = shared_crossing(dec, xi, yj, ci, cj) {
+                    Some(Arc::new(r))
                 } else {
                     let rows: Vec<&Con> = xi
                         .cons
@@ -358,11 +386,10 @@ pub(super) fn next_layer(
 fn sibling_pair(ci: &Cell, cj: &Cell, cons: &[Unit], offset: usize, units: usize) -> Option<Pair> {
     let diff = differing(ci, cj, offset, units);
     let first = cons[*diff.first()?].map()?;
-    if diff[1..].iter().any(|&k| {
-        cons[k]
-            .map()
-            .is_none_or(|c| c.eq.multiple_of(&first.eq).is_none())
-    }) {
+    if diff[1..]
+        .iter()
+        .any(|&k| cons[k].map().is_none_or(|c| c.multiple_of(first).is_none()))
+    {
         return None;
     }
     let towards_i = if pattern::get(&ci.pattern, offset + diff[0]) {

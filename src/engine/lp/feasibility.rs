@@ -96,6 +96,27 @@ impl Con {
         self.f.len() - 1
     }
 
+    /// [`LineEq::multiple_of`] behind a float filter: both float vectors are the exact ones
+    /// scaled by powers of two within a few ulps, so a residual of 1e-6 (of the largest entry,
+    /// about 1) rules out proportional equations; the exact test decides the rest.
+    pub fn multiple_of(&self, other: &Con) -> Option<bool> {
+        let p =
+            (0..other.f.len()).max_by(|&i, &j| other.f[i].abs().total_cmp(&other.f[j].abs()))?;
+        let lambda = self.f[p] / other.f[p];
+        if lambda.is_finite() && lambda != 0.0 {
+            let top = self.f.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+            if self
+                .f
+                .iter()
+                .zip(&other.f)
+                .any(|(x, y)| (x - lambda * y).abs() > 1e-6 * top)
+            {
+                return None;
+            }
+        }
+        self.eq.multiple_of(&other.eq)
+    }
+
     /// The exact sign of `g` at `p`: float with a proven bound, exact integers otherwise.
     pub fn sign_at(&self, p: &Pt, stats: &Stats) -> Ordering {
         let d = self.d();

@@ -237,6 +237,9 @@ struct Cell {
     prev: Option<Arc<LayerRows>>,
     /// A box that contains the cell (proven; see [`enclosing_box`]).
     bbox: Vec<(f64, f64)>,
+    /// The maps of the layer's units on the parent, shared by the parent's cells, kept only
+    /// while adjacency is found (`adjacency.rs`).
+    units: Option<Arc<Vec<adjacency::Unit>>>,
 }
 
 /// Shared, read-only state of one run.
@@ -245,6 +248,8 @@ struct Ctx<'a> {
     dec: &'a Decider,
     small: Vec<SmallLayer>,
     first: Arc<LayerRows>,
+    /// Keep each layer's unit maps for the adjacency step.
+    adjacency: bool,
 }
 
 /// At most this many points outside some facet are kept while one cell is split.
@@ -306,6 +311,7 @@ pub fn enumerate_lp_with(
         known: vec![Arc::new(centre)],
         prev: None,
         bbox,
+        units: None,
     }];
     let ctx = (!net.widths.is_empty()).then(|| Ctx {
         net,
@@ -317,6 +323,7 @@ pub fn enumerate_lp_with(
             .map(|l| SmallLayer::new(l))
             .collect(),
         first: Arc::new(LayerRows::first(&net.exact)),
+        adjacency: opts.adjacency,
     });
     let layers = net.widths.len();
     let mut per_layer = Vec::with_capacity(layers);
@@ -358,6 +365,7 @@ pub fn enumerate_lp_with(
                 adjacency::next_layer(&decider, on_h, &pairs, &next, net.offsets[l], net.split[l]);
         }
         cells = next.into_iter().flatten().collect();
+        cells.par_iter_mut().for_each(|c| c.units = None);
         per_layer.push(cells.len());
     }
     progress.finish();
@@ -493,6 +501,7 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
     let n = net.widths[l];
     // Pass 1: which neurons cut the cell (known points first, an LP only when they do not tell).
     let mut known = cell.known.clone();
+    let mut units = Vec::new();
     let mut neurons = Vec::with_capacity(n);
     for i in 0..rows.len() {
         if i >= net.split[l] {
@@ -502,10 +511,16 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
         }
         let eq = rows.eq(i);
         if eq.is_constant() {
+            if ctx.adjacency {
+                units.push(adjacency::Unit::Constant(eq.c.cmp(&BigInt::zero())));
+            }
             neurons.push(Neuron::Fixed(eq.c.is_positive()));
             continue;
         }
         let h = Arc::new(Con::new(eq));
+        if ctx.adjacency {
+            units.push(adjacency::Unit::Map(h.clone()));
+        }
         // Far from the cell, the neuron's plane misses its box: one sign, no LP.
         if let Some(side) = sign_on_box(&h, &cell.bbox) {
             neurons.push(Neuron::Fixed(side == Ordering::Greater));
@@ -617,6 +632,7 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
         subs = next;
     }
     let offset = offsets[l];
+    let units = ctx.adjacency.then(|| Arc::new(units));
     let mut out = Vec::with_capacity(subs.len());
     for mut s in subs {
         let mut bbox = None;
@@ -630,9 +646,11 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
                 .map(|c| sign_on_box(c, &b) != Some(Ordering::Greater))
                 .collect();
             let mut k = keep.iter();
-            s.cons.retain(|_| *k.next().expect("one flag per halfspace"));
+            s.cons
+                .retain(|_| *k.next().expect("one flag per halfspace"));
             let mut k = keep.iter();
-            s.certs.retain(|_| *k.next().expect("one flag per halfspace"));
+            s.certs
+                .retain(|_| *k.next().expect("one flag per halfspace"));
             let (cons, certs) = irredundant(dec, s.cons, s.certs, &mut pool);
             s.cons = cons;
             bbox = Some(enclosing_box(&b, &s.cons));
@@ -659,6 +677,7 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
                 known: s.known,
                 prev: Some(rows.clone()),
                 bbox,
+                units: units.clone(),
             });
         }
     }
