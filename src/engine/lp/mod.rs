@@ -302,6 +302,7 @@ pub fn enumerate_lp_with(
         start_cons.into_iter().map(Arc::new).collect(),
         Vec::new(),
         &mut Vec::new(),
+        None,
     );
     let bbox = outer_box(&lo, &hi);
     let mut cells = vec![Cell {
@@ -651,7 +652,8 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
             let mut k = keep.iter();
             s.certs
                 .retain(|_| *k.next().expect("one flag per halfspace"));
-            let (cons, certs) = irredundant(dec, s.cons, s.certs, &mut pool);
+            let inside = s.known.first().cloned();
+            let (cons, certs) = irredundant(dec, s.cons, s.certs, &mut pool, inside.as_deref());
             s.cons = cons;
             bbox = Some(enclosing_box(&b, &s.cons));
             certs
@@ -682,6 +684,37 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
         }
     }
     out
+}
+
+/// On the segment from `inside` to `far` (f64 coordinates), a point past the plane of `cons[j]`
+/// and before the plane of any other halfspace `far` violates, as an exact binary point; `None`
+/// when the planes come in the other order. A guess: the caller proves it with sign tests.
+fn shoot_past(cons: &[Arc<Con>], j: usize, inside: &Pt, far: &Pt) -> Option<Pt> {
+    let d = inside.f.len();
+    let eval = |c: &Con, x: &[f64]| c.f[d] + (0..d).map(|k| c.f[k] * x[k]).sum::<f64>();
+    let (wj, qj) = (eval(&cons[j], &inside.f), eval(&cons[j], &far.f));
+    if !(wj > 0.0 && qj < 0.0) {
+        return None;
+    }
+    let past = wj / (wj - qj);
+    let mut before = 1.0f64;
+    for (k, c) in cons.iter().enumerate() {
+        if k == j {
+            continue;
+        }
+        let (w, q) = (eval(c, &inside.f), eval(c, &far.f));
+        if q < 0.0 && w > 0.0 {
+            before = before.min(w / (w - q));
+        }
+    }
+    if past >= before {
+        return None;
+    }
+    let lambda = 0.5 * (past + before);
+    let x: Vec<f64> = (0..d)
+        .map(|k| inside.f[k] + lambda * (far.f[k] - inside.f[k]))
+        .collect();
+    Pt::from_f64(&x)
 }
 
 /// The domain's bounding box as f64 intervals, rounded outwards.
@@ -778,12 +811,15 @@ fn find_side(dec: &Decider, cons: &[Arc<Con>], extra: &Con) -> Option<Pt> {
 
 /// Drops halfspaces implied by the others, one at a time, keeping the order; returns the facets
 /// with their certificates. A halfspace is a facet when some point violates it alone: the
-/// carried certificate or a point of `pool` is tried first (sign tests), a certified LP otherwise.
+/// carried certificate or a point of `pool` is tried first (sign tests), then points just past
+/// the halfspace's plane on the way from `inside` (a point strictly inside) to those points, a
+/// certified LP otherwise.
 fn irredundant(
     dec: &Decider,
     mut cons: Vec<Arc<Con>>,
     carried: Vec<Option<Arc<Pt>>>,
     pool: &mut Vec<Arc<Pt>>,
+    inside: Option<&Pt>,
 ) -> (Vec<Arc<Con>>, Vec<Arc<Pt>>) {
     let mut carried = carried;
     carried.resize(cons.len(), None);
@@ -804,7 +840,18 @@ fn irredundant(
             .iter()
             .chain(pool.iter())
             .find(|p| proves(p))
-            .cloned();
+            .cloned()
+            .or_else(|| {
+                // From a point inside towards one outside cons[j]: just past its plane, before
+                // any other (chosen in floats, proven by the sign tests).
+                let inside = inside?;
+                carried[j]
+                    .iter()
+                    .chain(pool.iter())
+                    .filter_map(|far| shoot_past(&cons, j, inside, far))
+                    .find(|p| proves(p))
+                    .map(Arc::new)
+            });
         if let Some(p) = found {
             certs.push(p);
             j += 1;
