@@ -57,10 +57,10 @@ pub struct CountArgs {
     /// per region) or .vtk (ParaView; region and linear region per polygon).
     #[arg(long, value_name = "FILE")]
     pub mesh: Option<String>,
-    /// Move each region's vertices towards its centre by this factor in --mesh (1: true size;
-    /// 0.85 leaves gaps that show every cell).
-    #[arg(long, value_name = "S", default_value_t = 1.0)]
-    pub mesh_shrink: f64,
+    /// Move each region's vertices towards its centre by this factor in --mesh (default 1:
+    /// true size; 0.85 leaves gaps that show every cell).
+    #[arg(long, value_name = "S")]
+    pub mesh_shrink: Option<f64>,
     /// Count tile I of N (0 ≤ I < N) of the box: the slab I of N equal slabs along the first
     /// coordinate, counting the regions whose leftmost part lies in it, so that the N tiles'
     /// counts add up to the box's exactly (run them as separate jobs).
@@ -124,12 +124,10 @@ pub fn run(args: &CountArgs) -> Result<i32> {
             .into());
         }
     }
-    if !(args.mesh_shrink > 0.0 && args.mesh_shrink <= 1.0) {
-        return Err(relu_regions::Error::usage(
-            "--mesh-shrink",
-            format!("{} is not in (0, 1]", args.mesh_shrink),
-        )
-        .into());
+    if let Some(s) = args.mesh_shrink.filter(|s| !(*s > 0.0 && *s <= 1.0)) {
+        return Err(
+            relu_regions::Error::usage("--mesh-shrink", format!("{s} is not in (0, 1]")).into(),
+        );
     }
     if let Some(path) = &args.graph {
         if !(path.ends_with(".json") || path.ends_with(".dot") || path.ends_with(".graphml")) {
@@ -607,7 +605,7 @@ fn run_lp(
             mesh_file(
                 &partition,
                 format,
-                args.mesh_shrink,
+                args.mesh_shrink.unwrap_or(1.0),
                 linear_labels.as_deref(),
             )
         });
