@@ -234,17 +234,27 @@ fn for_each_subset(n: usize, k: usize, mut f: impl FnMut(&[usize])) {
     }
 }
 
-/// The other ends of the edges at vertex `v` (tight set `tight`), each with its tight set, or
-/// `Err` when an edge is unbounded. A vertex is fixed by its tight set (of rank d), so tight
-/// sets identify the ends without reducing fractions.
-pub fn neighbours(
-    facets: &[LineEq],
-    v: &ExactPoint,
-    tight: &[usize],
-) -> Result<Vec<Vertex>, String> {
+/// The other end of an edge: its tight set, and d of those halfspaces with independent normals
+/// (their meeting point is the end: [`End::point`]).
+pub struct End {
+    pub tight: Vec<usize>,
+    rows: Vec<usize>,
+}
+
+impl End {
+    /// The end's coordinates (Cramer's rule on the independent rows).
+    pub fn point(&self, facets: &[LineEq]) -> ExactPoint {
+        meet(facets, &self.rows)
+    }
+}
+
+/// The other ends of the edges at vertex `v` (tight set `tight`), or `Err` when an edge is
+/// unbounded. A vertex is fixed by its tight set (of rank d), so tight sets identify the ends;
+/// their coordinates are computed only when asked for ([`End::point`]).
+pub fn neighbours(facets: &[LineEq], v: &ExactPoint, tight: &[usize]) -> Result<Vec<End>, String> {
     let d = v.num.len();
     let slacks: Vec<BigInt> = facets.iter().map(|f| slack(f, v)).collect();
-    let mut ends: Vec<Vertex> = Vec::new();
+    let mut ends: Vec<End> = Vec::new();
     // An edge is identified by the tight halfspaces it stays on.
     let mut edges: Vec<Vec<usize>> = Vec::new();
     let mut failure = None;
@@ -282,7 +292,10 @@ pub fn neighbours(
                 let mut end_tight = stays.clone();
                 end_tight.extend(hits);
                 end_tight.sort_unstable();
-                ends.push((meet(facets, &rows), end_tight));
+                ends.push(End {
+                    tight: end_tight,
+                    rows,
+                });
             }
             None => failure = Some("the polytope is unbounded".to_string()),
         }
@@ -373,8 +386,8 @@ pub fn vertices(facets: &[LineEq], start: &ExactPoint) -> Result<Vec<Vertex>, St
     let mut out: Vec<Vertex> = Vec::new();
     while let Some((v, tight)) = queue.pop() {
         for w in neighbours(facets, &v, &tight)? {
-            if seen.insert(w.1.clone()) {
-                queue.push(w);
+            if seen.insert(w.tight.clone()) {
+                queue.push((w.point(facets), w.tight));
             }
         }
         out.push((v, tight));
@@ -394,9 +407,9 @@ pub fn missing_neighbour(
     for (i, (v, tight)) in listed.iter().enumerate() {
         if let Some(w) = neighbours(facets, v, tight)?
             .into_iter()
-            .find(|w| !known.contains(w.1.as_slice()))
+            .find(|w| !known.contains(w.tight.as_slice()))
         {
-            return Ok(Some((i, w.0)));
+            return Ok(Some((i, w.point(facets))));
         }
     }
     Ok(None)
