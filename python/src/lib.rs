@@ -12,6 +12,7 @@ use relu_regions::compare::{Estimate, ExactRegions};
 use relu_regions::engine::lp::{enumerate_lp_with, LpOptions};
 use relu_regions::graph::Summary;
 use relu_regions::init_stats::{sweeps, ExperimentSpec, Preset};
+use relu_regions::mesh_file::{mesh_file, MeshFormat};
 use relu_regions::net::Layer;
 use relu_regions::net::Num;
 use relu_regions::sampling::SampleMethod;
@@ -138,6 +139,7 @@ fn run(
     linear: bool,
     vertices: bool,
     regions_path: Option<&str>,
+    mesh_path: Option<&str>,
 ) -> Result<Outcome, String> {
     let restricted = Restricted::new(net, slice).map_err(|e| e.to_string())?;
     let engine = match engine {
@@ -170,6 +172,20 @@ fn run(
         let start = std::time::Instant::now();
         if engine.uses_lp(restricted.d) {
             let max_geometry = relu_regions::engine::lp::GEOMETRY_MAX_DIM;
+            let mesh_format = match mesh_path {
+                None => None,
+                Some(path) => {
+                    if restricted.d != 3 {
+                        return Err(format!(
+                            "mesh_file: meshes are of 3-D partitions; this slice is {}-D",
+                            restricted.d
+                        ));
+                    }
+                    Some(MeshFormat::from_path(path).ok_or_else(|| {
+                        format!("mesh_file: {path}: the file name must end in .ply or .vtk")
+                    })?)
+                }
+            };
             if regions_path.is_some() && restricted.d > max_geometry {
                 return Err(format!(
                     "regions_file: regions files need exact vertices, computed up to \
@@ -178,7 +194,7 @@ fn run(
                 ));
             }
             let options = LpOptions {
-                exact_geometry: (vertices || regions_path.is_some())
+                exact_geometry: (vertices || regions_path.is_some() || mesh_path.is_some())
                     && restricted.d <= max_geometry,
                 adjacency: linear,
                 ..LpOptions::default()
@@ -194,14 +210,18 @@ fn run(
                 std::fs::write(path, text).map_err(|e| format!("regions_file: {path}: {e}"))?;
             }
             let patterns: Vec<&[u64]> = p.regions.iter().map(|r| r.pattern.as_slice()).collect();
-            let (edges, linear_regions) = match &p.adjacent {
+            let (edges, linear_regions, labels) = match &p.adjacent {
                 Some(pairs) => {
                     let g = Summary::from_pairs(&patterns, &restricted, pairs.clone());
                     let edges = g.pairs.iter().map(|&(a, b)| [a as i64, b as i64]).collect();
-                    (edges, Some(g.linear.count))
+                    (edges, Some(g.linear.count), Some(g.linear.label))
                 }
-                None => (Vec::new(), None),
+                None => (Vec::new(), None, None),
             };
+            if let (Some(path), Some(format)) = (mesh_path, mesh_format) {
+                let text = mesh_file(&p, format, 1.0, labels.as_deref());
+                std::fs::write(path, text).map_err(|e| format!("mesh_file: {path}: {e}"))?;
+            }
             Ok(Outcome {
                 certified: p.certified,
                 complete: p.complete,
@@ -228,6 +248,12 @@ fn run(
                 ..base(&patterns)
             })
         } else {
+            if mesh_path.is_some() {
+                return Err(format!(
+                    "mesh_file: meshes are of 3-D partitions; this slice is {}-D",
+                    restricted.d
+                ));
+            }
             let p = enumerate(&restricted, &slice.domain, &cfg, &NoProgress)
                 .map_err(|e| e.to_string())?;
             let seconds = start.elapsed().as_secs_f64();
@@ -281,7 +307,7 @@ fn run(
 
 /// Counts the activation regions of a network on a slice (see `relu_regions.count`).
 #[pyfunction]
-#[pyo3(signature = (slice_json, net_json=None, onnx_path=None, layers=None, engine="auto", max_regions=None, threads=None, linear=true, vertices=true, input_shape=None, regions_path=None))]
+#[pyo3(signature = (slice_json, net_json=None, onnx_path=None, layers=None, engine="auto", max_regions=None, threads=None, linear=true, vertices=true, input_shape=None, regions_path=None, mesh_path=None))]
 #[allow(clippy::too_many_arguments)]
 fn count<'py>(
     py: Python<'py>,
@@ -296,6 +322,7 @@ fn count<'py>(
     vertices: bool,
     input_shape: Option<Vec<usize>>,
     regions_path: Option<String>,
+    mesh_path: Option<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (net, slice) = load(&slice_json, net_json, onnx_path, layers, input_shape)?;
     let engine = engine.to_string();
@@ -310,6 +337,7 @@ fn count<'py>(
                 linear,
                 vertices,
                 regions_path.as_deref(),
+                mesh_path.as_deref(),
             )
         })
         .map_err(value_error)?;

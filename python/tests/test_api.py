@@ -97,6 +97,12 @@ def test_verify_accepts_the_regions_file_and_rejects_a_tampered_one(tmp_path):
     octants.write_text(json.dumps(data))
     v = rr.verify(cube, octants)
     assert not v and "incomplete" in v.reason
+    # The octants as a mesh: 8 cubes of 6 quadrilaterals.
+    mesh = tmp_path / "octants.vtk"
+    rr.count(cube, box=[[-1, 1]] * 3, mesh_file=mesh)
+    assert "POLYGONS 48 240" in mesh.read_text()
+    with pytest.raises(ValueError, match="3-D"):
+        rr.count(NET, box=BOX, mesh_file=tmp_path / "flat.ply")
     # Past 4-D there are no exact vertices to write.
     five = [(np.eye(5), np.zeros(5)), (np.ones((1, 5)), np.zeros(1))]
     with pytest.raises(ValueError, match="4-D"):

@@ -278,7 +278,7 @@ def _model_kwargs(model, input_shape):
 def count(model: Any, plane=None, box=None, through=None, *, engine: str = "auto",
           max_regions: Optional[int] = None, threads: Optional[int] = None,
           linear: bool = True, vertices: bool = True, input_shape=None,
-          regions_file=None) -> Partition:
+          regions_file=None, mesh_file=None) -> Partition:
     """Counts the activation regions of `model` on a slice, exactly.
 
     The slice: ``through=[x1, x2, x3]`` (a plane through three inputs; two for a segment) with
@@ -288,12 +288,16 @@ def count(model: Any, plane=None, box=None, through=None, *, engine: str = "auto
     layer is not Linear, and for ONNX models with dynamic axes. ``regions_file``: also write
     every region (pattern, exact vertices, measure, witness; facets in 3-D and 4-D) there, as
     ``relu-regions count --regions`` does (slices of 1 to 4 dimensions), for `verify`.
+    ``mesh_file`` (3-D): the regions' boundaries as a .ply (MeshLab, Blender) or .vtk
+    (ParaView) mesh, as ``relu-regions count --mesh`` writes.
     """
     kwargs, dim = _model_kwargs(model, input_shape)
     kwargs.update(engine=engine, max_regions=max_regions, threads=threads, linear=linear,
                   vertices=vertices)
     if regions_file is not None:
         kwargs["regions_path"] = os.fspath(regions_file)
+    if mesh_file is not None:
+        kwargs["mesh_path"] = os.fspath(mesh_file)
     slice_json = _slice_json(plane, box, through, dim)
     return Partition(**_core.count(slice_json, **kwargs))
 
