@@ -314,10 +314,13 @@ pub fn run(args: &CountArgs) -> Result<i32> {
                 graph.summary()
             }
         };
-        report.graph_seconds = Some(t.elapsed().as_secs_f64() - written);
-        report.linear_regions = Some(summary.linear.count);
-        report.adjacent_pairs =
-            Some(summary.adjacent_regions(groups.as_ref().map(|(g, _)| g.as_slice())));
+        let groups = groups.as_ref().map(|(g, _)| g.as_slice());
+        report_graph(
+            &mut report,
+            &summary,
+            groups,
+            t.elapsed().as_secs_f64() - written,
+        );
         labels = Some(summary.linear.label);
     }
     if args.svg.is_some() || args.png.is_some() {
@@ -559,10 +562,13 @@ fn run_lp(
                     graph.summary()
                 }
             };
-            report.graph_seconds = Some(t.elapsed().as_secs_f64() - written);
-            report.linear_regions = Some(summary.linear.count);
-            report.adjacent_pairs =
-                Some(summary.adjacent_regions(groups.as_ref().map(|(g, _)| g.as_slice())));
+            let groups = groups.as_ref().map(|(g, _)| g.as_slice());
+            report_graph(
+                &mut report,
+                &summary,
+                groups,
+                t.elapsed().as_secs_f64() - written,
+            );
             linear_labels = Some(summary.linear.label);
         }
         None if args.graph.is_some() => eprintln!(
@@ -667,6 +673,13 @@ fn section_scene(
         Colouring::LinearRegions,
         Some(&labels),
     ))
+}
+
+/// The graph step's figures in the report (`groups`: cells grouped into regions by max pooling).
+fn report_graph(report: &mut CountReport, summary: &Summary, groups: Option<&[u32]>, seconds: f64) {
+    report.graph_seconds = Some(seconds);
+    report.linear_regions = Some(summary.linear.count);
+    report.adjacent_pairs = Some(summary.adjacent_regions(groups));
 }
 
 /// Writes the graph as DOT, GraphML or JSON (by the file's extension); returns the seconds taken.

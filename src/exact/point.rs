@@ -50,6 +50,20 @@ impl ExactPoint {
             .collect()
     }
 
+    /// `num / den` for a denominator of either sign (not zero): signs moved so that `den > 0`,
+    /// common powers of two divided out (no gcd).
+    pub fn from_signed(num: Vec<BigInt>, den: BigInt) -> ExactPoint {
+        let p = if den.is_negative() {
+            ExactPoint {
+                num: num.into_iter().map(|x| -x).collect(),
+                den: -den,
+            }
+        } else {
+            ExactPoint { num, den }
+        };
+        p.without_common_twos()
+    }
+
     /// Divides out the common factor, so equal points compare equal.
     pub fn reduced(mut self) -> ExactPoint {
         let g = self.num.iter().fold(self.den.clone(), |g, x| g.gcd(x));

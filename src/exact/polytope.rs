@@ -198,15 +198,7 @@ fn meet(facets: &[LineEq], rows: &[usize]) -> ExactPoint {
             det(mk)
         })
         .collect();
-    let p = if den.is_negative() {
-        ExactPoint {
-            num: num.into_iter().map(|x| -x).collect(),
-            den: -den,
-        }
-    } else {
-        ExactPoint { num, den }
-    };
-    p.without_common_twos()
+    ExactPoint::from_signed(num, den)
 }
 
 /// Calls `f` with every k-subset of `0..n` (lexicographic).

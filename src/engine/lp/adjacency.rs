@@ -146,15 +146,7 @@ fn lift(q: &ExactPoint, h: &LineEq, p: usize) -> ExactPoint {
     }
     num[p] = tp;
     let den = &q.den * hp;
-    let point = if den.is_negative() {
-        ExactPoint {
-            num: num.into_iter().map(|x| -x).collect(),
-            den: -den,
-        }
-    } else {
-        ExactPoint { num, den }
-    };
-    point.without_common_twos()
+    ExactPoint::from_signed(num, den)
 }
 
 /// Where the segment from `p` to `q` (on opposite sides of `h`) crosses it.
@@ -173,15 +165,7 @@ fn crossing(p: &ExactPoint, q: &ExactPoint, h: &LineEq) -> ExactPoint {
         .map(|(a, b)| &hp * b - &hq * a)
         .collect();
     let den = &hp * &q.den - &hq * &p.den;
-    let point = if den.is_negative() {
-        ExactPoint {
-            num: num.into_iter().map(|x| -x).collect(),
-            den: -den,
-        }
-    } else {
-        ExactPoint { num, den }
-    };
-    point.without_common_twos()
+    ExactPoint::from_signed(num, den)
 }
 
 /// The facet of `cell` that is the closed halfspace `h` (up to a positive factor), if any.
