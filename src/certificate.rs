@@ -32,7 +32,8 @@ pub const FORMAT: &str = "relu-regions partition";
 pub struct RegionRecord {
     /// '1' active / '0' inactive per hidden neuron, layer by layer.
     pub pattern: String,
-    /// Exact vertices as "p/q" strings, counter-clockwise (d = 2) or left to right (d = 1).
+    /// Exact vertices as "p/q" strings: counter-clockwise (d = 2) or left to right (d = 1) in
+    /// files of the mesh engines; in lexicographic order in files with `facets` (lp engine).
     pub vertices: Vec<Vec<String>>,
     /// Floats for plotting (`null` where a value is beyond f64); the checker never reads them.
     #[serde(default)]
@@ -485,6 +486,15 @@ fn inside_domain(p: &ExactPoint, domain: &Domain, domain_corners: &[ExactPoint])
     }
 }
 
+/// At most this many candidate edge directions per vertex in `check_polytope`.
+const MAX_EDGE_CANDIDATES: u128 = 1_000_000;
+
+fn binomial(n: usize, k: usize) -> u128 {
+    (0..k.min(n)).fold(1u128, |acc, i| {
+        acc.saturating_mul((n - i) as u128) / (i + 1) as u128
+    })
+}
+
 /// A facet `[a_1, …, a_d, c]` of integer strings.
 fn parse_facet(f: &[String], d: usize) -> Result<LineEq, String> {
     if f.len() != d + 1 {
@@ -537,6 +547,14 @@ fn check_polytope(
         }
         if !seen.insert(tight.clone()) {
             return Err(format!("vertices[{i}] repeats a vertex"));
+        }
+        // The edge walk tries every (d−1)-subset of the facets through a vertex: refuse the
+        // files where that is beyond reach rather than run for hours.
+        if binomial(tight.len(), d - 1) > MAX_EDGE_CANDIDATES {
+            return Err(format!(
+                "vertices[{i}] lies on {} facets: too degenerate to check its edges",
+                tight.len()
+            ));
         }
         listed.push((v.clone(), tight));
     }

@@ -232,11 +232,22 @@ fn run(
                     p.regions
                         .iter()
                         .map(|r| {
-                            r.vertices
+                            let mut pts: Vec<Vec<f64>> = r
+                                .vertices
                                 .iter()
                                 .flatten()
-                                .flat_map(|(v, _)| v.to_f64())
-                                .collect()
+                                .map(|(v, _)| v.to_f64())
+                                .collect();
+                            if p.dim == 2 {
+                                // Polygons for plotting: counter-clockwise around their centre.
+                                let n = pts.len() as f64;
+                                let c: Vec<f64> = (0..2)
+                                    .map(|k| pts.iter().map(|q| q[k]).sum::<f64>() / n)
+                                    .collect();
+                                let angle = |q: &Vec<f64>| (q[1] - c[1]).atan2(q[0] - c[0]);
+                                pts.sort_by(|a, b| angle(a).total_cmp(&angle(b)));
+                            }
+                            pts.into_iter().flatten().collect()
                         })
                         .collect()
                 } else {

@@ -70,6 +70,17 @@ def test_compare_passes_the_exact_patterns_and_catches_an_impossible_one():
     assert not bad["passed"]
 
 
+def test_lp_polygons_in_2d_are_counter_clockwise_and_tile_the_box():
+    def area(v):
+        x, y = v[:, 0], v[:, 1]
+        return 0.5 * np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)
+
+    p = rr.count(NET, box=BOX, engine="lp", linear=False)
+    areas = [area(v) for v in p.vertices]
+    assert p.regions == 786 and min(areas) > 0
+    assert abs(sum(areas) - 4.0) < 1e-9
+
+
 def test_verify_accepts_the_regions_file_and_rejects_a_tampered_one(tmp_path):
     path = tmp_path / "regions.json"
     p = rr.count(NET, box=BOX, regions_file=path)

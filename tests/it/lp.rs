@@ -936,6 +936,19 @@ fn lp_regions_files_reject_tampering() {
         f.regions.remove(k);
     });
     tampered("a wrong measure", &|f| f.regions[k].measure = "1/3".into());
+    // 1 500 positive multiples of one facet: each of its vertices lies on over a million pairs
+    // of facets; the checker refuses instead of trying every pair.
+    let e = tampered("a vertex on 1 500 facets", &|f| {
+        let first = f.regions[k].facets[0].clone();
+        for m in 2..1502i64 {
+            let scaled = first
+                .iter()
+                .map(|x| (x.parse::<BigInt>().unwrap() * BigInt::from(m)).to_string())
+                .collect();
+            f.regions[k].facets.push(scaled);
+        }
+    });
+    assert!(e.contains("too degenerate"), "{e}");
     // A region replaced by the whole box (consistent vertices, facets and measure): the box's
     // corners have other patterns.
     let e = tampered("a region grown to the box", &|f| {

@@ -115,11 +115,12 @@ impl OnHyperplane {
             }
             projected.push(Con::new(LineEq { a: a2, c: c2 }));
         }
-        if projected.is_empty() || self.deciders.is_empty() {
-            // Not reached for bounded cells in d ≥ 2 (their facets bound H's piece).
-            debug_assert!(false, "an unbounded question on a hyperplane");
-            return None;
-        }
+        // Not reached: a bounded cell's other facets bound its piece of H (d ≥ 2), and in 1-D
+        // the witness always decides. Losing a pair silently would be worse than stopping.
+        assert!(
+            !projected.is_empty() && !self.deciders.is_empty(),
+            "internal error: an unbounded question on a hyperplane"
+        );
         let refs: Vec<&Con> = projected.iter().collect();
         match self.deciders[p].interior(&refs) {
             Interior::Empty => None,
