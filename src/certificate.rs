@@ -38,7 +38,8 @@ pub struct RegionRecord {
     /// Floats for plotting (`null` where a value is beyond f64); the checker never reads them.
     #[serde(default)]
     pub vertices_f64: Vec<Vec<Option<f64>>>,
-    /// Exact area (d = 2) or length (d = 1).
+    /// Exact d-volume (area for d = 2, length for d = 1); "" in lp files of slices over 4-D,
+    /// which carry no vertices and cannot be certified.
     pub measure: String,
     #[serde(default)]
     pub measure_f64: Option<f64>,
@@ -129,21 +130,24 @@ pub fn partition_file_with(p: &Partition, points: &[ExactPoint]) -> PartitionFil
     }
 }
 
-/// Builds the regions file of an lp partition whose regions carry exact vertices and volumes
-/// ([`crate::engine::lp::LpOptions::exact_geometry`]); `None` when they do not. Record the slice
-/// with [`PartitionFile::slice`].
-pub fn lp_partition_file(p: &LpPartition, domain: &Domain) -> Option<PartitionFile> {
+/// Builds the regions file of an lp partition: facets and witnesses always; exact vertices and
+/// volumes where the regions carry them ([`crate::engine::lp::LpOptions::exact_geometry`], up
+/// to 4-D), else `vertices` is empty and `measure` is "" (such a file lists the regions but
+/// cannot be certified). Record the slice with [`PartitionFile::slice`].
+pub fn lp_partition_file(p: &LpPartition, domain: &Domain) -> PartitionFile {
     let regions = p
         .regions
         .par_iter()
         .enumerate()
         .map(|(r, region)| {
-            let vertices = region.vertices.as_ref()?;
-            let volume = region.volume.as_ref()?;
-            let rationals: Vec<Vec<num_rational::BigRational>> =
-                vertices.iter().map(|(v, _)| v.to_rationals()).collect();
+            let rationals: Vec<Vec<num_rational::BigRational>> = region
+                .vertices
+                .iter()
+                .flatten()
+                .map(|(v, _)| v.to_rationals())
+                .collect();
             let w = region.witness.to_rationals();
-            Some(RegionRecord {
+            RegionRecord {
                 pattern: p.pattern_string(r),
                 vertices: rationals
                     .iter()
@@ -153,8 +157,11 @@ pub fn lp_partition_file(p: &LpPartition, domain: &Domain) -> Option<PartitionFi
                     .iter()
                     .map(|v| v.iter().map(|x| finite(to_f64(x))).collect())
                     .collect(),
-                measure: format_rational(volume),
-                measure_f64: finite(to_f64(volume)),
+                measure: region
+                    .volume
+                    .as_ref()
+                    .map_or_else(String::new, format_rational),
+                measure_f64: region.volume.as_ref().and_then(|v| finite(to_f64(v))),
                 witness: w.iter().map(format_rational).collect(),
                 witness_f64: w.iter().map(|x| finite(to_f64(x))).collect(),
                 facets: region
@@ -162,10 +169,10 @@ pub fn lp_partition_file(p: &LpPartition, domain: &Domain) -> Option<PartitionFi
                     .iter()
                     .map(|f| f.a.iter().chain([&f.c]).map(|x| x.to_string()).collect())
                     .collect(),
-            })
+            }
         })
-        .collect::<Option<Vec<_>>>()?;
-    Some(PartitionFile {
+        .collect::<Vec<_>>();
+    PartitionFile {
         format: FORMAT.into(),
         version: VERSION,
         dim: p.dim,
@@ -174,7 +181,7 @@ pub fn lp_partition_file(p: &LpPartition, domain: &Domain) -> Option<PartitionFi
         domain_measure: format_rational(&domain.volume()),
         slice: None,
         regions,
-    })
+    }
 }
 
 impl PartitionFile {
@@ -300,6 +307,16 @@ pub fn verify(
     }
     // Files of the lp engine describe every region by its facets; others by a polygon (d ≤ 2).
     let polytopes = cells.iter().any(|c| !c.3.is_empty());
+    if let Some(r) = file
+        .regions
+        .iter()
+        .position(|r| r.vertices.is_empty() || r.measure.is_empty())
+    {
+        return Err(format!(
+            "regions[{r}] has no exact vertices and measure (the lp engine writes them up to \
+             4-D): without them the partition cannot be certified"
+        ));
+    }
     if polytopes || d > 2 {
         if let Some(r) = cells.iter().position(|c| c.3.len() <= d) {
             return Err(format!(

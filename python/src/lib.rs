@@ -186,13 +186,6 @@ fn run(
                     })?)
                 }
             };
-            if regions_path.is_some() && restricted.d > max_geometry {
-                return Err(format!(
-                    "regions_file: regions files need exact vertices, computed up to \
-                     {max_geometry}-D; this slice is {}-D",
-                    restricted.d
-                ));
-            }
             let options = LpOptions {
                 exact_geometry: (vertices || regions_path.is_some() || mesh_path.is_some())
                     && restricted.d <= max_geometry,
@@ -203,8 +196,7 @@ fn run(
                 .map_err(|e| e.to_string())?;
             let seconds = start.elapsed().as_secs_f64();
             if let Some(path) = regions_path {
-                let mut file =
-                    lp_partition_file(&p, &slice.domain).expect("exact geometry was asked for");
+                let mut file = lp_partition_file(&p, &slice.domain);
                 file.slice = Some(slice.to_json());
                 let text = serde_json::to_string(&file).map_err(|e| e.to_string())?;
                 std::fs::write(path, text).map_err(|e| format!("regions_file: {path}: {e}"))?;

@@ -114,11 +114,14 @@ def test_verify_accepts_the_regions_file_and_rejects_a_tampered_one(tmp_path):
     assert "POLYGONS 48 240" in mesh.read_text()
     with pytest.raises(ValueError, match="3-D"):
         rr.count(NET, box=BOX, mesh_file=tmp_path / "flat.ply")
-    # Past 4-D there are no exact vertices to write.
+    # Past 4-D the file lists facets and witnesses only: verify cannot certify it.
     five = [(np.eye(5), np.zeros(5)), (np.ones((1, 5)), np.zeros(1))]
-    with pytest.raises(ValueError, match="4-D"):
-        rr.count(five, plane={"origin": [0] * 5, "basis": np.eye(5).tolist()},
-                 regions_file=tmp_path / "x.json")
+    five_file = tmp_path / "five.json"
+    p = rr.count(five, plane={"origin": [0] * 5, "basis": np.eye(5).tolist()},
+                 regions_file=five_file)
+    assert p.regions == 32
+    v = rr.verify(five, five_file)
+    assert not v and "no exact vertices" in v.reason
 
 
 def test_init_stats_gives_the_he_prediction_and_the_cli_numbers():

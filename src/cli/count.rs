@@ -455,17 +455,6 @@ fn run_lp(
     threads: usize,
     name: &str,
 ) -> Result<i32> {
-    if args.regions.is_some() && restricted.d > GEOMETRY_MAX_DIM {
-        return Err(relu_regions::Error::usage(
-            "--regions",
-            format!(
-                "needs exact vertices, which the lp engine computes up to {GEOMETRY_MAX_DIM}-D; \
-                 this slice is {}-D",
-                restricted.d
-            ),
-        )
-        .into());
-    }
     if args.mesh.is_some() && restricted.d != 3 {
         return Err(relu_regions::Error::usage(
             "--mesh",
@@ -530,9 +519,14 @@ fn run_lp(
     }
     if let Some(path) = &args.regions {
         let t = Instant::now();
-        let mut file = pool
-            .install(|| lp_partition_file(&partition, &slice.domain))
-            .expect("exact geometry was asked for");
+        if restricted.d > GEOMETRY_MAX_DIM {
+            eprintln!(
+                "relu-regions: exact vertices and volumes are computed up to \
+                 {GEOMETRY_MAX_DIM}-D: {path} lists each region's facets and witness, and \
+                 verify cannot certify it"
+            );
+        }
+        let mut file = pool.install(|| lp_partition_file(&partition, &slice.domain));
         file.slice = Some(slice.to_json());
         let text = serde_json::to_string(&file)?;
         write_file("--regions", path, text.as_bytes())?;

@@ -322,17 +322,27 @@ fn auto_engine_runs_lp_for_three_dimensional_slices() {
         "five-slice.json",
         r#"{"origin": [0, 0, 0, 0, 0], "basis": [[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1]]}"#,
     );
-    check_bad(
-        &[
-            "count",
-            &net5,
-            "--subspace",
-            &slice5,
-            "--regions",
-            "/tmp/never.json",
-        ],
-        &["--regions", "4-D"],
-    );
+    // Past 4-D the file lists facets and witnesses only: verify refuses to certify it.
+    let five = regions.replace(".json", "-5d.json");
+    let args = [
+        "count",
+        &net5,
+        "--subspace",
+        &slice5,
+        "--regions",
+        &five,
+        "-q",
+    ];
+    let (code, _, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("cannot certify"), "{err}");
+    let f: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&five).unwrap()).unwrap();
+    assert_eq!(f["regions"].as_array().unwrap().len(), 2);
+    assert!(f["regions"][0]["facets"].as_array().unwrap().len() >= 6);
+    let (code, out, _) = run(&["verify", &net5, "--partition", &five]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no exact vertices"), "{out}");
 }
 
 #[test]

@@ -286,8 +286,9 @@ def count(model: Any, plane=None, box=None, through=None, *, engine: str = "auto
     or only ``box=[[lo, hi], ...]`` for the identity slice of a network with at most 4 inputs.
     ``input_shape`` (without the batch dimension) is needed for a torch module whose first
     layer is not Linear, and for ONNX models with dynamic axes. ``regions_file``: also write
-    every region (pattern, exact vertices, measure, witness; facets in 3-D and 4-D) there, as
-    ``relu-regions count --regions`` does (slices of 1 to 4 dimensions), for `verify`.
+    every region (pattern, exact vertices, measure, witness; facets from the lp engine) there,
+    as ``relu-regions count --regions`` does, for `verify` (which certifies files of slices of
+    1 to 4 dimensions; past 4-D the file has facets and witnesses but no vertices).
     ``mesh_file`` (3-D): the regions' boundaries as a .ply (MeshLab, Blender) or .vtk
     (ParaView) mesh, as ``relu-regions count --mesh`` writes.
     """
