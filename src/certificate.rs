@@ -118,16 +118,7 @@ pub fn partition_file_with(p: &Partition, points: &[ExactPoint]) -> PartitionFil
             }
         })
         .collect();
-    PartitionFile {
-        format: FORMAT.into(),
-        version: VERSION,
-        dim: p.dim,
-        widths: p.widths.clone(),
-        complete: p.complete,
-        domain_measure: format_rational(&p.domain.volume()),
-        slice: None,
-        regions,
-    }
+    PartitionFile::new(p.dim, &p.widths, p.complete, &p.domain, regions)
 }
 
 /// Builds the regions file of an lp partition: facets and witnesses always; exact vertices and
@@ -172,19 +163,30 @@ pub fn lp_partition_file(p: &LpPartition, domain: &Domain) -> PartitionFile {
             }
         })
         .collect::<Vec<_>>();
-    PartitionFile {
-        format: FORMAT.into(),
-        version: VERSION,
-        dim: p.dim,
-        widths: p.widths.clone(),
-        complete: p.complete,
-        domain_measure: format_rational(&domain.volume()),
-        slice: None,
-        regions,
-    }
+    PartitionFile::new(p.dim, &p.widths, p.complete, domain, regions)
 }
 
 impl PartitionFile {
+    /// A file of this build's format and version, with no slice recorded yet.
+    fn new(
+        dim: usize,
+        widths: &[usize],
+        complete: bool,
+        domain: &Domain,
+        regions: Vec<RegionRecord>,
+    ) -> PartitionFile {
+        PartitionFile {
+            format: FORMAT.into(),
+            version: VERSION,
+            dim,
+            widths: widths.to_vec(),
+            complete,
+            domain_measure: format_rational(&domain.volume()),
+            slice: None,
+            regions,
+        }
+    }
+
     /// Reads a regions file (`name` is its path, for messages).
     pub fn from_json(text: &str, name: &str) -> crate::error::Result<PartitionFile> {
         serde_json::from_str(text).map_err(|e| crate::Error::Json {

@@ -641,17 +641,12 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
             // Halfspaces whose planes miss a box around the new cell are implied: dropped
             // without an LP.
             let b = enclosing_box(&cell.bbox, &s.cons);
-            let keep: Vec<bool> = s
+            (s.cons, s.certs) = s
                 .cons
-                .iter()
-                .map(|c| sign_on_box(c, &b) != Some(Ordering::Greater))
-                .collect();
-            let mut k = keep.iter();
-            s.cons
-                .retain(|_| *k.next().expect("one flag per halfspace"));
-            let mut k = keep.iter();
-            s.certs
-                .retain(|_| *k.next().expect("one flag per halfspace"));
+                .into_iter()
+                .zip(s.certs)
+                .filter(|(c, _)| sign_on_box(c, &b) != Some(Ordering::Greater))
+                .unzip();
             let inside = s.known.first().cloned();
             let (cons, certs) = irredundant(dec, s.cons, s.certs, &mut pool, inside.as_deref());
             s.cons = cons;
