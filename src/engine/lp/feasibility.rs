@@ -378,23 +378,27 @@ impl Decider {
         // Row generation: the exact LP on the rows the float LP found binding, then on those
         // plus every row its answer violates, until the answer holds for all rows. A subset
         // with empty interior proves the whole system's empty; a point strictly inside every
-        // row proves it non-empty. Small exact LPs cost far less than one on every row.
+        // row proves it non-empty. Small exact LPs cost far less than one on every row, and
+        // each round resumes from the last optimal basis.
         let mut active = suspects;
+        let mut sub: Vec<&Con> = active.iter().map(|&i| rows[i]).collect();
+        let mut lp = self.margin_lp(&sub);
         loop {
-            let sub: Vec<&Con> = active.iter().map(|&i| rows[i]).collect();
-            let Interior::NonEmpty(p) = self.exact(&sub) else {
+            let Interior::NonEmpty(p) = self.decide(&mut lp, &sub) else {
                 return Interior::Empty;
             };
-            let before = active.len();
-            active.extend(
-                (0..rows.len())
-                    .filter(|i| !active.contains(i))
-                    .filter(|&i| p.exact.side(&rows[i].eq) != Ordering::Greater)
-                    .collect::<Vec<_>>(),
-            );
-            if active.len() == before {
+            let violated: Vec<usize> = (0..rows.len())
+                .filter(|i| !active.contains(i))
+                .filter(|&i| p.exact.side(&rows[i].eq) != Ordering::Greater)
+                .collect();
+            if violated.is_empty() {
                 return Interior::NonEmpty(p);
             }
+            let new: Vec<&Con> = violated.iter().map(|&i| rows[i]).collect();
+            let (columns, cost) = margin_columns(&new);
+            lp.add_columns(&columns, &cost);
+            active.extend(violated);
+            sub.extend(new);
         }
     }
 
@@ -599,21 +603,30 @@ impl Decider {
     /// Chebyshev one: without the norms' column its minors are smaller (1.5× faster on
     /// weights 1e-300..1e300); `r > 0` decides the same question.
     fn exact(&self, rows: &[&Con]) -> Interior {
+        self.decide(&mut self.margin_lp(rows), rows)
+    }
+
+    /// The dual of the uniform-margin LP on `rows`: `min cap·y₀ + Σ c_i y_i  s.t.
+    /// Σ y_i (−a_i, 1) + y₀ (0, 1) = (0, 1), y ≥ 0` (the cap's column first, so rows can be
+    /// added).
+    fn margin_lp(&self, rows: &[&Con]) -> simplex::IntegerSimplex {
         let d = self.d;
-        let m = rows.len();
-        let mut columns: Vec<BigInt> = Vec::with_capacity((m + 1) * (d + 1));
-        let mut cost = Vec::with_capacity(m + 1);
-        for row in rows {
-            columns.extend(row.eq.a.iter().map(|x| -x));
-            columns.push(BigInt::one());
-            cost.push(row.eq.c.clone());
-        }
-        columns.extend(std::iter::repeat_n(BigInt::zero(), d));
+        let mut columns = vec![BigInt::zero(); d];
         columns.push(BigInt::one());
-        cost.push(BigInt::from(self.cap.ceil() as i64));
+        let mut cost = vec![BigInt::from(self.cap.ceil() as i64)];
+        let (row_columns, row_cost) = margin_columns(rows);
+        columns.extend(row_columns);
+        cost.extend(row_cost);
         let mut rhs = vec![BigInt::zero(); d + 1];
         rhs[d] = BigInt::one();
-        let opt = simplex::solve_integer(&columns, &rhs, &cost)
+        simplex::IntegerSimplex::new(columns, &rhs, cost)
+    }
+
+    /// Solves the margin LP of `rows` (from its last basis) and reads the answer.
+    fn decide(&self, lp: &mut simplex::IntegerSimplex, rows: &[&Con]) -> Interior {
+        let d = self.d;
+        let opt = lp
+            .solve()
             .unwrap_or_else(|e| panic!("the exact Chebyshev dual cannot fail ({e:?})"));
         if !opt.objective.is_positive() {
             return Interior::Empty;
@@ -642,6 +655,18 @@ impl Decider {
 }
 
 use num_traits::One;
+
+/// The margin LP's columns `(−a_i, 1)` and costs `c_i` of `rows`.
+fn margin_columns(rows: &[&Con]) -> (Vec<BigInt>, Vec<BigInt>) {
+    let mut columns = Vec::with_capacity(rows.len() * (rows.first().map_or(0, |r| r.d()) + 1));
+    let mut cost = Vec::with_capacity(rows.len());
+    for row in rows {
+        columns.extend(row.eq.a.iter().map(|x| -x));
+        columns.push(BigInt::one());
+        cost.push(row.eq.c.clone());
+    }
+    (columns, cost)
+}
 
 /// Proves emptiness from float multipliers `y ≥ 0` on float rows posed in the outer box `radius`, with a rigorous error bound: for any
 /// strict solution t, `Σ y_i (β_i − α_i·t) > 0`, but it equals `S − V·t ≤ S + Σ|V_k| R_k`.
