@@ -5,7 +5,7 @@
 
 Each round runs every binary once, in a shuffled order, as `count NET --json -q --repeat REP
 --no-linear`, and keeps its first enumeration ("cold": a fresh process) and the median of its
-REP enumerations ("warm"). Prints the medians over PROCESSES rounds. On this project's 2-core
+REP enumerations ("warm"; REP=1 for 3-D and 4-D networks). Prints the medians over PROCESSES rounds. On this project's 2-core
 virtual machines timings drift by up to 2x between minutes and the second core is sometimes not
 there, so compare binaries only within one such run, with 15 or more rounds for changes under
 10 %. Build the old binary in its own target directory, e.g. from a `git worktree`.
@@ -28,8 +28,10 @@ def main():
         order = binaries[:]
         random.shuffle(order)
         for b in order:
+            # REP=1: no --repeat (the lp engine, d ≥ 3, has none).
+            again = ["--repeat", repeat] if repeat != "1" else []
             out = subprocess.run(
-                [b, "count", net, "--json", "-q", "--repeat", repeat, "--no-linear"],
+                [b, "count", net, "--json", "-q", "--no-linear", *again],
                 capture_output=True, text=True, check=True).stdout
             report = json.loads(out)
             times[b][0].append(report.get("seconds_first", report["seconds"]))
