@@ -42,6 +42,7 @@ fn count(net: &Network, backend: LpBackend) -> usize {
         backend,
         exact_geometry: false,
         adjacency: false,
+        facets: false,
     };
     enumerate_lp_with(
         &r,
@@ -62,6 +63,18 @@ fn reference_net() -> Option<Network> {
     );
     let text = std::fs::read_to_string(path).ok()?;
     Network::from_json(&text, path).ok()
+}
+
+/// A fixture of `fixtures/extreme` (box [-1,1]^d) and the oracle's count stored with it.
+fn extreme_fixture(name: &str) -> Option<(Network, usize)> {
+    let path = format!(
+        "{}/fixtures/extreme/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let expected = json["meta"]["expected_regions"].as_u64()? as usize;
+    Some((Network::from_json(&text, &path).ok()?, expected))
 }
 
 /// A 3-D cell-like system: the cube and a few random planes through it, plus one halfspace.
@@ -112,6 +125,20 @@ pub fn benches(c: &mut Criterion) {
         );
         g.bench_with_input(BenchmarkId::new("enumerate dense", &id), &net, |b, net| {
             b.iter(|| black_box(count(net, LpBackend::Dense)))
+        });
+    }
+    // Weights ±10^U[-300,300] (fixtures/extreme): most cell decisions go to the exact simplex.
+    for name in ["extreme-3d-6-5-seed5", "extreme-4d-5-4"] {
+        let Some((net, expected)) = extreme_fixture(name) else {
+            continue;
+        };
+        assert_eq!(
+            count(&net, LpBackend::Dense),
+            expected,
+            "{name}: the oracle's count"
+        );
+        g.bench_function(format!("{name} [-1,1]^d dense"), |b| {
+            b.iter(|| black_box(count(&net, LpBackend::Dense)))
         });
     }
     let small = random_net(2, 3, &[6, 6]);

@@ -190,6 +190,7 @@ fn run(
                 exact_geometry: (vertices || regions_path.is_some() || mesh_path.is_some())
                     && restricted.d <= max_geometry,
                 adjacency: linear,
+                facets: regions_path.is_some() || mesh_path.is_some(),
                 ..LpOptions::default()
             };
             let p = enumerate_lp_with(&restricted, &slice.domain, &cfg, &options, &NoProgress)

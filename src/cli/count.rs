@@ -497,6 +497,7 @@ fn run_lp(
     let options = LpOptions {
         exact_geometry: args.regions.is_some() || args.mesh.is_some(),
         adjacency: wants_graph,
+        facets: args.regions.is_some() || args.mesh.is_some(),
         ..LpOptions::default()
     };
     let partition =

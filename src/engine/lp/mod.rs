@@ -67,6 +67,11 @@ pub struct LpOptions {
     pub exact_geometry: bool,
     /// The adjacent pairs of regions ([`LpPartition::adjacent`]).
     pub adjacency: bool,
+    /// Irredundant [`LpRegion::facets`] for the regions of the last layer (always on with
+    /// `exact_geometry` or `adjacency`). Off, a region's facets may include halfspaces its
+    /// other facets imply (the same polytope, with redundancy): a count does not need more,
+    /// and it saves the last layer's redundancy LPs, most of the LPs of a run.
+    pub facets: bool,
 }
 
 impl Default for LpOptions {
@@ -75,6 +80,7 @@ impl Default for LpOptions {
             backend: LpBackend::Dense,
             exact_geometry: false,
             adjacency: false,
+            facets: true,
         }
     }
 }
@@ -84,7 +90,8 @@ impl Default for LpOptions {
 pub struct LpRegion {
     /// Activation bits over all hidden neurons (see [`crate::pattern`]).
     pub pattern: Vec<u64>,
-    /// Irredundant facets; each is the closed halfspace `a·t + c ≥ 0`.
+    /// Facets, each the closed halfspace `a·t + c ≥ 0`: irredundant unless
+    /// [`LpOptions::facets`] was off.
     pub facets: Vec<LineEq>,
     /// A point strictly inside (proven).
     pub witness: ExactPoint,
@@ -226,10 +233,11 @@ impl LpPartition {
 #[derive(Clone)]
 struct Cell {
     pattern: Vec<u64>,
-    /// Irredundant halfspaces.
+    /// Irredundant halfspaces (maybe not in the last layer: [`LpOptions::facets`]).
     cons: Vec<Arc<Con>>,
     /// `certs[j]`: a point strictly inside every halfspace but `cons[j]`, strictly outside
-    /// that one (proof that `cons[j]` is a facet). Reused to avoid LPs after a split.
+    /// that one (proof that `cons[j]` is a facet). Reused to avoid LPs after a split. Empty
+    /// when the facets were not made irredundant.
     certs: Vec<Arc<Pt>>,
     /// Points strictly inside; `known[0]` is the witness.
     known: Vec<Arc<Pt>>,
@@ -250,6 +258,8 @@ struct Ctx<'a> {
     first: Arc<LayerRows>,
     /// Keep each layer's unit maps for the adjacency step.
     adjacency: bool,
+    /// Drop redundant halfspaces from the last layer's cells too.
+    last_facets: bool,
 }
 
 /// At most this many points outside some facet are kept while one cell is split.
@@ -325,6 +335,7 @@ pub fn enumerate_lp_with(
             .collect(),
         first: Arc::new(LayerRows::first(&net.exact)),
         adjacency: opts.adjacency,
+        last_facets: opts.facets || opts.exact_geometry,
     });
     let layers = net.widths.len();
     let mut per_layer = Vec::with_capacity(layers);
@@ -637,7 +648,11 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
     let mut out = Vec::with_capacity(subs.len());
     for mut s in subs {
         let mut bbox = None;
-        let certs = if s.changed {
+        let last = l + 1 == net.widths.len();
+        let certs = if s.changed && last && !ctx.last_facets {
+            // Nothing splits these cells again and no one asked for their facets.
+            Vec::new()
+        } else if s.changed {
             // Halfspaces whose planes miss a box around the new cell are implied: dropped
             // without an LP.
             let b = enclosing_box(&cell.bbox, &s.cons);
