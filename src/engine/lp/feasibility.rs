@@ -670,7 +670,7 @@ fn margin_columns(rows: &[&Con]) -> (Vec<BigInt>, Vec<BigInt>) {
 
 /// Proves emptiness from float multipliers `y ≥ 0` on float rows posed in the outer box `radius`, with a rigorous error bound: for any
 /// strict solution t, `Σ y_i (β_i − α_i·t) > 0`, but it equals `S − V·t ≤ S + Σ|V_k| R_k`.
-fn float_motzkin(rows: &[&[f64]], y: &[f64], radius: &[f64]) -> bool {
+pub(crate) fn float_motzkin(rows: &[&[f64]], y: &[f64], radius: &[f64]) -> bool {
     let d = radius.len();
     let (mut s, mut s_mag, mut ysum) = (0.0f64, 0.0f64, 0.0f64);
     let mut v = vec![0.0f64; d];

@@ -30,6 +30,7 @@
 
 mod adjacency;
 pub mod feasibility;
+mod primal;
 pub(crate) mod simplex;
 
 pub use feasibility::LpBackend;
@@ -67,10 +68,10 @@ pub struct LpOptions {
     pub exact_geometry: bool,
     /// The adjacent pairs of regions ([`LpPartition::adjacent`]).
     pub adjacency: bool,
-    /// Irredundant [`LpRegion::facets`] for the regions of the last layer (always on with
-    /// `exact_geometry` or `adjacency`). Off, a region's facets may include halfspaces its
-    /// other facets imply (the same polytope, with redundancy): a count does not need more,
-    /// and it saves the last layer's redundancy LPs, most of the LPs of a run.
+    /// Each region's irredundant [`LpRegion::facets`] (always on with `exact_geometry`). Off,
+    /// the regions come without facets and the last layer's cells keep the halfspaces their
+    /// other facets imply: a count does not need them, and it saves the last layer's
+    /// redundancy LPs, most of the LPs of a run.
     pub facets: bool,
 }
 
@@ -90,8 +91,8 @@ impl Default for LpOptions {
 pub struct LpRegion {
     /// Activation bits over all hidden neurons (see [`crate::pattern`]).
     pub pattern: Vec<u64>,
-    /// Facets, each the closed halfspace `a·t + c ≥ 0`: irredundant unless
-    /// [`LpOptions::facets`] was off.
+    /// Irredundant facets, each the closed halfspace `a·t + c ≥ 0` (empty when
+    /// [`LpOptions::facets`] and `exact_geometry` were off).
     pub facets: Vec<LineEq>,
     /// A point strictly inside (proven).
     pub witness: ExactPoint,
@@ -382,10 +383,15 @@ pub fn enumerate_lp_with(
     }
     progress.finish();
     let geometry = opts.exact_geometry && d <= GEOMETRY_MAX_DIM;
+    let keep_facets = opts.facets || opts.exact_geometry;
     let regions: Vec<LpRegion> = cells
         .into_par_iter()
         .map(|cell| {
-            let facets: Vec<LineEq> = cell.cons.iter().map(|c| c.eq.clone()).collect();
+            let facets: Vec<LineEq> = if keep_facets {
+                cell.cons.iter().map(|c| c.eq.clone()).collect()
+            } else {
+                Vec::new()
+            };
             let witness = cell.known[0].exact.clone();
             let (vertices, volume) = if geometry {
                 // Cells lie in the bounded domain and contain their witness.
@@ -511,8 +517,10 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
         })),
     };
     let n = net.widths[l];
-    // Pass 1: which neurons cut the cell (known points first, an LP only when they do not tell).
+    // Pass 1: which neurons cut the cell (known points first, then a walk over the cell's
+    // vertices, an LP only when neither tells).
     let mut known = cell.known.clone();
+    let mut walk = Walk::NotYet;
     let mut units = Vec::new();
     let mut neurons = Vec::with_capacity(n);
     for i in 0..rows.len() {
@@ -551,6 +559,28 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
                 continue;
             }
             let extra = if side { h.clone() } else { h.flip() };
+            // A walk over the cell's vertices first (its answers are proven here or there).
+            match walk_side(&mut walk, cell, &extra, dec) {
+                Some(primal::Answer::Empty) => continue,
+                Some(primal::Answer::Witness(x)) => {
+                    if let Some(p) = Pt::from_f64(&x[..ctx.net.d]).filter(|p| {
+                        std::iter::once(&extra)
+                            .chain(&cell.cons)
+                            .all(|c| c.sign_at(p, &dec.stats) == Ordering::Greater)
+                    }) {
+                        if known.len() < KNOWN_MAX + 2 {
+                            known.push(Arc::new(p));
+                        }
+                        if side {
+                            pos = true;
+                        } else {
+                            neg = true;
+                        }
+                        continue;
+                    }
+                }
+                None => {}
+            }
             if let Some(p) = find_side(dec, &cell.cons, &extra) {
                 if known.len() < KNOWN_MAX + 2 {
                     known.push(Arc::new(p));
@@ -807,6 +837,33 @@ fn sign_on_box(h: &Con, b: &[(f64, f64)]) -> Option<Ordering> {
     } else {
         None
     }
+}
+
+/// The vertex walk of one cell during pass 1: started when first needed, then reused.
+#[allow(clippy::large_enum_variant)] // one on the stack per cell being split: no box needed
+enum Walk<'a> {
+    NotYet,
+    At(primal::Walk<'a>),
+    Failed,
+}
+
+/// Asks the cell's vertex walk whether `extra > 0` somewhere in the cell (see [`primal`]).
+fn walk_side<'a>(
+    walk: &mut Walk<'a>,
+    cell: &'a Cell,
+    extra: &Con,
+    dec: &Decider,
+) -> Option<primal::Answer> {
+    let inside = &cell.known[0].f;
+    if let Walk::NotYet = walk {
+        let rows = cell.cons.iter().map(|c| c.f.as_slice()).collect();
+        *walk = match primal::Walk::new(rows, inside) {
+            Some(w) => Walk::At(w),
+            None => Walk::Failed,
+        };
+    }
+    let Walk::At(w) = walk else { return None };
+    w.side(extra, inside, &dec.radius)
 }
 
 /// A point strictly inside `cons` and strictly inside `extra`, if any.

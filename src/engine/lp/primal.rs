@@ -1,0 +1,332 @@
+//! A float primal simplex that walks a cell's vertices: the quick answer to "does this plane
+//! cut the cell?", asked of every unit of a layer on the same cell. One vertex is found per cell
+//! and each question starts from the last one's optimum, so it costs a pivot or two instead of a
+//! Chebyshev LP from scratch.
+//!
+//! Nothing here is believed unproven. To show that `h` takes a sign on the cell, it returns a
+//! point strictly inside the cell with that sign, built from the cell's witness and the optimal
+//! vertex; the caller checks it with the exact sign tests. To show that `h` never takes a sign,
+//! it returns the Motzkin combination read off the optimal vertex's tight rows, checked by
+//! [`feasibility::float_motzkin`] with a proven error bound. Any doubt (degenerate vertices,
+//! ill-conditioned bases, a plane through a vertex) answers `None`, and the caller runs the
+//! certified LP.
+
+use super::feasibility::{self, Con};
+use super::MAX_DIM;
+
+/// Pivots per question before giving up (Bland's rule from half of it).
+const MAX_PIVOTS: usize = 40;
+
+type Vector = [f64; MAX_DIM];
+
+/// A cell `{x : a_i·x + c_i ≥ 0}` (rows as scaled floats, `a` then `c`) and a vertex of it: the
+/// `d` rows tight there and the inverse of their normals.
+pub(crate) struct Walk<'a> {
+    d: usize,
+    rows: Vec<&'a [f64]>,
+    /// ‖a_i‖ of each row.
+    norms: Vec<f64>,
+    x: Vector,
+    tight: [usize; MAX_DIM],
+    /// `inv[r][k]` = (A_T⁻¹)[r][k], with row k of A_T the normal of row `tight[k]`.
+    inv: [Vector; MAX_DIM],
+}
+
+/// What the walk found for "is `{h > 0}` non-empty on the cell?".
+pub(crate) enum Answer {
+    /// A point with `h > 0` strictly inside the cell, if floats are right (the caller proves it).
+    Witness(Vector),
+    /// `h ≤ 0` on the whole cell, proven.
+    Empty,
+}
+
+impl<'a> Walk<'a> {
+    /// Walks from `inside` (a point strictly inside) to a vertex: d moves, each along a fixed
+    /// direction projected onto the planes met so far, to the first plane in the way.
+    pub fn new(rows: Vec<&'a [f64]>, inside: &[f64]) -> Option<Walk<'a>> {
+        let d = inside.len();
+        let norms = rows.iter().map(|r| norm(&r[..d])).collect();
+        let mut w = Walk {
+            d,
+            rows,
+            norms,
+            x: [0.0; MAX_DIM],
+            tight: [usize::MAX; MAX_DIM],
+            inv: [[0.0; MAX_DIM]; MAX_DIM],
+        };
+        w.x[..d].copy_from_slice(inside);
+        // Orthonormal basis of the tight normals.
+        let mut basis = [[0.0f64; MAX_DIM]; MAX_DIM];
+        for step in 0..d {
+            // A direction unlikely to be parallel to any plane of a network.
+            let mut dir = [0.0f64; MAX_DIM];
+            for (k, v) in dir[..d].iter_mut().enumerate() {
+                *v = -1.0 / (k as f64 + 1.7);
+            }
+            for q in &basis[..step] {
+                let t = dot(&dir[..d], &q[..d]);
+                for k in 0..d {
+                    dir[k] -= t * q[k];
+                }
+            }
+            if norm(&dir[..d]) < 1e-9 {
+                return None;
+            }
+            let (j, t) = w.ratio_test(&w.tight[..step], &dir)?;
+            for k in 0..d {
+                w.x[k] += t * dir[k];
+            }
+            let mut q = [0.0f64; MAX_DIM];
+            q[..d].copy_from_slice(&w.rows[j][..d]);
+            for b in &basis[..step] {
+                let t = dot(&q[..d], &b[..d]);
+                for k in 0..d {
+                    q[k] -= t * b[k];
+                }
+            }
+            let n = norm(&q[..d]);
+            if n < 1e-9 * w.norms[j] {
+                return None;
+            }
+            q[..d].iter_mut().for_each(|v| *v /= n);
+            basis[step] = q;
+            w.tight[step] = j;
+        }
+        w.refresh().then_some(w)
+    }
+
+    /// Recomputes the inverse of the tight normals and the vertex itself from them (no drift).
+    fn refresh(&mut self) -> bool {
+        let d = self.d;
+        let mut a = [[0.0f64; MAX_DIM]; MAX_DIM];
+        for k in 0..d {
+            a[k][..d].copy_from_slice(&self.rows[self.tight[k]][..d]);
+        }
+        if !invert(&mut a, &mut self.inv, d) {
+            return false;
+        }
+        // A_T x = −c_T.
+        for r in 0..d {
+            self.x[r] = -(0..d)
+                .map(|k| self.inv[r][k] * self.rows[self.tight[k]][d])
+                .sum::<f64>();
+        }
+        self.x[..d].iter().all(|v| v.is_finite())
+    }
+
+    /// Maximises `h` over the cell from the current vertex; on success the vertex is optimal,
+    /// and the maximum is returned with multipliers `y ≥ 0`, `−a_h = Σ y_k a_{tight[k]}`.
+    fn maximise(&mut self, h: &[f64]) -> Option<(f64, Vector)> {
+        let d = self.d;
+        let scale = h[..d].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let tol = 1e-12 * scale.max(1e-300);
+        for pivot in 0..MAX_PIVOTS {
+            // y = −A_T⁻ᵀ a_h: the multipliers of min (−h).
+            let mut y = [0.0f64; MAX_DIM];
+            for (k, yk) in y[..d].iter_mut().enumerate() {
+                *yk = -(0..d).map(|r| self.inv[r][k] * h[r]).sum::<f64>();
+            }
+            let negative = (0..d).filter(|&k| y[k] < -tol);
+            let leaving = if pivot < MAX_PIVOTS / 2 {
+                negative.min_by(|&a, &b| y[a].total_cmp(&y[b]))
+            } else {
+                negative.min_by_key(|&k| self.tight[k])
+            };
+            let Some(k) = leaving else {
+                y[..d].iter_mut().for_each(|v| *v = v.max(0.0));
+                return Some((h[d] + dot(&h[..d], &self.x[..d]), y));
+            };
+            // Along column k of A_T⁻¹, row tight[k] grows and the other tight rows stay 0.
+            let mut dir = [0.0f64; MAX_DIM];
+            for r in 0..d {
+                dir[r] = self.inv[r][k];
+            }
+            let (j, t) = self.ratio_test(&self.tight[..d], &dir)?;
+            for r in 0..d {
+                self.x[r] += t * dir[r];
+            }
+            self.tight[k] = j;
+            if !self.refresh() {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// Is `{h > 0}` non-empty on the cell, whose witness `inside` (strictly inside) has
+    /// `h ≤ 0`? `radius`: the outer box of the Motzkin check (see [`feasibility`]).
+    pub fn side(&mut self, h: &Con, inside: &[f64], radius: &[f64]) -> Option<Answer> {
+        let d = self.d;
+        let (top, y) = self.maximise(&h.f)?;
+        if top > 0.0 {
+            // From the witness towards the vertex: past the plane, short of the vertex.
+            let hw = h.f[d] + dot(&h.f[..d], inside);
+            if hw >= top {
+                return None;
+            }
+            let lambda = 0.5 * ((-hw / (top - hw)).max(0.0) + 1.0);
+            let mut p = [0.0f64; MAX_DIM];
+            for k in 0..d {
+                p[k] = inside[k] + lambda * (self.x[k] - inside[k]);
+            }
+            return Some(Answer::Witness(p));
+        }
+        // Σ y_k g_{tight[k]} + h is the constant max h ≤ 0: where h > 0 and every g > 0 it
+        // would be positive.
+        let mut fs: [&[f64]; MAX_DIM + 1] = [&[]; MAX_DIM + 1];
+        for k in 0..d {
+            fs[k] = self.rows[self.tight[k]];
+        }
+        fs[d] = &h.f;
+        let mut ys = [0.0f64; MAX_DIM + 1];
+        ys[..d].copy_from_slice(&y[..d]);
+        ys[d] = 1.0;
+        feasibility::float_motzkin(&fs[..=d], &ys[..=d], radius).then_some(Answer::Empty)
+    }
+
+    /// The first row not in `tight` met from the vertex along `dir`, with the step.
+    fn ratio_test(&self, tight: &[usize], dir: &Vector) -> Option<(usize, f64)> {
+        let d = self.d;
+        let dn = norm(&dir[..d]);
+        let mut best: Option<(usize, f64)> = None;
+        for (j, row) in self.rows.iter().enumerate() {
+            let s = dot(&row[..d], &dir[..d]);
+            if s >= -1e-12 * dn * self.norms[j] || tight.contains(&j) {
+                continue;
+            }
+            let g = (row[d] + dot(&row[..d], &self.x[..d])).max(0.0);
+            let t = g / -s;
+            if best.is_none_or(|(_, bt)| t < bt) {
+                best = Some((j, t));
+            }
+        }
+        best
+    }
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn norm(a: &[f64]) -> f64 {
+    dot(a, a).sqrt()
+}
+
+/// `inv` = the inverse of the d × d matrix `a` (destroyed), by Gauss–Jordan with partial
+/// pivoting; false when `a` is (nearly) singular.
+fn invert(a: &mut [Vector; MAX_DIM], inv: &mut [Vector; MAX_DIM], d: usize) -> bool {
+    let scale = a[..d]
+        .iter()
+        .flat_map(|r| r[..d].iter())
+        .fold(0.0f64, |s, v| s.max(v.abs()));
+    for (r, row) in inv[..d].iter_mut().enumerate() {
+        *row = [0.0; MAX_DIM];
+        row[r] = 1.0;
+    }
+    for col in 0..d {
+        let p = (col..d)
+            .max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))
+            .expect("col < d");
+        if a[p][col].abs() <= 1e-10 * scale {
+            return false;
+        }
+        a.swap(p, col);
+        inv.swap(p, col);
+        let piv = a[col][col];
+        for k in 0..d {
+            a[col][k] /= piv;
+            inv[col][k] /= piv;
+        }
+        for i in 0..d {
+            if i == col {
+                continue;
+            }
+            let f = a[i][col];
+            if f != 0.0 {
+                for k in 0..d {
+                    a[i][k] -= f * a[col][k];
+                    inv[i][k] -= f * inv[col][k];
+                }
+            }
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exact::LineEq;
+    use num_bigint::BigInt;
+
+    fn con(a: &[i64], c: i64) -> Con {
+        Con::new(LineEq {
+            a: a.iter().map(|&x| BigInt::from(x)).collect(),
+            c: BigInt::from(c),
+        })
+    }
+
+    /// The cube [-1, 1]³ as rows `±x_k + 1 ≥ 0`.
+    fn cube() -> Vec<Con> {
+        let mut rows = Vec::new();
+        for k in 0..3 {
+            for s in [1, -1] {
+                let mut a = [0i64; 3];
+                a[k] = s;
+                rows.push(con(&a, 1));
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn the_walk_answers_plane_questions_on_a_cube() {
+        let cube = cube();
+        let rows: Vec<&[f64]> = cube.iter().map(|c| c.f.as_slice()).collect();
+        let inside = [0.1, -0.2, 0.3];
+        let mut walk = Walk::new(rows, &inside).expect("a cube has vertices");
+        let radius = [3.0; 3];
+        let h_at = |h: &Con, p: &[f64]| h.f[3] + (0..3).map(|k| h.f[k] * p[k]).sum::<f64>();
+        // h = x + 2y + 3z − c peaks at 6 on the cube: it is positive somewhere iff c < 6.
+        for (c, positive) in [(-10, true), (0, true), (5, true), (7, false), (100, false)] {
+            let h = con(&[1, 2, 3], -c);
+            if h_at(&h, &inside) > 0.0 {
+                continue;
+            }
+            match walk.side(&h, &inside, &radius) {
+                Some(Answer::Witness(p)) => {
+                    assert!(positive, "c = {c}: a witness of an empty side");
+                    assert!(
+                        h_at(&h, &p[..3]) > 0.0,
+                        "c = {c}: witness on the wrong side"
+                    );
+                    assert!(p[..3].iter().all(|v| v.abs() < 1.0), "c = {c}: outside");
+                }
+                Some(Answer::Empty) => assert!(!positive, "c = {c}: a cut proven empty"),
+                None => panic!("c = {c}: no answer on a plain cube"),
+            }
+        }
+        // Through the corner (1, 1, 1) only: the Motzkin bound cannot be negative, so no proof.
+        let touching = con(&[1, 2, 3], -6);
+        assert!(walk.side(&touching, &inside, &radius).is_none());
+    }
+
+    #[test]
+    fn inverses_of_singular_matrices_are_refused() {
+        let mut a = [[0.0; MAX_DIM]; MAX_DIM];
+        let mut inv = [[0.0; MAX_DIM]; MAX_DIM];
+        a[0][..2].copy_from_slice(&[1.0, 2.0]);
+        a[1][..2].copy_from_slice(&[2.0, 4.0]);
+        assert!(!invert(&mut a.clone(), &mut inv, 2));
+        a[1][..2].copy_from_slice(&[3.0, 4.0]);
+        assert!(invert(&mut a, &mut inv, 2));
+        // [[1, 2], [3, 4]]⁻¹ = [[−2, 1], [1.5, −0.5]].
+        for (got, want) in inv[0][..2]
+            .iter()
+            .chain(&inv[1][..2])
+            .zip([-2.0, 1.0, 1.5, -0.5])
+        {
+            assert!((got - want).abs() < 1e-12);
+        }
+    }
+}
