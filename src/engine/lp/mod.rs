@@ -559,29 +559,7 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
                 continue;
             }
             let extra = if side { h.clone() } else { h.flip() };
-            // A walk over the cell's vertices first (its answers are proven here or there).
-            match walk_side(&mut walk, cell, &extra, dec) {
-                Some(primal::Answer::Empty) => continue,
-                Some(primal::Answer::Witness(x)) => {
-                    if let Some(p) = Pt::from_f64(&x[..ctx.net.d]).filter(|p| {
-                        std::iter::once(&extra)
-                            .chain(&cell.cons)
-                            .all(|c| c.sign_at(p, &dec.stats) == Ordering::Greater)
-                    }) {
-                        if known.len() < KNOWN_MAX + 2 {
-                            known.push(Arc::new(p));
-                        }
-                        if side {
-                            pos = true;
-                        } else {
-                            neg = true;
-                        }
-                        continue;
-                    }
-                }
-                None => {}
-            }
-            if let Some(p) = find_side(dec, &cell.cons, &extra) {
+            if let Some(p) = decide_side(dec, &cell.cons, &extra, &mut walk, &cell.known[0].f) {
                 if known.len() < KNOWN_MAX + 2 {
                     known.push(Arc::new(p));
                 }
@@ -634,6 +612,7 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
             for side in [true, false] {
                 let pts = if side { &mut pos_pts } else { &mut neg_pts };
                 if pts.is_empty() {
+                    // (A vertex walk per sub-cell costs more than the LPs it saves.)
                     if let Some(p) = find_side(dec, &s.cons, if side { h } else { hf }) {
                         pts.push(Arc::new(p));
                     }
@@ -847,23 +826,40 @@ enum Walk<'a> {
     Failed,
 }
 
-/// Asks the cell's vertex walk whether `extra > 0` somewhere in the cell (see [`primal`]).
-fn walk_side<'a>(
-    walk: &mut Walk<'a>,
-    cell: &'a Cell,
-    extra: &Con,
+/// A point strictly inside `cons` and `extra`, if any: the walk over the vertices of `cons`
+/// first (started here when not yet; `inside`: strictly inside `cons`), an LP when it cannot
+/// tell. The walk's points are proven by sign tests, its emptiness by a Motzkin bound.
+fn decide_side<'a>(
     dec: &Decider,
-) -> Option<primal::Answer> {
-    let inside = &cell.known[0].f;
+    cons: &'a [Arc<Con>],
+    extra: &Con,
+    walk: &mut Walk<'a>,
+    inside: &'a [f64],
+) -> Option<Pt> {
     if let Walk::NotYet = walk {
-        let rows = cell.cons.iter().map(|c| c.f.as_slice()).collect();
+        let rows = cons.iter().map(|c| c.f.as_slice()).collect();
         *walk = match primal::Walk::new(rows, inside) {
             Some(w) => Walk::At(w),
             None => Walk::Failed,
         };
     }
-    let Walk::At(w) = walk else { return None };
-    w.side(extra, inside, &dec.radius)
+    if let Walk::At(w) = walk {
+        match w.side(extra, inside, &dec.radius) {
+            Some(primal::Answer::Empty) => return None,
+            Some(primal::Answer::Witness(x)) => {
+                let proven = Pt::from_f64(&x[..inside.len()]).filter(|p| {
+                    std::iter::once(extra)
+                        .chain(cons.iter().map(|c| c.as_ref()))
+                        .all(|c| c.sign_at(p, &dec.stats) == Ordering::Greater)
+                });
+                if proven.is_some() {
+                    return proven;
+                }
+            }
+            None => {}
+        }
+    }
+    find_side(dec, cons, extra)
 }
 
 /// A point strictly inside `cons` and strictly inside `extra`, if any.
