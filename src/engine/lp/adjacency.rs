@@ -38,8 +38,18 @@ pub(super) struct Pair {
     /// The facet of a (resp. b) on the shared hyperplane.
     fa: Arc<Con>,
     fb: Arc<Con>,
-    /// A point of the hyperplane strictly inside every other facet of both cells.
-    witness: Arc<Pt>,
+    /// A point of the hyperplane strictly inside every other facet of both cells (`None` only
+    /// for siblings of the last layer, where no later layer asks for it).
+    witness: Option<Arc<Pt>>,
+}
+
+impl Pair {
+    /// The witness of a pair of a layer before the last.
+    fn witness(&self) -> &Arc<Pt> {
+        self.witness
+            .as_ref()
+            .expect("pairs of a layer before the last carry their witness")
+    }
 }
 
 /// Certified questions on a hyperplane: "is the open set of H inside these halfspaces
@@ -202,10 +212,15 @@ fn shared_crossing(
 }
 
 /// The layer's units whose bits differ between two cells.
-fn differing(a: &Cell, b: &Cell, offset: usize, units: usize) -> Vec<usize> {
-    (0..units)
-        .filter(|&k| pattern::get(&a.pattern, offset + k) != pattern::get(&b.pattern, offset + k))
-        .collect()
+fn differing<'a>(
+    a: &'a Cell,
+    b: &'a Cell,
+    offset: usize,
+    units: usize,
+) -> impl Iterator<Item = usize> + 'a {
+    (0..units).filter(move |&k| {
+        pattern::get(&a.pattern, offset + k) != pattern::get(&b.pattern, offset + k)
+    })
 }
 
 /// One layer's unit on one parent cell: its map as a halfspace, or the sign of a constant map.
@@ -264,6 +279,7 @@ pub(super) fn next_layer(
     children: &[Vec<Cell>],
     offset: usize,
     units: usize,
+    last: bool,
 ) -> Vec<Pair> {
     let mut start = Vec::with_capacity(children.len() + 1);
     start.push(0u32);
@@ -278,7 +294,8 @@ pub(super) fn next_layer(
         let mut out = Vec::new();
         for i in 0..kids.len() {
             for j in i + 1..kids.len() {
-                if let Some(pair) = sibling_pair(&kids[i], &kids[j], &cons[x], offset, units) {
+                if let Some(pair) = sibling_pair(&kids[i], &kids[j], &cons[x], offset, units, last)
+                {
                     out.push(Pair {
                         a: start[x] + i as u32,
                         b: start[x] + j as u32,
@@ -309,7 +326,7 @@ pub(super) fn next_layer(
             // Is the parents' witness in the open cell of Xi's signs?
             let inside = (0..units).all(|k| match cons[x][k].map() {
                 Some(c) if !vanishing[k] => {
-                    let s = c.sign_at(&pp.witness, &dec.stats);
+                    let s = c.sign_at(pp.witness(), &dec.stats);
                     s != Ordering::Equal
                         && (s == Ordering::Greater) == pattern::get(&xi.pattern, offset + k)
                 }
@@ -317,14 +334,11 @@ pub(super) fn next_layer(
             });
             for (j, cj) in &on_y {
                 let yj = &children[y][*j];
-                if differing(xi, yj, offset, units)
-                    .iter()
-                    .any(|&k| !vanishing[k])
-                {
+                if differing(xi, yj, offset, units).any(|k| !vanishing[k]) {
                     continue;
                 }
                 let witness = if inside {
-                    Some(pp.witness.clone())
+                    Some(pp.witness().clone())
                 } else if let Some(r) = shared_crossing(dec, xi, yj, ci, cj) {
                     Some(Arc::new(r))
                 } else {
@@ -338,6 +352,7 @@ pub(super) fn next_layer(
                     on_h.interior(&ci.eq, &rows).map(Arc::new)
                 };
                 if let Some(witness) = witness {
+                    let witness = Some(witness);
                     let (a, b) = (start[x] + *i as u32, start[y] + *j as u32);
                     out.push(if a < b {
                         Pair {
@@ -368,28 +383,37 @@ pub(super) fn next_layer(
 
 /// Two children of one cell: adjacent iff their bits differ on exactly one class of units with
 /// proportional maps (`a`, `b` fields of the result are placeholders).
-fn sibling_pair(ci: &Cell, cj: &Cell, cons: &[Unit], offset: usize, units: usize) -> Option<Pair> {
-    let diff = differing(ci, cj, offset, units);
-    let first = cons[*diff.first()?].map()?;
-    if diff[1..]
-        .iter()
-        .any(|&k| cons[k].map().is_none_or(|c| c.multiple_of(first).is_none()))
-    {
+fn sibling_pair(
+    ci: &Cell,
+    cj: &Cell,
+    cons: &[Unit],
+    offset: usize,
+    units: usize,
+    last: bool,
+) -> Option<Pair> {
+    let mut diff = differing(ci, cj, offset, units);
+    let k0 = diff.next()?;
+    let first = cons[k0].map()?;
+    if diff.any(|k| cons[k].map().is_none_or(|c| c.multiple_of(first).is_none())) {
         return None;
     }
-    let towards_i = if pattern::get(&ci.pattern, offset + diff[0]) {
+    let towards_i = if pattern::get(&ci.pattern, offset + k0) {
         first.clone()
     } else {
         first.flip()
     };
     let fa = facet_on(ci, &towards_i)?;
     let fb = facet_on(cj, &towards_i.flip())?;
-    let witness = crossing(&ci.known[0].exact, &cj.known[0].exact, &first.eq);
+    // (An exact crossing: only a later layer needs it.)
+    let witness = (!last).then(|| {
+        let r = crossing(&ci.known[0].exact, &cj.known[0].exact, &first.eq);
+        Arc::new(Pt::from_exact(r))
+    });
     Some(Pair {
         a: 0,
         b: 0,
         fa,
         fb,
-        witness: Arc::new(Pt::from_exact(witness)),
+        witness,
     })
 }

@@ -374,8 +374,15 @@ pub fn enumerate_lp_with(
             break;
         }
         if let Some(on_h) = &on_hyperplane {
-            pairs =
-                adjacency::next_layer(&decider, on_h, &pairs, &next, net.offsets[l], net.split[l]);
+            pairs = adjacency::next_layer(
+                &decider,
+                on_h,
+                &pairs,
+                &next,
+                net.offsets[l],
+                net.split[l],
+                l + 1 == layers,
+            );
         }
         cells = next.into_iter().flatten().collect();
         cells.par_iter_mut().for_each(|c| c.units = None);
