@@ -275,6 +275,8 @@ impl ExactRegions {
         if crate::EngineChoice::Auto.uses_lp(net.d) {
             let options = LpOptions {
                 exact_geometry: net.d <= crate::engine::lp::GEOMETRY_MAX_DIM,
+                // Volumes, patterns and witnesses only.
+                facets: false,
                 ..LpOptions::default()
             };
             let p = enumerate_lp_with(net, domain, &cfg, &options, progress)?;

@@ -14,7 +14,7 @@ use super::output::{check_outputs, emit};
 use anyhow::{anyhow, Result};
 use clap::Args;
 use rayon::prelude::*;
-use relu_regions::engine::lp::enumerate_lp;
+use relu_regions::engine::lp::{enumerate_lp_with, LpOptions};
 use relu_regions::{enumerate, EngineChoice, EnumerateConfig, Network, NoProgress, Restricted};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -294,7 +294,12 @@ fn count_job(
     let start = std::time::Instant::now();
     let (patterns, per_layer, complete, certified): (Vec<Vec<u64>>, Vec<usize>, bool, bool) =
         if engine.uses_lp(restricted.d) {
-            let p = enumerate_lp(&restricted, &slice.domain, &cfg, &NoProgress)?;
+            // Patterns only: no facets (they cost the last layer's redundancy LPs).
+            let options = LpOptions {
+                facets: false,
+                ..LpOptions::default()
+            };
+            let p = enumerate_lp_with(&restricted, &slice.domain, &cfg, &options, &NoProgress)?;
             let pats = p.regions.iter().map(|r| r.pattern.clone()).collect();
             (pats, p.per_layer, p.complete, p.certified)
         } else {

@@ -24,7 +24,10 @@
 //! the cell, the segment from p to q crosses the flipped facet's plane at a point s that is
 //! strictly inside the other facets, so s lies in the closed cell, in the domain, and points
 //! next to s on q's side solve the system inside the outer box). The LP itself stays bounded
-//! through a cap on the radius r.
+//! through a cap on the radius r. The vertex walk of `primal.rs` proves "a cell ∩ {h > 0} is
+//! empty" with [`float_motzkin`] on a subsystem (d tight rows and h), whose strict solutions
+//! may leave the box; the bound still decides, because every strict solution of the whole
+//! question lies in the cell, so in the box, and solves the subsystem.
 
 use super::simplex;
 use crate::exact::{ExactPoint, LineEq};

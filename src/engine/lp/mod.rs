@@ -176,7 +176,8 @@ impl LpPartition {
     }
 
     /// Checks the partition's invariants with code independent of the enumeration: each
-    /// witness is strictly inside its facets and has its region's pattern (exact forward pass,
+    /// witness is strictly inside its facets (when the regions carry them) and has its region's
+    /// pattern (exact forward pass,
     /// strict activation), patterns are distinct, and, when volumes are present and the run is
     /// complete, they sum exactly to the domain's volume. The first failure is named.
     pub fn check(

@@ -30,6 +30,9 @@ pub(crate) struct Walk<'a> {
     tight: [usize; MAX_DIM],
     /// `inv[r][k]` = (A_T⁻¹)[r][k], with row k of A_T the normal of row `tight[k]`.
     inv: [Vector; MAX_DIM],
+    /// A pivot met a singular basis: the state is no vertex any more, every question answers
+    /// `None`.
+    broken: bool,
 }
 
 /// What the walk found for "is `{h > 0}` non-empty on the cell?".
@@ -53,6 +56,7 @@ impl<'a> Walk<'a> {
             x: [0.0; MAX_DIM],
             tight: [usize::MAX; MAX_DIM],
             inv: [[0.0; MAX_DIM]; MAX_DIM],
+            broken: false,
         };
         w.x[..d].copy_from_slice(inside);
         // Orthonormal basis of the tight normals.
@@ -147,6 +151,7 @@ impl<'a> Walk<'a> {
             }
             self.tight[k] = j;
             if !self.refresh() {
+                self.broken = true;
                 return None;
             }
         }
@@ -156,6 +161,9 @@ impl<'a> Walk<'a> {
     /// Is `{h > 0}` non-empty on the cell, whose witness `inside` (strictly inside) has
     /// `h ≤ 0`? `radius`: the outer box of the Motzkin check (see [`feasibility`]).
     pub fn side(&mut self, h: &Con, inside: &[f64], radius: &[f64]) -> Option<Answer> {
+        if self.broken {
+            return None;
+        }
         let d = self.d;
         let (top, y) = self.maximise(&h.f)?;
         if top > 0.0 {
