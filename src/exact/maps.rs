@@ -264,6 +264,26 @@ impl LayerRows {
         }
     }
 
+    /// [`LayerRows::eq`] divided by the powers of two common to its entries (the same
+    /// halfspace, no longer over `q`): in i128 that is one shift per entry, where
+    /// `LineEq::without_common_twos` shifts big integers.
+    pub(crate) fn halfspace(&self, i: usize) -> LineEq {
+        let width = self.d + 1;
+        let Rows::Small { rows, .. } = &self.rows else {
+            return self.eq(i).without_common_twos();
+        };
+        let row = &rows[i * width..(i + 1) * width];
+        let twos = row
+            .iter()
+            .filter(|&&x| x != 0)
+            .map(|x| x.trailing_zeros())
+            .min()
+            .unwrap_or(0);
+        let mut a: Vec<BigInt> = row.iter().map(|&x| BigInt::from(x >> twos)).collect();
+        let c = a.pop().expect("d + 1 entries");
+        LineEq { a, c }
+    }
+
     /// Neuron i at the point p: the numerator over `q · p.den` (same sign as the value).
     pub(crate) fn eval(&self, i: usize, p: &ExactPoint) -> BigInt {
         let eq = self.eq(i);
@@ -329,7 +349,30 @@ mod tests {
         for i in 0..2 {
             assert_eq!(next.eq(i).reduced(), rows[i].clone().reduced());
             assert_eq!(big.eq(i).reduced(), rows[i].clone().reduced());
+            // The same halfspace with no power of two common to its entries, from either form.
+            for h in [next.halfspace(i), big.halfspace(i)] {
+                assert_eq!(h.multiple_of(&next.eq(i)), Some(true));
+                assert!(h
+                    .a
+                    .iter()
+                    .chain([&h.c])
+                    .any(|x| x.trailing_zeros() == Some(0)));
+            }
         }
+        // Rows made even by an even weight lose their factor 2.
+        let twice = LayerRows {
+            d: 2,
+            n: 1,
+            rows: Rows::Small {
+                rows: vec![4, -12, 8],
+                q: 3,
+            },
+        };
+        let h = twice.halfspace(0);
+        assert_eq!(
+            (h.a, h.c),
+            (vec![BigInt::from(1), BigInt::from(-3)], BigInt::from(2))
+        );
     }
 
     /// Integers beyond i128 switch to big integers and stay exact.

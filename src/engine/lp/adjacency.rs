@@ -258,7 +258,7 @@ fn units_on(kids: &[Cell], units: usize) -> Arc<Vec<Unit>> {
     Arc::new(
         (0..units)
             .map(|k| {
-                let eq = rows.eq(k);
+                let eq = rows.halfspace(k);
                 if eq.is_constant() {
                     Unit::Constant(eq.c.cmp(&BigInt::zero()))
                 } else {

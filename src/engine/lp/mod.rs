@@ -537,7 +537,7 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
             neurons.push(Neuron::Fixed(true));
             continue;
         }
-        let eq = rows.eq(i);
+        let eq = rows.halfspace(i);
         if eq.is_constant() {
             if ctx.adjacency {
                 units.push(adjacency::Unit::Constant(eq.c.cmp(&BigInt::zero())));
