@@ -25,7 +25,7 @@
 //! strictly inside the other facets, so s lies in the closed cell, in the domain, and points
 //! next to s on q's side solve the system inside the outer box). The LP itself stays bounded
 //! through a cap on the radius r. The vertex walk of `primal.rs` proves "a cell ∩ {h > 0} is
-//! empty" with [`float_motzkin`] on a subsystem (d tight rows and h), whose strict solutions
+//! empty" with `float_motzkin` on a subsystem (d tight rows and h), whose strict solutions
 //! may leave the box; the bound still decides, because every strict solution of the whole
 //! question lies in the cell, so in the box, and solves the subsystem.
 
