@@ -826,10 +826,10 @@ pub(crate) fn exact_motzkin(rows: &[&Con], support: &[usize]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn con(a: &[i64], c: i64) -> Con {
+    pub(crate) fn con(a: &[i64], c: i64) -> Con {
         Con::new(LineEq {
             a: a.iter().map(|&x| BigInt::from(x)).collect(),
             c: BigInt::from(c),

@@ -263,16 +263,8 @@ fn invert(a: &mut [Vector; MAX_DIM], inv: &mut [Vector; MAX_DIM], d: usize) -> b
 
 #[cfg(test)]
 mod tests {
+    use super::super::feasibility::tests::con;
     use super::*;
-    use crate::exact::LineEq;
-    use num_bigint::BigInt;
-
-    fn con(a: &[i64], c: i64) -> Con {
-        Con::new(LineEq {
-            a: a.iter().map(|&x| BigInt::from(x)).collect(),
-            c: BigInt::from(c),
-        })
-    }
 
     /// The cube [-1, 1]³ as rows `±x_k + 1 ≥ 0`.
     fn cube() -> Vec<Con> {
