@@ -30,8 +30,8 @@ fn opts(backend: LpBackend) -> LpOptions {
 }
 
 /// The partition with everything on (facets, vertices, volumes, pairs), after checking that a
-/// run without the last layer's irredundant facets (a plain count's) finds the same regions
-/// in the same order and the same adjacent pairs.
+/// run without the last layer's irredundant facets finds the same regions in the same order and
+/// the same adjacent pairs, and a plain count the same regions and witnesses.
 fn run(net: &Network, slice: &Slice, backend: LpBackend) -> LpPartition {
     let r = Restricted::new(net, slice).unwrap();
     let go = |options: &LpOptions| {
@@ -58,6 +58,22 @@ fn run(net: &Network, slice: &Slice, backend: LpBackend) -> LpPartition {
     };
     assert_eq!(patterns(&lean), patterns(&p), "regions without facets");
     assert_eq!(lean.adjacent, p.adjacent, "pairs without facets");
+    // A plain count (cells stripped to pattern and witness in the last layer).
+    let count = go(&LpOptions {
+        backend,
+        exact_geometry: false,
+        adjacency: false,
+        facets: false,
+    });
+    assert_eq!(patterns(&count), patterns(&p), "regions of a plain count");
+    assert!(
+        count
+            .regions
+            .iter()
+            .zip(&p.regions)
+            .all(|(a, b)| a.witness == b.witness && a.facets.is_empty()),
+        "witnesses of a plain count"
+    );
     p
 }
 

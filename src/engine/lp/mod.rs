@@ -252,6 +252,19 @@ struct Cell {
     units: Option<Arc<Vec<adjacency::Unit>>>,
 }
 
+impl Cell {
+    /// Drops everything but the pattern and the witness (`known[0]`).
+    fn keep_pattern_and_witness(&mut self) {
+        self.cons = Vec::new();
+        self.certs = Vec::new();
+        self.known.truncate(1);
+        self.known.shrink_to_fit();
+        self.prev = None;
+        self.bbox = Vec::new();
+        self.units = None;
+    }
+}
+
 /// Shared, read-only state of one run.
 struct Ctx<'a> {
     net: &'a Restricted,
@@ -340,6 +353,10 @@ pub fn enumerate_lp_with(
         last_facets: opts.facets || opts.exact_geometry,
     });
     let layers = net.widths.len();
+    let geometry = opts.exact_geometry && d <= GEOMETRY_MAX_DIM;
+    let keep_facets = opts.facets || opts.exact_geometry;
+    // The last layer's cells are read after the loop for their facets, vertices or pairs.
+    let keep_cells = keep_facets || geometry || opts.adjacency;
     let mut per_layer = Vec::with_capacity(layers);
     let mut complete = true;
     // A cell keeps its facets (a few hundred bytes to a few KiB): with `max_memory`, about
@@ -363,7 +380,12 @@ pub fn enumerate_lp_with(
                     return Vec::new();
                 }
                 let ctx = ctx.as_ref().expect("a layer exists");
-                let out = split_cell(ctx, cell, l);
+                let mut out = split_cell(ctx, cell, l);
+                if l + 1 == layers && !keep_cells {
+                    // Only patterns and witnesses are read from here on: the rest goes now,
+                    // cell by cell, instead of after the last layer (3-64×3: peak 3.0 → 1.3 GiB).
+                    out.iter_mut().for_each(Cell::keep_pattern_and_witness);
+                }
                 running.fetch_add(out.len().saturating_sub(1), AtomicOrdering::Relaxed);
                 progress.advance(1);
                 out
@@ -390,8 +412,6 @@ pub fn enumerate_lp_with(
         per_layer.push(cells.len());
     }
     progress.finish();
-    let geometry = opts.exact_geometry && d <= GEOMETRY_MAX_DIM;
-    let keep_facets = opts.facets || opts.exact_geometry;
     let regions: Vec<LpRegion> = cells
         .into_par_iter()
         .map(|cell| {
