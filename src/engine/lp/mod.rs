@@ -177,9 +177,9 @@ impl LpPartition {
 
     /// Checks the partition's invariants with code independent of the enumeration: each
     /// witness is strictly inside its facets (when the regions carry them) and has its region's
-    /// pattern (exact forward pass,
-    /// strict activation), patterns are distinct, and, when volumes are present and the run is
-    /// complete, they sum exactly to the domain's volume. The first failure is named.
+    /// pattern (exact forward pass, strict activation), patterns are distinct, and, when volumes
+    /// are present and the run is complete, they sum exactly to the domain's volume. The first
+    /// failure is named.
     pub fn check(
         &self,
         net: &crate::exact::ExactNet,
@@ -339,6 +339,7 @@ pub fn enumerate_lp_with(
         bbox,
         units: None,
     }];
+    let keep_facets = opts.facets || opts.exact_geometry;
     let ctx = (!net.widths.is_empty()).then(|| Ctx {
         net,
         dec: &decider,
@@ -350,13 +351,12 @@ pub fn enumerate_lp_with(
             .collect(),
         first: Arc::new(LayerRows::first(&net.exact)),
         adjacency: opts.adjacency,
-        last_facets: opts.facets || opts.exact_geometry,
+        last_facets: keep_facets,
     });
     let layers = net.widths.len();
     let geometry = opts.exact_geometry && d <= GEOMETRY_MAX_DIM;
-    let keep_facets = opts.facets || opts.exact_geometry;
-    // The last layer's cells are read after the loop for their facets, vertices or pairs.
-    let keep_cells = keep_facets || geometry || opts.adjacency;
+    // The last layer's cells are read after the loop for their facets (and vertices) or pairs.
+    let keep_cells = keep_facets || opts.adjacency;
     let mut per_layer = Vec::with_capacity(layers);
     let mut complete = true;
     // A cell keeps its facets (a few hundred bytes to a few KiB): with `max_memory`, about
@@ -683,9 +683,9 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
     let offset = offsets[l];
     let units = ctx.adjacency.then(|| Arc::new(units));
     let mut out = Vec::with_capacity(subs.len());
+    let last = l + 1 == net.widths.len();
     for mut s in subs {
         let mut bbox = None;
-        let last = l + 1 == net.widths.len();
         let certs = if s.changed && last && !ctx.last_facets {
             // Nothing splits these cells again and no one asked for their facets.
             Vec::new()
