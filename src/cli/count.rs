@@ -301,26 +301,18 @@ pub fn run(args: &CountArgs) -> Result<i32> {
             );
         }
     } else if wants_graph {
-        let t = Instant::now();
-        let mut written = 0.0;
-        let summary = match &args.graph {
-            None => pool.install(|| Summary::build(&partition, &restricted)),
-            Some(path) => {
-                let lengths_from = exact_points.as_deref();
-                let graph =
-                    pool.install(|| RegionGraph::build(&partition, &restricted, lengths_from));
-                written = write_graph(path, &graph, args.quiet)?;
-                output_seconds += written;
-                graph.summary()
-            }
-        };
-        let groups = groups.as_ref().map(|(g, _)| g.as_slice());
-        report_graph(
+        let (summary, written) = graph_step(
             &mut report,
-            &summary,
-            groups,
-            t.elapsed().as_secs_f64() - written,
-        );
+            args,
+            groups.as_ref().map(|(g, _)| g.as_slice()),
+            Instant::now(),
+            || pool.install(|| Summary::build(&partition, &restricted)),
+            || {
+                let lengths_from = exact_points.as_deref();
+                pool.install(|| RegionGraph::build(&partition, &restricted, lengths_from))
+            },
+        )?;
+        output_seconds += written;
         labels = Some(summary.linear.label);
     }
     if args.svg.is_some() || args.png.is_some() {
@@ -537,33 +529,25 @@ fn run_lp(
     let mut linear_labels = None;
     match &partition.adjacent {
         Some(pairs) => {
-            let t = Instant::now();
-            let mut written = 0.0;
-            let summary = match &args.graph {
-                None => {
+            let (summary, written) = graph_step(
+                &mut report,
+                args,
+                groups.as_ref().map(|(g, _)| g.as_slice()),
+                Instant::now(),
+                || {
                     let patterns: Vec<&[u64]> = partition
                         .regions
                         .iter()
                         .map(|r| r.pattern.as_slice())
                         .collect();
                     pool.install(|| Summary::from_pairs(&patterns, restricted, pairs.clone()))
-                }
-                Some(path) => {
-                    let graph = pool
-                        .install(|| RegionGraph::from_lp(&partition, restricted))
-                        .expect("adjacency was asked for");
-                    written = write_graph(path, &graph, args.quiet)?;
-                    *report.output_seconds.get_or_insert(0.0) += written;
-                    graph.summary()
-                }
-            };
-            let groups = groups.as_ref().map(|(g, _)| g.as_slice());
-            report_graph(
-                &mut report,
-                &summary,
-                groups,
-                t.elapsed().as_secs_f64() - written,
-            );
+                },
+                || {
+                    pool.install(|| RegionGraph::from_lp(&partition, restricted))
+                        .expect("adjacency was asked for")
+                },
+            )?;
+            *report.output_seconds.get_or_insert(0.0) += written;
             linear_labels = Some(summary.linear.label);
         }
         None if args.graph.is_some() => eprintln!(
@@ -671,10 +655,29 @@ fn section_scene(
 }
 
 /// The graph step's figures in the report (`groups`: cells grouped into regions by max pooling).
-fn report_graph(report: &mut CountReport, summary: &Summary, groups: Option<&[u32]>, seconds: f64) {
-    report.graph_seconds = Some(seconds);
+/// The graph step of either engine, started at `start`: the linear regions' summary (from the
+/// full graph, written to the file, when `--graph` asks for it) into the report. Returns the
+/// summary and the seconds the writing took (counted as output, not as graph time).
+fn graph_step(
+    report: &mut CountReport,
+    args: &CountArgs,
+    groups: Option<&[u32]>,
+    start: Instant,
+    summary_only: impl FnOnce() -> Summary,
+    full_graph: impl FnOnce() -> RegionGraph,
+) -> Result<(Summary, f64)> {
+    let (summary, written) = match &args.graph {
+        None => (summary_only(), 0.0),
+        Some(path) => {
+            let graph = full_graph();
+            let written = write_graph(path, &graph, args.quiet)?;
+            (graph.summary(), written)
+        }
+    };
+    report.graph_seconds = Some(start.elapsed().as_secs_f64() - written);
     report.linear_regions = Some(summary.linear.count);
     report.adjacent_pairs = Some(summary.adjacent_regions(groups));
+    Ok((summary, written))
 }
 
 /// Writes the graph as DOT, GraphML or JSON (by the file's extension); returns the seconds taken.
