@@ -31,6 +31,8 @@ pub struct FloatLayer {
     pub row_l1_max: f64,
     /// max_i |b_i|.
     pub bias_max: f64,
+    /// |W| entry by entry (for per-neuron error bounds, `engine::values`), made on first use.
+    pub w_abs: std::sync::OnceLock<Matrix<f64>>,
 }
 
 /// The activation of a layer's inputs in floats: `h_j = z_j` where `z_j > 0`, `slope_j · z_j`
@@ -43,7 +45,7 @@ pub struct InputActivation {
 }
 
 impl InputActivation {
-    fn new(slope: Vec<f64>) -> InputActivation {
+    pub(crate) fn new(slope: Vec<f64>) -> InputActivation {
         let gain = slope.iter().fold(1.0f64, |m, s| m.max(s.abs()));
         InputActivation { slope, gain }
     }
@@ -83,7 +85,13 @@ impl FloatLayer {
             input,
             row_l1_max,
             bias_max,
+            w_abs: Default::default(),
         }
+    }
+
+    /// |W| (made once; a layer whose `w` is replaced after construction must not have used it).
+    pub fn w_abs(&self) -> &Matrix<f64> {
+        self.w_abs.get_or_init(|| self.w.map(|x| x.abs()))
     }
 
     /// The inputs' activation: `h = act(z)`, returns max |h| (ReLU unless `input` says).
@@ -103,51 +111,64 @@ impl FloatLayer {
     /// `out (rows × n_out) = h (rows × n_in) · Wᵀ + b`: a packed matrix product when dense,
     /// row by row over the stored entries when sparse.
     pub fn product(&self, rows: usize, h: &[f64], out: &mut [f64]) {
-        let (n_in, n_out) = (self.n_in, self.n_out);
-        debug_assert_eq!(h.len(), rows * n_in);
-        debug_assert_eq!(out.len(), rows * n_out);
+        product_with(&self.w, &self.b, rows, h, out)
+    }
+
+    /// `out = e · |W|ᵀ` (no bias): the propagated part of per-neuron error bounds.
+    pub fn abs_product(&self, rows: usize, e: &[f64], out: &mut [f64]) {
+        out.fill(0.0);
+        product_with(self.w_abs(), &[], rows, e, out)
+    }
+}
+
+/// `out (rows × n_out) = h (rows × n_in) · Wᵀ + b` (`b` empty: `out` is added to as it is).
+fn product_with(w: &Matrix<f64>, b: &[f64], rows: usize, h: &[f64], out: &mut [f64]) {
+    let (n_in, n_out) = (w.n_in, w.n_out);
+    debug_assert_eq!(h.len(), rows * n_in);
+    debug_assert_eq!(out.len(), rows * n_out);
+    if !b.is_empty() {
         for r in 0..rows {
-            out[r * n_out..(r + 1) * n_out].copy_from_slice(&self.b);
+            out[r * n_out..(r + 1) * n_out].copy_from_slice(b);
         }
-        if n_out == 0 || rows == 0 {
+    }
+    if n_out == 0 || rows == 0 {
+        return;
+    }
+    if w.is_dense() {
+        if n_in == 0 {
             return;
         }
-        if self.w.is_dense() {
-            if n_in == 0 {
-                return;
-            }
-            // SAFETY: h holds rows × n_in and out rows × n_out entries, row-major with the
-            // strides given; W is n_out × n_in row-major (read as its transpose).
-            unsafe {
-                matrixmultiply::dgemm(
-                    rows,
-                    n_in,
-                    n_out,
-                    1.0,
-                    h.as_ptr(),
-                    n_in as isize,
-                    1,
-                    self.w.vals.as_ptr(),
-                    1,
-                    n_in as isize,
-                    1.0,
-                    out.as_mut_ptr(),
-                    n_out as isize,
-                    1,
-                );
-            }
-        } else {
-            for r in 0..rows {
-                let x = &h[r * n_in..(r + 1) * n_in];
-                let z = &mut out[r * n_out..(r + 1) * n_out];
-                for (i, zi) in z.iter_mut().enumerate() {
-                    let row = self.w.row(i);
-                    let mut s = 0.0;
-                    for (k, w) in row.vals.iter().enumerate() {
-                        s += w * x[row.col(k)];
-                    }
-                    *zi += s;
+        // SAFETY: h holds rows × n_in and out rows × n_out entries, row-major with the
+        // strides given; W is n_out × n_in row-major (read as its transpose).
+        unsafe {
+            matrixmultiply::dgemm(
+                rows,
+                n_in,
+                n_out,
+                1.0,
+                h.as_ptr(),
+                n_in as isize,
+                1,
+                w.vals.as_ptr(),
+                1,
+                n_in as isize,
+                1.0,
+                out.as_mut_ptr(),
+                n_out as isize,
+                1,
+            );
+        }
+    } else {
+        for r in 0..rows {
+            let x = &h[r * n_in..(r + 1) * n_in];
+            let z = &mut out[r * n_out..(r + 1) * n_out];
+            for (i, zi) in z.iter_mut().enumerate() {
+                let row = w.row(i);
+                let mut s = 0.0;
+                for (k, w) in row.vals.iter().enumerate() {
+                    s += w * x[row.col(k)];
                 }
+                *zi += s;
             }
         }
     }

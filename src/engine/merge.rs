@@ -22,11 +22,18 @@ pub(super) fn merge(
     keep_rows: bool,
 ) -> (Mesh, Option<MergedValues>) {
     use rayon::prelude::*;
-    let n = values.n;
+    let (n, row_len, entry) = (values.n, values.stride(), values.entry);
     let d = mesh.d;
     let LayerValues {
         mut rows, mut err, ..
     } = values;
+    // A proven row: its floats, then (with bounds per neuron) its bound for each.
+    let write_proven = |dst: &mut [f64], x: &vertex::ProvenValues| {
+        dst[..n].copy_from_slice(&x.z);
+        if entry {
+            dst[n..].fill(x.err);
+        }
+    };
     let Mesh {
         xy,
         defs,
@@ -77,7 +84,7 @@ pub(super) fn merge(
     let mut outs = outs;
     let values = keep_rows.then(|| {
         for (v, x) in &global_exact {
-            rows.row_mut(*v as usize).copy_from_slice(&x.z);
+            write_proven(rows.row_mut(*v as usize), x);
         }
         // Each run's rows stay in its block; a new vertex's row is its local row there.
         let segments: Vec<u32> = outs
@@ -90,7 +97,7 @@ pub(super) fn merge(
                 // is theirs).
                 for (k, x) in local.exact.iter().enumerate() {
                     if let Some(x) = x {
-                        block[k * n..(k + 1) * n].copy_from_slice(&x.z);
+                        write_proven(&mut block[k * row_len..(k + 1) * row_len], x);
                     }
                 }
                 // The block was sized for a large run: give back the rest (shrinking a heap
@@ -102,7 +109,12 @@ pub(super) fn merge(
         for &(run, k) in &sources {
             rows.push_vertex(segments[run as usize], k as usize);
         }
-        MergedValues { rows, err, chords }
+        MergedValues {
+            rows,
+            err,
+            entry,
+            chords,
+        }
     });
     // The runs' other buffers, freed on both threads.
     outs.into_par_iter().for_each(drop);
@@ -288,6 +300,8 @@ fn to_global(v: u32, base: u32, remap: &[u32]) -> u32 {
 pub(crate) struct MergedValues {
     pub(super) rows: RowStore,
     pub(super) err: Vec<f64>,
+    /// Rows carry bounds per neuron ([`LayerValues::entry`]).
+    pub(super) entry: bool,
     /// The recorded chords (`FaceOut::chords`), in global vertex ids.
     pub(super) chords: Vec<[u32; 3]>,
 }

@@ -96,7 +96,7 @@ impl FloatMap {
                     re[k * 6 + 3 + c] = self.bounds[k][c];
                 }
             }
-            let w_abs: Vec<f64> = layer.w.vals.iter().map(|x| x.abs()).collect();
+            let w_abs = &layer.w_abs().vals;
             let mut value = vec![0.0f64; n * 3];
             let mut sized = vec![0.0f64; n * 6];
             // SAFETY: W and |W| are n × m row-major, r is m × 3, re m × 6; outputs n × 3, n × 6.

@@ -115,9 +115,13 @@ impl RowStore {
 pub struct LayerValues {
     /// Neurons in the layer.
     pub n: usize,
-    /// Each vertex's n pre-activations.
+    /// Each vertex's n pre-activations, then (with `entry`) their n error bounds.
     pub rows: RowStore,
-    /// Per-vertex error bound.
+    /// Rows carry one error bound per neuron (deep networks: a single bound per vertex grows
+    /// with the largest row norm and the largest value, layer after layer, until deep signs
+    /// cannot be told; bounds per neuron stay about 10⁵ times tighter after eight layers).
+    pub entry: bool,
+    /// Per-vertex error bound (with `entry`, the largest of the row's).
     pub err: Vec<f64>,
     /// Per-vertex max_k |z̃_k| (an upper bound).
     pub row_max: Vec<f64>,
@@ -157,6 +161,7 @@ impl LayerValues {
         LayerValues {
             n,
             rows,
+            entry: false,
             err,
             row_max: maxes,
             masks,
@@ -173,6 +178,15 @@ impl LayerValues {
     #[inline]
     pub fn value(&self, v: usize, j: usize) -> f64 {
         self.rows.row(v)[j]
+    }
+
+    /// Entries per row: the values, and with `entry` their bounds.
+    pub fn stride(&self) -> usize {
+        if self.entry {
+            2 * self.n
+        } else {
+            self.n
+        }
     }
 
     pub(crate) fn masks(&self, v: usize) -> (&[u64], &[u64]) {
@@ -338,6 +352,26 @@ fn row_sign_masks_portable(row: &[f64], e: f64, pos: &mut [u64], neg: &mut [u64]
     decided
 }
 
+/// [`row_sign_masks`] with one bound per neuron (`e[j]` for `row[j]`).
+pub(crate) fn row_sign_masks_entry(
+    row: &[f64],
+    e: &[f64],
+    pos: &mut [u64],
+    neg: &mut [u64],
+) -> bool {
+    debug_assert_eq!(row.len(), e.len());
+    let mut decided = true;
+    for (w, (chunk, bound)) in row.chunks(64).zip(e.chunks(64)).enumerate() {
+        let (mut pw, mut nw) = (0u64, 0u64);
+        for (b, (&z, &e)) in chunk.iter().zip(bound).enumerate() {
+            pw |= ((z > e) as u64) << b;
+            nw |= ((z < -e) as u64) << b;
+        }
+        decided &= finish_word(pw, nw, chunk.len(), &mut pos[w], &mut neg[w]);
+    }
+    decided
+}
+
 /// ORs one word of masks in; whether all `len` neurons of the word were proven.
 #[inline(always)]
 fn finish_word(pw: u64, nw: u64, len: usize, pos: &mut u64, neg: &mut u64) -> bool {
@@ -381,6 +415,38 @@ unsafe fn row_sign_masks_avx(row: &[f64], e: f64, pos: &mut [u64], neg: &mut [u6
     decided
 }
 
+/// The vector whose product with |W| bounds a layer's errors neuron by neuron: for input i,
+/// its activation's error (`e_i` through an active ReLU, 0 through one proven inactive, the
+/// slope's share for other activations, plus a slope's rounding) and γ·|h_i| for the rounding
+/// of the dot products. `old` is the input row (values, then bounds when `entry_in`; else
+/// `scalar` bounds every value).
+#[allow(clippy::too_many_arguments)]
+fn input_bounds(
+    layer: &FloatLayer,
+    old: &[f64],
+    n_in: usize,
+    entry_in: bool,
+    scalar: f64,
+    h: &[f64],
+    gamma: f64,
+    out: &mut [f64],
+) {
+    let slope_rounding = if layer.input.is_some() { 2.0 * U } else { 0.0 };
+    for i in 0..n_in {
+        let z = old[i];
+        let e = if entry_in { old[n_in + i] } else { scalar };
+        let slope = layer.input.as_ref().map_or(0.0, |a| a.slope[i].abs());
+        let gain = if z > e {
+            1.0
+        } else if z < -e {
+            slope
+        } else {
+            slope.max(1.0)
+        };
+        out[i] = gain * e + (slope_rounding + gamma) * h[i].abs();
+    }
+}
+
 /// Rows per matrix product: big enough that packing W costs little per row, small enough that
 /// a block's buffers stay in cache and both cores get many blocks.
 const BLOCK: usize = 256;
@@ -394,10 +460,18 @@ const BLOCK: usize = 256;
 /// narrow for the new width, or more than twice as wide (a narrowing layer would otherwise keep
 /// the wide rows for the rest of the run), gets a new block of just its vertices' rows. Rows no
 /// vertex uses (a crossing two runs both made, kept once by the merge) are skipped.
-pub fn next_layer_values(mut rows: RowStore, prev_err: &[f64], layer: &FloatLayer) -> LayerValues {
+pub fn next_layer_values(
+    mut rows: RowStore,
+    prev_err: &[f64],
+    layer: &FloatLayer,
+    entry_in: bool,
+    entry: bool,
+) -> LayerValues {
     let v_count = rows.len();
     let (n_in, n_out) = (layer.n_in, layer.n_out);
-    assert_eq!(rows.width(), n_in);
+    let width_in = if entry_in { 2 * n_in } else { n_in };
+    let width = if entry { 2 * n_out } else { n_out };
+    assert_eq!(rows.width(), width_in);
     assert_eq!(prev_err.len(), v_count);
     let words = pattern::words(n_out);
     let starts = rows.segment_starts();
@@ -440,13 +514,17 @@ pub fn next_layer_values(mut rows: RowStore, prev_err: &[f64], layer: &FloatLaye
     let gamma = nu / (1.0 - nu);
     let gain = layer.input_gain();
     let slope_rounding = if layer.input.is_some() { 2.0 * U } else { 0.0 };
+    // Per-neuron bounds: the propagated errors and the rounding, both through |W|, then the
+    // rounding of that product's own sums.
+    let entry_scale = (1.0 + 2.0 * gamma) * (1.0 + 16.0 * U);
     let at = &rows.at;
     let starts = &starts;
     let moved: Vec<usize> = jobs
         .into_par_iter()
         .map_init(
-            || (Vec::new(), Vec::new()),
-            |(h, z): &mut (Vec<f64>, Vec<f64>), (first, group, eg, mg, kg, dg)| {
+            || (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
+            |(h, z, eh, ez): &mut (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>),
+             (first, group, eg, mg, kg, dg)| {
                 let v0 = starts[first];
                 // Segments whose rows do not fit the new width get a new block (filled below,
                 // swapped in once the whole group has read its old rows).
@@ -454,8 +532,8 @@ pub fn next_layer_values(mut rows: RowStore, prev_err: &[f64], layer: &FloatLaye
                     .iter()
                     .enumerate()
                     .map(|(i, seg)| {
-                        (seg.stride < n_out || seg.stride > 2 * n_out)
-                            .then(|| vec![0.0; (starts[first + i + 1] - starts[first + i]) * n_out])
+                        (seg.stride < width || seg.stride > 2 * width)
+                            .then(|| vec![0.0; (starts[first + i + 1] - starts[first + i]) * width])
                     })
                     .collect();
                 let mut hmax = [0.0f64; BLOCK];
@@ -470,17 +548,32 @@ pub fn next_layer_values(mut rows: RowStore, prev_err: &[f64], layer: &FloatLaye
                         z.resize(BLOCK * n_out, 0.0);
                     }
                     let (h, z) = (&mut h[..rows_here * n_in], &mut z[..rows_here * n_out]);
+                    if entry {
+                        eh.resize(BLOCK * n_in, 0.0);
+                        ez.resize(BLOCK * n_out, 0.0);
+                    }
                     for r in 0..rows_here {
-                        let (s, k) = at[v0 + a + r];
+                        let v = v0 + a + r;
+                        let (s, k) = at[v];
                         let seg = &group[s as usize - first];
                         let start = k as usize * seg.stride;
-                        hmax[r] = layer.activate(
-                            &seg.data[start..start + n_in],
-                            &mut h[r * n_in..(r + 1) * n_in],
-                        );
+                        let old = &seg.data[start..start + width_in];
+                        let hr = &mut h[r * n_in..(r + 1) * n_in];
+                        hmax[r] = layer.activate(&old[..n_in], hr);
+                        if entry {
+                            let er = &mut eh[r * n_in..(r + 1) * n_in];
+                            input_bounds(layer, old, n_in, entry_in, prev_err[v], hr, gamma, er);
+                        }
                     }
                     // z (rows × n_out) = h (rows × n_in) · Wᵀ (n_in × n_out) + b
                     layer.product(rows_here, h, z);
+                    if entry {
+                        layer.abs_product(
+                            rows_here,
+                            &eh[..rows_here * n_in],
+                            &mut ez[..rows_here * n_out],
+                        );
+                    }
                     for r in 0..rows_here {
                         let (i, v) = (a + r, v0 + a + r);
                         // The activation scales an input's error by at most its gain, and a
@@ -489,28 +582,44 @@ pub fn next_layer_values(mut rows: RowStore, prev_err: &[f64], layer: &FloatLaye
                         // Relative terms, then an absolute one for underflow: subnormal
                         // products and weights given exactly whose f64 is subnormal or zero
                         // (each off by ≤ 2^-1075·|h|).
+                        let tiny = (terms + 3) as f64 * f64::MIN_POSITIVE * (1.0 + hmax[r] + e);
                         let bound = (layer.row_l1_max * e
                             + gamma * (layer.row_l1_max * hmax[r] + layer.bias_max))
                             * (1.0 + 16.0 * U)
-                            + (terms + 3) as f64 * f64::MIN_POSITIVE * (1.0 + hmax[r] + e);
+                            + tiny;
                         let row = &z[r * n_out..(r + 1) * n_out];
-                        eg[i] = bound;
                         mg[i] = row_max(row);
                         let (pos, neg) = kg[i * 2 * words..(i + 1) * 2 * words].split_at_mut(words);
-                        dg[i] = row_sign_masks(row, bound, pos, neg);
                         let (s, k) = at[v];
                         let g = s as usize - first;
-                        match &mut moved[g] {
+                        let dst = match &mut moved[g] {
                             // Its rank among the segment's vertices.
                             Some(data) => {
                                 let j = v - starts[s as usize];
-                                data[j * n_out..(j + 1) * n_out].copy_from_slice(row);
+                                &mut data[j * width..(j + 1) * width]
                             }
                             None => {
                                 let seg = &mut group[g];
                                 let start = k as usize * seg.stride;
-                                seg.data[start..start + n_out].copy_from_slice(row);
+                                &mut seg.data[start..start + width]
                             }
+                        };
+                        dst[..n_out].copy_from_slice(row);
+                        if entry {
+                            // (The same underflow term as the single bound, for each neuron.)
+                            let props = &ez[r * n_out..(r + 1) * n_out];
+                            let bounds = &mut dst[n_out..];
+                            let mut largest = 0.0f64;
+                            for ((b, &p), &bias) in bounds.iter_mut().zip(props).zip(&layer.b) {
+                                *b = (p + gamma * bias.abs()) * entry_scale + tiny;
+                                largest = largest.max(*b);
+                            }
+                            // (Never looser than the single bound, which also holds.)
+                            eg[i] = largest.min(bound);
+                            dg[i] = row_sign_masks_entry(row, bounds, pos, neg);
+                        } else {
+                            eg[i] = bound;
+                            dg[i] = row_sign_masks(row, bound, pos, neg);
                         }
                     }
                 }
@@ -519,7 +628,7 @@ pub fn next_layer_values(mut rows: RowStore, prev_err: &[f64], layer: &FloatLaye
                     if let Some(data) = data {
                         *seg = Segment {
                             data,
-                            stride: n_out,
+                            stride: width,
                         };
                         renumbered.push(first + g);
                     }
@@ -530,7 +639,7 @@ pub fn next_layer_values(mut rows: RowStore, prev_err: &[f64], layer: &FloatLaye
         .flatten()
         .collect();
     // Moved segments hold their vertices in order.
-    rows.n = n_out;
+    rows.n = width;
     for s in moved {
         for v in starts[s]..starts[s + 1] {
             rows.at[v].1 = (v - starts[s]) as u32;
@@ -539,6 +648,7 @@ pub fn next_layer_values(mut rows: RowStore, prev_err: &[f64], layer: &FloatLaye
     LayerValues {
         n: n_out,
         rows,
+        entry,
         err,
         row_max: maxes,
         masks,
@@ -590,46 +700,131 @@ mod tests {
     }
 
     /// The layer step in place (and into wider blocks) gives every vertex the plain product of
-    /// its own row, within its bound, with masks and maxima that match the new row.
+    /// its own row, within its bound, with masks and maxima that match the new row; with one
+    /// bound per vertex, and with bounds per neuron from the second step on.
     #[test]
     fn layer_step_in_place_matches_the_plain_product_per_vertex() {
-        let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let (store, mut expected) = scattered_store(&mut rng, 3);
-        let mut err = vec![1e-12; store.len()];
-        let mut values = LayerValues::from_rows(store, err.clone());
-        // Widen (3 → 5: new blocks), narrow (5 → 3: in place, stride 5), widen within the stride
-        // (3 → 4: in place), narrow by more than half (4 → 1: new blocks).
-        for (n_in, n_out) in [(3usize, 5usize), (5, 3), (3, 4), (4, 1)] {
-            let layer = random_layer(&mut rng, n_in, n_out);
-            values = next_layer_values(values.rows, &err, &layer);
-            assert_eq!(values.n, n_out);
-            for (v, row) in expected.iter_mut().enumerate() {
-                let plain: Vec<f64> = (0..n_out)
-                    .map(|k| {
-                        let w = layer.w.row(k).vals;
-                        layer.b[k]
-                            + w.iter()
-                                .zip(&*row)
-                                .map(|(w, x)| w * x.max(0.0))
-                                .sum::<f64>()
-                    })
-                    .collect();
-                let got = values.row(v);
-                let e = values.err[v];
-                for k in 0..n_out {
-                    assert!(
-                        (got[k] - plain[k]).abs() <= e,
-                        "({n_in}→{n_out}) v {v} k {k}"
-                    );
-                    let (pos, neg) = values.masks(v);
-                    let bit = |m: &[u64]| m[k / 64] >> (k % 64) & 1 == 1;
-                    assert_eq!(bit(pos), got[k] > e);
-                    assert_eq!(bit(neg), got[k] < -e);
+        for per_neuron in [false, true] {
+            let mut rng = ChaCha8Rng::seed_from_u64(7);
+            let (store, mut expected) = scattered_store(&mut rng, 3);
+            let mut err = vec![1e-12; store.len()];
+            let mut values = LayerValues::from_rows(store, err.clone());
+            // Widen (3 → 5: new blocks), narrow (5 → 3: in place, stride 5), widen within the
+            // stride (3 → 4: in place), narrow by more than half (4 → 1: new blocks).
+            for (step, (n_in, n_out)) in [(3usize, 5usize), (5, 3), (3, 4), (4, 1)]
+                .into_iter()
+                .enumerate()
+            {
+                let layer = random_layer(&mut rng, n_in, n_out);
+                let entry = per_neuron && step > 0;
+                values = next_layer_values(values.rows, &err, &layer, values.entry, entry);
+                assert_eq!((values.n, values.entry), (n_out, entry));
+                for (v, row) in expected.iter_mut().enumerate() {
+                    let plain: Vec<f64> = (0..n_out)
+                        .map(|k| {
+                            let w = layer.w.row(k).vals;
+                            layer.b[k]
+                                + w.iter()
+                                    .zip(&*row)
+                                    .map(|(w, x)| w * x.max(0.0))
+                                    .sum::<f64>()
+                        })
+                        .collect();
+                    let got = values.row(v);
+                    assert_eq!(got.len(), values.stride());
+                    let (got, bounds) = got.split_at(n_out);
+                    for k in 0..n_out {
+                        let e = if entry { bounds[k] } else { values.err[v] };
+                        assert!(
+                            (got[k] - plain[k]).abs() <= e,
+                            "({n_in}→{n_out}) v {v} k {k}"
+                        );
+                        let (pos, neg) = values.masks(v);
+                        let bit = |m: &[u64]| m[k / 64] >> (k % 64) & 1 == 1;
+                        assert_eq!(bit(pos), got[k] > e);
+                        assert_eq!(bit(neg), got[k] < -e);
+                    }
+                    assert_eq!(values.row_max[v], row_max(got));
+                    *row = got.to_vec();
                 }
-                assert_eq!(values.row_max[v], row_max(got));
-                *row = got.to_vec();
+                err = values.err.clone();
             }
-            err = values.err.clone();
+        }
+    }
+
+    /// Bounds per neuron hold against exact arithmetic when the inputs are anywhere within
+    /// theirs (at either end, which is where a propagated error is largest): inputs proven
+    /// active, proven inactive and undecided, ReLU and leaky inputs.
+    #[test]
+    fn per_neuron_bounds_cover_exact_arithmetic() {
+        use num_rational::BigRational;
+        use num_traits::Signed;
+        let exact = |x: f64| BigRational::from_float(x).expect("finite");
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for case in 0..40 {
+            let (n_in, n_out) = (rng.random_range(1..40usize), rng.random_range(1..40usize));
+            let mut layer = random_layer(&mut rng, n_in, n_out);
+            if case % 2 == 1 {
+                let slope = (0..n_in).map(|_| rng.random_range(-0.5..1.5)).collect();
+                layer.input = Some(crate::restrict::InputActivation::new(slope));
+            }
+            let count = 5;
+            let mut data = Vec::new();
+            for _ in 0..count {
+                let z: Vec<f64> = (0..n_in).map(|_| rng.random_range(-2.0..2.0)).collect();
+                // Bounds from tiny to larger than some values (undecided signs).
+                let e: Vec<f64> = (0..n_in)
+                    .map(|_| 10f64.powf(rng.random_range(-14.0..0.0)))
+                    .collect();
+                data.extend_from_slice(&z);
+                data.extend_from_slice(&e);
+            }
+            let store = RowStore::single(2 * n_in, data.clone(), count);
+            let scalar: Vec<f64> = (0..count)
+                .map(|v| {
+                    data[v * 2 * n_in + n_in..(v + 1) * 2 * n_in]
+                        .iter()
+                        .fold(0.0, |m: f64, &x| m.max(x))
+                })
+                .collect();
+            let values = next_layer_values(store, &scalar, &layer, true, true);
+            for v in 0..count {
+                let (z, e) = data[v * 2 * n_in..(v + 1) * 2 * n_in].split_at(n_in);
+                for _ in 0..4 {
+                    // True inputs: each at one end of its interval.
+                    let h: Vec<BigRational> = (0..n_in)
+                        .map(|i| {
+                            let t = exact(z[i])
+                                + if rng.random_bool(0.5) {
+                                    exact(e[i])
+                                } else {
+                                    -exact(e[i])
+                                };
+                            let slope = layer.input.as_ref().map_or(0.0, |a| a.slope[i]);
+                            if t > BigRational::from_integer(0.into()) {
+                                t
+                            } else {
+                                t * exact(slope)
+                            }
+                        })
+                        .collect();
+                    let (got, bounds) = values.row(v).split_at(n_out);
+                    for k in 0..n_out {
+                        let mut truth = exact(layer.b[k]);
+                        for (w, x) in layer.w.row(k).vals.iter().zip(&h) {
+                            truth += exact(*w) * x;
+                        }
+                        let off = (exact(got[k]) - truth).abs();
+                        assert!(
+                            off <= exact(bounds[k]),
+                            "case {case} v {v} k {k}: {} {} off {}",
+                            got[k],
+                            bounds[k],
+                            num_traits::ToPrimitive::to_f64(&off).unwrap()
+                        );
+                    }
+                }
+            }
         }
     }
 

@@ -16,7 +16,7 @@
 //! of splits.
 
 use super::refine::{self, FloatLine, FloatMap};
-use super::values::{row_max, row_sign_masks, LayerValues};
+use super::values::{row_max, row_sign_masks, row_sign_masks_entry, LayerValues};
 use crate::exact::maps::{LayerRows, SmallLayer};
 use crate::exact::number::ratio_to_f64_fast;
 use crate::exact::point::{intersect_lines, root_1d};
@@ -603,6 +603,50 @@ fn interpolate_columns(p: &[f64], q: &[f64], s: f64, out: &mut [f64], columns: &
     max_diff
 }
 
+/// A bound on the error of the parameter s = z_p / (z_p − z_q) where neuron j vanishes between
+/// two vertices whose floats z_p, z_q (within e_p, e_q) have proven opposite signs: the bounds
+/// over the spread (s is monotone in each value, so its extremes are at the bounds' ends,
+/// and there it moves by at most this much), plus the rounding of s.
+fn parameter_error(zp: f64, ep: f64, zq: f64, eq: f64) -> f64 {
+    ep.max(eq) / (zp.abs() + zq.abs()) + 3.0 * U
+}
+
+/// Interpolation with one bound per neuron: `p`, `q` are rows of n values then n bounds, `out`
+/// gets the new vertex's (the given columns only, when `columns` is set). `sigma` bounds the
+/// error of the parameter s. Entry k's bound: the ends' (a convex combination of them), the
+/// parameter's error times the true difference (the float one plus both ends' bounds), and
+/// rounding. Returns the largest bound written.
+fn interpolate_entry(
+    p: &[f64],
+    q: &[f64],
+    n: usize,
+    s: f64,
+    sigma: f64,
+    out: &mut [f64],
+    columns: Option<&[usize]>,
+) -> f64 {
+    let (pz, pe) = p.split_at(n);
+    let (qz, qe) = q.split_at(n);
+    let (oz, oe) = out.split_at_mut(n);
+    let mut largest = 0.0f64;
+    let mut one = |k: usize| {
+        let diff = qz[k] - pz[k];
+        oz[k] = pz[k] + s * diff;
+        let (ep, eq) = (pe[k], qe[k]);
+        let e =
+            (ep.max(eq) + sigma * (diff.abs() + ep + eq) + 4.0 * U * (pz[k].abs() + qz[k].abs()))
+                * (1.0 + 16.0 * U)
+                + 8.0 * f64::MIN_POSITIVE;
+        oe[k] = e;
+        largest = largest.max(e);
+    };
+    match columns {
+        Some(columns) => columns.iter().for_each(|&k| one(k)),
+        None => (0..n).for_each(one),
+    }
+    largest
+}
+
 /// Shared, read-only state for processing the faces of one layer in parallel.
 pub struct LayerCtx<'a> {
     pub layer: usize,
@@ -791,6 +835,9 @@ pub struct LocalVertices {
     /// The parent face being split (exact fallbacks use its pattern).
     pub face: u32,
     pub n: usize,
+    /// Entries per row: n values, then with `entry` their n bounds (see [`LayerValues::entry`]).
+    pub stride: usize,
+    pub entry: bool,
     pub d: usize,
     /// Rows of local vertices `z_first..` (earlier rows were dropped, see [`Self::drop_rows`]).
     pub z: Vec<f64>,
@@ -827,10 +874,12 @@ impl LocalVertices {
             base: ctx.base(),
             face: 0,
             n: ctx.values.n,
+            stride: ctx.values.stride(),
+            entry: ctx.values.entry,
             d: ctx.d,
             // Room for four new vertices per face of a run: a run of the 256-wide network makes
             // about three, and growing a Vec of 2 KiB rows copies them all.
-            z: Vec::with_capacity(ROWS * ctx.values.n),
+            z: Vec::with_capacity(ROWS * ctx.values.stride()),
             z_first: 0,
             err: Vec::with_capacity(ROWS),
             xy: Vec::with_capacity(ROWS * ctx.d),
@@ -873,10 +922,18 @@ impl LocalVertices {
 
     /// Raw float value and bound of neuron j at v (no exact data consulted).
     pub(crate) fn float(&self, ctx: &LayerCtx, v: u32, j: usize) -> (f64, f64) {
-        match self.local(v) {
-            Some(k) => (self.z[(k - self.z_first) * self.n + j], self.err[k]),
-            None => (ctx.rows[v as usize][j], ctx.values.err[v as usize]),
-        }
+        let row = match self.local(v) {
+            Some(k) => {
+                let r = (k - self.z_first) * self.stride;
+                if !self.entry {
+                    return (self.z[r + j], self.err[k]);
+                }
+                &self.z[r..r + self.stride]
+            }
+            None if !self.entry => return (ctx.rows[v as usize][j], ctx.values.err[v as usize]),
+            None => ctx.rows[v as usize],
+        };
+        (row[j], row[self.n + j])
     }
 
     /// The exact sign of neuron j's pre-activation at vertex v: float when proven, else exact.
@@ -889,7 +946,13 @@ impl LocalVertices {
                 if let Some(x) = &self.exact[k] {
                     return x.signs[j];
                 }
-                let (z, e) = (self.z[(k - self.z_first) * self.n + j], self.err[k]);
+                let r = (k - self.z_first) * self.stride;
+                let z = self.z[r + j];
+                let e = if self.entry {
+                    self.z[r + self.n + j]
+                } else {
+                    self.err[k]
+                };
                 // Without a branch on the sign (which is as likely one way as the other): the
                 // only branch is the rare unproven case.
                 let s = (z > e) as i8 - (z < -e) as i8;
@@ -967,8 +1030,12 @@ impl LocalVertices {
                     or_sign_masks_of(&x.signs, pos, neg);
                     return true;
                 }
-                let r = k - self.z_first;
-                row_sign_masks(&self.z[r * n..(r + 1) * n], self.err[k], pos, neg)
+                let r = (k - self.z_first) * self.stride;
+                if self.entry {
+                    row_sign_masks_entry(&self.z[r..r + n], &self.z[r + n..r + 2 * n], pos, neg)
+                } else {
+                    row_sign_masks(&self.z[r..r + n], self.err[k], pos, neg)
+                }
             }
             None => {
                 // Old vertices: masks made with the layer's values.
@@ -1049,7 +1116,7 @@ impl LocalVertices {
         if !proven {
             self.push_exact(ctx, &def);
         } else {
-            let n = self.n;
+            let (n, stride) = (self.n, self.stride);
             let (mp, mq) = (self.row_max_of(ctx, p), self.row_max_of(ctx, q));
             let start = self.z.len();
             let fill = if self.columns.is_some() {
@@ -1057,39 +1124,51 @@ impl LocalVertices {
             } else {
                 0.0
             };
-            self.z.resize(start + n, fill);
+            self.z.resize(start + stride, fill);
             // Rows of local endpoints live below `start`; global ones in the layer values.
             let (old, new) = self.z.split_at_mut(start);
             let z_first = self.z_first;
             let row = |v: u32| -> &[f64] {
                 match v.checked_sub(self.base) {
-                    Some(k) => &old[(k as usize - z_first) * n..(k as usize - z_first + 1) * n],
+                    Some(k) => {
+                        &old[(k as usize - z_first) * stride..(k as usize - z_first + 1) * stride]
+                    }
                     None => ctx.rows[v as usize],
                 }
             };
             let (rp, rq) = (row(p), row(q));
             let s = zp / (zp - zq);
-            let max_diff = match &self.columns {
-                Some(columns) => interpolate_columns(rp, rq, s, new, columns),
-                None => interpolate_row(rp, rq, s, new),
+            let sigma = parameter_error(zp, ep, zq, eq);
+            let e = if self.entry {
+                let e = interpolate_entry(rp, rq, n, s, sigma, new, self.columns.as_deref());
+                new[n + j] = 0.0;
+                e
+            } else {
+                let max_diff = match &self.columns {
+                    Some(columns) => interpolate_columns(rp, rq, s, new, columns),
+                    None => interpolate_row(rp, rq, s, new),
+                };
+                // The spread along the support (max_diff) is what the parameter error
+                // multiplies: short supports have small spreads. Rounding is bounded through
+                // the row maxima, and the new row's maximum is ≤ max(M_p, M_q) (a convex
+                // combination, up to rounding). The last term covers underflow (products in
+                // the subnormal range). σ multiplies the true spread, which exceeds the float
+                // one by at most e_p + e_q.
+                (ep.max(eq) + sigma * (max_diff + ep + eq) + 4.0 * U * (mp + mq)) * (1.0 + 16.0 * U)
+                    + 8.0 * f64::MIN_POSITIVE
             };
             new[j] = 0.0;
-            // The spread along the support (max_diff) is what the parameter error multiplies:
-            // short supports have small spreads. Rounding is bounded through the row maxima, and
-            // the new row's maximum is ≤ max(M_p, M_q) (a convex combination, up to rounding).
-            let big_e = ep.max(eq);
-            let sigma = big_e / (zp.abs() + zq.abs()) + 3.0 * U;
-            // The last term covers underflow (products in the subnormal range).
-            // σ multiplies the true spread, which exceeds the float one by at most e_p + e_q.
-            let e = (big_e + sigma * (max_diff + ep + eq) + 4.0 * U * (mp + mq)) * (1.0 + 16.0 * U)
-                + 8.0 * f64::MIN_POSITIVE;
             self.row_max.push(mp.max(mq) * (1.0 + 4.0 * U));
             self.err.push(e);
             let (at, words) = (self.masks.len(), pattern::words(n));
             self.masks.resize(at + 2 * words, 0);
             if self.want_masks {
                 let (pos, neg) = self.masks[at..].split_at_mut(words);
-                row_sign_masks(new, e, pos, neg);
+                if self.entry {
+                    row_sign_masks_entry(&new[..n], &new[n..], pos, neg);
+                } else {
+                    row_sign_masks(new, e, pos, neg);
+                }
             }
             let (d, base) = (self.d, self.base);
             let coord = |xy: &[f64], v: u32, c: usize| match v.checked_sub(base) {
@@ -1115,6 +1194,9 @@ impl LocalVertices {
         let x = ctx.geo.values(def, ctx.layer, self.face);
         ctx.count(&x);
         self.z.extend_from_slice(&x.z);
+        if self.entry {
+            self.z.extend(std::iter::repeat_n(x.err, self.n));
+        }
         self.err.push(x.err);
         self.row_max.push(row_max(&x.z));
         let (at, words) = (self.masks.len(), pattern::words(self.n));
@@ -1129,6 +1211,61 @@ impl LocalVertices {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_neuron_interpolation_bounds_cover_exact_arithmetic() {
+        use num_rational::BigRational;
+        use num_traits::{Signed, Zero};
+        use rand::{RngExt, SeedableRng};
+        let exact = |x: f64| BigRational::from_float(x).expect("finite");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut tight = 0;
+        for case in 0..400 {
+            let n = rng.random_range(1..12usize);
+            let j = rng.random_range(0..n);
+            let mut row = |sign: f64| -> Vec<f64> {
+                let mut z: Vec<f64> = (0..n).map(|_| rng.random_range(-3.0..3.0)).collect();
+                let e: Vec<f64> = (0..n)
+                    .map(|_| 10f64.powf(rng.random_range(-12.0..-1.0)))
+                    .collect();
+                // Neuron j's sign proven: |z_j| > e_j.
+                z[j] = sign * (e[j] * rng.random_range(1.01..1e3));
+                z.extend(e);
+                z
+            };
+            let (p, q) = (row(1.0), row(-1.0));
+            let (zp, ep, zq, eq) = (p[j], p[n + j], q[j], q[n + j]);
+            let s = zp / (zp - zq);
+            let sigma = parameter_error(zp, ep, zq, eq);
+            let mut out = vec![0.0; 2 * n];
+            interpolate_entry(&p, &q, n, s, sigma, &mut out, None);
+            for _ in 0..8 {
+                // True ends: each value at one end of its bound.
+                let end = |r: &[f64], rng: &mut rand_chacha::ChaCha8Rng| -> Vec<BigRational> {
+                    (0..n)
+                        .map(|k| {
+                            let e = exact(r[n + k]);
+                            exact(r[k]) + if rng.random_bool(0.5) { e } else { -e }
+                        })
+                        .collect()
+                };
+                let (tp, tq) = (end(&p, &mut rng), end(&q, &mut rng));
+                let t = &tp[j] / (&tp[j] - &tq[j]);
+                for k in (0..n).filter(|&k| k != j) {
+                    let truth = &tp[k] + &t * (&tq[k] - &tp[k]);
+                    let off = (exact(out[k]) - &truth).abs();
+                    let bound = exact(out[n + k]);
+                    assert!(off <= bound, "case {case}, neuron {k}");
+                    if off * BigRational::from_integer(2.into()) > bound {
+                        tight += 1;
+                    }
+                }
+                assert!(!(&tp[j] - &tq[j]).is_zero());
+            }
+        }
+        // The bounds are not loose by orders of magnitude: many cases come within 2×.
+        assert!(tight > 100, "only {tight} cases within 2× of their bound");
+    }
 
     #[test]
     fn interpolate_columns_matches_the_row_on_its_columns() {

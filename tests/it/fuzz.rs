@@ -234,6 +234,15 @@ fn engines(net: &Network, slice: &Slice) -> (usize, usize) {
     let r = Restricted::new(net, slice).unwrap();
     let planar = enumerate(&r, &slice.domain, &EnumerateConfig::default(), &NoProgress).unwrap();
     assert!(planar.certified && planar.complete);
+    // Float bounds per neuron from the second layer: the same partition.
+    let per_neuron = EnumerateConfig {
+        per_neuron_bounds_from: 0,
+        ..EnumerateConfig::default()
+    };
+    let other = enumerate(&r, &slice.domain, &per_neuron, &NoProgress).unwrap();
+    assert!(other.certified && other.complete);
+    assert_eq!(other.defs, planar.defs, "bounds per neuron: vertices");
+    assert_eq!(other.regions.len(), planar.regions.len());
     let cfg = EnumerateConfig {
         engine: EngineChoice::Lp,
         ..EnumerateConfig::default()

@@ -1,13 +1,24 @@
 //! Re-anchoring (the float tier between the filtered sign test and big integers): on deep
 //! networks with generic weights the float bounds drift, many vertices are re-anchored, each is
 //! checked against its exact values, and the partition is the exact path's, vertex for vertex.
+//! (These tests keep one bound per vertex, whose drift is what makes re-anchoring common; the
+//! bounds per neuron, which deep networks use by default, must give the same partition.)
 
 use crate::support::*;
 use relu_regions::certificate::{partition_file, verify};
 use relu_regions::{count_regions, EnumerateConfig, Restricted};
 
-/// Counts with re-anchoring (each re-anchored vertex checked against its exact values) and
-/// without: the same decisions, so the same mesh in the same order. Returns the first.
+/// One bound per vertex (the drift these tests are about).
+fn per_vertex() -> EnumerateConfig {
+    EnumerateConfig {
+        per_neuron_bounds_from: usize::MAX,
+        ..EnumerateConfig::default()
+    }
+}
+
+/// Counts with re-anchoring (each re-anchored vertex checked against its exact values), without,
+/// and with bounds per neuron from the second layer (re-anchored vertices checked too): the same
+/// decisions, so the same mesh in the same order. Returns the first.
 fn agrees_with_the_exact_path(
     net: &relu_regions::Network,
     slice: &relu_regions::Slice,
@@ -15,21 +26,37 @@ fn agrees_with_the_exact_path(
 ) -> relu_regions::Partition {
     let checked = EnumerateConfig {
         check_reanchored: true,
-        ..EnumerateConfig::default()
+        ..per_vertex()
     };
     let exact_only = EnumerateConfig {
         reanchor: false,
+        ..per_vertex()
+    };
+    let per_neuron = EnumerateConfig {
+        check_reanchored: true,
+        per_neuron_bounds_from: 0,
         ..EnumerateConfig::default()
     };
     let on = count_regions(net, slice, &checked).unwrap();
-    let off = count_regions(net, slice, &exact_only).unwrap();
     assert!(on.complete && on.certified);
-    assert_eq!(off.reanchored, 0);
-    assert_eq!(on.per_layer, off.per_layer, "seed {seed}");
-    assert_eq!(on.defs, off.defs, "seed {seed}: vertices");
-    assert_eq!(on.regions.len(), off.regions.len(), "seed {seed}");
-    for (a, b) in on.regions.iter().zip(off.regions.iter()) {
-        assert_eq!((a.verts, a.pattern), (b.verts, b.pattern), "seed {seed}");
+    for (other, what) in [
+        (&exact_only, "exact path"),
+        (&per_neuron, "bounds per neuron"),
+    ] {
+        let off = count_regions(net, slice, other).unwrap();
+        if !other.reanchor {
+            assert_eq!(off.reanchored, 0);
+        }
+        assert_eq!(on.per_layer, off.per_layer, "seed {seed}, {what}");
+        assert_eq!(on.defs, off.defs, "seed {seed}, {what}: vertices");
+        assert_eq!(on.regions.len(), off.regions.len(), "seed {seed}, {what}");
+        for (a, b) in on.regions.iter().zip(off.regions.iter()) {
+            assert_eq!(
+                (a.verts, a.pattern),
+                (b.verts, b.pattern),
+                "seed {seed}, {what}"
+            );
+        }
     }
     on
 }
@@ -79,7 +106,7 @@ fn reanchored_floats_do_not_depend_on_threads() {
             let cfg = EnumerateConfig {
                 zone_walk_from,
                 first_round_from,
-                ..EnumerateConfig::default()
+                ..per_vertex()
             };
             let run = |threads: usize| {
                 let pool = rayon::ThreadPoolBuilder::new()

@@ -94,8 +94,10 @@ pub fn count(net: &Network, slice: &Slice) -> Partition {
 /// the zone walk once a face is in many pieces, more than small fixtures reach; the first layer
 /// in two rounds only when wide) with piece masks on faces cut by two lines or more, the zone
 /// walk from the first line with the first layer always in two rounds, and the walk from 8
-/// pieces (faces switching mid-way) with the first layer always in two rounds and piece masks
-/// on every face. All partitions must be certified and have the same patterns.
+/// pieces (faces switching mid-way) with the first layer always in two rounds, piece masks
+/// on every face and float bounds per neuron from the second layer (else per vertex, as
+/// networks of fewer than four hidden layers have them). All partitions must be certified and
+/// have the same patterns.
 pub fn count_certified(net: &Network, slice: &Slice) -> usize {
     let restricted = Restricted::new(net, slice).unwrap();
     let mut patterns = Vec::new();
@@ -105,16 +107,24 @@ pub fn count_certified(net: &Network, slice: &Slice) -> usize {
     // (past what small fixtures reach) and from 8 pieces (a face switching mid-way).
     // Piece masks on faces cut by 2 lines or more (faces with and without masks share
     // vertices), never (the walk from the first line), and on every face.
-    for (zone_walk_from, first_round_from, reanchor, masks_from) in [
-        (default.zone_walk_from, default.first_round_from, true, 2),
-        (0, 1, false, usize::MAX),
-        (8, 1, true, 1),
+    let per_neuron = default.per_neuron_bounds_from;
+    for (zone_walk_from, first_round_from, reanchor, masks_from, per_neuron_bounds_from) in [
+        (
+            default.zone_walk_from,
+            default.first_round_from,
+            true,
+            2,
+            per_neuron,
+        ),
+        (0, 1, false, usize::MAX, usize::MAX),
+        (8, 1, true, 1, 0),
     ] {
         let cfg = EnumerateConfig {
             zone_walk_from,
             first_round_from,
             reanchor,
             masks_from,
+            per_neuron_bounds_from,
             check_reanchored: reanchor,
             ..EnumerateConfig::default()
         };
@@ -124,7 +134,8 @@ pub fn count_certified(net: &Network, slice: &Slice) -> usize {
         let n = verify(&restricted, &slice.domain, &file).unwrap_or_else(|e| {
             panic!(
                 "certificate rejected (zone walk from {zone_walk_from} pieces, first layer in \
-                 rounds from {first_round_from} neurons, re-anchoring {reanchor}): {e}"
+                 rounds from {first_round_from} neurons, re-anchoring {reanchor}, bounds per \
+                 neuron from {per_neuron_bounds_from} layers): {e}"
             )
         });
         assert_eq!(n, p.regions.len());
