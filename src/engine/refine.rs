@@ -99,20 +99,20 @@ impl FloatMap {
             let w_abs = &layer.w_abs().vals;
             let mut value = vec![0.0f64; n * 3];
             let mut sized = vec![0.0f64; n * 6];
+            // The value's dot products summed in runs (fewer roundings per term than m).
+            let g = 2.0 * (crate::restrict::dot_rounding_terms(m) as f64 + 8.0) * U;
             // SAFETY: W and |W| are n × m row-major, r is m × 3, re m × 6; outputs n × 3, n × 6.
             unsafe {
-                matrixmultiply::dgemm(
+                crate::restrict::chunked_dgemm(
                     n,
                     m,
                     3,
-                    1.0,
                     layer.w.vals.as_ptr(),
                     m as isize,
                     1,
                     r.as_ptr(),
                     3,
                     1,
-                    0.0,
                     value.as_mut_ptr(),
                     3,
                     1,
@@ -365,7 +365,8 @@ mod tests {
     #[test]
     fn map_and_eval_bounds_cover_exact_arithmetic() {
         let mut next = uniform(0x2545_f491_4f6c_dd1d);
-        let widths = [2usize, 7, 9, 5];
+        // (150 → 140: the matrix-product branch, dot products summed in runs.)
+        let widths = [2usize, 7, 9, 150, 140, 5];
         let layers: Vec<FloatLayer> = widths
             .windows(2)
             .map(|w| {

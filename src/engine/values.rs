@@ -508,8 +508,10 @@ pub fn next_layer_values(
             first = end;
         }
     }
-    // A dot product has at most `terms` products (every column when dense).
-    let terms = layer.w.row_len_max();
+    // A dot product has at most `products` products (every column when dense), each passing
+    // through at most `terms` roundings (summed in runs: `restrict::DOT_CHUNK`).
+    let products = layer.w.row_len_max();
+    let terms = crate::restrict::dot_rounding_terms(products);
     let nu = (terms + 3) as f64 * U;
     let gamma = nu / (1.0 - nu);
     let gain = layer.input_gain();
@@ -582,7 +584,7 @@ pub fn next_layer_values(
                         // Relative terms, then an absolute one for underflow: subnormal
                         // products and weights given exactly whose f64 is subnormal or zero
                         // (each off by ≤ 2^-1075·|h|).
-                        let tiny = (terms + 3) as f64 * f64::MIN_POSITIVE * (1.0 + hmax[r] + e);
+                        let tiny = (products + 3) as f64 * f64::MIN_POSITIVE * (1.0 + hmax[r] + e);
                         let bound = (layer.row_l1_max * e
                             + gamma * (layer.row_l1_max * hmax[r] + layer.bias_max))
                             * (1.0 + 16.0 * U)
@@ -762,7 +764,9 @@ mod tests {
         let exact = |x: f64| BigRational::from_float(x).expect("finite");
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         for case in 0..40 {
-            let (n_in, n_out) = (rng.random_range(1..40usize), rng.random_range(1..40usize));
+            // Every fourth case past one run of a dot product (`restrict::DOT_CHUNK`).
+            let wide = if case % 4 == 3 { 200 } else { 40 };
+            let (n_in, n_out) = (rng.random_range(1..wide), rng.random_range(1..40usize));
             let mut layer = random_layer(&mut rng, n_in, n_out);
             if case % 2 == 1 {
                 let slope = (0..n_in).map(|_| rng.random_range(-0.5..1.5)).collect();
