@@ -628,21 +628,30 @@ fn interpolate_entry(
     let (pz, pe) = p.split_at(n);
     let (qz, qe) = q.split_at(n);
     let (oz, oe) = out.split_at_mut(n);
-    let mut largest = 0.0f64;
-    let mut one = |k: usize| {
+    let entry = |k: usize| {
         let diff = qz[k] - pz[k];
-        oz[k] = pz[k] + s * diff;
         let (ep, eq) = (pe[k], qe[k]);
         let e =
             (ep.max(eq) + sigma * (diff.abs() + ep + eq) + 4.0 * U * (pz[k].abs() + qz[k].abs()))
                 * (1.0 + 16.0 * U)
                 + 8.0 * f64::MIN_POSITIVE;
-        oe[k] = e;
-        largest = largest.max(e);
+        (pz[k] + s * diff, e)
     };
+    let mut largest = 0.0f64;
     match columns {
-        Some(columns) => columns.iter().for_each(|&k| one(k)),
-        None => (0..n).for_each(one),
+        Some(columns) => {
+            for &k in columns {
+                (oz[k], oe[k]) = entry(k);
+                largest = largest.max(oe[k]);
+            }
+        }
+        None => {
+            // A plain loop over whole rows (it vectorises); the largest bound after it.
+            for k in 0..n {
+                (oz[k], oe[k]) = entry(k);
+            }
+            largest = oe.iter().fold(0.0f64, |m, &e| m.max(e));
+        }
     }
     largest
 }
