@@ -137,7 +137,7 @@ impl LayerRows {
                 }
             }
         }
-        self.next_big(layer, active)
+        self.next_big(layer, small_layer, active)
     }
 
     fn next_small(
@@ -209,7 +209,12 @@ impl LayerRows {
         Some(out)
     }
 
-    fn next_big(&self, layer: &ExactLayer, active: &dyn Fn(usize) -> bool) -> LayerRows {
+    fn next_big(
+        &self,
+        layer: &ExactLayer,
+        small_layer: &SmallLayer,
+        active: &dyn Fn(usize) -> bool,
+    ) -> LayerRows {
         let width = self.d + 1;
         let (rows, q): (Vec<BigInt>, BigInt) = match &self.rows {
             Rows::Small { rows, q } => (
@@ -220,13 +225,52 @@ impl LayerRows {
         };
         let n_out = layer.n_out;
         let mut out = vec![BigInt::zero(); n_out * width];
+        // Weights that fit a machine word multiply a reused scratch integer in place (a
+        // product of big integers allocates its result: on a deep network's exact fallbacks
+        // that allocation was most of the time).
+        let words = small_layer.w.as_deref().zip(small_layer.w_neg.as_ref());
+        let on: Vec<bool> = (0..layer.n_in).map(active).collect();
+        let mut scratch = BigInt::zero();
         for i in 0..n_out {
-            for (j, wij) in layer.row_on(i, active) {
-                for k in 0..width {
-                    out[i * width + k] += wij * &rows[j * width + k];
+            let dst = &mut out[i * width..(i + 1) * width];
+            match words {
+                Some((w, w_neg)) => {
+                    let row = layer.w.row(i);
+                    for (k, pos) in layer.w.range(i).enumerate() {
+                        let j = row.col(k);
+                        let wij = match (on[j], w_neg) {
+                            (true, _) => w[pos],
+                            (false, Some(neg)) => neg[pos],
+                            (false, None) => 0,
+                        };
+                        if wij == 0 {
+                            continue;
+                        }
+                        // (Small weights came from i64, so |w| fits a u64.)
+                        let magnitude = wij.unsigned_abs() as u64;
+                        for (x, src) in dst.iter_mut().zip(&rows[j * width..(j + 1) * width]) {
+                            if src.is_zero() {
+                                continue;
+                            }
+                            scratch.clone_from(src);
+                            scratch *= magnitude;
+                            if wij < 0 {
+                                *x -= &scratch;
+                            } else {
+                                *x += &scratch;
+                            }
+                        }
+                    }
+                }
+                None => {
+                    for (j, wij) in layer.row_on(i, &|j| on[j]) {
+                        for (x, src) in dst.iter_mut().zip(&rows[j * width..(j + 1) * width]) {
+                            *x += wij * src;
+                        }
+                    }
                 }
             }
-            out[i * width + width - 1] += &layer.b[i] * &q;
+            dst[width - 1] += &layer.b[i] * &q;
         }
         LayerRows {
             d: self.d,
