@@ -379,11 +379,16 @@ mod tests {
         let next = first.next(&net.hidden[1], &SmallLayer::new(&net.hidden[1]), &|j| {
             active[j]
         });
-        let big = first.next_big(&net.hidden[1], &|j| active[j]);
+        // Big integers with machine-word weights, and with big-integer weights.
+        let words = SmallLayer::new(&net.hidden[1]);
+        let big = first.next_big(&net.hidden[1], &words, &|j| active[j]);
+        let no_words = SmallLayer { w: None, ..words };
+        let bigger = first.next_big(&net.hidden[1], &no_words, &|j| active[j]);
         let (rows, _) = net.layer_map(1, &|_, j| active[j]);
         for i in 0..2 {
             assert_eq!(next.eq(i).reduced(), rows[i].clone().reduced());
             assert_eq!(big.eq(i).reduced(), rows[i].clone().reduced());
+            assert_eq!(bigger.eq(i).reduced(), rows[i].clone().reduced());
             // The same halfspace with no power of two common to its entries, from either form.
             for h in [next.halfspace(i), big.halfspace(i)] {
                 assert_eq!(h.multiple_of(&next.eq(i)), Some(true));
