@@ -94,7 +94,7 @@ impl Estimate {
                         .iter()
                         .enumerate()
                         .map(|(k, x)| {
-                            parse_num(x, file, &format!("{field}[{k}]")).map(|x| x.exact())
+                            parse_num(x, file, || format!("{field}[{k}]")).map(|x| x.exact())
                         })
                         .collect::<Result<Vec<_>>>()?;
                     if !inside_closed(domain, &t) {

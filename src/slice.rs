@@ -284,7 +284,7 @@ fn parse_vector(v: &Value, file: &str, field: &str, n: usize) -> Result<Vec<BigR
     }
     arr.iter()
         .enumerate()
-        .map(|(i, x)| parse_num(x, file, &format!("{field}[{i}]")).map(|x| x.exact()))
+        .map(|(i, x)| parse_num(x, file, || format!("{field}[{i}]")).map(|x| x.exact()))
         .collect()
 }
 
@@ -321,8 +321,8 @@ fn parse_box(
             .as_array()
             .filter(|p| p.len() == 2)
             .ok_or_else(|| Error::field(file, &f, "expected [lo, hi]"))?;
-        let lo = parse_num(&pair[0], file, &format!("{f}[0]"))?.exact();
-        let hi = parse_num(&pair[1], file, &format!("{f}[1]"))?.exact();
+        let lo = parse_num(&pair[0], file, || format!("{f}[0]"))?.exact();
+        let hi = parse_num(&pair[1], file, || format!("{f}[1]"))?.exact();
         if lo >= hi {
             return Err(Error::field(
                 file,

@@ -305,7 +305,7 @@ fn parse_layer(v: &Value, file: &str, place: &str) -> Result<Layer> {
             _ => {}
         }
         for (c, x) in row.iter().enumerate() {
-            entries.push(parse_num(x, file, &format!("{field}[{c}]"))?);
+            entries.push(parse_num(x, file, || format!("{field}[{c}]"))?);
         }
     }
     let n_out = weight.len();
@@ -324,7 +324,7 @@ fn parse_layer(v: &Value, file: &str, place: &str) -> Result<Layer> {
     let bias = bias
         .iter()
         .enumerate()
-        .map(|(i, x)| parse_num(x, file, &format!("{place}.bias[{i}]")))
+        .map(|(i, x)| parse_num(x, file, || format!("{place}.bias[{i}]")))
         .collect::<Result<Vec<_>>>()?;
     Ok(Layer::dense(
         n_in.expect("rows checked"),
@@ -334,22 +334,23 @@ fn parse_layer(v: &Value, file: &str, place: &str) -> Result<Layer> {
     ))
 }
 
-/// Reads one exact number: a finite JSON number or a string with an exact rational.
-pub(crate) fn parse_num(v: &Value, file: &str, field: &str) -> Result<Num> {
+/// Reads one exact number: a finite JSON number or a string with an exact rational. `field`
+/// names its place, made only for an error (a network's millions of numbers would otherwise
+/// each format one).
+pub(crate) fn parse_num(v: &Value, file: &str, field: impl Fn() -> String) -> Result<Num> {
     match v {
         Value::Number(n) => {
-            let x = n
-                .as_f64()
-                .filter(|x| x.is_finite())
-                .ok_or_else(|| Error::field(file, field, format!("{n} is not a finite number")))?;
+            let x = n.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
+                Error::field(file, field(), format!("{n} is not a finite number"))
+            })?;
             Ok(Num::F64(x))
         }
         Value::String(s) => parse_rational(s)
             .map(Num::Exact)
-            .map_err(|reason| Error::field(file, field, reason)),
+            .map_err(|reason| Error::field(file, field(), reason)),
         other => Err(Error::field(
             file,
-            field,
+            field(),
             format!("expected a number or an exact rational string, found {other}"),
         )),
     }

@@ -172,7 +172,7 @@ fn layer_node(g: &mut Graph, x: ValueId, v: &Value, file: &str, place: &str) -> 
             };
             let eps = match obj.get("eps") {
                 None => 1e-5,
-                Some(e) => parse_num(e, file, &format!("{place}.eps"))?.approx(),
+                Some(e) => parse_num(e, file, || format!("{place}.eps"))?.approx(),
             };
             let op = graph::batch_norm(
                 &input,
@@ -197,7 +197,7 @@ fn layer_node(g: &mut Graph, x: ValueId, v: &Value, file: &str, place: &str) -> 
             keys(&["negative_slope"])?;
             let a = match obj.get("negative_slope") {
                 None => Num::F64(0.01),
-                Some(v) => parse_num(v, file, &format!("{place}.negative_slope"))?,
+                Some(v) => parse_num(v, file, || format!("{place}.negative_slope"))?,
             };
             let label = format!("LeakyRelu {}", a.approx());
             Ok(g.push(
@@ -218,7 +218,7 @@ fn layer_node(g: &mut Graph, x: ValueId, v: &Value, file: &str, place: &str) -> 
             let per: Vec<Num> = w
                 .iter()
                 .enumerate()
-                .map(|(i, v)| parse_num(v, file, &format!("{place}.weight[{i}]")))
+                .map(|(i, v)| parse_num(v, file, || format!("{place}.weight[{i}]")))
                 .collect::<Result<_>>()?;
             let slope = broadcast_channels(&per, &input, file, &format!("{place}.weight"))?;
             Ok(g.push(
@@ -236,7 +236,7 @@ fn layer_node(g: &mut Graph, x: ValueId, v: &Value, file: &str, place: &str) -> 
             let bound = |key: &str, default: Option<f64>| -> Result<Option<Num>> {
                 match obj.get(key) {
                     None | Some(Value::Null) => Ok(default.map(Num::F64)),
-                    Some(v) => parse_num(v, file, &format!("{place}.{key}")).map(Some),
+                    Some(v) => parse_num(v, file, || format!("{place}.{key}")).map(Some),
                 }
             };
             let (lo, hi) = match kind {
@@ -446,7 +446,7 @@ fn vector(v: &Value, n: usize, file: &str, field: &str) -> Result<Vec<Num>> {
     }
     arr.iter()
         .enumerate()
-        .map(|(i, x)| parse_num(x, file, &format!("{field}[{i}]")))
+        .map(|(i, x)| parse_num(x, file, || format!("{field}[{i}]")))
         .collect()
 }
 
@@ -504,7 +504,7 @@ fn fill(
     out: &mut Vec<Num>,
 ) -> Result<()> {
     if depth == dims.len() {
-        out.push(parse_num(v, file, field)?);
+        out.push(parse_num(v, file, || field.to_string())?);
         return Ok(());
     }
     let a = v
