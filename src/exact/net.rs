@@ -146,9 +146,10 @@ impl ExactLayer {
     pub fn apply_row(&self, i: usize, x: &[BigInt], q: &BigInt) -> BigInt {
         let mut s = &self.b[i] * q;
         let active = |j: usize| x[j].is_positive();
+        let mut scratch = BigInt::zero();
         for (j, w) in self.row_on(i, &active) {
             if !x[j].is_zero() {
-                s += w * &x[j];
+                crate::exact::number::add_product(&mut s, w, &x[j], &mut scratch);
             }
         }
         s
@@ -385,12 +386,13 @@ impl ExactNet {
             .collect();
         let q1 = q * &p.den;
         let layer = &self.hidden[l];
+        let mut scratch = BigInt::zero();
         let num = (0..layer.n_out)
             .map(|i| {
                 let mut s = &layer.b[i] * &q1;
                 for (j, w) in layer.row_on(i, active) {
                     if !x[j].is_zero() {
-                        s += w * &x[j];
+                        crate::exact::number::add_product(&mut s, w, &x[j], &mut scratch);
                     }
                 }
                 s

@@ -24,6 +24,24 @@ pub fn divide_common_twos<'a>(values: impl IntoIterator<Item = &'a mut BigInt>) 
     }
 }
 
+/// `acc += w·x`. A weight that fits a machine word multiplies `scratch` (a copy of x) in place:
+/// `&w * &x` allocates its result, and in the exact layer products of deep networks that
+/// allocation was most of the time.
+pub fn add_product(acc: &mut BigInt, w: &BigInt, x: &BigInt, scratch: &mut BigInt) {
+    match w.to_i64() {
+        Some(small) => {
+            scratch.clone_from(x);
+            *scratch *= small.unsigned_abs();
+            if small < 0 {
+                *acc -= &*scratch;
+            } else {
+                *acc += &*scratch;
+            }
+        }
+        None => *acc += w * x,
+    }
+}
+
 pub fn rational_from_f64(x: f64) -> Option<BigRational> {
     if !x.is_finite() {
         return None;
@@ -218,6 +236,38 @@ pub fn sum_fractions(mut parts: Vec<(BigInt, BigInt)>) -> (BigInt, BigInt) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `add_product` is `acc + w·x` for word-sized weights of either sign (the in-place path,
+    /// with a scratch integer left over from a larger product) and for big weights.
+    #[test]
+    fn add_product_is_the_plain_product() {
+        let big = |s: &str| s.parse::<BigInt>().expect("an integer");
+        let values = [
+            big("0"),
+            big("7"),
+            big("-123456789012345678901234567890"),
+            big("340282366920938463463374607431768211457"),
+            big("-1"),
+        ];
+        let weights = [
+            big("0"),
+            big("3"),
+            big("-5"),
+            BigInt::from(i64::MIN),
+            BigInt::from(i64::MAX),
+            big("-99999999999999999999999"),
+        ];
+        let mut scratch = big("-987654321987654321987654321987654321");
+        for acc0 in &values {
+            for w in &weights {
+                for x in &values {
+                    let mut acc = acc0.clone();
+                    add_product(&mut acc, w, x, &mut scratch);
+                    assert_eq!(acc, acc0 + w * x, "{acc0} + {w}·{x}");
+                }
+            }
+        }
+    }
 
     /// The power-of-two path rounds as the rational conversion does, subnormals included.
     #[test]
