@@ -137,7 +137,7 @@ impl LayerRows {
                 }
             }
         }
-        self.next_big(layer, small_layer, active)
+        self.next_big(layer, active)
     }
 
     fn next_small(
@@ -209,68 +209,34 @@ impl LayerRows {
         Some(out)
     }
 
-    fn next_big(
-        &self,
-        layer: &ExactLayer,
-        small_layer: &SmallLayer,
-        active: &dyn Fn(usize) -> bool,
-    ) -> LayerRows {
+    fn next_big(&self, layer: &ExactLayer, active: &dyn Fn(usize) -> bool) -> LayerRows {
         let width = self.d + 1;
-        let (rows, q): (Vec<BigInt>, BigInt) = match &self.rows {
-            Rows::Small { rows, q } => (
-                rows.iter().map(|&x| BigInt::from(x)).collect(),
-                BigInt::from(*q),
-            ),
-            Rows::Big { rows, q } => (rows.clone(), q.clone()),
+        // Big rows are read in place; machine-integer ones converted once.
+        let converted: (Vec<BigInt>, BigInt);
+        let (rows, q): (&[BigInt], &BigInt) = match &self.rows {
+            Rows::Small { rows, q } => {
+                converted = (
+                    rows.iter().map(|&x| BigInt::from(x)).collect(),
+                    BigInt::from(*q),
+                );
+                (&converted.0, &converted.1)
+            }
+            Rows::Big { rows, q } => (rows, q),
         };
         let n_out = layer.n_out;
         let mut out = vec![BigInt::zero(); n_out * width];
-        // Weights that fit a machine word multiply a reused scratch integer in place (a
-        // product of big integers allocates its result: on a deep network's exact fallbacks
-        // that allocation was most of the time).
-        let words = small_layer.w.as_deref().zip(small_layer.w_neg.as_ref());
-        let on: Vec<bool> = (0..layer.n_in).map(active).collect();
+        // (Word-sized weights multiply a scratch integer in place: `add_product`.)
         let mut scratch = BigInt::zero();
         for i in 0..n_out {
             let dst = &mut out[i * width..(i + 1) * width];
-            match words {
-                Some((w, w_neg)) => {
-                    let row = layer.w.row(i);
-                    for (k, pos) in layer.w.range(i).enumerate() {
-                        let j = row.col(k);
-                        let wij = match (on[j], w_neg) {
-                            (true, _) => w[pos],
-                            (false, Some(neg)) => neg[pos],
-                            (false, None) => 0,
-                        };
-                        if wij == 0 {
-                            continue;
-                        }
-                        // (Small weights came from i64, so |w| fits a u64.)
-                        let magnitude = wij.unsigned_abs() as u64;
-                        for (x, src) in dst.iter_mut().zip(&rows[j * width..(j + 1) * width]) {
-                            if src.is_zero() {
-                                continue;
-                            }
-                            scratch.clone_from(src);
-                            scratch *= magnitude;
-                            if wij < 0 {
-                                *x -= &scratch;
-                            } else {
-                                *x += &scratch;
-                            }
-                        }
-                    }
-                }
-                None => {
-                    for (j, wij) in layer.row_on(i, &|j| on[j]) {
-                        for (x, src) in dst.iter_mut().zip(&rows[j * width..(j + 1) * width]) {
-                            *x += wij * src;
-                        }
+            for (j, wij) in layer.row_on(i, active) {
+                for (x, src) in dst.iter_mut().zip(&rows[j * width..(j + 1) * width]) {
+                    if !src.is_zero() {
+                        crate::exact::number::add_product(x, wij, src, &mut scratch);
                     }
                 }
             }
-            dst[width - 1] += &layer.b[i] * &q;
+            dst[width - 1] += &layer.b[i] * q;
         }
         LayerRows {
             d: self.d,
@@ -379,16 +345,11 @@ mod tests {
         let next = first.next(&net.hidden[1], &SmallLayer::new(&net.hidden[1]), &|j| {
             active[j]
         });
-        // Big integers with machine-word weights, and with big-integer weights.
-        let words = SmallLayer::new(&net.hidden[1]);
-        let big = first.next_big(&net.hidden[1], &words, &|j| active[j]);
-        let no_words = SmallLayer { w: None, ..words };
-        let bigger = first.next_big(&net.hidden[1], &no_words, &|j| active[j]);
+        let big = first.next_big(&net.hidden[1], &|j| active[j]);
         let (rows, _) = net.layer_map(1, &|_, j| active[j]);
         for i in 0..2 {
             assert_eq!(next.eq(i).reduced(), rows[i].clone().reduced());
             assert_eq!(big.eq(i).reduced(), rows[i].clone().reduced());
-            assert_eq!(bigger.eq(i).reduced(), rows[i].clone().reduced());
             // The same halfspace with no power of two common to its entries, from either form.
             for h in [next.halfspace(i), big.halfspace(i)] {
                 assert_eq!(h.multiple_of(&next.eq(i)), Some(true));
