@@ -94,12 +94,14 @@ pub struct EnumerateConfig {
     pub reanchor: bool,
     /// Test switch: also compute every re-anchored vertex exactly and panic on a mismatch.
     pub check_reanchored: bool,
-    /// Networks with at least this many hidden layers carry one float error bound per neuron
-    /// from the second hidden layer on, instead of one per vertex (same result; a single bound
-    /// grows with the largest row norm and value at each layer until deep signs need
-    /// re-anchoring or exact work, while the product with |W| doubles a layer step and rows
-    /// double in size: from 6 layers on the bounds per neuron win, 2.4–2.9× on 2-32×10 and
-    /// 2-64×8, while 4 layers lose up to 30 %; tests set 0 and `usize::MAX` to run both).
+    /// Networks whose hidden layers times log2 of the widest hidden layer reach this carry one
+    /// float error bound per neuron from the second hidden layer on, instead of one per vertex
+    /// (same result). A single bound grows with the largest row norm and value at each layer
+    /// until deep signs need re-anchoring or exact work; the product with |W| doubles a layer
+    /// step and rows double in size. Measured on [-1, 1]² (He-normal): bounds per neuron win
+    /// from 5 layers at width 256 (2.4×) and 128, 6 at 64, 7 at 32 (2-32×10 1.9×, 2-64×8 2.9×),
+    /// and lose up to 30 % below (2-256×4: 1.8 against 2.8 s). Tests set 0 and `usize::MAX` to
+    /// run both.
     pub per_neuron_bounds_from: usize,
 }
 
@@ -114,9 +116,16 @@ impl Default for EnumerateConfig {
             first_round_from: 48,
             reanchor: true,
             check_reanchored: false,
-            per_neuron_bounds_from: 6,
+            per_neuron_bounds_from: 35,
         }
     }
+}
+
+/// How fast a single error bound per vertex drifts on these hidden layers: their number times
+/// log2 of the widest (see [`EnumerateConfig::per_neuron_bounds_from`]).
+fn per_neuron_drift(widths: &[usize]) -> usize {
+    let widest = widths.iter().copied().max().unwrap_or(1).max(1);
+    widths.len() * widest.ilog2() as usize
 }
 
 /// Why a run stopped before the last layer.
@@ -250,7 +259,7 @@ fn enumerate_mesh(
                 &previous.err,
                 &net.float[l],
                 previous.entry,
-                layers >= cfg.per_neuron_bounds_from,
+                per_neuron_drift(&net.widths) >= cfg.per_neuron_bounds_from,
             ));
         }
         let mut current = values.take().expect("values of this layer");

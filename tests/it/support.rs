@@ -95,8 +95,8 @@ pub fn count(net: &Network, slice: &Slice) -> Partition {
 /// in two rounds only when wide) with piece masks on faces cut by two lines or more, the zone
 /// walk from the first line with the first layer always in two rounds, and the walk from 8
 /// pieces (faces switching mid-way) with the first layer always in two rounds, piece masks
-/// on every face and float bounds per neuron from the second layer (else per vertex, as
-/// networks of fewer than four hidden layers have them). All partitions must be certified and
+/// on every face and float bounds per neuron from the second layer (else as the default
+/// chooses: per vertex on all but deep networks). All partitions must be certified and
 /// have the same patterns.
 pub fn count_certified(net: &Network, slice: &Slice) -> usize {
     let restricted = Restricted::new(net, slice).unwrap();
@@ -135,7 +135,7 @@ pub fn count_certified(net: &Network, slice: &Slice) -> usize {
             panic!(
                 "certificate rejected (zone walk from {zone_walk_from} pieces, first layer in \
                  rounds from {first_round_from} neurons, re-anchoring {reanchor}, bounds per \
-                 neuron from {per_neuron_bounds_from} layers): {e}"
+                 neuron from drift {per_neuron_bounds_from}): {e}"
             )
         });
         assert_eq!(n, p.regions.len());
