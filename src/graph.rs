@@ -153,10 +153,46 @@ pub fn switching_neurons(pa: &[u64], pb: &[u64]) -> Vec<usize> {
 /// earlier layer, computed backwards in batches of regions (each region only as deep as its
 /// edges need), with a proven bound per depth (γ-factor × max|W_out| × the column-sum norms
 /// of the layers crossed × the activations' gains, plus an underflow term).
+///
+/// With several outputs, one output's coefficient alone first (the one with the largest row of
+/// weights): a non-zero coefficient of one output already makes the maps differ, and the
+/// backward vectors have one row instead of one per output. The other outputs only for the
+/// pairs it leaves undecided.
 fn float_verdicts(patterns: &[&[u64]], net: &Restricted, adj: &[(u32, u32)]) -> Vec<Option<bool>> {
+    let out = &net.output_float;
+    let all: Vec<usize> = (0..out.n_out).collect();
+    if out.n_out <= 1 {
+        return verdicts_on_outputs(patterns, net, adj, &all, None);
+    }
+    let row_l1 = |o: usize| out.w.row(o).vals.iter().map(|x| x.abs()).sum::<f64>();
+    let first = (0..out.n_out)
+        .max_by(|&a, &b| row_l1(a).total_cmp(&row_l1(b)))
+        .expect("an output");
+    let mut verdicts = verdicts_on_outputs(patterns, net, adj, &[first], None);
+    let pending: Vec<bool> = verdicts.iter().map(Option::is_none).collect();
+    if pending.iter().any(|&p| p) {
+        let rest = verdicts_on_outputs(patterns, net, adj, &all, Some(&pending));
+        for (v, r) in verdicts.iter_mut().zip(rest) {
+            if v.is_none() {
+                *v = r;
+            }
+        }
+    }
+    verdicts
+}
+
+/// [`float_verdicts`] from the outputs `outputs` only, for the pairs `pending` marks (all
+/// when `None`).
+fn verdicts_on_outputs(
+    patterns: &[&[u64]],
+    net: &Restricted,
+    adj: &[(u32, u32)],
+    outputs: &[usize],
+    pending: Option<&[bool]>,
+) -> Vec<Option<bool>> {
     let layers = net.float.len();
     let out = &net.output_float;
-    let n_out = out.n_out;
+    let n_out = outputs.len();
     if layers == 0 || !net.floats_faithful {
         return vec![None; adj.len()];
     }
@@ -216,13 +252,19 @@ fn float_verdicts(patterns: &[&[u64]], net: &Restricted, adj: &[(u32, u32)]) -> 
             amp *= gain * cs.max(1.0);
         }
     }
-    // Edges by region (the first of the pair), and how deep each region must go.
+    // Edges by region (the first of the pair), and how deep each region must go (pass-through
+    // units never get a float verdict: no depth for them).
     let mut edges_of: Vec<Vec<u32>> = vec![Vec::new(); patterns.len()];
     let mut need = vec![usize::MAX; patterns.len()];
     for (k, (&(a, _), s)) in adj.iter().zip(&switch).enumerate() {
-        if let Some((l, _)) = s {
-            edges_of[a as usize].push(k as u32);
-            need[a as usize] = need[a as usize].min(*l);
+        if pending.is_some_and(|p| !p[k]) {
+            continue;
+        }
+        if let Some((l, j)) = *s {
+            if slope(l, j) != 1.0 {
+                edges_of[a as usize].push(k as u32);
+                need[a as usize] = need[a as usize].min(l);
+            }
         }
     }
     let mut verdicts = vec![None; adj.len()];
@@ -256,12 +298,12 @@ fn float_verdicts(patterns: &[&[u64]], net: &Restricted, adj: &[(u32, u32)]) -> 
             verdicts[k as usize] = Some(false);
         }
     };
-    // Last layer: c = W_out[o][j].
+    // Last layer: c = W_out[o][j], for the outputs asked.
     let w_out: Vec<f64> = {
         let mut dense = vec![0.0f64; n_out * out.n_in];
-        for o in 0..n_out {
+        for (row, &o) in outputs.iter().enumerate() {
             for (j, w) in out.w.row(o).iter() {
-                dense[o * out.n_in + j] = *w;
+                dense[row * out.n_in + j] = *w;
             }
         }
         dense

@@ -255,11 +255,32 @@ fn dot_labels_are_plain_text() {
 /// compared, on random dyadic networks full of zero weights, dead units and coincidences.
 #[test]
 fn linear_regions_match_exact_output_maps_on_random_degenerate_nets() {
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
     use relu_regions::graph::{adjacent_region_pairs, exact_output_map, Summary};
+    use relu_regions::net::{Layer, Num};
     let mut merged = 0;
     for seed in 0..80 {
         let d = if seed % 4 == 3 { 1 } else { 2 };
-        let net = random_dyadic_net(seed, d, 3, 6);
+        let mut net = random_dyadic_net(seed, d, 3, 6);
+        if seed % 3 == 1 {
+            // Three outputs, half their weights 0, the first the heaviest: the float filter
+            // tries it alone first, and the pairs it leaves go to all three.
+            let mut rng = ChaCha8Rng::seed_from_u64(500 + seed);
+            let last = net.layers.last_mut().unwrap();
+            let n_in = last.n_in;
+            let weights: Vec<Num> = (0..3 * n_in)
+                .map(|k| {
+                    let w = if rng.random_bool(0.5) {
+                        0
+                    } else {
+                        rng.random_range(-2..=2)
+                    };
+                    Num::F64((w * if k < n_in { 3 } else { 1 }) as f64)
+                })
+                .collect();
+            *last = Layer::dense(n_in, 3, weights, vec![Num::F64(0.0); 3]);
+        }
         let slice = if d == 2 {
             square(-1, 1)
         } else {
