@@ -14,7 +14,7 @@ use relu_regions::engine::lp::{
 };
 use relu_regions::engine::{enumerate, EngineChoice};
 use relu_regions::exact::ExactPoint;
-use relu_regions::slice::parse_box_flag;
+use relu_regions::slice::{parse_box_flag, Domain};
 use relu_regions::{EnumerateConfig, Error, Network, NoProgress, Restricted, Slice};
 use std::cmp::Ordering;
 use std::collections::HashSet;
@@ -58,7 +58,10 @@ fn run(net: &Network, slice: &Slice, backend: LpBackend) -> LpPartition {
     };
     assert_eq!(patterns(&lean), patterns(&p), "regions without facets");
     assert_eq!(lean.adjacent, p.adjacent, "pairs without facets");
-    // A plain count (cells stripped to pattern and witness in the last layer).
+    // A plain count (no cell made irredundant, cells stripped to pattern and witness in the
+    // last layer): the same regions in the same order. Its witnesses may be other points (an
+    // LP over more halfspaces may stop at another optimum), so each is checked: it has its
+    // region's pattern (exact forward pass) and lies strictly inside the domain.
     let count = go(&LpOptions {
         backend,
         exact_geometry: false,
@@ -66,14 +69,19 @@ fn run(net: &Network, slice: &Slice, backend: LpBackend) -> LpPartition {
         facets: false,
     });
     assert_eq!(patterns(&count), patterns(&p), "regions of a plain count");
-    assert!(
-        count
-            .regions
-            .iter()
-            .zip(&p.regions)
-            .all(|(a, b)| a.witness == b.witness && a.facets.is_empty()),
-        "witnesses of a plain count"
-    );
+    assert!(count.regions.iter().all(|r| r.facets.is_empty()));
+    if let Err(e) = count.check(&r.exact, &slice.domain) {
+        panic!("a plain count's witnesses: {e}");
+    }
+    if let Domain::Box(b) = &slice.domain {
+        for (k, region) in count.regions.iter().enumerate() {
+            let w = rationals(&region.witness);
+            assert!(
+                w.iter().zip(b).all(|(x, (lo, hi))| lo < x && x < hi),
+                "a plain count's witness {k} is not strictly inside the box"
+            );
+        }
+    }
     p
 }
 

@@ -71,7 +71,8 @@ pub struct LpOptions {
     /// Each region's irredundant [`LpRegion::facets`] (always on with `exact_geometry`). Off,
     /// the regions come without facets and the last layer's cells keep the halfspaces their
     /// other facets imply: a count does not need them, and it saves the last layer's
-    /// redundancy LPs, most of the LPs of a run.
+    /// redundancy LPs, most of the LPs of a run. Off and without adjacency, no layer's cells
+    /// are made irredundant (halfspaces whose planes miss a cell's box are still dropped).
     pub facets: bool,
 }
 
@@ -235,11 +236,13 @@ impl LpPartition {
 #[derive(Clone)]
 struct Cell {
     pattern: Vec<u64>,
-    /// Irredundant halfspaces (maybe not in the last layer: [`LpOptions::facets`]).
+    /// Its halfspaces: irredundant when facets or adjacency are asked for (but for the last
+    /// layer without [`LpOptions::facets`]); in a plain count, every halfspace whose plane
+    /// meets the cell's box.
     cons: Vec<Arc<Con>>,
     /// `certs[j]`: a point strictly inside every halfspace but `cons[j]`, strictly outside
     /// that one (proof that `cons[j]` is a facet). Reused to avoid LPs after a split. Empty
-    /// when the facets were not made irredundant.
+    /// when the halfspaces were not made irredundant.
     certs: Vec<Arc<Pt>>,
     /// Points strictly inside; `known[0]` is the witness.
     known: Vec<Arc<Pt>>,
@@ -275,6 +278,11 @@ struct Ctx<'a> {
     adjacency: bool,
     /// Drop redundant halfspaces from the last layer's cells too.
     last_facets: bool,
+    /// Make every cell irredundant (facets asked for, or adjacency, which reads each layer's
+    /// facets). Otherwise a cell keeps the halfspaces its facets imply, less those whose planes
+    /// miss its box: the redundancy LPs (most of a count's LPs on 3-D networks) cost more than
+    /// the longer LPs of the next layer.
+    irredundant_cells: bool,
 }
 
 /// At most this many points outside some facet are kept while one cell is split.
@@ -352,6 +360,7 @@ pub fn enumerate_lp_with(
         first: Arc::new(LayerRows::first(&net.exact)),
         adjacency: opts.adjacency,
         last_facets: keep_facets,
+        irredundant_cells: keep_facets || opts.adjacency,
     });
     let layers = net.widths.len();
     let geometry = opts.exact_geometry && d <= GEOMETRY_MAX_DIM;
@@ -693,17 +702,27 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
             // Halfspaces whose planes miss a box around the new cell are implied: dropped
             // without an LP.
             let b = enclosing_box(&cell.bbox, &s.cons);
-            (s.cons, s.certs) = s
-                .cons
-                .into_iter()
-                .zip(s.certs)
-                .filter(|(c, _)| sign_on_box(c, &b) != Some(Ordering::Greater))
-                .unzip();
-            let inside = s.known.first().cloned();
-            let (cons, certs) = irredundant(dec, s.cons, s.certs, &mut pool, inside.as_deref());
-            s.cons = cons;
+            let certs = if ctx.irredundant_cells {
+                (s.cons, s.certs) = s
+                    .cons
+                    .into_iter()
+                    .zip(s.certs)
+                    .filter(|(c, _)| sign_on_box(c, &b) != Some(Ordering::Greater))
+                    .unzip();
+                let inside = s.known.first().cloned();
+                let (cons, certs) = irredundant(dec, s.cons, s.certs, &mut pool, inside.as_deref());
+                s.cons = cons;
+                certs
+            } else {
+                // (No certificates: nothing reads them in a count.)
+                s.cons
+                    .retain(|c| sign_on_box(c, &b) != Some(Ordering::Greater));
+                Vec::new()
+            };
             bbox = Some(enclosing_box(&b, &s.cons));
             certs
+        } else if !ctx.irredundant_cells {
+            Vec::new()
         } else {
             s.certs
                 .into_iter()
