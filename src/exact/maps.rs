@@ -285,6 +285,20 @@ impl LayerRows {
         LineEq { a, c }
     }
 
+    /// Neuron i's row `(a, c)` rounded to f64 (a multiple of the exact row by `1/q`, each entry
+    /// within half an ulp) into `out`, when the rows are in i128; `false` (and `out` untouched)
+    /// for big-integer rows. A zero entry is exactly zero.
+    pub(crate) fn float_row(&self, i: usize, out: &mut [f64]) -> bool {
+        let width = self.d + 1;
+        let Rows::Small { rows, .. } = &self.rows else {
+            return false;
+        };
+        for (o, &x) in out.iter_mut().zip(&rows[i * width..(i + 1) * width]) {
+            *o = x as f64;
+        }
+        true
+    }
+
     /// Neuron i at the point p: the numerator over `q · p.den` (same sign as the value).
     pub(crate) fn eval(&self, i: usize, p: &ExactPoint) -> BigInt {
         let eq = self.eq(i);

@@ -540,6 +540,10 @@ struct Sub {
     known: Vec<Arc<Pt>>,
     bits: Vec<u64>,
     changed: bool,
+    /// A box that contains the sub-cell: the cell's until a split, then tightened to the
+    /// sub-cell's halfspaces when first needed (`box_stale`).
+    bbox: Vec<(f64, f64)>,
+    box_stale: bool,
 }
 
 /// Splits one cell by every neuron of layer `l`.
@@ -560,11 +564,25 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
     let mut walk = Walk::NotYet;
     let mut units = Vec::new();
     let mut neurons = Vec::with_capacity(n);
+    let mut row_f = vec![0.0; net.d + 1];
     for i in 0..rows.len() {
         if i >= net.split[l] {
             // A pass-through row: no boundary, bit 1.
             neurons.push(Neuron::Fixed(true));
             continue;
+        }
+        // Most planes miss the cell's box: tested on the row's floats before its exact
+        // halfspace is made (unless adjacency needs every unit's map).
+        if !ctx.adjacency && rows.float_row(i, &mut row_f) {
+            let fixed = if row_f[..net.d].iter().all(|&x| x == 0.0) {
+                Some(row_f[net.d] > 0.0)
+            } else {
+                sign_on_box(&row_f, &cell.bbox).map(|side| side == Ordering::Greater)
+            };
+            if let Some(on) = fixed {
+                neurons.push(Neuron::Fixed(on));
+                continue;
+            }
         }
         let eq = rows.halfspace(i);
         if eq.is_constant() {
@@ -579,7 +597,7 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
             units.push(adjacency::Unit::Map(h.clone()));
         }
         // Far from the cell, the neuron's plane misses its box: one sign, no LP.
-        if let Some(side) = sign_on_box(&h, &cell.bbox) {
+        if let Some(side) = sign_on_box(&h.f, &cell.bbox) {
             neurons.push(Neuron::Fixed(side == Ordering::Greater));
             continue;
         }
@@ -624,6 +642,8 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
         known,
         bits: vec![0; pattern::words(n)],
         changed: false,
+        bbox: cell.bbox.clone(),
+        box_stale: false,
     };
     for (i, nr) in neurons.iter().enumerate() {
         if let Neuron::Fixed(true) = nr {
@@ -649,7 +669,20 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
             for side in [true, false] {
                 let pts = if side { &mut pos_pts } else { &mut neg_pts };
                 if pts.is_empty() {
+                    // A plane that misses the sub-cell's box leaves one side empty: no LP.
                     // (A vertex walk per sub-cell costs more than the LPs it saves.)
+                    if s.box_stale {
+                        s.bbox = enclosing_box(&s.bbox, &s.cons);
+                        s.box_stale = false;
+                    }
+                    let empty = match sign_on_box(&h.f, &s.bbox) {
+                        Some(Ordering::Greater) => !side,
+                        Some(Ordering::Less) => side,
+                        _ => false,
+                    };
+                    if empty {
+                        continue;
+                    }
                     if let Some(p) = find_side(dec, &s.cons, if side { h } else { hf }) {
                         pts.push(Arc::new(p));
                     }
@@ -668,6 +701,8 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
                         known: pos_pts,
                         bits: s.bits.clone(),
                         changed: true,
+                        bbox: s.bbox.clone(),
+                        box_stale: true,
                     };
                     a.cons.push(h.clone());
                     a.certs.push(None);
@@ -676,6 +711,7 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
                     s.certs.push(None);
                     s.known = neg_pts;
                     s.changed = true;
+                    s.box_stale = true;
                     next.push(a);
                     next.push(s);
                 }
@@ -701,13 +737,13 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
         } else if s.changed {
             // Halfspaces whose planes miss a box around the new cell are implied: dropped
             // without an LP.
-            let b = enclosing_box(&cell.bbox, &s.cons);
+            let b = enclosing_box(&s.bbox, &s.cons);
             let certs = if ctx.irredundant_cells {
                 (s.cons, s.certs) = s
                     .cons
                     .into_iter()
                     .zip(s.certs)
-                    .filter(|(c, _)| sign_on_box(c, &b) != Some(Ordering::Greater))
+                    .filter(|(c, _)| sign_on_box(&c.f, &b) != Some(Ordering::Greater))
                     .unzip();
                 let inside = s.known.first().cloned();
                 let (cons, certs) = irredundant(dec, s.cons, s.certs, &mut pool, inside.as_deref());
@@ -716,7 +752,7 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
             } else {
                 // (No certificates: nothing reads them in a count.)
                 s.cons
-                    .retain(|c| sign_on_box(c, &b) != Some(Ordering::Greater));
+                    .retain(|c| sign_on_box(&c.f, &b) != Some(Ordering::Greater));
                 Vec::new()
             };
             bbox = Some(enclosing_box(&b, &s.cons));
@@ -844,10 +880,11 @@ fn enclosing_box(parent: &[(f64, f64)], cons: &[Arc<Con>]) -> Vec<(f64, f64)> {
     b
 }
 
-/// The sign of `h` on the whole box, when it is proven (`None` when the box may meet its plane).
-fn sign_on_box(h: &Con, b: &[(f64, f64)]) -> Option<Ordering> {
+/// The sign of the halfspace `f` (`a` then `c`, its exact entries each within 2u, in any
+/// positive scale) on the whole box, when it is proven (`None` when the box may meet its
+/// plane).
+fn sign_on_box(f: &[f64], b: &[(f64, f64)]) -> Option<Ordering> {
     let d = b.len();
-    let f = &h.f;
     let (mut lo, mut hi, mut mag) = (f[d], f[d], f[d].abs());
     for k in 0..d {
         let (x, y) = (f[k] * b[k].0, f[k] * b[k].1);
