@@ -573,7 +573,8 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
         }
         // Most planes miss the cell's box: tested on the row's floats before its exact
         // halfspace is made (unless adjacency needs every unit's map).
-        if !ctx.adjacency && rows.float_row(i, &mut row_f) {
+        let box_tested = !ctx.adjacency && rows.float_row(i, &mut row_f);
+        if box_tested {
             let fixed = if row_f[..net.d].iter().all(|&x| x == 0.0) {
                 Some(row_f[net.d] > 0.0)
             } else {
@@ -597,7 +598,10 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
             units.push(adjacency::Unit::Map(h.clone()));
         }
         // Far from the cell, the neuron's plane misses its box: one sign, no LP.
-        if let Some(side) = sign_on_box(&h.f, &cell.bbox) {
+        if let Some(side) = (!box_tested)
+            .then(|| sign_on_box(&h.f, &cell.bbox))
+            .flatten()
+        {
             neurons.push(Neuron::Fixed(side == Ordering::Greater));
             continue;
         }
@@ -738,12 +742,13 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
             // Halfspaces whose planes miss a box around the new cell are implied: dropped
             // without an LP.
             let b = enclosing_box(&s.bbox, &s.cons);
+            let meets_box = |c: &Con| sign_on_box(&c.f, &b) != Some(Ordering::Greater);
             let certs = if ctx.irredundant_cells {
                 (s.cons, s.certs) = s
                     .cons
                     .into_iter()
                     .zip(s.certs)
-                    .filter(|(c, _)| sign_on_box(&c.f, &b) != Some(Ordering::Greater))
+                    .filter(|(c, _)| meets_box(c))
                     .unzip();
                 let inside = s.known.first().cloned();
                 let (cons, certs) = irredundant(dec, s.cons, s.certs, &mut pool, inside.as_deref());
@@ -751,8 +756,7 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
                 certs
             } else {
                 // (No certificates: nothing reads them in a count.)
-                s.cons
-                    .retain(|c| sign_on_box(&c.f, &b) != Some(Ordering::Greater));
+                s.cons.retain(|c| meets_box(c));
                 Vec::new()
             };
             bbox = Some(enclosing_box(&b, &s.cons));
