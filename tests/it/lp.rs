@@ -396,6 +396,29 @@ fn extreme_weight_and_sliver_fixtures_have_the_oracle_counts() {
     assert!(fallbacks > 0, "the exact simplex never ran");
 }
 
+/// Wide first layers, which a plain count splits in two rounds (`run` compares its regions, in
+/// order, with a run that makes every cell irredundant in one round): small integer weights
+/// give duplicate neurons, planes through corners and several planes through one point, spread
+/// over both rounds. In 2-D the planar engine counts too; in 3-D the volumes must add up.
+#[test]
+fn wide_first_layers_in_two_rounds() {
+    for seed in 900..915 {
+        let net = random_dyadic_net(seed, 2, 2, 24);
+        let name = format!("2-D seed {seed}");
+        let slice = square(-1, 1);
+        assert_eq!(
+            count_lp(&name, &net, &slice),
+            planar(&net, &slice),
+            "{name}"
+        );
+    }
+    for seed in 960..972 {
+        let net = random_dyadic_net(seed, 3, 2, 14);
+        let slice = Slice::identity(Slice::default_box(3));
+        count_lp(&format!("3-D seed {seed}"), &net, &slice);
+    }
+}
+
 #[test]
 fn same_counts_as_planar_on_random_dyadic_nets() {
     for seed in 0..60 {

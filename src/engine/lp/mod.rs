@@ -288,6 +288,9 @@ struct Ctx<'a> {
 /// At most this many points outside some facet are kept while one cell is split.
 const POOL_MAX: usize = 12;
 
+/// A plain count splits the domain by the first layer in two rounds from this many units.
+const LP_ROUNDS_FROM: usize = 8;
+
 /// At most this many known points are kept per cell.
 const KNOWN_MAX: usize = 6;
 
@@ -378,6 +381,18 @@ pub fn enumerate_lp_with(
         (a, b) => a.or(b),
     };
     for l in 0..layers {
+        // A plain count splits the domain by a quarter of the first layer's units alone, then
+        // each piece by the rest in parallel (the same regions in the same order: a cell's
+        // descendants stay together); each piece first tests the rest against its own box.
+        let mut second_round = None;
+        if let Some(ctx) = &ctx {
+            let units = net.split[0];
+            if l == 0 && cells.len() == 1 && !ctx.irredundant_cells && units >= LP_ROUNDS_FROM {
+                let k = units / 4;
+                cells = split_cell_by(ctx, &cells[0], 0, &ctx.first, 0..k, false);
+                second_round = Some(k..units);
+            }
+        }
         progress.start_layer(l, layers, cells.len());
         let running = std::sync::atomic::AtomicUsize::new(cells.len());
         let over = || cap.is_some_and(|c| running.load(AtomicOrdering::Relaxed) > c);
@@ -389,7 +404,10 @@ pub fn enumerate_lp_with(
                     return Vec::new();
                 }
                 let ctx = ctx.as_ref().expect("a layer exists");
-                let mut out = split_cell(ctx, cell, l);
+                let mut out = match &second_round {
+                    Some(rest) => split_cell_by(ctx, cell, 0, &ctx.first, rest.clone(), true),
+                    None => split_cell(ctx, cell, l),
+                };
                 if l + 1 == layers && !keep_cells {
                     // Only patterns and witnesses are read from here on: the rest goes now,
                     // cell by cell, instead of after the last layer (3-64×3: peak 3.0 → 1.3 GiB).
@@ -416,7 +434,10 @@ pub fn enumerate_lp_with(
                 l + 1 == layers,
             );
         }
-        cells = next.into_iter().flatten().collect();
+        // The parent cells are freed on both threads (freeing them in one was ~4 % of a 3-D
+        // count's time).
+        let parents = std::mem::replace(&mut cells, next.into_iter().flatten().collect());
+        parents.into_par_iter().for_each(drop);
         cells.par_iter_mut().for_each(|c| c.units = None);
         per_layer.push(cells.len());
     }
@@ -540,23 +561,34 @@ struct Sub {
     known: Vec<Arc<Pt>>,
     bits: Vec<u64>,
     changed: bool,
-    /// A box that contains the sub-cell: the cell's until a split, then tightened to the
-    /// sub-cell's halfspaces when first needed (`box_stale`).
+    /// A box that contains the sub-cell: the cell's, tightened by each halfspace a split adds.
     bbox: Vec<(f64, f64)>,
-    box_stale: bool,
 }
 
 /// Splits one cell by every neuron of layer `l`.
 fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
-    let (net, dec) = (ctx.net, ctx.dec);
-    let offsets = &net.offsets;
-    let bits = &cell.pattern;
+    let net = ctx.net;
     let rows = match &cell.prev {
         None => ctx.first.clone(),
         Some(prev) => Arc::new(prev.next(&net.exact.hidden[l], &ctx.small[l], &|j| {
-            pattern::get(bits, offsets[l - 1] + j)
+            pattern::get(&cell.pattern, net.offsets[l - 1] + j)
         })),
     };
+    split_cell_by(ctx, cell, l, &rows, 0..net.widths[l], true)
+}
+
+/// Splits one cell by the units `only` of layer `l` (whose rows on the cell are `rows`); the
+/// others keep the bits the cell has. `final_round`: no other units of the layer come after.
+fn split_cell_by(
+    ctx: &Ctx,
+    cell: &Cell,
+    l: usize,
+    rows: &Arc<LayerRows>,
+    only: std::ops::Range<usize>,
+    final_round: bool,
+) -> Vec<Cell> {
+    let (net, dec) = (ctx.net, ctx.dec);
+    let offsets = &net.offsets;
     let n = net.widths[l];
     // Pass 1: which neurons cut the cell (known points first, then a walk over the cell's
     // vertices, an LP only when neither tells).
@@ -569,6 +601,11 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
         if i >= net.split[l] {
             // A pass-through row: no boundary, bit 1.
             neurons.push(Neuron::Fixed(true));
+            continue;
+        }
+        if !only.contains(&i) {
+            // Another round's unit: its bit is the cell's.
+            neurons.push(Neuron::Fixed(false));
             continue;
         }
         // Most planes miss the cell's box: tested on the row's floats before its exact
@@ -647,7 +684,6 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
         bits: vec![0; pattern::words(n)],
         changed: false,
         bbox: cell.bbox.clone(),
-        box_stale: false,
     };
     for (i, nr) in neurons.iter().enumerate() {
         if let Neuron::Fixed(true) = nr {
@@ -675,10 +711,6 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
                 if pts.is_empty() {
                     // A plane that misses the sub-cell's box leaves one side empty: no LP.
                     // (A vertex walk per sub-cell costs more than the LPs it saves.)
-                    if s.box_stale {
-                        s.bbox = enclosing_box(&s.bbox, &s.cons);
-                        s.box_stale = false;
-                    }
                     let empty = match sign_on_box(&h.f, &s.bbox) {
                         Some(Ordering::Greater) => !side,
                         Some(Ordering::Less) => side,
@@ -705,8 +737,7 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
                         known: pos_pts,
                         bits: s.bits.clone(),
                         changed: true,
-                        bbox: s.bbox.clone(),
-                        box_stale: true,
+                        bbox: enclosing_box(&s.bbox, std::slice::from_ref(h)),
                     };
                     a.cons.push(h.clone());
                     a.certs.push(None);
@@ -715,7 +746,7 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
                     s.certs.push(None);
                     s.known = neg_pts;
                     s.changed = true;
-                    s.box_stale = true;
+                    s.bbox = enclosing_box(&s.bbox, std::slice::from_ref(hf));
                     next.push(a);
                     next.push(s);
                 }
@@ -732,7 +763,7 @@ fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
     let offset = offsets[l];
     let units = ctx.adjacency.then(|| Arc::new(units));
     let mut out = Vec::with_capacity(subs.len());
-    let last = l + 1 == net.widths.len();
+    let last = final_round && l + 1 == net.widths.len();
     for mut s in subs {
         let mut bbox = None;
         let certs = if s.changed && last && !ctx.last_facets {
