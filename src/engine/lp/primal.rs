@@ -17,6 +17,9 @@ use super::MAX_DIM;
 /// Pivots per question before giving up (Bland's rule from half of it).
 const MAX_PIVOTS: usize = 40;
 
+/// Vertices a walk remembers.
+const MET_MAX: usize = 32;
+
 type Vector = [f64; MAX_DIM];
 
 /// A cell `{x : a_i·x + c_i ≥ 0}` (rows as scaled floats, `a` then `c`) and a vertex of it: the
@@ -33,6 +36,9 @@ pub(crate) struct Walk<'a> {
     /// A pivot met a singular basis: the state is no vertex any more, every question answers
     /// `None`.
     broken: bool,
+    /// Vertices met so far (point, tight rows, inverse): a question starts from the one where
+    /// its plane is highest, most often its optimum, so it needs no pivot.
+    met: Vec<(Vector, [usize; MAX_DIM], [Vector; MAX_DIM])>,
 }
 
 /// What the walk found for "is `{h > 0}` non-empty on the cell?".
@@ -57,6 +63,7 @@ impl<'a> Walk<'a> {
             tight: [usize::MAX; MAX_DIM],
             inv: [[0.0; MAX_DIM]; MAX_DIM],
             broken: false,
+            met: Vec::new(),
         };
         w.x[..d].copy_from_slice(inside);
         // Orthonormal basis of the tight normals.
@@ -96,7 +103,34 @@ impl<'a> Walk<'a> {
             basis[step] = q;
             w.tight[step] = j;
         }
-        w.refresh().then_some(w)
+        if !w.refresh() {
+            return None;
+        }
+        w.remember();
+        Some(w)
+    }
+
+    /// Keeps the current vertex among those met (a bounded list).
+    fn remember(&mut self) {
+        if self.met.len() < MET_MAX {
+            self.met.push((self.x, self.tight, self.inv));
+        }
+    }
+
+    /// Moves to the vertex met so far where `h` is highest, if it beats the current one.
+    fn jump_to_best(&mut self, h: &[f64]) {
+        let d = self.d;
+        let value = |x: &Vector| dot(&h[..d], &x[..d]);
+        let mut best = (usize::MAX, value(&self.x));
+        for (i, (x, _, _)) in self.met.iter().enumerate() {
+            let v = value(x);
+            if v > best.1 {
+                best = (i, v);
+            }
+        }
+        if let Some((x, tight, inv)) = self.met.get(best.0) {
+            (self.x, self.tight, self.inv) = (*x, *tight, *inv);
+        }
     }
 
     /// Recomputes the inverse of the tight normals and the vertex itself from them (no drift).
@@ -124,6 +158,7 @@ impl<'a> Walk<'a> {
         let d = self.d;
         let scale = h[..d].iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let tol = 1e-12 * scale.max(1e-300);
+        self.jump_to_best(h);
         for pivot in 0..MAX_PIVOTS {
             // y = −A_T⁻ᵀ a_h: the multipliers of min (−h).
             let mut y = [0.0f64; MAX_DIM];
@@ -154,6 +189,7 @@ impl<'a> Walk<'a> {
                 self.broken = true;
                 return None;
             }
+            self.remember();
         }
         None
     }
