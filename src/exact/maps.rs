@@ -153,7 +153,14 @@ impl LayerRows {
         // When no sum can leave i128 (|Σ w·r| < n_in · 2^(w_bits + r_bits) ≤ 2^126), the sums
         // need no overflow checks (the 3-64×3 count: 14 % faster).
         let n_bits = usize::BITS - layer.n_in.leading_zeros();
-        let out = if small.w_bits + max_bits(rows) + n_bits <= 126 {
+        let row_bits = max_bits(rows);
+        let out = if small.w_bits + row_bits + n_bits <= 126 && small.w_bits <= 63 && row_bits <= 63
+        {
+            // Both factors fit in i64: one widening multiply each (i128 × i128 takes three).
+            self.products(layer, rows, q, small, &on, |x, w, r| {
+                Some(x.wrapping_add((w as i64 as i128) * (r as i64 as i128)))
+            })
+        } else if small.w_bits + row_bits + n_bits <= 126 {
             self.products(layer, rows, q, small, &on, |x, w, r| {
                 Some(x.wrapping_add(w.wrapping_mul(r)))
             })
@@ -388,6 +395,43 @@ mod tests {
             (h.a, h.c),
             (vec![BigInt::from(1), BigInt::from(-3)], BigInt::from(2))
         );
+    }
+
+    /// Each way of summing in i128 (widening products of i64 factors, i128 products without
+    /// checks, checked products) gives the big-integer rows: rows of 40, 80 and 104 bits
+    /// through a layer of 20-bit weights.
+    #[test]
+    fn every_i128_path_matches_big_integers() {
+        let q = |p: i64| num_rational::BigRational::from_integer(p.into());
+        let (n_in, n_out, d) = (5usize, 4usize, 2usize);
+        let w: Vec<_> = (0..n_in * n_out)
+            .map(|k| q(((k as i64 * 7919) % 1_000_003) - 500_000))
+            .collect();
+        let b: Vec<_> = (0..n_out).map(|k| q(k as i64 * 3 - 4)).collect();
+        let layer = ExactLayer::dense(n_in, n_out, &w, &b);
+        let small = SmallLayer::new(&layer);
+        for bits in [40u32, 80, 104] {
+            let rows: Vec<i128> = (0..n_in * (d + 1))
+                .map(|k| {
+                    let sign = if k % 3 == 0 { -1 } else { 1 };
+                    sign * ((1i128 << bits) - 1 - 977 * k as i128)
+                })
+                .collect();
+            assert_eq!(max_bits(&rows), bits);
+            let map = LayerRows {
+                d,
+                n: n_in,
+                rows: Rows::Small { rows, q: 5 },
+            };
+            let active = |j: usize| j != 2;
+            let fast = map.next(&layer, &small, &active);
+            assert!(fast.is_small(), "{bits}-bit rows left i128");
+            let big = map.next_big(&layer, &active);
+            assert_eq!(fast.q(), big.q());
+            for i in 0..n_out {
+                assert_eq!(fast.eq(i), big.eq(i), "{bits}-bit rows, row {i}");
+            }
+        }
     }
 
     /// Integers beyond i128 switch to big integers and stay exact.
