@@ -140,6 +140,82 @@ impl LayerRows {
         self.next_big(layer, active)
     }
 
+    /// The next layer's rows with the terms of the inputs whose `state` is `None` left out
+    /// (the others on or off as given), in i128: the part that the cells of one parent share,
+    /// completed per cell by [`Self::complete`]. `None` when the rows or weights are not in
+    /// i128 or a sum leaves it.
+    pub(crate) fn partial(
+        &self,
+        layer: &ExactLayer,
+        small_layer: &SmallLayer,
+        state: &[Option<bool>],
+    ) -> Option<LayerRows> {
+        let Rows::Small { rows, q } = &self.rows else {
+            return None;
+        };
+        let small = SmallWeights {
+            w: small_layer.w.as_deref()?,
+            w_neg: small_layer.w_neg.as_ref()?.as_deref(),
+            b: small_layer.b.as_deref()?,
+            den: small_layer.den?,
+            w_bits: small_layer.w_bits,
+        };
+        self.sums_small(layer, rows, *q, &small, state)
+    }
+
+    /// `partial` plus the terms of the inputs `open` (input, whether it is on): the next
+    /// layer's rows on one cell, equal to [`Self::next`] with the same states. `None` when a
+    /// sum leaves i128 or the weights are not dense.
+    pub(crate) fn complete(
+        &self,
+        partial: &LayerRows,
+        layer: &ExactLayer,
+        small_layer: &SmallLayer,
+        open: &[(usize, bool)],
+    ) -> Option<LayerRows> {
+        let (Rows::Small { rows, .. }, Rows::Small { rows: sums, q }) = (&self.rows, &partial.rows)
+        else {
+            return None;
+        };
+        if !layer.w.is_dense() {
+            return None;
+        }
+        let w = small_layer.w.as_deref()?;
+        let w_neg = small_layer.w_neg.as_ref()?.as_deref();
+        let width = self.d + 1;
+        // Every partial sum is a sum of some of the full sum's terms: the same bound holds.
+        let n_bits = usize::BITS - layer.n_in.leading_zeros();
+        let unchecked = small_layer.w_bits + max_bits(rows) + n_bits <= 126;
+        let mut out = sums.clone();
+        for i in 0..layer.n_out {
+            let dst = &mut out[i * width..(i + 1) * width];
+            for &(j, on) in open {
+                let pos = i * layer.n_in + j;
+                let wij = match (on, w_neg) {
+                    (true, _) => w[pos],
+                    (false, Some(neg)) => neg[pos],
+                    (false, None) => 0,
+                };
+                if wij == 0 {
+                    continue;
+                }
+                let src = &rows[j * width..(j + 1) * width];
+                for (x, &r) in dst.iter_mut().zip(src) {
+                    *x = if unchecked {
+                        x.wrapping_add(wij.wrapping_mul(r))
+                    } else {
+                        x.checked_add(wij.checked_mul(r)?)?
+                    };
+                }
+            }
+        }
+        Some(LayerRows {
+            d: self.d,
+            n: layer.n_out,
+            rows: Rows::Small { rows: out, q: *q },
+        })
+    }
+
     fn next_small(
         &self,
         layer: &ExactLayer,
@@ -148,8 +224,20 @@ impl LayerRows {
         small: &SmallWeights,
         active: &dyn Fn(usize) -> bool,
     ) -> Option<LayerRows> {
+        let on: Vec<Option<bool>> = (0..layer.n_in).map(|j| Some(active(j))).collect();
+        self.sums_small(layer, rows, q, small, &on)
+    }
+
+    /// [`Self::next_small`] for the inputs whose state is known (`None`: left out).
+    fn sums_small(
+        &self,
+        layer: &ExactLayer,
+        rows: &[i128],
+        q: i128,
+        small: &SmallWeights,
+        on: &[Option<bool>],
+    ) -> Option<LayerRows> {
         let n_out = layer.n_out;
-        let on: Vec<bool> = (0..layer.n_in).map(active).collect();
         // When no sum can leave i128 (|Σ w·r| < n_in · 2^(w_bits + r_bits) ≤ 2^126), the sums
         // need no overflow checks (the 3-64×3 count: 14 % faster).
         let n_bits = usize::BITS - layer.n_in.leading_zeros();
@@ -157,15 +245,15 @@ impl LayerRows {
         let out = if small.w_bits + row_bits + n_bits <= 126 && small.w_bits <= 63 && row_bits <= 63
         {
             // Both factors fit in i64: one widening multiply each (i128 × i128 takes three).
-            self.products(layer, rows, q, small, &on, |x, w, r| {
+            self.products(layer, rows, q, small, on, |x, w, r| {
                 Some(x.wrapping_add((w as i64 as i128) * (r as i64 as i128)))
             })
         } else if small.w_bits + row_bits + n_bits <= 126 {
-            self.products(layer, rows, q, small, &on, |x, w, r| {
+            self.products(layer, rows, q, small, on, |x, w, r| {
                 Some(x.wrapping_add(w.wrapping_mul(r)))
             })
         } else {
-            self.products(layer, rows, q, small, &on, |x, w, r| {
+            self.products(layer, rows, q, small, on, |x, w, r| {
                 x.checked_add(w.checked_mul(r)?)
             })
         }?;
@@ -179,15 +267,16 @@ impl LayerRows {
         })
     }
 
-    /// `W·diag(on)·rows + b·q` in i128, row by row; `mac(x, w, r)` is `x + w·r` (checked or
-    /// not, as the caller proved). `None` on overflow.
+    /// `W·diag(on)·rows + b·q` in i128, row by row, leaving out the inputs whose `on` is
+    /// `None`; `mac(x, w, r)` is `x + w·r` (checked or not, as the caller proved). `None` on
+    /// overflow.
     fn products(
         &self,
         layer: &ExactLayer,
         rows: &[i128],
         q: i128,
         small: &SmallWeights,
-        on: &[bool],
+        on: &[Option<bool>],
         mac: impl Fn(i128, i128, i128) -> Option<i128>,
     ) -> Option<Vec<i128>> {
         let width = self.d + 1;
@@ -199,9 +288,10 @@ impl LayerRows {
             for (k, pos) in range.enumerate() {
                 let j = row.col(k);
                 let wij = match (on[j], small.w_neg) {
-                    (true, _) => small.w[pos],
-                    (false, Some(neg)) => neg[pos],
-                    (false, None) => 0,
+                    (None, _) => continue,
+                    (Some(true), _) => small.w[pos],
+                    (Some(false), Some(neg)) => neg[pos],
+                    (Some(false), None) => 0,
                 };
                 if wij == 0 {
                     continue;
@@ -432,6 +522,69 @@ mod tests {
                 assert_eq!(fast.eq(i), big.eq(i), "{bits}-bit rows, row {i}");
             }
         }
+    }
+
+    /// Sums shared by the cells of one parent, completed per cell, equal the rows made from
+    /// scratch: every split of 6 inputs into fixed (on or off) and open ones, every on/off
+    /// choice of the open ones, with plain ReLU and with inactive-side weights (leaky).
+    #[test]
+    fn shared_sums_completed_per_cell_equal_fresh_rows() {
+        let q = |p: i64| num_rational::BigRational::from_integer(p.into());
+        let (n_in, n_out, d) = (6usize, 5usize, 3usize);
+        let w: Vec<_> = (0..n_in * n_out)
+            .map(|k| q(((k as i64 * 7919) % 2003) - 1000))
+            .collect();
+        let w_neg: Vec<_> = (0..n_in * n_out)
+            .map(|k| q(((k as i64 * 104_729) % 31) - 15))
+            .collect();
+        let b: Vec<_> = (0..n_out).map(|k| q(k as i64 * 5 - 7)).collect();
+        let prev = LayerRows {
+            d,
+            n: n_in,
+            rows: Rows::Small {
+                rows: (0..n_in * (d + 1))
+                    .map(|k| ((k as i128 * 65_537) % 1_000_033) - 500_000)
+                    .collect(),
+                q: 3,
+            },
+        };
+        let mut checked = 0;
+        for leaky in [false, true] {
+            let matrix = crate::matrix::Matrix::dense(n_out, n_in, w.clone());
+            let layer = ExactLayer::from_rationals(&matrix, leaky.then_some(&w_neg[..]), &b);
+            let small = SmallLayer::new(&layer);
+            // Per input: 0 open, 1 fixed on, 2 fixed off.
+            for code in 0..3usize.pow(n_in as u32) {
+                let kind: Vec<usize> = (0..n_in).map(|j| code / 3usize.pow(j as u32) % 3).collect();
+                let state: Vec<Option<bool>> = kind
+                    .iter()
+                    .map(|&k| [None, Some(true), Some(false)][k])
+                    .collect();
+                let sums = prev.partial(&layer, &small, &state).expect("small numbers");
+                let open: Vec<usize> = (0..n_in).filter(|&j| kind[j] == 0).collect();
+                for bits in 0..1usize << open.len() {
+                    let choice: Vec<(usize, bool)> = open
+                        .iter()
+                        .enumerate()
+                        .map(|(t, &j)| (j, bits >> t & 1 == 1))
+                        .collect();
+                    let active = |j: usize| match state[j] {
+                        Some(on) => on,
+                        None => choice.iter().any(|&(k, on)| k == j && on),
+                    };
+                    let done = prev
+                        .complete(&sums, &layer, &small, &choice)
+                        .expect("small numbers");
+                    let fresh = prev.next(&layer, &small, &active);
+                    assert_eq!(done.q(), fresh.q());
+                    for i in 0..n_out {
+                        assert_eq!(done.eq(i), fresh.eq(i), "code {code}, bits {bits}");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 2 * 4usize.pow(6));
     }
 
     /// Integers beyond i128 switch to big integers and stay exact.

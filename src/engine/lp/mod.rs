@@ -248,6 +248,9 @@ struct Cell {
     known: Vec<Arc<Pt>>,
     /// The exact rows of the layer that made this cell, on its parent (None before layer 0).
     prev: Option<Arc<LayerRows>>,
+    /// The next layer's rows on the parent's cells, shared by them (None when the cell is split
+    /// again at its own layer, or after the last layer).
+    next: Option<Arc<SharedRows>>,
     /// A box that contains the cell (proven; see [`enclosing_box`]).
     bbox: Vec<(f64, f64)>,
     /// The maps of the layer's units on the parent, shared by the parent's cells, kept only
@@ -263,6 +266,7 @@ impl Cell {
         self.known.truncate(1);
         self.known.shrink_to_fit();
         self.prev = None;
+        self.next = None;
         self.bbox = Vec::new();
         self.units = None;
     }
@@ -347,6 +351,7 @@ pub fn enumerate_lp_with(
         certs,
         known: vec![Arc::new(centre)],
         prev: None,
+        next: None,
         bbox,
         units: None,
     }];
@@ -565,14 +570,37 @@ struct Sub {
     bbox: Vec<(f64, f64)>,
 }
 
+/// The next layer's rows on the cells of one parent: the previous layer's units that do not
+/// cut the parent are on or off in all of them, so their terms are summed once (on first use)
+/// and each cell adds only the terms of the units that cut the parent (3-64×3: a third of the
+/// products).
+struct SharedRows {
+    /// Per unit of the parent's layer: `Some(on)` when it has one sign on the whole parent.
+    state: Vec<Option<bool>>,
+    /// The sums of the units with a state (`None`: they left i128).
+    sums: std::sync::OnceLock<Option<LayerRows>>,
+}
+
 /// Splits one cell by every neuron of layer `l`.
 fn split_cell(ctx: &Ctx, cell: &Cell, l: usize) -> Vec<Cell> {
     let net = ctx.net;
     let rows = match &cell.prev {
         None => ctx.first.clone(),
-        Some(prev) => Arc::new(prev.next(&net.exact.hidden[l], &ctx.small[l], &|j| {
-            pattern::get(&cell.pattern, net.offsets[l - 1] + j)
-        })),
+        Some(prev) => {
+            let (layer, small) = (&net.exact.hidden[l], &ctx.small[l]);
+            let bit = |j: usize| pattern::get(&cell.pattern, net.offsets[l - 1] + j);
+            let shared = cell.next.as_ref().and_then(|next| {
+                let sums = next
+                    .sums
+                    .get_or_init(|| prev.partial(layer, small, &next.state));
+                let open: Vec<(usize, bool)> = (next.state.iter().enumerate())
+                    .filter(|(_, s)| s.is_none())
+                    .map(|(j, _)| (j, bit(j)))
+                    .collect();
+                prev.complete(sums.as_ref()?, layer, small, &open)
+            });
+            Arc::new(shared.unwrap_or_else(|| prev.next(layer, small, &bit)))
+        }
     };
     split_cell_by(ctx, cell, l, &rows, 0..net.widths[l], true)
 }
@@ -605,7 +633,7 @@ fn split_cell_by(
         }
         if !only.contains(&i) {
             // Another round's unit: its bit is the cell's.
-            neurons.push(Neuron::Fixed(false));
+            neurons.push(Neuron::Fixed(pattern::get(&cell.pattern, offsets[l] + i)));
             continue;
         }
         // Most planes miss the cell's box: tested on the row's floats before its exact
@@ -762,6 +790,18 @@ fn split_cell_by(
     }
     let offset = offsets[l];
     let units = ctx.adjacency.then(|| Arc::new(units));
+    let next = (final_round && l + 1 < net.widths.len()).then(|| {
+        Arc::new(SharedRows {
+            state: neurons
+                .iter()
+                .map(|nr| match nr {
+                    Neuron::Fixed(on) => Some(*on),
+                    Neuron::Cuts(..) => None,
+                })
+                .collect(),
+            sums: std::sync::OnceLock::new(),
+        })
+    });
     let mut out = Vec::with_capacity(subs.len());
     let last = final_round && l + 1 == net.widths.len();
     for mut s in subs {
@@ -815,6 +855,7 @@ fn split_cell_by(
                 certs,
                 known: s.known,
                 prev: Some(rows.clone()),
+                next: next.clone(),
                 bbox,
                 units: units.clone(),
             });
