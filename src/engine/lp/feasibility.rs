@@ -494,9 +494,9 @@ impl Decider {
         columns.extend(std::iter::repeat_n(0.0, d));
         columns.push(1.0);
         cost.push(cap);
-        let mut rhs = vec![0.0; d + 1];
+        let mut rhs = [0.0; super::MAX_DIM + 1];
         rhs[d] = 1.0;
-        let opt = simplex::solve_in(columns, &rhs, cost, tab).ok()?;
+        let opt = simplex::solve_in(columns, &rhs[..=d], cost, tab).ok()?;
         if opt.objective > 1e-12 {
             let mut x = opt.multipliers[..d].to_vec();
             if let Some(shifts) = shifts {
@@ -676,8 +676,8 @@ fn margin_columns(rows: &[&Con]) -> (Vec<BigInt>, Vec<BigInt>) {
 pub(crate) fn float_motzkin(rows: &[&[f64]], y: &[f64], radius: &[f64]) -> bool {
     let d = radius.len();
     let (mut s, mut s_mag, mut ysum) = (0.0f64, 0.0f64, 0.0f64);
-    let mut v = vec![0.0f64; d];
-    let mut v_mag = vec![0.0f64; d];
+    let mut v = [0.0f64; super::MAX_DIM];
+    let mut v_mag = [0.0f64; super::MAX_DIM];
     for (row, &yi) in rows.iter().zip(y) {
         if yi == 0.0 {
             continue;

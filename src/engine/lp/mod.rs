@@ -725,18 +725,16 @@ fn split_cell_by(
         let Neuron::Cuts(h, hf) = nr else { continue };
         let mut next = Vec::with_capacity(subs.len() + 1);
         for mut s in subs {
-            let mut pos_pts = Vec::new();
-            let mut neg_pts = Vec::new();
-            for p in &s.known {
-                match h.sign_at(p, &dec.stats) {
-                    Ordering::Greater => pos_pts.push(p.clone()),
-                    Ordering::Less => neg_pts.push(p.clone()),
-                    Ordering::Equal => {}
-                }
-            }
-            for side in [true, false] {
-                let pts = if side { &mut pos_pts } else { &mut neg_pts };
-                if pts.is_empty() {
+            // Which side of h each known point is on; a point for a side that has none (an LP).
+            let signs: smallvec::SmallVec<[Ordering; 8]> =
+                s.known.iter().map(|p| h.sign_at(p, &dec.stats)).collect();
+            let mut found: [Option<Arc<Pt>>; 2] = [None, None];
+            let mut has = [
+                signs.contains(&Ordering::Greater),
+                signs.contains(&Ordering::Less),
+            ];
+            for (k, side) in [(0, true), (1, false)] {
+                if !has[k] {
                     // A plane that misses the sub-cell's box leaves one side empty: no LP.
                     // (A vertex walk per sub-cell costs more than the LPs it saves.)
                     let empty = match sign_on_box(&h.f, &s.bbox) {
@@ -748,12 +746,25 @@ fn split_cell_by(
                         continue;
                     }
                     if let Some(p) = find_side(dec, &s.cons, if side { h } else { hf }) {
-                        pts.push(Arc::new(p));
+                        found[k] = Some(Arc::new(p));
+                        has[k] = true;
                     }
                 }
             }
-            match (pos_pts.is_empty(), neg_pts.is_empty()) {
-                (false, false) => {
+            // The points on one side: the known ones there, or the one found.
+            let side_points = |want: Ordering, extra: &Option<Arc<Pt>>| -> Vec<Arc<Pt>> {
+                s.known
+                    .iter()
+                    .zip(&signs)
+                    .filter(|&(_, &g)| g == want)
+                    .map(|(p, _)| p.clone())
+                    .chain(extra.iter().cloned())
+                    .collect()
+            };
+            match (has[0], has[1]) {
+                (true, true) => {
+                    let pos_pts = side_points(Ordering::Greater, &found[0]);
+                    let neg_pts = side_points(Ordering::Less, &found[1]);
                     pool.extend(pos_pts.iter().take(1).cloned());
                     pool.extend(neg_pts.iter().take(1).cloned());
                     if pool.len() > POOL_MAX {
@@ -778,12 +789,12 @@ fn split_cell_by(
                     next.push(a);
                     next.push(s);
                 }
-                (false, true) => {
+                (true, false) => {
                     pattern::set(&mut s.bits, i, true);
                     next.push(s);
                 }
-                (true, false) => next.push(s),
-                (true, true) => panic!("a cell lost its interior"),
+                (false, true) => next.push(s),
+                (false, false) => panic!("a cell lost its interior"),
             }
         }
         subs = next;
