@@ -561,7 +561,8 @@ enum Neuron {
 /// A cell being split during one layer.
 struct Sub {
     cons: Vec<Arc<Con>>,
-    /// Facet certificates carried from the parent (None for halfspaces added in this layer).
+    /// Facet certificates carried from the parent (None for halfspaces added in this layer);
+    /// empty unless cells are made irredundant.
     certs: Vec<Option<Arc<Pt>>>,
     known: Vec<Arc<Pt>>,
     bits: Vec<u64>,
@@ -682,8 +683,7 @@ fn split_cell_by(
             if (side && pos) || (!side && neg) {
                 continue;
             }
-            let extra = if side { h.clone() } else { h.flip() };
-            if let Some(p) = decide_side(dec, &cell.cons, &extra, &mut walk, &cell.known[0].f) {
+            if let Some(p) = decide_side(dec, &cell.cons, &h, side, &mut walk, &cell.known[0].f) {
                 if known.len() < KNOWN_MAX + 2 {
                     known.push(Arc::new(p));
                 }
@@ -779,10 +779,12 @@ fn split_cell_by(
                         bbox: enclosing_box(&s.bbox, std::slice::from_ref(h)),
                     };
                     a.cons.push(h.clone());
-                    a.certs.push(None);
+                    if ctx.irredundant_cells {
+                        a.certs.push(None);
+                        s.certs.push(None);
+                    }
                     pattern::set(&mut a.bits, i, true);
                     s.cons.push(hf.clone());
-                    s.certs.push(None);
                     s.known = neg_pts;
                     s.changed = true;
                     s.bbox = enclosing_box(&s.bbox, std::slice::from_ref(hf));
@@ -997,16 +999,24 @@ enum Walk<'a> {
     Failed,
 }
 
-/// A point strictly inside `cons` and `extra`, if any: the walk over the vertices of `cons`
-/// first (started here when not yet; `inside`: strictly inside `cons`), an LP when it cannot
-/// tell. The walk's points are proven by sign tests, its emptiness by a Motzkin bound.
+/// A point strictly inside `cons` on the side `side` of `h` (strictly positive, or strictly
+/// negative), if any: the walk over the vertices of `cons` first (started here when not yet;
+/// `inside`: strictly inside `cons`), an LP when it cannot tell. The walk's points are proven
+/// by sign tests, its emptiness by a Motzkin bound; the flipped halfspace is made only for an
+/// LP.
 fn decide_side<'a>(
     dec: &Decider,
     cons: &'a [Arc<Con>],
-    extra: &Con,
+    h: &Arc<Con>,
+    side: bool,
     walk: &mut Walk<'a>,
     inside: &'a [f64],
 ) -> Option<Pt> {
+    let want = if side {
+        Ordering::Greater
+    } else {
+        Ordering::Less
+    };
     if let Walk::NotYet = walk {
         let rows = cons.iter().map(|c| c.f.as_slice()).collect();
         *walk = match primal::Walk::new(rows, inside) {
@@ -1015,13 +1025,23 @@ fn decide_side<'a>(
         };
     }
     if let Walk::At(w) = walk {
-        match w.side(extra, inside, &dec.radius) {
+        let mut flipped = [0.0f64; MAX_DIM + 1];
+        let f: &[f64] = if side {
+            &h.f
+        } else {
+            for (o, x) in flipped.iter_mut().zip(&h.f) {
+                *o = -x;
+            }
+            &flipped[..h.f.len()]
+        };
+        match w.side(f, inside, &dec.radius) {
             Some(primal::Answer::Empty) => return None,
             Some(primal::Answer::Witness(x)) => {
                 let proven = Pt::from_f64(&x[..inside.len()]).filter(|p| {
-                    std::iter::once(extra)
-                        .chain(cons.iter().map(|c| c.as_ref()))
-                        .all(|c| c.sign_at(p, &dec.stats) == Ordering::Greater)
+                    h.sign_at(p, &dec.stats) == want
+                        && cons
+                            .iter()
+                            .all(|c| c.sign_at(p, &dec.stats) == Ordering::Greater)
                 });
                 if proven.is_some() {
                     return proven;
@@ -1030,7 +1050,11 @@ fn decide_side<'a>(
             None => {}
         }
     }
-    find_side(dec, cons, extra)
+    if side {
+        find_side(dec, cons, h)
+    } else {
+        find_side(dec, cons, &h.flip())
+    }
 }
 
 /// A point strictly inside `cons` and strictly inside `extra`, if any.

@@ -11,7 +11,7 @@
 //! ill-conditioned bases, a plane through a vertex) answers `None`, and the caller runs the
 //! certified LP.
 
-use super::feasibility::{self, Con};
+use super::feasibility;
 use super::MAX_DIM;
 
 /// Pivots per question before giving up (Bland's rule from half of it).
@@ -196,15 +196,15 @@ impl<'a> Walk<'a> {
 
     /// Is `{h > 0}` non-empty on the cell, whose witness `inside` (strictly inside) has
     /// `h ≤ 0`? `radius`: the outer box of the Motzkin check (see [`feasibility`]).
-    pub fn side(&mut self, h: &Con, inside: &[f64], radius: &[f64]) -> Option<Answer> {
+    pub fn side(&mut self, h: &[f64], inside: &[f64], radius: &[f64]) -> Option<Answer> {
         if self.broken {
             return None;
         }
         let d = self.d;
-        let (top, y) = self.maximise(&h.f)?;
+        let (top, y) = self.maximise(h)?;
         if top > 0.0 {
             // From the witness towards the vertex: past the plane, short of the vertex.
-            let hw = h.f[d] + dot(&h.f[..d], inside);
+            let hw = h[d] + dot(&h[..d], inside);
             if hw >= top {
                 return None;
             }
@@ -221,7 +221,7 @@ impl<'a> Walk<'a> {
         for k in 0..d {
             fs[k] = self.rows[self.tight[k]];
         }
-        fs[d] = &h.f;
+        fs[d] = h;
         let mut ys = [0.0f64; MAX_DIM + 1];
         ys[..d].copy_from_slice(&y[..d]);
         ys[d] = 1.0;
@@ -300,6 +300,7 @@ fn invert(a: &mut [Vector; MAX_DIM], inv: &mut [Vector; MAX_DIM], d: usize) -> b
 #[cfg(test)]
 mod tests {
     use super::super::feasibility::tests::con;
+    use super::super::feasibility::Con;
     use super::*;
 
     /// The cube [-1, 1]³ as rows `±x_k + 1 ≥ 0`.
@@ -329,7 +330,7 @@ mod tests {
             if h_at(&h, &inside) > 0.0 {
                 continue;
             }
-            match walk.side(&h, &inside, &radius) {
+            match walk.side(&h.f, &inside, &radius) {
                 Some(Answer::Witness(p)) => {
                     assert!(positive, "c = {c}: a witness of an empty side");
                     assert!(
@@ -344,7 +345,7 @@ mod tests {
         }
         // Through the corner (1, 1, 1) only: the Motzkin bound cannot be negative, so no proof.
         let touching = con(&[1, 2, 3], -6);
-        assert!(walk.side(&touching, &inside, &radius).is_none());
+        assert!(walk.side(&touching.f, &inside, &radius).is_none());
     }
 
     #[test]
