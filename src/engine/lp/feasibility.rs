@@ -122,28 +122,36 @@ impl Con {
 
     /// The exact sign of `g` at `p`: float with a proven bound, exact integers otherwise.
     pub fn sign_at(&self, p: &Pt, stats: &Stats) -> Ordering {
-        let d = self.d();
-        let mut val = self.f[d];
-        let mut mag = self.f[d].abs();
-        for k in 0..d {
-            let t = self.f[k] * p.f[k];
-            val += t;
-            mag += t.abs();
-        }
-        // Entries carry ≤ 2u relative error (conversion), the point ≤ 2.02u when it is not an
-        // f64 point (1.01 ulp, `Pt::from_exact`), products and the sum of d + 1 terms add
-        // (d + 2)u; doubled for safety.
-        // Plus underflowed entries: at most 2^-1074 each, times |p_k| (or 1).
-        let pmax = p.f.iter().fold(1.0f64, |m, x| m.max(x.abs()));
-        let err = 2.0 * (d as f64 + 6.0) * U * mag + (d as f64 + 2.0) * pmax * 1e-300;
-        if val > err {
-            Ordering::Greater
-        } else if val < -err {
-            Ordering::Less
-        } else {
+        float_sign(&self.f, p).unwrap_or_else(|| {
             stats.fallbacks.fetch_add(1, AtomicOrdering::Relaxed);
             p.exact.side(&self.eq)
-        }
+        })
+    }
+}
+
+/// The sign at `p` of the halfspace whose floats are `f` (`a` then `c`, each within 2u of the
+/// exact entries times one positive number), when the float filter proves it.
+pub(crate) fn float_sign(f: &[f64], p: &Pt) -> Option<Ordering> {
+    let d = f.len() - 1;
+    let mut val = f[d];
+    let mut mag = f[d].abs();
+    for k in 0..d {
+        let t = f[k] * p.f[k];
+        val += t;
+        mag += t.abs();
+    }
+    // Entries carry ≤ 2u relative error (conversion), the point ≤ 2.02u when it is not an
+    // f64 point (1.01 ulp, `Pt::from_exact`), products and the sum of d + 1 terms add
+    // (d + 2)u; doubled for safety.
+    // Plus underflowed entries: at most 2^-1074 each, times |p_k| (or 1).
+    let pmax = p.f.iter().fold(1.0f64, |m, x| m.max(x.abs()));
+    let err = 2.0 * (d as f64 + 6.0) * U * mag + (d as f64 + 2.0) * pmax * 1e-300;
+    if val > err {
+        Some(Ordering::Greater)
+    } else if val < -err {
+        Some(Ordering::Less)
+    } else {
+        None
     }
 }
 

@@ -650,6 +650,12 @@ fn split_cell_by(
                 neurons.push(Neuron::Fixed(on));
                 continue;
             }
+            // Most of the others miss the cell too: shown from the row's floats alone when
+            // they can, before the exact halfspace is made.
+            if let Some(on) = side_from_floats(&mut row_f, &known, &mut walk, cell, dec) {
+                neurons.push(Neuron::Fixed(on));
+                continue;
+            }
         }
         let eq = rows.halfspace(i);
         if eq.is_constant() {
@@ -999,6 +1005,65 @@ enum Walk<'a> {
     Failed,
 }
 
+/// The walk over the vertices of `cons`, started on first use (`inside`: strictly inside);
+/// `None` when it could not start.
+fn started<'w, 'a>(
+    walk: &'w mut Walk<'a>,
+    cons: &'a [Arc<Con>],
+    inside: &'a [f64],
+) -> Option<&'w mut primal::Walk<'a>> {
+    if let Walk::NotYet = walk {
+        let rows = cons.iter().map(|c| c.f.as_slice()).collect();
+        *walk = match primal::Walk::new(rows, inside) {
+            Some(w) => Walk::At(w),
+            None => Walk::Failed,
+        };
+    }
+    match walk {
+        Walk::At(w) => Some(w),
+        _ => None,
+    }
+}
+
+/// A unit's one sign on the whole cell shown from floats alone: the float filter puts every
+/// known point on one side, and the walk proves the other side empty (a Motzkin bound on
+/// floats). `row` (a multiple of the exact row, each entry within half an ulp; scaled here by a
+/// power of two) stands for the exact halfspace, so no exact integers are made for the unit.
+/// `None`: not shown here (the exact path decides).
+fn side_from_floats<'a>(
+    row: &mut [f64],
+    known: &[Arc<Pt>],
+    walk: &mut Walk<'a>,
+    cell: &'a Cell,
+    dec: &Decider,
+) -> Option<bool> {
+    // One power of two (exact) brings the largest entry near 1, as the walk expects.
+    let top = row.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if !(top > 0.0 && top.is_finite()) {
+        return None;
+    }
+    let scale = (-top.log2().round()).exp2();
+    row.iter_mut().for_each(|x| *x *= scale);
+    let mut on = None;
+    for p in known {
+        let side = feasibility::float_sign(row, p)? == Ordering::Greater;
+        if *on.get_or_insert(side) != side {
+            return None;
+        }
+    }
+    let on = on?;
+    // Is the other side empty? The walk maximises the row with its sign flipped for `on`.
+    let mut other = [0.0f64; MAX_DIM + 1];
+    for (o, &x) in other.iter_mut().zip(row.iter()) {
+        *o = if on { -x } else { x };
+    }
+    let w = started(walk, &cell.cons, &cell.known[0].f)?;
+    match w.side(&other[..row.len()], &cell.known[0].f, &dec.radius)? {
+        primal::Answer::Empty => Some(on),
+        primal::Answer::Witness(_) => None,
+    }
+}
+
 /// A point strictly inside `cons` on the side `side` of `h` (strictly positive, or strictly
 /// negative), if any: the walk over the vertices of `cons` first (started here when not yet;
 /// `inside`: strictly inside `cons`), an LP when it cannot tell. The walk's points are proven
@@ -1017,14 +1082,7 @@ fn decide_side<'a>(
     } else {
         Ordering::Less
     };
-    if let Walk::NotYet = walk {
-        let rows = cons.iter().map(|c| c.f.as_slice()).collect();
-        *walk = match primal::Walk::new(rows, inside) {
-            Some(w) => Walk::At(w),
-            None => Walk::Failed,
-        };
-    }
-    if let Walk::At(w) = walk {
+    if let Some(w) = started(walk, cons, inside) {
         let mut flipped = [0.0f64; MAX_DIM + 1];
         let f: &[f64] = if side {
             &h.f
