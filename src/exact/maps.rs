@@ -432,7 +432,6 @@ mod tests {
     /// The incremental maps equal ExactNet::layer_map up to the positive common factor.
     #[test]
     fn incremental_maps_match_layer_map() {
-        let q = |p: i64| num_rational::BigRational::from_integer(p.into());
         let l0 = ExactLayer::dense(
             2,
             3,
@@ -487,16 +486,24 @@ mod tests {
         );
     }
 
+    fn q(p: i64) -> num_rational::BigRational {
+        num_rational::BigRational::from_integer(p.into())
+    }
+
+    /// `count` integers spread over [−half, half] (a fixed pseudo-random sequence).
+    fn spread(count: usize, half: i64) -> Vec<num_rational::BigRational> {
+        (0..count as i64)
+            .map(|k| q((k * 7919) % (2 * half + 3) - half))
+            .collect()
+    }
+
     /// Each way of summing in i128 (widening products of i64 factors, i128 products without
     /// checks, checked products) gives the big-integer rows: rows of 40, 80 and 104 bits
     /// through a layer of 20-bit weights.
     #[test]
     fn every_i128_path_matches_big_integers() {
-        let q = |p: i64| num_rational::BigRational::from_integer(p.into());
         let (n_in, n_out, d) = (5usize, 4usize, 2usize);
-        let w: Vec<_> = (0..n_in * n_out)
-            .map(|k| q(((k as i64 * 7919) % 1_000_003) - 500_000))
-            .collect();
+        let w = spread(n_in * n_out, 500_000);
         let b: Vec<_> = (0..n_out).map(|k| q(k as i64 * 3 - 4)).collect();
         let layer = ExactLayer::dense(n_in, n_out, &w, &b);
         let small = SmallLayer::new(&layer);
@@ -529,11 +536,8 @@ mod tests {
     /// choice of the open ones, with plain ReLU and with inactive-side weights (leaky).
     #[test]
     fn shared_sums_completed_per_cell_equal_fresh_rows() {
-        let q = |p: i64| num_rational::BigRational::from_integer(p.into());
         let (n_in, n_out, d) = (6usize, 5usize, 3usize);
-        let w: Vec<_> = (0..n_in * n_out)
-            .map(|k| q(((k as i64 * 7919) % 2003) - 1000))
-            .collect();
+        let w = spread(n_in * n_out, 1000);
         let w_neg: Vec<_> = (0..n_in * n_out)
             .map(|k| q(((k as i64 * 104_729) % 31) - 15))
             .collect();
