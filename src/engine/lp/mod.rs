@@ -562,7 +562,7 @@ enum Neuron {
 struct Sub {
     cons: Vec<Arc<Con>>,
     /// Facet certificates carried from the parent (None for halfspaces added in this layer);
-    /// empty unless cells are made irredundant.
+    /// kept in step with `cons` only when cells are made irredundant (unread otherwise).
     certs: Vec<Option<Arc<Pt>>>,
     known: Vec<Arc<Pt>>,
     bits: Vec<u64>,
