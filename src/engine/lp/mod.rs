@@ -449,13 +449,15 @@ pub fn enumerate_lp_with(
     progress.finish();
     let regions: Vec<LpRegion> = cells
         .into_par_iter()
-        .map(|cell| {
+        .map(|mut cell| {
             let facets: Vec<LineEq> = if keep_facets {
                 cell.cons.iter().map(|c| c.eq.clone()).collect()
             } else {
                 Vec::new()
             };
-            let witness = cell.known[0].exact.clone();
+            // Moved out when no other cell holds the point (the usual case).
+            let witness = Arc::try_unwrap(cell.known.swap_remove(0))
+                .map_or_else(|shared| shared.exact.clone(), |p| p.exact);
             let (vertices, volume) = if geometry {
                 // Cells lie in the bounded domain and contain their witness.
                 let v = polytope::vertices(&facets, &witness).expect("an lp cell is bounded");
