@@ -1027,6 +1027,15 @@ fn started<'w, 'a>(
     }
 }
 
+/// A halfspace's floats (`a` then `c`), negated when `negate`, in a fixed-size array.
+fn oriented(f: &[f64], negate: bool) -> [f64; MAX_DIM + 1] {
+    let mut out = [0.0f64; MAX_DIM + 1];
+    for (o, &x) in out.iter_mut().zip(f) {
+        *o = if negate { -x } else { x };
+    }
+    out
+}
+
 /// A unit's one sign on the whole cell shown from floats alone: the float filter puts every
 /// known point on one side, and the walk proves the other side empty (a Motzkin bound on
 /// floats). `row` (a multiple of the exact row, each entry within half an ulp; scaled here by a
@@ -1055,10 +1064,7 @@ fn side_from_floats<'a>(
     }
     let on = on?;
     // Is the other side empty? The walk maximises the row with its sign flipped for `on`.
-    let mut other = [0.0f64; MAX_DIM + 1];
-    for (o, &x) in other.iter_mut().zip(row.iter()) {
-        *o = if on { -x } else { x };
-    }
+    let other = oriented(row, on);
     let w = started(walk, &cell.cons, &cell.known[0].f)?;
     match w.side(&other[..row.len()], &cell.known[0].f, &dec.radius)? {
         primal::Answer::Empty => Some(on),
@@ -1085,16 +1091,8 @@ fn decide_side<'a>(
         Ordering::Less
     };
     if let Some(w) = started(walk, cons, inside) {
-        let mut flipped = [0.0f64; MAX_DIM + 1];
-        let f: &[f64] = if side {
-            &h.f
-        } else {
-            for (o, x) in flipped.iter_mut().zip(&h.f) {
-                *o = -x;
-            }
-            &flipped[..h.f.len()]
-        };
-        match w.side(f, inside, &dec.radius) {
+        let f = oriented(&h.f, !side);
+        match w.side(&f[..h.f.len()], inside, &dec.radius) {
             Some(primal::Answer::Empty) => return None,
             Some(primal::Answer::Witness(x)) => {
                 let proven = Pt::from_f64(&x[..inside.len()]).filter(|p| {
