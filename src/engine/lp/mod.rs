@@ -259,16 +259,32 @@ struct Cell {
 }
 
 impl Cell {
-    /// Drops everything but the pattern and the witness (`known[0]`).
-    fn keep_pattern_and_witness(&mut self) {
-        self.cons = Vec::new();
-        self.certs = Vec::new();
-        self.known.truncate(1);
-        self.known.shrink_to_fit();
-        self.prev = None;
-        self.next = None;
-        self.bbox = Vec::new();
-        self.units = None;
+    /// The region of a final cell: its pattern and witness, and its facets (exact vertices and
+    /// volume with `geometry`) when asked for.
+    fn into_region(mut self, keep_facets: bool, geometry: bool) -> LpRegion {
+        let facets: Vec<LineEq> = if keep_facets {
+            self.cons.iter().map(|c| c.eq.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        // Moved out when no other cell holds the point (the usual case).
+        let witness = Arc::try_unwrap(self.known.swap_remove(0))
+            .map_or_else(|shared| shared.exact.clone(), |p| p.exact);
+        let (vertices, volume) = if geometry {
+            // Cells lie in the bounded domain and contain their witness.
+            let v = polytope::vertices(&facets, &witness).expect("an lp cell is bounded");
+            let vol = polytope::volume(&v, facets.len());
+            (Some(v), Some(vol))
+        } else {
+            (None, None)
+        };
+        LpRegion {
+            pattern: self.pattern,
+            facets,
+            witness,
+            vertices,
+            volume,
+        }
     }
 }
 
@@ -376,6 +392,8 @@ pub fn enumerate_lp_with(
     let keep_cells = keep_facets || opts.adjacency;
     let mut per_layer = Vec::with_capacity(layers);
     let mut complete = true;
+    // Made in the last layer's workers when nothing but patterns and witnesses is read.
+    let mut regions: Option<Vec<LpRegion>> = None;
     // A cell keeps its facets (a few hundred bytes to a few KiB): with `max_memory`, about
     // 4 KiB per cell is allowed, and a layer past that stops the run (complete: false).
     let cell_cap = cfg
@@ -401,28 +419,42 @@ pub fn enumerate_lp_with(
         progress.start_layer(l, layers, cells.len());
         let running = std::sync::atomic::AtomicUsize::new(cells.len());
         let over = || cap.is_some_and(|c| running.load(AtomicOrdering::Relaxed) > c);
-        let next: Vec<Vec<Cell>> = cells
-            .par_iter()
-            .map(|cell| {
-                if progress.cancelled() || over() {
-                    // The layer is dropped below: skip the work.
-                    return Vec::new();
-                }
-                let ctx = ctx.as_ref().expect("a layer exists");
-                let mut out = match &second_round {
-                    Some(rest) => split_cell_by(ctx, cell, 0, &ctx.first, rest.clone(), true),
-                    None => split_cell(ctx, cell, l),
-                };
-                if l + 1 == layers && !keep_cells {
-                    // Only patterns and witnesses are read from here on: the rest goes now,
-                    // cell by cell, instead of after the last layer (3-64×3: peak 3.0 → 1.3 GiB).
-                    out.iter_mut().for_each(Cell::keep_pattern_and_witness);
-                }
-                running.fetch_add(out.len().saturating_sub(1), AtomicOrdering::Relaxed);
-                progress.advance(1);
-                out
-            })
-            .collect();
+        let split = |cell: &Cell| -> Vec<Cell> {
+            if progress.cancelled() || over() {
+                // The layer is dropped below: skip the work.
+                return Vec::new();
+            }
+            let ctx = ctx.as_ref().expect("a layer exists");
+            let out = match &second_round {
+                Some(rest) => split_cell_by(ctx, cell, 0, &ctx.first, rest.clone(), true),
+                None => split_cell(ctx, cell, l),
+            };
+            running.fetch_add(out.len().saturating_sub(1), AtomicOrdering::Relaxed);
+            progress.advance(1);
+            out
+        };
+        if l + 1 == layers && !keep_cells {
+            // Only patterns and witnesses are read from here on: each new cell becomes its
+            // region at once, in the worker that made it (3-64×3: peak 3.0 → 1.3 GiB; 3-16×3:
+            // no pass over the last layer's cells after it).
+            let done: Vec<LpRegion> = cells
+                .par_iter()
+                .flat_map_iter(|cell| {
+                    let out = split(cell);
+                    out.into_iter().map(|c| c.into_region(false, false))
+                })
+                .collect();
+            if cap.is_some_and(|m| done.len() > m) || over() || progress.cancelled() {
+                complete = false;
+                break;
+            }
+            per_layer.push(done.len());
+            regions = Some(done);
+            // The parents are freed on both threads, as below.
+            std::mem::take(&mut cells).into_par_iter().for_each(drop);
+            break;
+        }
+        let next: Vec<Vec<Cell>> = cells.par_iter().map(split).collect();
         let count: usize = next.iter().map(Vec::len).sum();
         if cap.is_some_and(|m| count > m) || over() || progress.cancelled() {
             complete = false;
@@ -447,34 +479,12 @@ pub fn enumerate_lp_with(
         per_layer.push(cells.len());
     }
     progress.finish();
-    let regions: Vec<LpRegion> = cells
-        .into_par_iter()
-        .map(|mut cell| {
-            let facets: Vec<LineEq> = if keep_facets {
-                cell.cons.iter().map(|c| c.eq.clone()).collect()
-            } else {
-                Vec::new()
-            };
-            // Moved out when no other cell holds the point (the usual case).
-            let witness = Arc::try_unwrap(cell.known.swap_remove(0))
-                .map_or_else(|shared| shared.exact.clone(), |p| p.exact);
-            let (vertices, volume) = if geometry {
-                // Cells lie in the bounded domain and contain their witness.
-                let v = polytope::vertices(&facets, &witness).expect("an lp cell is bounded");
-                let vol = polytope::volume(&v, facets.len());
-                (Some(v), Some(vol))
-            } else {
-                (None, None)
-            };
-            LpRegion {
-                pattern: cell.pattern,
-                facets,
-                witness,
-                vertices,
-                volume,
-            }
-        })
-        .collect();
+    let regions: Vec<LpRegion> = regions.unwrap_or_else(|| {
+        cells
+            .into_par_iter()
+            .map(|cell| cell.into_region(keep_facets, geometry))
+            .collect()
+    });
     let on_h = on_hyperplane.as_ref().map_or([0; 3], |o| o.counters());
     Ok(LpPartition {
         dim: d,
