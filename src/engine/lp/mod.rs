@@ -581,6 +581,8 @@ struct Sub {
     changed: bool,
     /// A box that contains the sub-cell: the cell's, tightened by each halfspace a split adds.
     bbox: Vec<(f64, f64)>,
+    /// Vertices of the sub-cell (float, tight rows index `cons`), where its walks start.
+    verts: Vec<primal::Vertex>,
 }
 
 /// The next layer's rows on the cells of one parent: the previous layer's units that do not
@@ -723,6 +725,10 @@ fn split_cell_by(
         });
     }
     // Pass 2: split by the cutting neurons.
+    let verts = match &walk {
+        Walk::At(w) => w.met().collect(),
+        _ => Vec::new(),
+    };
     let mut first = Sub {
         cons: cell.cons.clone(),
         certs: cell.certs.iter().cloned().map(Some).collect(),
@@ -730,6 +736,7 @@ fn split_cell_by(
         bits: vec![0; pattern::words(n)],
         changed: false,
         bbox: cell.bbox.clone(),
+        verts,
     };
     for (i, nr) in neurons.iter().enumerate() {
         if let Neuron::Fixed(true) = nr {
@@ -763,7 +770,14 @@ fn split_cell_by(
                     if empty {
                         continue;
                     }
-                    if let Some(p) = find_side(dec, &s.cons, if side { h } else { hf }) {
+                    // A walk from one of the sub-cell's vertices proves most empty sides and
+                    // finds most points without an LP.
+                    let by_walk = sub_side(dec, &mut s.verts, &s.cons, h, side, &s.known[0].f);
+                    let answer = match by_walk {
+                        Some(answer) => answer,
+                        None => find_side(dec, &s.cons, if side { h } else { hf }),
+                    };
+                    if let Some(p) = answer {
                         found[k] = Some(Arc::new(p));
                         has[k] = true;
                     }
@@ -788,6 +802,7 @@ fn split_cell_by(
                     if pool.len() > POOL_MAX {
                         pool.drain(..pool.len() - POOL_MAX);
                     }
+                    let (pos_verts, neg_verts) = split_vertices(std::mem::take(&mut s.verts), h);
                     let mut a = Sub {
                         cons: s.cons.clone(),
                         certs: s.certs.clone(),
@@ -795,7 +810,9 @@ fn split_cell_by(
                         bits: s.bits.clone(),
                         changed: true,
                         bbox: enclosing_box(&s.bbox, std::slice::from_ref(h)),
+                        verts: pos_verts,
                     };
+                    s.verts = neg_verts;
                     a.cons.push(h.clone());
                     if ctx.irredundant_cells {
                         a.certs.push(None);
@@ -1123,6 +1140,73 @@ fn decide_side<'a>(
     } else {
         find_side(dec, cons, &h.flip())
     }
+}
+
+/// `decide_side` on a sub-cell `cons` by a walk from its vertex in `verts` where the plane is
+/// highest: `Some(None)` proven empty, `Some(Some(p))` a proven point (the walk's optimal
+/// vertex, past the plane, joins `verts`), `None` when the walk cannot tell. `inside`: strictly
+/// inside `cons`, not on `side` of `h`.
+fn sub_side(
+    dec: &Decider,
+    verts: &mut Vec<primal::Vertex>,
+    cons: &[Arc<Con>],
+    h: &Con,
+    side: bool,
+    inside: &[f64],
+) -> Option<Option<Pt>> {
+    let d = inside.len();
+    let f = oriented(&h.f, !side);
+    let value = |v: &primal::Vertex| f[d] + (0..d).map(|k| f[k] * v.x[k]).sum::<f64>();
+    let start = verts.iter().max_by(|a, b| value(a).total_cmp(&value(b)))?;
+    let rows = cons.iter().map(|c| c.f.as_slice()).collect();
+    let mut w = primal::Walk::from_vertex(d, rows, start)?;
+    match w.side(&f[..=d], inside, &dec.radius)? {
+        primal::Answer::Empty => Some(None),
+        primal::Answer::Witness(x) => {
+            let want = if side {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
+            let p = Pt::from_f64(&x[..d])?;
+            let proven = h.sign_at(&p, &dec.stats) == want
+                && cons
+                    .iter()
+                    .all(|c| c.sign_at(&p, &dec.stats) == Ordering::Greater);
+            if proven {
+                if let Some(v) = w.vertex().filter(|v| clearly_positive(&f[..=d], &v.x)) {
+                    verts.push(v);
+                }
+            }
+            proven.then_some(Some(p))
+        }
+    }
+}
+
+/// `f` (a row: `a` then `c`) is positive at `x` beyond the error of a float vertex.
+fn clearly_positive(f: &[f64], x: &[f64]) -> bool {
+    let d = f.len() - 1;
+    let size = 1.0 + x[..d].iter().fold(0.0f64, |s, v| s.max(v.abs()));
+    f[d] + (0..d).map(|k| f[k] * x[k]).sum::<f64>() > 1e-9 * size
+}
+
+/// A sub-cell's vertices split by `h`'s plane: those clearly inside `h`, those clearly outside
+/// (vertices of the two new sub-cells); those near the plane are dropped.
+fn split_vertices(
+    verts: Vec<primal::Vertex>,
+    h: &Con,
+) -> (Vec<primal::Vertex>, Vec<primal::Vertex>) {
+    let neg = oriented(&h.f, true);
+    let d = h.f.len() - 1;
+    let (mut pos_v, mut neg_v) = (Vec::with_capacity(verts.len()), Vec::new());
+    for v in verts {
+        if clearly_positive(&h.f, &v.x[..d]) {
+            pos_v.push(v);
+        } else if clearly_positive(&neg[..=d], &v.x[..d]) {
+            neg_v.push(v);
+        }
+    }
+    (pos_v, neg_v)
 }
 
 /// A point strictly inside `cons` and strictly inside `extra`, if any.
