@@ -1157,9 +1157,16 @@ fn sub_side(
     let d = inside.len();
     let f = oriented(&h.f, !side);
     let value = |v: &primal::Vertex| f[d] + (0..d).map(|k| f[k] * v.x[k]).sum::<f64>();
-    let start = verts.iter().max_by(|a, b| value(a).total_cmp(&value(b)))?;
     let rows = cons.iter().map(|c| c.f.as_slice()).collect();
-    let mut w = primal::Walk::from_vertex(d, rows, start)?;
+    let mut w = match verts.iter().max_by(|a, b| value(a).total_cmp(&value(b))) {
+        Some(start) => primal::Walk::from_vertex(d, rows, start)?,
+        None => {
+            // A sub-cell with no vertex known: one found from its witness, kept.
+            let w = primal::Walk::new(rows, inside)?;
+            verts.extend(w.vertex());
+            w
+        }
+    };
     match w.side(&f[..=d], inside, &dec.radius)? {
         primal::Answer::Empty => Some(None),
         primal::Answer::Witness(x) => {

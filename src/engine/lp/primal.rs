@@ -12,7 +12,10 @@
 //! certified LP.
 
 use super::feasibility;
-use super::MAX_DIM;
+
+/// The walk serves slices of up to four dimensions (the engine's LPs answer alone above): its
+/// fixed-size vectors stay small to copy (a remembered vertex with its inverse: 192 bytes).
+const MAX_DIM: usize = 4;
 
 /// Pivots per question before giving up (Bland's rule from half of it).
 const MAX_PIVOTS: usize = 40;
@@ -66,6 +69,9 @@ impl<'a> Walk<'a> {
     /// direction projected onto the planes met so far, to the first plane in the way.
     pub fn new(rows: Vec<&'a [f64]>, inside: &[f64]) -> Option<Walk<'a>> {
         let d = inside.len();
+        if d > MAX_DIM {
+            return None;
+        }
         let mut w = Walk {
             d,
             rows,
@@ -127,6 +133,9 @@ impl<'a> Walk<'a> {
     /// its parent's walk, and the vertices its own questions end at, so it needs no search
     /// for a vertex. (A vertex given wrongly only costs answers: every answer is proven.)
     pub fn from_vertex<'b>(d: usize, rows: Vec<&'b [f64]>, start: &Vertex) -> Option<Walk<'b>> {
+        if d > MAX_DIM {
+            return None;
+        }
         let mut w = Walk {
             d,
             rows,
