@@ -19,7 +19,7 @@
 //!
 //! Cells of distinct, non-adjacent parents are never adjacent (their closures meet in less).
 
-use super::feasibility::{Con, Decider, Interior, LpBackend, Pt};
+use super::feasibility::{float_value, Con, Decider, Interior, LpBackend, Pt};
 use super::Cell;
 use crate::exact::{ExactPoint, LineEq};
 use crate::pattern;
@@ -39,7 +39,7 @@ pub(super) struct Pair {
     fa: Arc<Con>,
     fb: Arc<Con>,
     /// A point of the hyperplane strictly inside every other facet of both cells (`None` only
-    /// for siblings of the last layer, where no later layer asks for it).
+    /// in the last layer, where no later layer asks for it).
     witness: Option<Arc<Pt>>,
 }
 
@@ -211,6 +211,44 @@ fn shared_crossing(
     (inside(xi, ci) && inside(yj, cj)).then_some(r)
 }
 
+/// Whether the segment between the witnesses of two cells on either side of the hyperplane of
+/// `ci` crosses it strictly inside every other facet of both, shown on floats alone (`false`:
+/// not shown). The crossing r = p + λ(q − p), λ = h(p) / (h(p) − h(q)), gives any affine c the
+/// value c(r) = (h(p)·c(q) − h(q)·c(p)) / (h(p) − h(q)), whose sign is that of the numerator;
+/// it is bounded from the four values' float errors, so no exact point is made. (The last
+/// layer's pairs need no witness point.)
+fn crossing_inside_by_floats(xi: &Cell, yj: &Cell, ci: &Arc<Con>, cj: &Arc<Con>) -> bool {
+    let (p, q) = (&xi.known[0], &yj.known[0]);
+    let (hp, ehp) = float_value(&ci.f, p);
+    let (hq, ehq) = float_value(&ci.f, q);
+    if !(hp > ehp && hq < -ehq) {
+        return false;
+    }
+    let positive_at_crossing = |c: &Con| {
+        let (cp, ecp) = float_value(&c.f, p);
+        let (cq, ecq) = float_value(&c.f, q);
+        let num = hp * cq - hq * cp;
+        // Each product's error from its factors' errors, plus the rounding of two products
+        // and a difference (3u of the magnitudes, doubled).
+        let err = hp.abs() * ecq
+            + cq.abs() * ehp
+            + ehp * ecq
+            + hq.abs() * ecp
+            + cp.abs() * ehq
+            + ehq * ecp
+            + 6.0 * f64::EPSILON * (hp * cq).abs().max((hq * cp).abs())
+            + 1e-300;
+        num > err
+    };
+    let other_facets = |cell: &Cell, skip: &Arc<Con>| {
+        cell.cons
+            .iter()
+            .filter(|c| !Arc::ptr_eq(c, skip))
+            .all(|c| positive_at_crossing(c))
+    };
+    other_facets(xi, ci) && other_facets(yj, cj)
+}
+
 /// The layer's units whose bits differ between two cells.
 fn differing<'a>(
     a: &'a Cell,
@@ -223,17 +261,19 @@ fn differing<'a>(
     })
 }
 
-/// One layer's unit on one parent cell: its map as a halfspace, or the sign of a constant map.
+/// One layer's unit on one parent cell: its map as a halfspace, or its one sign on the parent's
+/// closure when no map is needed: a constant map's sign (`Equal`: the zero map, which vanishes
+/// everywhere), or the strict sign of a unit whose plane misses the parent's box.
 pub(super) enum Unit {
     Map(Arc<Con>),
-    Constant(Ordering),
+    Sign(Ordering),
 }
 
 impl Unit {
     fn map(&self) -> Option<&Arc<Con>> {
         match self {
             Unit::Map(c) => Some(c),
-            Unit::Constant(_) => None,
+            Unit::Sign(_) => None,
         }
     }
 
@@ -241,7 +281,7 @@ impl Unit {
     fn vanishes_on(&self, h: &Con) -> bool {
         match self {
             Unit::Map(c) => c.multiple_of(h).is_some(),
-            Unit::Constant(s) => *s == Ordering::Equal,
+            Unit::Sign(s) => *s == Ordering::Equal,
         }
     }
 }
@@ -260,7 +300,7 @@ fn units_on(kids: &[Cell], units: usize) -> Arc<Vec<Unit>> {
             .map(|k| {
                 let eq = rows.halfspace(k);
                 if eq.is_constant() {
-                    Unit::Constant(eq.c.cmp(&BigInt::zero()))
+                    Unit::Sign(eq.c.cmp(&BigInt::zero()))
                 } else {
                     Unit::Map(Arc::new(Con::new(eq)))
                 }
@@ -337,10 +377,13 @@ pub(super) fn next_layer(
                 if differing(xi, yj, offset, units).any(|k| !vanishing[k]) {
                     continue;
                 }
-                let witness = if inside {
-                    Some(pp.witness().clone())
+                // Some(witness) when adjacent (the witness None only in the last layer).
+                let adjacent = if inside {
+                    Some(Some(pp.witness().clone()))
+                } else if last && crossing_inside_by_floats(xi, yj, ci, cj) {
+                    Some(None)
                 } else if let Some(r) = shared_crossing(dec, xi, yj, ci, cj) {
-                    Some(Arc::new(r))
+                    Some(Some(Arc::new(r)))
                 } else {
                     let rows: Vec<&Con> = xi
                         .cons
@@ -349,10 +392,9 @@ pub(super) fn next_layer(
                         .chain(yj.cons.iter().filter(|c| !Arc::ptr_eq(c, cj)))
                         .map(|c| c.as_ref())
                         .collect();
-                    on_h.interior(&ci.eq, &rows).map(Arc::new)
+                    on_h.interior(&ci.eq, &rows).map(|p| Some(Arc::new(p)))
                 };
-                if let Some(witness) = witness {
-                    let witness = Some(witness);
+                if let Some(witness) = adjacent {
                     let (a, b) = (start[x] + *i as u32, start[y] + *j as u32);
                     out.push(if a < b {
                         Pair {
@@ -416,4 +458,55 @@ fn sibling_pair(
         fb,
         witness,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::feasibility::tests::con;
+    use super::*;
+
+    /// A cell of the square [-2, 2]² with extra halfspaces and one interior point.
+    fn cell(extra: Vec<Arc<Con>>, inside: [f64; 2]) -> Cell {
+        let mut cons: Vec<Arc<Con>> = [([1, 0], 2), ([-1, 0], 2), ([0, 1], 2), ([0, -1], 2)]
+            .iter()
+            .map(|&(a, c)| Arc::new(con(&a, c)))
+            .collect();
+        cons.extend(extra);
+        Cell {
+            pattern: vec![0],
+            cons,
+            certs: Vec::new(),
+            known: vec![Arc::new(Pt::from_f64(&inside).expect("finite"))],
+            prev: None,
+            next: None,
+            bbox: vec![(-2.0, 2.0); 2],
+            units: None,
+        }
+    }
+
+    /// Cells on either side of x = 0, witnesses (−1, 1) and (1, −1): the segment between them
+    /// crosses x = 0 at the origin. It proves adjacency only when the origin is strictly inside
+    /// every other facet: not when another facet's line passes through it.
+    #[test]
+    fn float_crossings_prove_only_strictly_inside() {
+        let left = Arc::new(con(&[-1, 0], 0));
+        let right = Arc::new(con(&[1, 0], 0));
+        let open = |extra: Vec<Arc<Con>>| cell([vec![left.clone()], extra].concat(), [-1.0, 1.0]);
+        let yj = cell(vec![right.clone()], [1.0, -1.0]);
+        // y + 1 ≥ 0 holds strictly at the origin; y ≥ 0 with equality.
+        for (c, proven) in [(1, true), (0, false)] {
+            let xi = open(vec![Arc::new(con(&[0, 1], c))]);
+            assert_eq!(
+                crossing_inside_by_floats(&xi, &yj, &left, &right),
+                proven,
+                "y + {c} ≥ 0"
+            );
+        }
+        // The same with the facet on the other cell: x − y ≥ 0 in Yj passes through the origin.
+        let xi = open(Vec::new());
+        let through = cell(vec![right.clone(), Arc::new(con(&[1, -1], 0))], [1.0, -1.0]);
+        assert!(!crossing_inside_by_floats(&xi, &through, &left, &right));
+        let clear = cell(vec![right.clone(), Arc::new(con(&[1, -1], 1))], [1.0, -1.0]);
+        assert!(crossing_inside_by_floats(&xi, &clear, &left, &right));
+    }
 }

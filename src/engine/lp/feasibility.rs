@@ -132,6 +132,19 @@ impl Con {
 /// The sign at `p` of the halfspace whose floats are `f` (`a` then `c`, each within 2u of the
 /// exact entries times one positive number), when the float filter proves it.
 pub(crate) fn float_sign(f: &[f64], p: &Pt) -> Option<Ordering> {
+    let (val, err) = float_value(f, p);
+    if val > err {
+        Some(Ordering::Greater)
+    } else if val < -err {
+        Some(Ordering::Less)
+    } else {
+        None
+    }
+}
+
+/// The value at `p` of the halfspace whose floats are `f` (as in [`float_sign`]) and a bound on
+/// its error: the exact value (times the floats' positive factor) is within `err` of `val`.
+pub(crate) fn float_value(f: &[f64], p: &Pt) -> (f64, f64) {
     let d = f.len() - 1;
     let mut val = f[d];
     let mut mag = f[d].abs();
@@ -146,13 +159,7 @@ pub(crate) fn float_sign(f: &[f64], p: &Pt) -> Option<Ordering> {
     // Plus underflowed entries: at most 2^-1074 each, times |p_k| (or 1).
     let pmax = p.f.iter().fold(1.0f64, |m, x| m.max(x.abs()));
     let err = 2.0 * (d as f64 + 6.0) * U * mag + (d as f64 + 2.0) * pmax * 1e-300;
-    if val > err {
-        Some(Ordering::Greater)
-    } else if val < -err {
-        Some(Ordering::Less)
-    } else {
-        None
-    }
+    (val, err)
 }
 
 /// The f64 entries of an integer equation, scaled by one power of two so the largest is ≈ 1.

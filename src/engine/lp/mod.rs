@@ -652,29 +652,42 @@ fn split_cell_by(
             continue;
         }
         // Most planes miss the cell's box: tested on the row's floats before its exact
-        // halfspace is made (unless adjacency needs every unit's map).
-        let box_tested = !ctx.adjacency && rows.float_row(i, &mut row_f);
+        // halfspace is made.
+        let box_tested = rows.float_row(i, &mut row_f);
         if box_tested {
             let fixed = if row_f[..net.d].iter().all(|&x| x == 0.0) {
-                Some(row_f[net.d] > 0.0)
+                // A constant: adjacency asks whether it is zero (below, exactly).
+                (!ctx.adjacency).then_some(row_f[net.d] > 0.0)
             } else {
                 sign_on_box(&row_f, &cell.bbox).map(|side| side == Ordering::Greater)
             };
             if let Some(on) = fixed {
+                if ctx.adjacency {
+                    // A plane that misses the closed box vanishes on no facet of the cell:
+                    // adjacency needs its sign, not its map.
+                    units.push(adjacency::Unit::Sign(if on {
+                        Ordering::Greater
+                    } else {
+                        Ordering::Less
+                    }));
+                }
                 neurons.push(Neuron::Fixed(on));
                 continue;
             }
             // Most of the others miss the cell too: shown from the row's floats alone when
-            // they can, before the exact halfspace is made.
-            if let Some(on) = side_from_floats(&mut row_f, &known, &mut walk, cell, dec) {
-                neurons.push(Neuron::Fixed(on));
-                continue;
+            // they can, before the exact halfspace is made. (Not with adjacency: such a unit
+            // may still vanish on a facet's hyperplane, which needs its exact map.)
+            if !ctx.adjacency {
+                if let Some(on) = side_from_floats(&mut row_f, &known, &mut walk, cell, dec) {
+                    neurons.push(Neuron::Fixed(on));
+                    continue;
+                }
             }
         }
         let eq = rows.halfspace(i);
         if eq.is_constant() {
             if ctx.adjacency {
-                units.push(adjacency::Unit::Constant(eq.c.cmp(&BigInt::zero())));
+                units.push(adjacency::Unit::Sign(eq.c.cmp(&BigInt::zero())));
             }
             neurons.push(Neuron::Fixed(eq.c.is_positive()));
             continue;
