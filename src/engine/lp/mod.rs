@@ -461,7 +461,7 @@ pub fn enumerate_lp_with(
             break;
         }
         if let Some(on_h) = &on_hyperplane {
-            pairs = adjacency::next_layer(
+            let next_pairs = adjacency::next_layer(
                 &decider,
                 on_h,
                 &pairs,
@@ -470,6 +470,11 @@ pub fn enumerate_lp_with(
                 net.split[l],
                 l + 1 == layers,
             );
+            // The parents' pairs hold the last references to many of their halfspaces: freed
+            // on both threads.
+            std::mem::replace(&mut pairs, next_pairs)
+                .into_par_iter()
+                .for_each(drop);
         }
         // The parent cells are freed on both threads (freeing them in one was ~4 % of a 3-D
         // count's time).
@@ -486,6 +491,10 @@ pub fn enumerate_lp_with(
             .collect()
     });
     let on_h = on_hyperplane.as_ref().map_or([0; 3], |o| o.counters());
+    let adjacent = (opts.adjacency && complete).then(|| pairs.iter().map(|p| (p.a, p.b)).collect());
+    // The pairs hold the last references to most of the last layer's halfspaces: freed on both
+    // threads, as the parents' pairs after each layer.
+    pairs.into_par_iter().for_each(drop);
     Ok(LpPartition {
         dim: d,
         widths: net.widths.clone(),
@@ -495,7 +504,7 @@ pub fn enumerate_lp_with(
         complete,
         certified: true,
         lp_solves: decider.stats.lp_solves.load(AtomicOrdering::Relaxed) + on_h[0],
-        adjacent: (opts.adjacency && complete).then(|| pairs.iter().map(|p| (p.a, p.b)).collect()),
+        adjacent,
         exact_fallbacks: decider.stats.fallbacks.load(AtomicOrdering::Relaxed) + on_h[1],
         exact_lps: decider.stats.exact_lps.load(AtomicOrdering::Relaxed) + on_h[2],
     })
