@@ -14,6 +14,9 @@ use crate::exact::{ExactLayer, ExactNet, ExactPoint, LineEq};
 use num_bigint::BigInt;
 use num_traits::{ToPrimitive, Zero};
 
+/// Layers this wide or wider have their big-integer rows computed on every core.
+const PARALLEL_BIG_ROWS_FROM: usize = 128;
+
 /// A layer's weights (and inactive-side weights) and biases as i128 when they fit.
 #[derive(Debug, Clone)]
 pub(crate) struct SmallLayer {
@@ -318,18 +321,31 @@ impl LayerRows {
         };
         let n_out = layer.n_out;
         let mut out = vec![BigInt::zero(); n_out * width];
-        // (Word-sized weights multiply a scratch integer in place: `add_product`.)
-        let mut scratch = BigInt::zero();
-        for i in 0..n_out {
-            let dst = &mut out[i * width..(i + 1) * width];
-            for (j, wij) in layer.row_on(i, active) {
+        let on: Vec<bool> = (0..layer.n_in).map(active).collect();
+        // Row i of the product. (Word-sized weights multiply a scratch integer in place:
+        // `add_product`.)
+        let row = |i: usize, dst: &mut [BigInt], scratch: &mut BigInt| {
+            for (j, wij) in layer.row_on(i, &|j| on[j]) {
                 for (x, src) in dst.iter_mut().zip(&rows[j * width..(j + 1) * width]) {
                     if !src.is_zero() {
-                        crate::exact::number::add_product(x, wij, src, &mut scratch);
+                        crate::exact::number::add_product(x, wij, src, scratch);
                     }
                 }
             }
             dst[width - 1] += &layer.b[i] * q;
+        };
+        if n_out >= PARALLEL_BIG_ROWS_FROM {
+            // A wide layer's exact map is one vertex's exact fallback, often alone in its
+            // layer: the other core takes half of its rows.
+            use rayon::prelude::*;
+            out.par_chunks_mut(width)
+                .enumerate()
+                .for_each_init(BigInt::zero, |scratch, (i, dst)| row(i, dst, scratch));
+        } else {
+            let mut scratch = BigInt::zero();
+            for (i, dst) in out.chunks_mut(width).enumerate() {
+                row(i, dst, &mut scratch);
+            }
         }
         LayerRows {
             d: self.d,
@@ -491,6 +507,33 @@ mod tests {
         (0..count as i64)
             .map(|k| q((k * 7919) % (2 * half + 3) - half))
             .collect()
+    }
+
+    /// A layer wide enough for its big-integer rows to be computed in parallel gives the rows of
+    /// the i128 path, row for row.
+    #[test]
+    fn wide_layers_big_rows_in_parallel_match_i128() {
+        let (n_in, n_out, d) = (6usize, PARALLEL_BIG_ROWS_FROM + 37, 1usize);
+        let w = spread(n_in * n_out, 300_000);
+        let b: Vec<_> = (0..n_out).map(|k| q(k as i64 % 11 - 5)).collect();
+        let layer = ExactLayer::dense(n_in, n_out, &w, &b);
+        let small = SmallLayer::new(&layer);
+        let rows: Vec<i128> = (0..n_in * (d + 1))
+            .map(|k| (1i128 << 40) - 7 * k as i128 * if k % 2 == 0 { 1 } else { -1 })
+            .collect();
+        let map = LayerRows {
+            d,
+            n: n_in,
+            rows: Rows::Small { rows, q: 3 },
+        };
+        let active = |j: usize| j % 3 != 1;
+        let fast = map.next(&layer, &small, &active);
+        assert!(fast.is_small());
+        let big = map.next_big(&layer, &active);
+        assert_eq!(fast.q(), big.q());
+        for i in 0..n_out {
+            assert_eq!(fast.eq(i), big.eq(i), "row {i}");
+        }
     }
 
     /// Each way of summing in i128 (widening products of i64 factors, i128 products without
