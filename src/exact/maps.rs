@@ -517,7 +517,6 @@ mod tests {
         let w = spread(n_in * n_out, 300_000);
         let b: Vec<_> = (0..n_out).map(|k| q(k as i64 % 11 - 5)).collect();
         let layer = ExactLayer::dense(n_in, n_out, &w, &b);
-        let small = SmallLayer::new(&layer);
         let rows: Vec<i128> = (0..n_in * (d + 1))
             .map(|k| (1i128 << 40) - 7 * k as i128 * if k % 2 == 0 { 1 } else { -1 })
             .collect();
@@ -526,13 +525,23 @@ mod tests {
             n: n_in,
             rows: Rows::Small { rows, q: 3 },
         };
-        let active = |j: usize| j % 3 != 1;
-        let fast = map.next(&layer, &small, &active);
-        assert!(fast.is_small());
-        let big = map.next_big(&layer, &active);
-        assert_eq!(fast.q(), big.q());
-        for i in 0..n_out {
-            assert_eq!(fast.eq(i), big.eq(i), "row {i}");
+        i128_rows_match_big_integers(&map, &layer, &|j| j % 3 != 1, "a wide layer");
+    }
+
+    /// The next layer's rows by the i128 path (which must stay in i128) and by big integers
+    /// agree, row for row.
+    fn i128_rows_match_big_integers(
+        map: &LayerRows,
+        layer: &ExactLayer,
+        active: &dyn Fn(usize) -> bool,
+        what: &str,
+    ) {
+        let fast = map.next(layer, &SmallLayer::new(layer), active);
+        assert!(fast.is_small(), "{what}: rows left i128");
+        let big = map.next_big(layer, active);
+        assert_eq!(fast.q(), big.q(), "{what}");
+        for i in 0..layer.n_out {
+            assert_eq!(fast.eq(i), big.eq(i), "{what}, row {i}");
         }
     }
 
@@ -545,7 +554,6 @@ mod tests {
         let w = spread(n_in * n_out, 500_000);
         let b: Vec<_> = (0..n_out).map(|k| q(k as i64 * 3 - 4)).collect();
         let layer = ExactLayer::dense(n_in, n_out, &w, &b);
-        let small = SmallLayer::new(&layer);
         for bits in [40u32, 80, 104] {
             let rows: Vec<i128> = (0..n_in * (d + 1))
                 .map(|k| {
@@ -559,14 +567,8 @@ mod tests {
                 n: n_in,
                 rows: Rows::Small { rows, q: 5 },
             };
-            let active = |j: usize| j != 2;
-            let fast = map.next(&layer, &small, &active);
-            assert!(fast.is_small(), "{bits}-bit rows left i128");
-            let big = map.next_big(&layer, &active);
-            assert_eq!(fast.q(), big.q());
-            for i in 0..n_out {
-                assert_eq!(fast.eq(i), big.eq(i), "{bits}-bit rows, row {i}");
-            }
+            let what = format!("{bits}-bit rows");
+            i128_rows_match_big_integers(&map, &layer, &|j| j != 2, &what);
         }
     }
 
