@@ -134,11 +134,18 @@ impl FaceMap {
 
     /// Layer `l`'s map on face `face` (mesh at layer `l`), this being the face's map.
     fn next(&self, geo: &ExactGeometry, l: usize, face: u32) -> &Arc<LayerRows> {
-        self.next.get_or_init(|| {
-            Arc::new(self.rows.next(&geo.net.hidden[l], &geo.small[l], &|j| {
-                geo.active_before(l, face, j)
-            }))
-        })
+        if let Some(rows) = self.next.get() {
+            return rows;
+        }
+        // Made outside `get_or_init`: a wide layer's product runs on rayon's pool, whose
+        // waiting thread may run another face's job that asks for this same map, and a
+        // re-entrant `get_or_init` deadlocks. Two threads may both make it (the same exact
+        // rows); the first stored is kept.
+        let rows = Arc::new(self.rows.next(&geo.net.hidden[l], &geo.small[l], &|j| {
+            geo.active_before(l, face, j)
+        }));
+        let _ = self.next.set(rows);
+        self.next.get().expect("stored above or by another thread")
     }
 }
 
