@@ -1134,22 +1134,12 @@ fn decide_side<'a>(
     walk: &mut Walk<'a>,
     inside: &'a [f64],
 ) -> Option<Pt> {
-    let want = if side {
-        Ordering::Greater
-    } else {
-        Ordering::Less
-    };
     if let Some(w) = started(walk, cons, inside) {
         let f = oriented(&h.f, !side);
         match w.side(&f[..h.f.len()], inside, &dec.radius) {
             Some(primal::Answer::Empty) => return None,
             Some(primal::Answer::Witness(x)) => {
-                let proven = Pt::from_f64(&x[..inside.len()]).filter(|p| {
-                    h.sign_at(p, &dec.stats) == want
-                        && cons
-                            .iter()
-                            .all(|c| c.sign_at(p, &dec.stats) == Ordering::Greater)
-                });
+                let proven = proven_point(dec, cons, h, side, &x[..inside.len()]);
                 if proven.is_some() {
                     return proven;
                 }
@@ -1162,6 +1152,22 @@ fn decide_side<'a>(
     } else {
         find_side(dec, cons, &h.flip())
     }
+}
+
+/// A walk's point `x` as an exact point, if it is proven strictly inside `cons` and strictly on
+/// `side` of `h` (exact sign tests).
+fn proven_point(dec: &Decider, cons: &[Arc<Con>], h: &Con, side: bool, x: &[f64]) -> Option<Pt> {
+    let want = if side {
+        Ordering::Greater
+    } else {
+        Ordering::Less
+    };
+    Pt::from_f64(x).filter(|p| {
+        h.sign_at(p, &dec.stats) == want
+            && cons
+                .iter()
+                .all(|c| c.sign_at(p, &dec.stats) == Ordering::Greater)
+    })
 }
 
 /// `decide_side` on a sub-cell `cons` by a walk from its vertex in `verts` where the plane is
@@ -1192,22 +1198,11 @@ fn sub_side(
     match w.side(&f[..=d], inside, &dec.radius)? {
         primal::Answer::Empty => Some(None),
         primal::Answer::Witness(x) => {
-            let want = if side {
-                Ordering::Greater
-            } else {
-                Ordering::Less
-            };
-            let p = Pt::from_f64(&x[..d])?;
-            let proven = h.sign_at(&p, &dec.stats) == want
-                && cons
-                    .iter()
-                    .all(|c| c.sign_at(&p, &dec.stats) == Ordering::Greater);
-            if proven {
-                if let Some(v) = w.vertex().filter(|v| clearly_positive(&f[..=d], &v.x)) {
-                    verts.push(v);
-                }
+            let p = proven_point(dec, cons, h, side, &x[..d])?;
+            if let Some(v) = w.vertex().filter(|v| clearly_positive(&f[..=d], &v.x)) {
+                verts.push(v);
             }
-            proven.then_some(Some(p))
+            Some(Some(p))
         }
     }
 }
