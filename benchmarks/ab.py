@@ -6,7 +6,8 @@
 Each round runs every binary once, in a shuffled order, as `count NET --json -q --repeat REP
 --no-linear`, and keeps its first enumeration ("cold": a fresh process) and the median of its
 REP enumerations ("warm"; REP=1 for 3-D and 4-D networks). DEFAULT=1: the default count
-instead (adjacency graph and linear regions; time = `seconds` + `graph_seconds`). Prints the medians over PROCESSES rounds. On this project's 2-core
+instead (adjacency graph and linear regions; time = `seconds` + `graph_seconds`). ARGS: more
+arguments for every run (e.g. ARGS="--subspace seg.json"). Prints the medians over PROCESSES rounds. On this project's 2-core
 virtual machines timings drift by up to 2x between minutes and the second core is sometimes not
 there, so compare binaries only within one such run, with 15 or more rounds for changes under
 10 %. Build the old binary in its own target directory, e.g. from a `git worktree`.
@@ -34,7 +35,8 @@ def main():
             default = os.environ.get("DEFAULT") == "1"
             lean = [] if default else ["--no-linear"]
             out = subprocess.run(
-                [b, "count", net, "--json", "-q", *lean, *again],
+                [b, "count", net, "--json", "-q", *lean, *again,
+                 *os.environ.get("ARGS", "").split()],
                 capture_output=True, text=True, check=True).stdout
             report = json.loads(out)
             graph = report.get("graph_seconds", 0.0) if default else 0.0

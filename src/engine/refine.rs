@@ -30,6 +30,134 @@ pub struct FloatMap {
     pub bounds: Vec<[f64; 3]>,
 }
 
+/// Lanes of the map products' dot products (one AVX-512 register of f64).
+const LANES: usize = 8;
+
+/// Roundings each term of a lane dot product of m terms passes through, at most: its product
+/// (without FMA), its lane's additions, the three additions folding the lanes, and the bias.
+fn lane_rounding_terms(m: usize) -> usize {
+    m.div_ceil(LANES) + 5
+}
+
+/// The inputs of [`lane_products`]: per block of `LANES` inputs k, for each used column c the
+/// values, then their absolute values, then their bounds (`LANES` each); inactive and padding
+/// inputs 0.
+struct LaneInputs {
+    x: Vec<f64>,
+}
+
+impl LaneInputs {
+    fn new(m: usize, cols: &[usize], row: impl Fn(usize) -> Option<([f64; 3], [f64; 3])>) -> Self {
+        let j = 3 * cols.len();
+        let mut x = vec![0.0f64; m.div_ceil(LANES) * j * LANES];
+        for k in 0..m {
+            let Some((r, e)) = row(k) else { continue };
+            let block = &mut x[(k / LANES) * j * LANES..(k / LANES + 1) * j * LANES];
+            let l = k % LANES;
+            for (i, &c) in cols.iter().enumerate() {
+                block[i * LANES + l] = r[c];
+                block[(cols.len() + i) * LANES + l] = r[c].abs();
+                block[(2 * cols.len() + i) * LANES + l] = e[c];
+            }
+        }
+        LaneInputs { x }
+    }
+}
+
+/// For each row of the dense row-major `w` (n × m) and each of the `J` input vectors in `x`
+/// (laid out by [`LaneInputs`]): the first third multiplied by the row, the rest by its absolute
+/// values. Output n × J, row-major. Each dot product is summed in `LANES` lanes of about m / 8
+/// terms, then the lanes folded ([`lane_rounding_terms`]).
+fn lane_products<const J: usize>(w: &[f64], m: usize, x: &[f64]) -> Vec<f64> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")
+    {
+        // SAFETY: the features were just detected.
+        return unsafe { lane_products_avx512::<J>(w, m, x) };
+    }
+    lane_products_portable::<J>(w, m, x)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn lane_products_avx512<const J: usize>(w: &[f64], m: usize, x: &[f64]) -> Vec<f64> {
+    use std::arch::x86_64::*;
+    let n = w.len() / m;
+    let signed = J / 3;
+    let (full, rest) = (m / LANES, m % LANES);
+    assert!(x.len() >= m.div_ceil(LANES) * J * LANES);
+    let mut out = vec![0.0f64; n * J];
+    let tail = (1u8 << rest).wrapping_sub(1);
+    // Two rows at a time: each input block is loaded once for both.
+    for (rows, o) in w.chunks(2 * m).zip(out.chunks_mut(2 * J)) {
+        let two = rows.len() == 2 * m;
+        let r1 = if two { m } else { 0 };
+        let mut acc = [[_mm512_setzero_pd(); J]; 2];
+        let mut step = |w0: __m512d, w1: __m512d, xb: *const f64| {
+            let (a0, a1) = (_mm512_abs_pd(w0), _mm512_abs_pd(w1));
+            for j in 0..J {
+                // SAFETY: block c of x holds J·LANES entries.
+                let xv = unsafe { _mm512_loadu_pd(xb.add(j * LANES)) };
+                let (u0, u1) = if j < signed { (w0, w1) } else { (a0, a1) };
+                acc[0][j] = _mm512_fmadd_pd(u0, xv, acc[0][j]);
+                acc[1][j] = _mm512_fmadd_pd(u1, xv, acc[1][j]);
+            }
+        };
+        let p = rows.as_ptr();
+        for c in 0..full {
+            // SAFETY: each row has m ≥ (c + 1)·LANES entries; x as asserted.
+            unsafe {
+                step(
+                    _mm512_loadu_pd(p.add(c * LANES)),
+                    _mm512_loadu_pd(p.add(r1 + c * LANES)),
+                    x.as_ptr().add(c * J * LANES),
+                )
+            };
+        }
+        if rest != 0 {
+            // SAFETY: the mask reads only each row's last `rest` entries.
+            unsafe {
+                step(
+                    _mm512_maskz_loadu_pd(tail, p.add(full * LANES)),
+                    _mm512_maskz_loadu_pd(tail, p.add(r1 + full * LANES)),
+                    x.as_ptr().add(full * J * LANES),
+                )
+            };
+        }
+        for (k, oj) in o.iter_mut().enumerate() {
+            *oj = _mm512_reduce_add_pd(acc[k / J][k % J]);
+        }
+    }
+    out
+}
+
+/// [`lane_products`] without AVX-512: the same lanes, a plain product and sum (two roundings,
+/// which [`lane_rounding_terms`] covers).
+fn lane_products_portable<const J: usize>(w: &[f64], m: usize, x: &[f64]) -> Vec<f64> {
+    let n = w.len() / m;
+    let signed = J / 3;
+    let mut out = vec![0.0f64; n * J];
+    for (row, o) in w.chunks_exact(m).zip(out.chunks_exact_mut(J)) {
+        let mut acc = [[0.0f64; LANES]; J];
+        for (wc, xc) in row.chunks(LANES).zip(x.chunks_exact(J * LANES)) {
+            let mut wv = [0.0f64; LANES];
+            wv[..wc.len()].copy_from_slice(wc);
+            let aw = wv.map(f64::abs);
+            for (j, a) in acc.iter_mut().enumerate() {
+                let ws = if j < signed { &wv } else { &aw };
+                let xs = &xc[j * LANES..(j + 1) * LANES];
+                for l in 0..LANES {
+                    a[l] += ws[l] * xs[l];
+                }
+            }
+        }
+        for (oj, a) in o.iter_mut().zip(&acc) {
+            *oj = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+        }
+    }
+    out
+}
+
 /// A line `a_x·x + a_y·y + c = 0` in floats, with a bound on each coefficient's error.
 #[derive(Clone, Copy, Debug)]
 pub struct FloatLine {
@@ -82,68 +210,43 @@ impl FloatMap {
         }
         let mut rows = Vec::with_capacity(layer.n_out);
         let mut bounds = Vec::with_capacity(layer.n_out);
-        if layer.w.is_dense() && layer.w_neg.is_none() && m >= 128 && layer.n_out >= 128 {
-            // Wide dense layers as matrix products (the bounds hold for any summation order;
-            // on narrow layers packing costs more than it saves):
+        if layer.w.is_dense() && layer.w_neg.is_none() && m >= LANES {
+            // Dense layers in one pass over W (no packing: a map has only a few columns):
             // value = W·R and [size | carried] = |W|·[|R| | E], inactive inputs' rows zeroed.
-            let n = layer.n_out;
-            let mut r = vec![0.0f64; m * 3];
-            let mut re = vec![0.0f64; m * 6];
-            for k in (0..m).filter(|&k| on[k]) {
-                r[k * 3..k * 3 + 3].copy_from_slice(&self.rows[k]);
-                for c in 0..3 {
-                    re[k * 6 + c] = self.rows[k][c].abs();
-                    re[k * 6 + 3 + c] = self.bounds[k][c];
-                }
-            }
-            let w_abs = &layer.w_abs().vals;
-            let mut value = vec![0.0f64; n * 3];
-            let mut sized = vec![0.0f64; n * 6];
-            // The value's dot products summed in runs (fewer roundings per term than m).
-            let g = 2.0 * (crate::restrict::dot_rounding_terms(m) as f64 + 8.0) * U;
-            // SAFETY: W and |W| are n × m row-major, r is m × 3, re m × 6; outputs n × 3, n × 6.
-            unsafe {
-                crate::restrict::chunked_dgemm(
-                    n,
-                    m,
-                    3,
-                    layer.w.vals.as_ptr(),
-                    m as isize,
-                    1,
-                    r.as_ptr(),
-                    3,
-                    1,
-                    value.as_mut_ptr(),
-                    3,
-                    1,
-                );
-                matrixmultiply::dgemm(
-                    n,
-                    m,
-                    6,
-                    1.0,
-                    w_abs.as_ptr(),
-                    m as isize,
-                    1,
-                    re.as_ptr(),
-                    6,
-                    1,
-                    0.0,
-                    sized.as_mut_ptr(),
-                    6,
-                    1,
-                );
-            }
-            for i in 0..n {
+            // On a segment every row's second coefficient is 0 and is left out.
+            let flat = self
+                .rows
+                .iter()
+                .zip(&self.bounds)
+                .all(|(r, b)| r[1] == 0.0 && b[1] == 0.0);
+            let cols: &[usize] = if flat { &[0, 2] } else { &[0, 1, 2] };
+            let inputs =
+                LaneInputs::new(m, cols, |k| on[k].then(|| (self.rows[k], self.bounds[k])));
+            let out = if flat {
+                lane_products::<6>(&layer.w.vals, m, &inputs.x)
+            } else {
+                lane_products::<9>(&layer.w.vals, m, &inputs.x)
+            };
+            let g = 2.0 * (lane_rounding_terms(m) as f64 + 8.0) * U;
+            let nc = cols.len();
+            for (i, o) in out.chunks_exact(3 * nc).enumerate() {
                 let bias = layer.b[i];
-                let mut v = [value[i * 3], value[i * 3 + 1], value[i * 3 + 2]];
-                let mut size = [sized[i * 6], sized[i * 6 + 1], sized[i * 6 + 2]];
-                let carried = [sized[i * 6 + 3], sized[i * 6 + 4], sized[i * 6 + 5]];
+                let (mut v, mut size, mut carried) = ([0.0f64; 3], [0.0f64; 3], [0.0f64; 3]);
+                for (j, &c) in cols.iter().enumerate() {
+                    v[c] = o[j];
+                    size[c] = o[nc + j];
+                    carried[c] = o[2 * nc + j];
+                }
                 v[2] += bias;
                 size[2] += bias.abs();
                 rows.push(v);
                 bounds.push(std::array::from_fn(|c| {
-                    ((1.0 + 2.0 * U) * carried[c] + g * size[c]) * inflate + slack * (1.0 + mass[c])
+                    if flat && c == 1 {
+                        0.0
+                    } else {
+                        ((1.0 + 2.0 * U) * carried[c] + g * size[c]) * inflate
+                            + slack * (1.0 + mass[c])
+                    }
                 }));
             }
             return FloatMap { rows, bounds };
@@ -364,9 +467,15 @@ mod tests {
     /// at a point known within a bound covers the exact values.
     #[test]
     fn map_and_eval_bounds_cover_exact_arithmetic() {
+        // A plane's maps and a segment's (whose second column is 0 and left out).
+        map_and_eval_bounds_cover_exact_arithmetic_from(2);
+        map_and_eval_bounds_cover_exact_arithmetic_from(1);
+    }
+
+    fn map_and_eval_bounds_cover_exact_arithmetic_from(inputs: usize) {
         let mut next = uniform(0x2545_f491_4f6c_dd1d);
-        // (150 → 140: the matrix-product branch, dot products summed in runs.)
-        let widths = [2usize, 7, 9, 150, 140, 5];
+        // (7 → 9 in the plain loop; from 9 inputs on in lanes, with a partial last block.)
+        let widths = [inputs, 7, 9, 150, 140, 5];
         let layers: Vec<FloatLayer> = widths
             .windows(2)
             .map(|w| {
