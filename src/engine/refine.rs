@@ -80,6 +80,7 @@ fn lane_products<const J: usize>(w: &[f64], m: usize, x: &[f64]) -> Vec<f64> {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
+#[allow(clippy::needless_range_loop)] // (j indexes both rows' accumulators)
 unsafe fn lane_products_avx512<const J: usize>(w: &[f64], m: usize, x: &[f64]) -> Vec<f64> {
     use std::arch::x86_64::*;
     let n = w.len() / m;
@@ -507,7 +508,7 @@ mod tests {
             })
             .collect();
         for layer in &layers[1..] {
-            let active = |k: usize| k % 2 == 0;
+            let active = |k: usize| k.is_multiple_of(2);
             map = map.next(layer, active);
             ex = (0..layer.n_out)
                 .map(|i| {

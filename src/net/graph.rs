@@ -297,7 +297,7 @@ pub fn conv(
     place: (&str, &str),
 ) -> Result<(Op, Vec<usize>)> {
     let (c, h, w) = spatial(input, place)?;
-    if groups == 0 || c % groups != 0 || out_channels % groups != 0 {
+    if groups == 0 || !c.is_multiple_of(groups) || !out_channels.is_multiple_of(groups) {
         return Err(Error::field(
             place.0,
             place.1,
