@@ -86,6 +86,8 @@ pub struct Partition {
     /// Vertices the float filter could not use and that were re-anchored in floats instead
     /// (every sign proven there; see `engine::refine`).
     pub reanchored: usize,
+    /// Of those, the ones proven in double-double (`engine::refine_dd`).
+    pub reanchored_dd: usize,
     pub geometry: ExactGeometry,
     pub domain: Domain,
 }

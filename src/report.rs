@@ -61,6 +61,9 @@ pub struct CountReport {
     /// Planar engine: vertices re-anchored in floats instead of rebuilt exactly.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reanchored_vertices: Option<usize>,
+    /// Of those, re-anchored in double-double (deep segments).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reanchored_dd_vertices: Option<usize>,
     pub threads: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peak_memory_bytes: Option<u64>,
@@ -101,6 +104,7 @@ impl CountReport {
             edges: Some(p.edge_count()),
             exact_fallbacks: p.exact_fallbacks,
             reanchored_vertices: Some(p.reanchored),
+            reanchored_dd_vertices: Some(p.reanchored_dd),
             ..CountReport::new_base(seconds, threads, network)
         }
     }
@@ -162,6 +166,7 @@ impl CountReport {
             edges: None,
             exact_fallbacks: 0,
             reanchored_vertices: None,
+            reanchored_dd_vertices: None,
             threads,
             peak_memory_bytes: None,
             network: network.to_string(),
@@ -266,8 +271,12 @@ impl CountReport {
             "exact fallbacks",
             match self.reanchored_vertices {
                 Some(r) => format!(
-                    "{} vertices rebuilt exactly ({r} more re-anchored in floats)",
-                    self.exact_fallbacks
+                    "{} vertices rebuilt exactly ({r} more re-anchored in floats{})",
+                    self.exact_fallbacks,
+                    match self.reanchored_dd_vertices {
+                        Some(dd) if dd > 0 => format!(", {dd} of them in double-double"),
+                        _ => String::new(),
+                    }
                 ),
                 None => format!("{} sign decisions decided exactly", self.exact_fallbacks),
             },

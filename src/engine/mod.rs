@@ -8,6 +8,7 @@ mod merge;
 mod mesh;
 pub mod planar;
 mod refine;
+mod refine_dd;
 pub mod segment;
 mod split;
 pub mod values;
@@ -94,6 +95,9 @@ pub struct EnumerateConfig {
     pub reanchor: bool,
     /// Test switch: also compute every re-anchored vertex exactly and panic on a mismatch.
     pub check_reanchored: bool,
+    /// Test switch: on a segment, re-anchor in double-double only (`engine::refine_dd`), not
+    /// in f64 first, so that small networks exercise that tier.
+    pub reanchor_double_only: bool,
     /// Networks whose hidden layers times log2 of the widest hidden layer reach this carry one
     /// float error bound per neuron from the second hidden layer on, instead of one per vertex
     /// (same result). A single bound grows with the largest row norm and value at each layer
@@ -116,6 +120,7 @@ impl Default for EnumerateConfig {
             first_round_from: 48,
             reanchor: true,
             check_reanchored: false,
+            reanchor_double_only: false,
             per_neuron_bounds_from: 35,
         }
     }
@@ -205,6 +210,7 @@ fn enumerate_mesh(
         (d <= 2 && cfg.reanchor).then(|| net.float.clone()),
     );
     geo.check_refinements = cfg.check_reanchored;
+    geo.double_only = cfg.reanchor_double_only;
     geo.units = net.split.clone();
     let defs: Vec<VertexDef> = (0..corner_count as u32).map(VertexDef::Corner).collect();
     let mut xy = Vec::new();
@@ -247,6 +253,7 @@ fn enumerate_mesh(
     let mut stopped_by = None;
     let mut fallbacks = 0usize;
     let mut reanchored = 0usize;
+    let mut reanchored_dd = 0usize;
     let layers = net.widths.len();
     let mut parents = Arc::new(Vec::new());
     'layers: for l in 0..layers {
@@ -324,6 +331,7 @@ fn enumerate_mesh(
             };
             fallbacks += ctx.fallbacks.load(Ordering::Relaxed);
             reanchored += ctx.refinements.load(Ordering::Relaxed);
+            reanchored_dd += ctx.double_refinements.load(Ordering::Relaxed);
             let global_exact = std::mem::take(&mut *ctx.global_exact.lock().expect("exact cache"));
             drop(ctx);
             // Where each face of the next mesh came from (exact fallbacks build maps from
@@ -384,6 +392,7 @@ fn enumerate_mesh(
         certified: true,
         exact_fallbacks: fallbacks,
         reanchored,
+        reanchored_dd,
         geometry: geo,
         domain: domain.clone(),
     })

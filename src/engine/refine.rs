@@ -20,8 +20,8 @@
 
 use crate::restrict::FloatLayer;
 
-const U: f64 = f64::EPSILON / 2.0;
-const TINY: f64 = f64::MIN_POSITIVE;
+pub(super) const U: f64 = f64::EPSILON / 2.0;
+pub(super) const TINY: f64 = f64::MIN_POSITIVE;
 
 /// The affine map `t ↦ (a_x·t_x + a_y·t_y + c)` of one layer's pre-activations on a face of the
 /// plane (rows `[a_x, a_y, c]`), with entrywise bounds on the distance to the exact map.

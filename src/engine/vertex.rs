@@ -16,6 +16,7 @@
 //! of splits.
 
 use super::refine::{self, FloatLine, FloatMap};
+use super::refine_dd::{self, DdMap};
 use super::values::{row_max, row_sign_masks, row_sign_masks_entry, LayerValues};
 use crate::exact::maps::{LayerRows, SmallLayer};
 use crate::exact::number::ratio_to_f64_fast;
@@ -104,13 +105,25 @@ pub struct ExactGeometry {
     /// `maps`, but holding layer l's own map on the face).
     float_maps: Mutex<HashMap<(usize, u32), Arc<FloatMap>>>,
     float_first: std::sync::OnceLock<Arc<FloatMap>>,
+    /// The double-double tier (segments only; `None` when off): its maps, keyed as
+    /// `float_maps`, and per hidden layer whether its floats are its exact weights.
+    dd: Option<DdTier>,
     /// Test switch: check every re-anchored vertex against its exact values (panics on a
     /// mismatch).
     pub check_refinements: bool,
+    /// Test switch: skip the f64 tier of re-anchoring (see `EnumerateConfig`).
+    pub double_only: bool,
     /// Units of each hidden layer: rows from `units[l]` on pass values through, and their
     /// signs are never needed (a pass-through value is often exactly 0: a ReLU's output
     /// carried past a layer), so re-anchoring does not wait for them.
     pub units: Vec<usize>,
+}
+
+/// State of the double-double tier of re-anchoring (`engine::refine_dd`).
+struct DdTier {
+    first: std::sync::OnceLock<Arc<DdMap>>,
+    maps: Mutex<HashMap<(usize, u32), Arc<DdMap>>>,
+    exact_layers: Vec<std::sync::OnceLock<bool>>,
 }
 
 /// The exact affine map `rows / q` of hidden layer `l − 1`'s pre-activations on a face of the
@@ -160,6 +173,14 @@ impl ExactGeometry {
         float: Option<Arc<Vec<FloatLayer>>>,
     ) -> Self {
         let small = net.hidden.iter().map(|l| SmallLayer::new(l)).collect();
+        // Double-double maps are written for segments (rows `[a, c]`).
+        let dd = (float.is_some() && net.d == 1).then(|| DdTier {
+            first: std::sync::OnceLock::new(),
+            maps: Mutex::new(HashMap::new()),
+            exact_layers: (0..net.hidden.len())
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
+        });
         ExactGeometry {
             offsets,
             stride,
@@ -175,7 +196,9 @@ impl ExactGeometry {
             float,
             float_maps: Mutex::new(HashMap::new()),
             float_first: std::sync::OnceLock::new(),
+            dd,
             check_refinements: false,
+            double_only: false,
             units: Vec::new(),
         }
     }
@@ -233,6 +256,9 @@ impl ExactGeometry {
     pub fn clear_maps(&self) {
         self.maps.lock().expect("map cache").clear();
         self.float_maps.lock().expect("float map cache").clear();
+        if let Some(dd) = &self.dd {
+            dd.maps.lock().expect("double-double map cache").clear();
+        }
     }
 
     /// Whether neuron j of hidden layer `l − 1` is active on face `face` (mesh at layer l).
@@ -324,7 +350,13 @@ impl ExactGeometry {
     /// the start of that layer whose closure holds the vertex): re-anchored in floats when those
     /// prove every sign, else exact.
     pub fn values(&self, def: &VertexDef, layer: usize, face: u32) -> ProvenValues {
-        if let Some(x) = self.float_values(def, layer, face) {
+        let float = if self.double_only {
+            None
+        } else {
+            self.float_values(def, layer, face)
+        };
+        let refined = float.or_else(|| self.dd_values(def, layer, face));
+        if let Some(x) = refined {
             if self.check_refinements {
                 let exact = self.exact_values(def, layer, face);
                 assert_eq!(
@@ -414,7 +446,93 @@ impl ExactGeometry {
             err,
             xy,
             exact: false,
+            double: false,
         })
+    }
+
+    /// The double-double tier of [`Self::values`] (`engine::refine_dd`; a root on a segment):
+    /// `None` when some sign is not proven, a layer's floats are not its exact weights, or the
+    /// tier is off.
+    fn dd_values(&self, def: &VertexDef, layer: usize, face: u32) -> Option<ProvenValues> {
+        let VertexDef::Root(key) = def else {
+            return None;
+        };
+        let (line_layer, neuron) = key.hidden_neuron()?;
+        let line_map = self.dd_map(line_layer, key.face)?;
+        let line = (line_map.rows[neuron], line_map.bounds[neuron]);
+        let at = self.dd_map(layer, face)?.at_root(line)?;
+        let units = self.units.get(layer).copied().unwrap_or(usize::MAX);
+        let mut signs = Vec::with_capacity(at.len());
+        let (mut z, mut err) = (Vec::with_capacity(at.len()), 0.0f64);
+        for (k, &(zk, ek, sign)) in at.iter().enumerate() {
+            signs.push(if on_own_line(def, layer, k) || k >= units {
+                0
+            } else {
+                sign?
+            });
+            if !(zk.is_finite() && ek.is_finite()) {
+                return None;
+            }
+            z.push(zk);
+            err = err.max(ek);
+        }
+        let t = -line.0[1].hi / line.0[0].hi;
+        Some(ProvenValues {
+            signs,
+            z,
+            err,
+            xy: vec![t],
+            exact: false,
+            double: true,
+        })
+    }
+
+    /// Hidden layer `l`'s double-double map on face `face` of the mesh at layer l (cached like
+    /// [`Self::float_map`]); `None` when the tier is off or a layer up to l is not exact in f64.
+    fn dd_map(&self, l: usize, face: u32) -> Option<Arc<DdMap>> {
+        let dd = self.dd.as_ref()?;
+        if l == 0 {
+            return Some(
+                dd.first
+                    .get_or_init(|| {
+                        let layer = &self.net.hidden[0];
+                        let w: Vec<_> = (0..layer.n_out)
+                            .map(|i| layer.w.row(i).vals[0].clone())
+                            .collect();
+                        Arc::new(DdMap::first(&w, &layer.b, &layer.den))
+                    })
+                    .clone(),
+            );
+        }
+        let float = &self.float_layers()[l];
+        let exact = *dd.exact_layers[l].get_or_init(|| {
+            let layer = &self.net.hidden[l];
+            refine_dd::layer_is_exact(float, &layer.w.vals, &layer.b, &layer.den)
+        });
+        if !exact {
+            return None;
+        }
+        if let Some(m) = dd
+            .maps
+            .lock()
+            .expect("double-double map cache")
+            .get(&(l, face))
+        {
+            return Some(m.clone());
+        }
+        let parent = self.parents[l][face as usize];
+        let map = Arc::new(
+            self.dd_map(l - 1, parent)?
+                .next(float, |j| self.active_before(l, face, j)),
+        );
+        Some(
+            dd.maps
+                .lock()
+                .expect("double-double map cache")
+                .entry((l, face))
+                .or_insert(map)
+                .clone(),
+        )
     }
 
     fn float_layers(&self) -> &[FloatLayer] {
@@ -507,6 +625,7 @@ impl ExactGeometry {
             z,
             xy: p.to_f64(),
             exact: true,
+            double: false,
         }
     }
 }
@@ -531,6 +650,8 @@ pub struct ProvenValues {
     pub xy: Vec<f64>,
     /// Whether big integers were needed (an exact fallback) or floats proved every sign.
     pub exact: bool,
+    /// Whether the floats were double-double (`engine::refine_dd`).
+    pub double: bool,
 }
 
 /// `out = p + s·(q − p)`, returning max_k |q_k − p_k| (NaN differences are ignored, as with
@@ -679,6 +800,8 @@ pub struct LayerCtx<'a> {
     /// Vertices whose values needed big integers, and vertices re-anchored in floats.
     pub fallbacks: AtomicUsize,
     pub refinements: AtomicUsize,
+    /// Of `refinements`, those proven in double-double.
+    pub double_refinements: AtomicUsize,
     /// The last hidden layer: new vertices' rows are dropped once their run is done (no next
     /// layer reads them), which keeps peak memory down and lets the allocator reuse pages.
     pub last: bool,
@@ -726,6 +849,7 @@ impl<'a> LayerCtx<'a> {
             global_exact: Mutex::new(HashMap::new()),
             fallbacks: AtomicUsize::new(0),
             refinements: AtomicUsize::new(0),
+            double_refinements: AtomicUsize::new(0),
             last: false,
             zone_walk_from: 512,
             masks_from: 16,
@@ -816,6 +940,9 @@ impl<'a> LayerCtx<'a> {
             &self.refinements
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        if x.double {
+            self.double_refinements.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

@@ -179,3 +179,56 @@ fn deep_networks_on_segments_reanchor_and_agree_with_the_exact_path() {
         "only {reanchored} breakpoints were re-anchored"
     );
 }
+
+/// The double-double tier (`engine::refine_dd`) on segments: with the f64 tier skipped, every
+/// breakpoint the filtered test cannot decide is re-anchored in double-double, checked against
+/// its exact values, and the partition is the exact path's, breakpoint for breakpoint (with a
+/// bound per vertex, whose drift makes re-anchoring common, and with bounds per neuron).
+#[test]
+fn double_double_reanchoring_on_segments_agrees_with_the_exact_path() {
+    let (mut doubled, mut exact) = (0, 0);
+    for seed in 0..8 {
+        let net = random_float_net(seed, 8, 24);
+        let slice = relu_regions::Slice::from_json(
+            r#"{"through": [[-1.0, -0.75], [1.0, 0.625]], "box": [[-0.25, 1.25]]}"#,
+            "segment",
+            2,
+        )
+        .unwrap();
+        let exact_only = EnumerateConfig {
+            reanchor: false,
+            ..per_vertex()
+        };
+        let want = count_regions(&net, &slice, &exact_only).unwrap();
+        for per_neuron_bounds_from in [usize::MAX, 0] {
+            let cfg = EnumerateConfig {
+                check_reanchored: true,
+                reanchor_double_only: true,
+                per_neuron_bounds_from,
+                ..EnumerateConfig::default()
+            };
+            let got = count_regions(&net, &slice, &cfg).unwrap();
+            assert!(got.complete && got.certified);
+            assert_eq!(
+                got.reanchored, got.reanchored_dd,
+                "seed {seed}: f64 tier skipped"
+            );
+            assert_eq!(got.per_layer, want.per_layer, "seed {seed}");
+            assert_eq!(got.defs, want.defs, "seed {seed}: breakpoints");
+            for (a, b) in got.regions.iter().zip(want.regions.iter()) {
+                assert_eq!((a.verts, a.pattern), (b.verts, b.pattern), "seed {seed}");
+            }
+            doubled += got.reanchored_dd;
+            exact += got.exact_fallbacks;
+        }
+    }
+    // Generic weights: the tier decides (nearly) everything the filter leaves.
+    assert!(
+        doubled >= 20,
+        "only {doubled} breakpoints re-anchored in double-double"
+    );
+    assert!(
+        exact * 10 <= doubled,
+        "{exact} exact fallbacks against {doubled}"
+    );
+}
