@@ -33,6 +33,9 @@ pub struct FloatLayer {
     pub bias_max: f64,
     /// |W| entry by entry (for per-neuron error bounds, `engine::values`), made on first use.
     pub w_abs: std::sync::OnceLock<Matrix<f64>>,
+    /// The weights and biases are the exact ones (the network gave them as f64 numbers), not
+    /// roundings: the double-double tier of re-anchoring (`engine::refine_dd`) needs this.
+    pub exact: bool,
 }
 
 /// The activation of a layer's inputs in floats: `h_j = z_j` where `z_j > 0`, `slope_j · z_j`
@@ -86,6 +89,7 @@ impl FloatLayer {
             row_l1_max,
             bias_max,
             w_abs: Default::default(),
+            exact: false,
         }
     }
 
@@ -382,16 +386,24 @@ impl Restricted {
             } else {
                 layers[k].weight.map(Num::approx)
             };
+            // Numbers given as f64 are exact in the floats (the bias is rounded from
+            // `from_nums`'s integers over a power of two, which is exact for them too).
+            let exact = k > 0
+                && layers[k].weight.vals.iter().all(Num::is_f64)
+                && layers[k].bias.iter().all(Num::is_f64);
             let input = (k > 0)
                 .then(|| layers[k - 1].act.as_ref())
                 .flatten()
                 .map(|act| InputActivation::new(act.slope.iter().map(Num::approx).collect()));
-            FloatLayer::from_matrix(
-                w,
-                layer.w_neg.as_ref().map(|v| round(layer, v)),
-                round(layer, &layer.b),
-                input,
-            )
+            FloatLayer {
+                exact,
+                ..FloatLayer::from_matrix(
+                    w,
+                    layer.w_neg.as_ref().map(|v| round(layer, v)),
+                    round(layer, &layer.b),
+                    input,
+                )
+            }
         };
         let reuse = template.filter(|t| !t.exact.hidden.is_empty());
         let float: Vec<FloatLayer> = exact

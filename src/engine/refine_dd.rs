@@ -197,30 +197,10 @@ impl DdMap {
     }
 }
 
-/// Whether a hidden layer's floats are its exact weights and biases: `w_int / den` and
-/// `b_int / den` equal the f64 entry by entry (den a power of two, every entry an integer that
-/// fits i128 after scaling), with ReLU inputs.
-pub fn layer_is_exact(float: &FloatLayer, w: &[BigInt], b: &[BigInt], den: &BigInt) -> bool {
-    use num_traits::ToPrimitive;
-    if float.w_neg.is_some() || float.input.is_some() || float.w.vals.len() != w.len() {
-        return false;
-    }
-    let Some(den) = den.to_f64() else {
-        return false;
-    };
-    // A power of two: scaling by it is exact (away from overflow).
-    if !(den > 0.0 && den.is_finite() && (den.to_bits() & ((1u64 << 52) - 1)) == 0) {
-        return false;
-    }
-    let same = |x: f64, n: &BigInt| {
-        let scaled = x * den;
-        if !scaled.is_finite() || scaled.fract() != 0.0 || scaled.abs() >= 1.0e38 {
-            return false;
-        }
-        n.to_i128() == Some(scaled as i128) && (scaled as i128) as f64 == scaled
-    };
-    float.w.vals.iter().zip(w).all(|(&x, n)| same(x, n))
-        && float.b.iter().zip(b).all(|(&x, n)| same(x, n))
+/// Whether [`DdMap::next`] applies to a hidden layer after the first: its floats are its
+/// exact weights and biases, and its inputs are ReLUs.
+pub fn layer_is_exact(float: &FloatLayer) -> bool {
+    float.exact && float.w_neg.is_none() && float.input.is_none()
 }
 
 #[cfg(test)]
@@ -329,19 +309,5 @@ mod tests {
             }
         }
         assert!(proven >= 9 * 8 - 2, "generic rows are decided ({proven})");
-    }
-
-    #[test]
-    fn exact_layers_are_recognised() {
-        let layer = FloatLayer::new(2, 1, vec![0.5, -0.25], vec![0.125]);
-        let den = BigInt::from(8);
-        let (w, b) = (
-            vec![BigInt::from(4), BigInt::from(-2)],
-            vec![BigInt::from(1)],
-        );
-        assert!(layer_is_exact(&layer, &w, &b, &den));
-        assert!(!layer_is_exact(&layer, &w, &[BigInt::from(2)], &den));
-        // 1/3 is not an f64.
-        assert!(!layer_is_exact(&layer, &w, &b, &BigInt::from(24)));
     }
 }

@@ -92,7 +92,9 @@ pub struct ExactGeometry {
     /// (see [`Self::face_map`]; dropped when the enumeration ends).
     maps: Mutex<HashMap<(usize, u32), Arc<FaceMap>>>,
     /// Each hidden layer's weights in i128 when they fit.
-    small: Vec<SmallLayer>,
+    /// Each hidden layer in i128 where it fits, made on first use (only exact fallbacks need
+    /// them, and converting a deep network's weights costs tens of milliseconds).
+    small: Vec<std::sync::OnceLock<SmallLayer>>,
     /// Layer 0's map (the same on every face), made on first use.
     first: std::sync::OnceLock<Arc<LayerRows>>,
     /// `parents[l][f]`: the face of the mesh at layer `l − 1` that face f of the mesh at layer l
@@ -123,7 +125,6 @@ pub struct ExactGeometry {
 struct DdTier {
     first: std::sync::OnceLock<Arc<DdMap>>,
     maps: Mutex<HashMap<(usize, u32), Arc<DdMap>>>,
-    exact_layers: Vec<std::sync::OnceLock<bool>>,
 }
 
 /// The exact affine map `rows / q` of hidden layer `l − 1`'s pre-activations on a face of the
@@ -154,9 +155,12 @@ impl FaceMap {
         // waiting thread may run another face's job that asks for this same map, and a
         // re-entrant `get_or_init` deadlocks. Two threads may both make it (the same exact
         // rows); the first stored is kept.
-        let rows = Arc::new(self.rows.next(&geo.net.hidden[l], &geo.small[l], &|j| {
-            geo.active_before(l, face, j)
-        }));
+        let rows = Arc::new(
+            self.rows
+                .next(&geo.net.hidden[l], geo.small_layer(l), &|j| {
+                    geo.active_before(l, face, j)
+                }),
+        );
         let _ = self.next.set(rows);
         self.next.get().expect("stored above or by another thread")
     }
@@ -172,14 +176,15 @@ impl ExactGeometry {
         sides: Vec<LineEq>,
         float: Option<Arc<Vec<FloatLayer>>>,
     ) -> Self {
-        let small = net.hidden.iter().map(|l| SmallLayer::new(l)).collect();
+        let small = net
+            .hidden
+            .iter()
+            .map(|_| std::sync::OnceLock::new())
+            .collect();
         // Double-double maps are written for segments (rows `[a, c]`).
         let dd = (float.is_some() && net.d == 1).then(|| DdTier {
             first: std::sync::OnceLock::new(),
             maps: Mutex::new(HashMap::new()),
-            exact_layers: (0..net.hidden.len())
-                .map(|_| std::sync::OnceLock::new())
-                .collect(),
         });
         ExactGeometry {
             offsets,
@@ -201,6 +206,10 @@ impl ExactGeometry {
             double_only: false,
             units: Vec::new(),
         }
+    }
+
+    fn small_layer(&self, l: usize) -> &SmallLayer {
+        self.small[l].get_or_init(|| SmallLayer::new(&self.net.hidden[l]))
     }
 
     fn face_pattern(&self, layer: usize, face: usize) -> &[u64] {
@@ -245,7 +254,7 @@ impl ExactGeometry {
         let bits = self.face_pattern(l, face as usize);
         let mut rows = LayerRows::first(&self.net);
         for k in 1..l {
-            rows = rows.next(&self.net.hidden[k], &self.small[k], &|j| {
+            rows = rows.next(&self.net.hidden[k], self.small_layer(k), &|j| {
                 pattern::get(bits, self.offsets[k - 1] + j)
             });
         }
@@ -505,11 +514,7 @@ impl ExactGeometry {
             );
         }
         let float = &self.float_layers()[l];
-        let exact = *dd.exact_layers[l].get_or_init(|| {
-            let layer = &self.net.hidden[l];
-            refine_dd::layer_is_exact(float, &layer.w.vals, &layer.b, &layer.den)
-        });
-        if !exact {
+        if !refine_dd::layer_is_exact(float) {
             return None;
         }
         if let Some(m) = dd

@@ -232,3 +232,30 @@ fn double_double_reanchoring_on_segments_agrees_with_the_exact_path() {
         "{exact} exact fallbacks against {doubled}"
     );
 }
+
+/// The double-double tier reads a layer's floats as its exact weights, so it must know which
+/// layers hold them: numbers given as f64 do, a weight or bias given as an exact string (1/3,
+/// or a decimal such as 0.1 that no f64 equals) does not. The first layer (the slice folded
+/// in) never does; that tier converts it from its exact rows instead.
+#[test]
+fn only_layers_given_as_f64_numbers_count_as_exact_floats() {
+    let text = |w: &str, b: &str| {
+        format!(
+            r#"{{"layers": [
+                {{"weight": [[1.0, 0.5], [-0.25, 2.0]], "bias": [0.125, -1.0]}},
+                {{"weight": [[{w}, 1.5], [0.75, -2.0]], "bias": [{b}, 0.5]}},
+                {{"weight": [[1.0, 1.0]], "bias": [0.0]}}]}}"#
+        )
+    };
+    let slice = square(-1, 1);
+    for (w, b, exact) in [
+        ("0.5", "0.25", true),
+        ("\"1/3\"", "0.25", false),
+        ("0.5", "\"0.1\"", false),
+    ] {
+        let net = relu_regions::Network::from_json(&text(w, b), "net").unwrap();
+        let r = Restricted::new(&net, &slice).unwrap();
+        assert!(!r.float[0].exact, "the folded first layer");
+        assert_eq!(r.float[1].exact, exact, "weight {w}, bias {b}");
+    }
+}
