@@ -54,6 +54,96 @@ impl Dd {
     }
 }
 
+/// A dot product as s + c (s summed by `two_sum`, c the small terms), with Σ|w·hi| and the
+/// propagated bound Σ|w|·E.
+#[derive(Clone, Copy, Default)]
+struct Sums {
+    s: f64,
+    c: f64,
+    size: f64,
+    carried: f64,
+}
+
+/// [`DdMap::sums`] for a dense row-major `w` (n × m) in 8 lanes: per block of 8 inputs, for
+/// each column, their hi, lo, |hi| and bounds (8 each; inactive inputs 0). Each lane is the
+/// scalar loop over its inputs; the lanes' s are then added by `two_sum`, their errors and c
+/// into c.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn dense_sums_avx512(w: &[f64], m: usize, x: &[f64]) -> Vec<[Sums; 2]> {
+    use std::arch::x86_64::*;
+    let (full, rest) = (m / 8, m % 8);
+    assert!(x.len() >= m.div_ceil(8) * 64);
+    let tail = (1u8 << rest).wrapping_sub(1);
+    let mut out = Vec::with_capacity(w.len() / m.max(1));
+    for row in w.chunks_exact(m) {
+        let z = _mm512_setzero_pd();
+        let (mut s, mut c, mut size, mut carried) = ([z; 2], [z; 2], [z; 2], [z; 2]);
+        let mut step = |wv: __m512d, xb: *const f64| {
+            let aw = _mm512_abs_pd(wv);
+            for col in 0..2 {
+                // SAFETY: each block of x holds 64 entries.
+                let load = |o: usize| unsafe { _mm512_loadu_pd(xb.add(col * 32 + o)) };
+                let (h, l, habs, e) = (load(0), load(8), load(16), load(24));
+                // two_prod and two_sum, lane by lane.
+                let p = _mm512_mul_pd(wv, h);
+                let ep = _mm512_fmsub_pd(wv, h, p);
+                let sum = _mm512_add_pd(s[col], p);
+                let bb = _mm512_sub_pd(sum, s[col]);
+                let es = _mm512_add_pd(
+                    _mm512_sub_pd(s[col], _mm512_sub_pd(sum, bb)),
+                    _mm512_sub_pd(p, bb),
+                );
+                s[col] = sum;
+                c[col] = _mm512_add_pd(c[col], _mm512_fmadd_pd(wv, l, _mm512_add_pd(ep, es)));
+                size[col] = _mm512_fmadd_pd(aw, habs, size[col]);
+                carried[col] = _mm512_fmadd_pd(aw, e, carried[col]);
+            }
+        };
+        for b in 0..full {
+            // SAFETY: the row has m ≥ (b + 1)·8 entries; x as asserted.
+            unsafe {
+                step(
+                    _mm512_loadu_pd(row.as_ptr().add(b * 8)),
+                    x.as_ptr().add(b * 64),
+                )
+            };
+        }
+        if rest != 0 {
+            // SAFETY: the mask reads only the row's last `rest` entries.
+            unsafe {
+                step(
+                    _mm512_maskz_loadu_pd(tail, row.as_ptr().add(full * 8)),
+                    x.as_ptr().add(full * 64),
+                )
+            };
+        }
+        let mut sums = [Sums::default(); 2];
+        for (col, o) in sums.iter_mut().enumerate() {
+            let (mut sl, mut cl) = ([0.0f64; 8], [0.0f64; 8]);
+            // SAFETY: 8 f64 each.
+            unsafe {
+                _mm512_storeu_pd(sl.as_mut_ptr(), s[col]);
+                _mm512_storeu_pd(cl.as_mut_ptr(), c[col]);
+            }
+            let (mut total, mut small) = (sl[0], cl[0]);
+            for lane in 1..8 {
+                let (t, e) = two_sum(total, sl[lane]);
+                total = t;
+                small += e + cl[lane];
+            }
+            *o = Sums {
+                s: total,
+                c: small,
+                size: _mm512_reduce_add_pd(size[col]),
+                carried: _mm512_reduce_add_pd(carried[col]),
+            };
+        }
+        out.push(sums);
+    }
+    out
+}
+
 /// γ_n = n·u / (1 − n·u).
 fn gamma(n: usize) -> f64 {
     let nu = n as f64 * U;
@@ -97,47 +187,81 @@ impl DdMap {
     /// The next layer's map on a face, `W·diag(active)·self + b`: `layer` must hold its exact
     /// weights and biases and ReLU inputs (see [`layer_is_exact`]).
     pub fn next(&self, layer: &FloatLayer, active: impl Fn(usize) -> bool) -> DdMap {
+        self.next_with(layer, active, true)
+    }
+
+    /// [`Self::next`], in vector lanes where the processor has them when `vector` (tests run
+    /// both).
+    fn next_with(&self, layer: &FloatLayer, active: impl Fn(usize) -> bool, vector: bool) -> DdMap {
         let m = layer.n_in;
         debug_assert_eq!(self.rows.len(), m);
         let on: Vec<bool> = (0..m).map(&active).collect();
-        let g_small = 2.0 * ((m + 4) as f64).powi(2) * U * U * (1.0 + gamma(m + 4));
-        let inflate = 1.0 + gamma(m + 4);
-        let slack = (m + 4) as f64 * TINY;
+        // (m + 16: the lanes of the vector kernel add 8 partial sums at the end.)
+        let g_small = 2.0 * ((m + 16) as f64).powi(2) * U * U * (1.0 + gamma(m + 16));
+        let inflate = 1.0 + gamma(m + 16);
+        let slack = (m + 16) as f64 * TINY;
+        let sums = self.sums(layer, &on, vector);
         let mut rows = Vec::with_capacity(layer.n_out);
         let mut bounds = Vec::with_capacity(layer.n_out);
-        for i in 0..layer.n_out {
-            let row = layer.w.row(i);
-            let mut s = [0.0f64; 2];
-            let mut c = [0.0f64; 2];
-            let mut size = [0.0f64; 2];
-            let mut carried = [0.0f64; 2];
-            for (p, &w) in row.vals.iter().enumerate() {
-                let k = row.col(p);
-                if !on[k] {
-                    continue;
-                }
-                let aw = w.abs();
-                for col in 0..2 {
-                    let r = self.rows[k][col];
-                    let (prod, ep) = two_prod(w, r.hi);
-                    let (sum, es) = two_sum(s[col], prod);
-                    s[col] = sum;
-                    c[col] += (ep + es) + w * r.lo;
-                    size[col] += aw * r.hi.abs();
-                    carried[col] += aw * self.bounds[k][col];
-                }
-            }
+        for (i, [a, c]) in sums.into_iter().enumerate() {
             let bias = layer.b[i];
-            let (sum, eb) = two_sum(s[1], bias);
-            s[1] = sum;
-            c[1] += eb;
-            rows.push([Dd::from_sum(s[0], c[0]), Dd::from_sum(s[1], c[1])]);
-            let total = [size[0], size[1] + bias.abs()];
+            let (sum, eb) = two_sum(c.s, bias);
+            rows.push([Dd::from_sum(a.s, a.c), Dd::from_sum(sum, c.c + eb)]);
+            let total = [a.size, c.size + bias.abs()];
+            let carried = [a.carried, c.carried];
             bounds.push(std::array::from_fn(|col| {
                 (carried[col] * inflate + g_small * total[col] * inflate) * (1.0 + 8.0 * U) + slack
             }));
         }
         DdMap { rows, bounds }
+    }
+
+    /// Per row of `layer` and column: the dot product with the active inputs' pairs as s + c,
+    /// Σ|w·hi| and Σ|w|·bound (see [`DdMap::next`]).
+    fn sums(&self, layer: &FloatLayer, on: &[bool], vector: bool) -> Vec<[Sums; 2]> {
+        #[cfg(target_arch = "x86_64")]
+        if vector
+            && layer.w.is_dense()
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            let m = layer.n_in;
+            let mut x = vec![0.0f64; m.div_ceil(8) * 64];
+            for k in (0..m).filter(|&k| on[k]) {
+                let (block, l) = (&mut x[(k / 8) * 64..(k / 8 + 1) * 64], k % 8);
+                for col in 0..2 {
+                    let r = self.rows[k][col];
+                    block[col * 32 + l] = r.hi;
+                    block[col * 32 + 8 + l] = r.lo;
+                    block[col * 32 + 16 + l] = r.hi.abs();
+                    block[col * 32 + 24 + l] = self.bounds[k][col];
+                }
+            }
+            // SAFETY: the features were just detected; x is laid out as the kernel reads it.
+            return unsafe { dense_sums_avx512(&layer.w.vals, m, &x) };
+        }
+        (0..layer.n_out)
+            .map(|i| {
+                let row = layer.w.row(i);
+                let mut out = [Sums::default(); 2];
+                for (p, &w) in row.vals.iter().enumerate() {
+                    let k = row.col(p);
+                    if !on[k] {
+                        continue;
+                    }
+                    for (col, o) in out.iter_mut().enumerate() {
+                        let r = self.rows[k][col];
+                        let (prod, ep) = two_prod(w, r.hi);
+                        let (sum, es) = two_sum(o.s, prod);
+                        o.s = sum;
+                        o.c += (ep + es) + w * r.lo;
+                        o.size += w.abs() * r.hi.abs();
+                        o.carried += w.abs() * self.bounds[k][col];
+                    }
+                }
+                out
+            })
+            .collect()
     }
 
     /// Every row at the root of `line` (a row `[a, c]` of a map of the same face or an
@@ -230,6 +354,11 @@ mod tests {
     /// at a root within theirs.
     #[test]
     fn double_double_maps_and_roots_cover_exact_arithmetic() {
+        maps_and_roots_cover_exact_arithmetic(true);
+        maps_and_roots_cover_exact_arithmetic(false);
+    }
+
+    fn maps_and_roots_cover_exact_arithmetic(vector: bool) {
         let mut next = uniform(0x9e37_79b9_7f4a_7c15);
         let n0 = 40;
         let den = BigInt::from(3u32).pow(7) * BigInt::from(1u64 << 40);
@@ -272,7 +401,7 @@ mod tests {
             let b: Vec<f64> = (0..n_out).map(|_| next() * 0.1).collect();
             let layer = FloatLayer::new(n_in, n_out, w.clone(), b.clone());
             let active = |k: usize| k % 3 != 1;
-            map = map.next(&layer, active);
+            map = map.next_with(&layer, active, vector);
             ex = (0..n_out)
                 .map(|i| {
                     let mut s = [BigRational::zero(), exact(b[i])];
