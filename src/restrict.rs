@@ -33,6 +33,8 @@ pub struct FloatLayer {
     pub bias_max: f64,
     /// |W| entry by entry (for per-neuron error bounds, `engine::values`), made on first use.
     pub w_abs: std::sync::OnceLock<Matrix<f64>>,
+    /// The same rounded up to f32, for dense layers (see [`Self::abs_product`]).
+    pub w_abs_f32: std::sync::OnceLock<Vec<f32>>,
     /// The weights and biases are the exact ones (the network gave them as f64 numbers), not
     /// roundings: the double-double tier of re-anchoring (`engine::refine_dd`) needs this.
     pub exact: bool,
@@ -89,6 +91,7 @@ impl FloatLayer {
             row_l1_max,
             bias_max,
             w_abs: Default::default(),
+            w_abs_f32: Default::default(),
             exact: false,
         }
     }
@@ -118,10 +121,66 @@ impl FloatLayer {
         product_with(&self.w, &self.b, rows, h, out)
     }
 
-    /// `out = e · |W|ᵀ` (no bias): the propagated part of per-neuron error bounds.
+    /// `out ≥ e · |W|ᵀ` (no bias; `e ≥ 0`): an upper bound on the propagated part of
+    /// per-neuron error bounds. Dense layers in f32, about twice as fast as f64: e and |W| are
+    /// rounded up, and the product's rounding (every term is ≥ 0, so at most γ_m of the sum in
+    /// f32) and underflow are added back; the bound is then looser by about 10⁻⁵ of itself.
     pub fn abs_product(&self, rows: usize, e: &[f64], out: &mut [f64]) {
         out.fill(0.0);
-        product_with(self.w_abs(), &[], rows, e, out)
+        let (n_in, n_out) = (self.n_in, self.n_out);
+        if !self.w.is_dense() || n_in == 0 || n_out == 0 || rows == 0 {
+            return product_with(self.w_abs(), &[], rows, e, out);
+        }
+        let w = self
+            .w_abs_f32
+            .get_or_init(|| self.w.vals.iter().map(|x| up_f32(x.abs())).collect());
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = Default::default();
+        }
+        SCRATCH.with_borrow_mut(|(e32, o32)| {
+            e32.clear();
+            e32.extend(e[..rows * n_in].iter().map(|&x| up_f32(x)));
+            o32.resize(rows * n_out, 0.0);
+            // SAFETY: e32 is rows × n_in, w n_out × n_in (read as its transpose), o32
+            // rows × n_out, all row-major with the strides given.
+            unsafe {
+                matrixmultiply::sgemm(
+                    rows,
+                    n_in,
+                    n_out,
+                    1.0,
+                    e32.as_ptr(),
+                    n_in as isize,
+                    1,
+                    w.as_ptr(),
+                    1,
+                    n_in as isize,
+                    0.0,
+                    o32.as_mut_ptr(),
+                    n_out as isize,
+                    1,
+                );
+            }
+            let nu = (n_in + 2) as f64 * f32::EPSILON as f64 / 2.0;
+            let scale = (1.0 + 2.0 * nu / (1.0 - nu)) * (1.0 + 4.0 * f64::EPSILON);
+            // Subnormal f32 products and sums: at most 2^-150 off each.
+            let underflow = 2.0 * (n_in + 2) as f64 * 2f64.powi(-149);
+            for (o, &x) in out.iter_mut().zip(o32.iter()) {
+                let b = x as f64 * scale + underflow;
+                // (inf · 0 in the product gives NaN: no bound then.)
+                *o = if b.is_nan() { f64::INFINITY } else { b };
+            }
+        });
+    }
+}
+
+/// The smallest f32 at or above `x` (`x ≥ 0`; infinity above f32's range).
+fn up_f32(x: f64) -> f32 {
+    let y = x as f32;
+    if (y as f64) < x {
+        y.next_up()
+    } else {
+        y
     }
 }
 
@@ -635,5 +694,45 @@ impl Restricted {
             layer.product(1, &h, &mut z);
         }
         z
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use num_rational::BigRational;
+    use rand::{RngExt, SeedableRng};
+
+    /// The f32 bound product is an upper bound on the exact Σ|w|·e, and a tight one: for
+    /// errors spread over many magnitudes (down to f32's subnormal range and below, where
+    /// rounding up to f32 keeps them non-zero) and weights that are not f32 numbers.
+    #[test]
+    fn abs_product_bounds_the_exact_sum_from_above() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x05ee_dab5);
+        let (rows, n_in, n_out) = (5, 300, 7);
+        let w: Vec<f64> = (0..n_in * n_out)
+            .map(|_| rng.random_range(-1.0..1.0) / 3.0)
+            .collect();
+        let layer = FloatLayer::new(n_in, n_out, w.clone(), vec![0.0; n_out]);
+        let e: Vec<f64> = (0..rows * n_in)
+            .map(|k| {
+                let exponent = [-300, -160, -45, -12, 0, 3][k % 6];
+                rng.random_range(0.0..1.0) * 2f64.powi(exponent)
+            })
+            .collect();
+        let mut out = vec![0.0; rows * n_out];
+        layer.abs_product(rows, &e, &mut out);
+        let q = |x: f64| BigRational::from_float(x).expect("finite");
+        for r in 0..rows {
+            for i in 0..n_out {
+                let exact: BigRational = (0..n_in)
+                    .map(|k| q(w[i * n_in + k].abs()) * q(e[r * n_in + k]))
+                    .sum();
+                let got = q(out[r * n_out + i]);
+                assert!(got >= exact, "row {r}, neuron {i}: below the exact sum");
+                let loose = exact * q(1.0 + 1e-4) + q(1e-38);
+                assert!(got <= loose, "row {r}, neuron {i}: too loose");
+            }
+        }
     }
 }
