@@ -121,16 +121,17 @@ impl FloatLayer {
         product_with(&self.w, &self.b, rows, h, out)
     }
 
-    /// `out ≥ e · |W|ᵀ` (no bias; `e ≥ 0`): an upper bound on the propagated part of
-    /// per-neuron error bounds. Dense layers in f32, about twice as fast as f64: e and |W| are
-    /// rounded up, and the product's rounding (every term is ≥ 0, so at most γ_m of the sum in
-    /// f32) and underflow are added back; the bound is then looser by about 10⁻⁵ of itself.
-    /// Layers of fewer than 128 inputs in f64.
+    /// `out ≈ e · |W|ᵀ` (no bias; `e ≥ 0`): the propagated part of per-neuron error bounds,
+    /// within the f64 product's rounding, which the caller adds (`next_layer_values`). Dense
+    /// layers of 128 inputs or more in f32, about twice as fast: e and |W| are rounded up, and
+    /// the product's rounding (every term is ≥ 0, so at most γ_m of the sum in f32) and underflow
+    /// are added back, so that there `out ≥ e · |W|ᵀ`, looser by about 10⁻⁵ of itself.
     pub fn abs_product(&self, rows: usize, e: &[f64], out: &mut [f64]) {
         out.fill(0.0);
         let (n_in, n_out) = (self.n_in, self.n_out);
         // (Narrow layers in f64: there the conversions cost more than the product saves.)
-        if !self.w.is_dense() || n_in < 128 || n_out == 0 || rows == 0 {
+        // (And in f64 where γ_m in f32 would not be small: millions of inputs.)
+        if !self.w.is_dense() || !(128..=1 << 16).contains(&n_in) || n_out == 0 || rows == 0 {
             return product_with(self.w_abs(), &[], rows, e, out);
         }
         let w = self

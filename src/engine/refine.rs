@@ -180,9 +180,17 @@ impl FloatMap {
                 [w[0], w[1], layer.b[i]]
             })
             .collect();
+        // On a segment the second coefficient is exactly 0, with no error (so the maps after
+        // this one leave that column out: see `lane_job`).
         let bounds = rows
             .iter()
-            .map(|r| r.map(|x| 2.0 * U * x.abs() + TINY))
+            .map(|r| {
+                let mut b = r.map(|x| 2.0 * U * x.abs() + TINY);
+                if layer.n_in == 1 {
+                    b[1] = 0.0;
+                }
+                b
+            })
             .collect();
         FloatMap { rows, bounds }
     }
@@ -252,6 +260,12 @@ impl FloatMap {
             }
             return FloatMap { rows, bounds };
         }
+        // Inputs whose second column is exactly 0 give exactly 0 there (a segment's maps).
+        let flat = self
+            .rows
+            .iter()
+            .zip(&self.bounds)
+            .all(|(r, b)| r[1] == 0.0 && b[1] == 0.0);
         for i in 0..layer.n_out {
             let row = layer.w.row(i);
             let neg = layer.w_neg.as_ref().map(|v| layer.w.row_of(v, i).vals);
@@ -276,7 +290,11 @@ impl FloatMap {
             size[2] += bias.abs();
             rows.push(value);
             bounds.push(std::array::from_fn(|c| {
-                ((1.0 + 2.0 * U) * carried[c] + g * size[c]) * inflate + slack * (1.0 + mass[c])
+                if flat && c == 1 {
+                    0.0
+                } else {
+                    ((1.0 + 2.0 * U) * carried[c] + g * size[c]) * inflate + slack * (1.0 + mass[c])
+                }
             }));
         }
         FloatMap { rows, bounds }
@@ -491,9 +509,14 @@ mod tests {
             .collect();
         let mut map = FloatMap::first(&layers[0]);
         // Widen layer 0's bounds, and put its exact map at either end of them: the bounds
-        // carried from layer to layer are then checked, not only fresh rounding.
+        // carried from layer to layer are then checked, not only fresh rounding. (A segment's
+        // second column stays exactly 0: its maps go through the lanes without it.)
         for b in &mut map.bounds {
+            let zero = b[1] == 0.0;
             *b = b.map(|x| x + 1e-9);
+            if zero {
+                b[1] = 0.0;
+            }
         }
         let mut ex: Vec<[BigRational; 3]> = map
             .rows

@@ -17,7 +17,8 @@
 //! s (by `two_sum`, exact) plus c, the f64 sum of the small terms t_k = e_k (of the product) +
 //! e'_k (of the sum) + w_k·lo_k. With |lo_k| ≤ u·|hi_k| (every stored pair is renormalised),
 //! Σ|t_k| ≤ (m + 4)·u·(1 + γ_m)·(S + |b|) for S = Σ|w_k·hi_k|, and c is off by at most
-//! γ_(m+4)·Σ|t_k|: in all at most 2·(m + 4)²·u²·(S + |b|). Inputs known within E_k add Σ|w_k|·E_k.
+//! γ_(m+4)·Σ|t_k|: in all at most 2·(m + 4)²·u²·(S + |b|) (the code counts m + 16: the vector
+//! lanes add eight partial sums at the end). Inputs known within E_k add Σ|w_k|·E_k.
 //! Underflow adds at most a few 2⁻¹⁰⁷⁴ per term, covered by an absolute `(m + 4)·MIN_POSITIVE`.
 
 use super::refine::{TINY, U};
@@ -270,7 +271,9 @@ impl DdMap {
     pub fn at_root(&self, line: ([Dd; 2], [f64; 2])) -> Option<Vec<(f64, f64, Option<i8>)>> {
         let ([a, c], [da, dc]) = line;
         let a_abs = a.hi.abs() + a.lo.abs();
-        let den = (a.hi.abs() - a.lo.abs() - da) * (1.0 - 4.0 * U);
+        // (The lower part and the bound together, rounded up, before the subtraction: its
+        // rounding is then relative to the result.)
+        let den = (a.hi.abs() - (a.lo.abs() + da) * (1.0 + 4.0 * U)) * (1.0 - 4.0 * U);
         if den.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return None;
         }
@@ -299,7 +302,7 @@ impl DdMap {
             let (ck_abs, ak_abs) = (ck.hi.abs() + ck.lo.abs(), ak.hi.abs() + ak.lo.abs());
             // Data: (ck + δ)(a + δ') − (ak + δ'')(c + δ''') within these.
             let data = ck_abs * da + dck * a_abs + dck * da + ak_abs * dc + dak * c_abs + dak * dc;
-            let n_bound = (data + gamma(12) * mass) * (1.0 + 8.0 * U) + 8.0 * TINY;
+            let n_bound = (data + gamma(12) * mass) * (1.0 + 16.0 * U) + 8.0 * TINY;
             let n = s + rest;
             let sign = if n > n_bound {
                 Some(a_sign)

@@ -160,7 +160,14 @@ pub fn ratio_to_f64(n: &BigInt, d: &BigInt) -> f64 {
             if mag.trailing_zeros().is_some_and(|t| t < shift) {
                 top |= 1;
             }
-            let x = top as f64 * f64::powi(2.0, (shift as i64 - k as i64) as i32);
+            // Scaled in steps that each stay in range (2^e for e below −1022 would be computed
+            // as 1 / 2^−e, which overflows to 0): exact, as the result is normal.
+            let (mut x, mut e) = (top as f64, shift as i64 - k as i64);
+            while e < -1000 {
+                x *= f64::powi(2.0, -1000);
+                e += 1000;
+            }
+            x *= f64::powi(2.0, e as i32);
             return if n.is_negative() { -x } else { x };
         }
     }
@@ -236,6 +243,28 @@ pub fn sum_fractions(mut parts: Vec<(BigInt, BigInt)>) -> (BigInt, BigInt) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Long numerators over large powers of two round correctly down to the bottom of the normal
+    /// range (2^e below −1022 must not be computed as 1 / 2^−e, which is 0), and each agrees
+    /// with the rational type's conversion.
+    #[test]
+    fn ratio_to_f64_of_long_numerators_near_the_bottom_of_the_range() {
+        for (numerator_bits, exponent) in [(76u32, -1000i64), (70, -990), (90, -1020), (64, 40)] {
+            for low in [0u64, 1, 12345] {
+                let n = (BigInt::from(3u32) << (numerator_bits - 2)) + low;
+                let k = numerator_bits as i64 - 1 - exponent;
+                let d = BigInt::from(1u32) << (k as usize);
+                let want = to_f64(&BigRational::new(n.clone(), d.clone()));
+                assert!(want != 0.0 && want.is_normal());
+                assert_eq!(
+                    ratio_to_f64(&n, &d),
+                    want,
+                    "{numerator_bits} bits, 2^{exponent}"
+                );
+                assert_eq!(ratio_to_f64(&-&n, &d), -want);
+            }
+        }
+    }
 
     /// `add_product` is `acc + w·x` for word-sized weights of either sign (the in-place path,
     /// with a scratch integer left over from a larger product) and for big weights.
