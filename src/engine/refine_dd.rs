@@ -390,7 +390,7 @@ mod tests {
                     assert!(off <= exact(b[col]), "row {i} column {col}");
                     assert!(r[col].lo.abs() <= U * r[col].hi.abs(), "renormalised");
                     assert!(
-                        b[col] <= 1e-24 * (1.0 + r[col].hi.abs()),
+                        b[col] <= 1e-17 * (1.0 + r[col].hi.abs()),
                         "tight: {}",
                         b[col]
                     );
@@ -398,6 +398,15 @@ mod tests {
             }
         };
         check(&map, &ex);
+        // Then widen layer 0's bounds and put its exact map at either end of them: the bounds
+        // carried through |W| are checked too, not only the arithmetic's (which is far smaller).
+        for (i, (b, e)) in map.bounds.iter_mut().zip(ex.iter_mut()).enumerate() {
+            for col in 0..2 {
+                b[col] += 1e-20;
+                let side = if (i + col) % 2 == 0 { 1.0 } else { -1.0 };
+                e[col] = dd_exact(map.rows[i][col]) + exact(side * b[col]);
+            }
+        }
         // Widths ending in 9 so that the last map's roots are tested against 9 rows.
         for (n_in, n_out) in [(n0, 33), (33, 50), (50, 9)] {
             let w: Vec<f64> = (0..n_in * n_out).map(|_| next() / 3.0).collect();
