@@ -166,6 +166,16 @@ fn float_verdicts(patterns: &[&[u64]], net: &Restricted, adj: &[(u32, u32)]) -> 
         .iter()
         .map(|_| std::sync::OnceLock::new())
         .collect();
+    // Dense layers' made on both cores up front when there are pairs to decide (the passes
+    // would make them one at a time, between their parallel parts); sparse ones when needed.
+    // Layer 0 is never crossed backwards.
+    if !adj.is_empty() {
+        columns.par_iter().enumerate().skip(1).for_each(|(l, c)| {
+            if net.float[l].w.is_dense() {
+                c.get_or_init(|| Columns::of(&net.float[l]));
+            }
+        });
+    }
     let all: Vec<usize> = (0..out.n_out).collect();
     if out.n_out <= 1 {
         return verdicts_on_outputs(patterns, net, adj, &all, None, &columns);
