@@ -156,6 +156,16 @@ fn networks_that_narrow_and_widen_are_certified() {
     }
 }
 
+/// The segment of the tests below: through two points of the plane, a little past both.
+fn segment() -> relu_regions::Slice {
+    relu_regions::Slice::from_json(
+        r#"{"through": [[-1.0, -0.75], [1.0, 0.625]], "box": [[-0.25, 1.25]]}"#,
+        "segment",
+        2,
+    )
+    .unwrap()
+}
+
 /// The same on segments (d = 1): breakpoints re-anchored from the float map of their interval
 /// (a proven root, then the map evaluated there), each checked against its exact values, and
 /// the partition the exact path's, breakpoint for breakpoint.
@@ -164,12 +174,7 @@ fn deep_networks_on_segments_reanchor_and_agree_with_the_exact_path() {
     let mut reanchored = 0;
     for seed in 0..12 {
         let net = random_float_net(seed, 8, 24);
-        let slice = relu_regions::Slice::from_json(
-            r#"{"through": [[-1.0, -0.75], [1.0, 0.625]], "box": [[-0.25, 1.25]]}"#,
-            "segment",
-            2,
-        )
-        .unwrap();
+        let slice = segment();
         let on = agrees_with_the_exact_path(&net, &slice, seed);
         certificate_holds(&net, &slice, &on, seed);
         reanchored += on.reanchored;
@@ -189,12 +194,7 @@ fn double_double_reanchoring_on_segments_agrees_with_the_exact_path() {
     let (mut doubled, mut exact) = (0, 0);
     for seed in 0..8 {
         let net = random_float_net(seed, 8, 24);
-        let slice = relu_regions::Slice::from_json(
-            r#"{"through": [[-1.0, -0.75], [1.0, 0.625]], "box": [[-0.25, 1.25]]}"#,
-            "segment",
-            2,
-        )
-        .unwrap();
+        let slice = segment();
         let exact_only = EnumerateConfig {
             reanchor: false,
             ..per_vertex()
