@@ -481,6 +481,53 @@ mod tests {
         assert!(checked > 1200, "only {checked} meets were proven");
     }
 
+    /// The portable lane loop (machines without AVX-512) sums the same terms as the vector
+    /// kernel, so the two agree to rounding: for both widths of inputs, with a partial last
+    /// block and an odd number of rows.
+    #[test]
+    fn portable_lanes_match_the_vector_kernel() {
+        let mut next = uniform(0x0bad_cafe_f00d_1234);
+        let (n, m) = (7, 21);
+        let w: Vec<f64> = (0..n * m).map(|_| next()).collect();
+        for cols in [&[0usize, 2][..], &[0, 1, 2]] {
+            let rows: Vec<([f64; 3], [f64; 3])> = (0..m)
+                .map(|_| {
+                    (
+                        [next(), next(), next()],
+                        [next().abs(), next().abs(), next().abs()],
+                    )
+                })
+                .collect();
+            let inputs = LaneInputs::new(m, cols, |k| (k % 5 != 3).then(|| rows[k]));
+            let (fast, plain) = if cols.len() == 2 {
+                (
+                    lane_products::<6>(&w, m, &inputs.x),
+                    lane_products_portable::<6>(&w, m, &inputs.x),
+                )
+            } else {
+                (
+                    lane_products::<9>(&w, m, &inputs.x),
+                    lane_products_portable::<9>(&w, m, &inputs.x),
+                )
+            };
+            assert_eq!(fast.len(), n * 3 * cols.len());
+            for (a, b) in fast.iter().zip(&plain) {
+                assert!((a - b).abs() <= 1e-13 * (1.0 + a.abs()), "{a} against {b}");
+            }
+            // And both are the plain sums.
+            for i in 0..n {
+                for (j, &c) in cols.iter().enumerate() {
+                    let want: f64 = (0..m)
+                        .filter(|k| k % 5 != 3)
+                        .map(|k| w[i * m + k] * rows[k].0[c])
+                        .sum();
+                    let got = plain[i * 3 * cols.len() + j];
+                    assert!((got - want).abs() <= 1e-13 * (1.0 + want.abs()));
+                }
+            }
+        }
+    }
+
     /// A map's bounds cover the exact map of the f64 weights (three layers of random weights,
     /// every other neuron off, starting from a map known only within its bounds), and evaluation
     /// at a point known within a bound covers the exact values.
