@@ -223,11 +223,7 @@ impl FloatMap {
             // Dense layers in one pass over W (no packing: a map has only a few columns):
             // value = W·R and [size | carried] = |W|·[|R| | E], inactive inputs' rows zeroed.
             // On a segment every row's second coefficient is 0 and is left out.
-            let flat = self
-                .rows
-                .iter()
-                .zip(&self.bounds)
-                .all(|(r, b)| r[1] == 0.0 && b[1] == 0.0);
+            let flat = self.is_flat();
             let cols: &[usize] = if flat { &[0, 2] } else { &[0, 1, 2] };
             let inputs =
                 LaneInputs::new(m, cols, |k| on[k].then(|| (self.rows[k], self.bounds[k])));
@@ -260,12 +256,7 @@ impl FloatMap {
             }
             return FloatMap { rows, bounds };
         }
-        // Inputs whose second column is exactly 0 give exactly 0 there (a segment's maps).
-        let flat = self
-            .rows
-            .iter()
-            .zip(&self.bounds)
-            .all(|(r, b)| r[1] == 0.0 && b[1] == 0.0);
+        let flat = self.is_flat();
         for i in 0..layer.n_out {
             let row = layer.w.row(i);
             let neg = layer.w_neg.as_ref().map(|v| layer.w.row_of(v, i).vals);
@@ -298,6 +289,15 @@ impl FloatMap {
             }));
         }
         FloatMap { rows, bounds }
+    }
+
+    /// Whether every row's second coefficient is exactly 0, with no error (a segment's maps):
+    /// the next map's is then exactly 0 too.
+    fn is_flat(&self) -> bool {
+        self.rows
+            .iter()
+            .zip(&self.bounds)
+            .all(|(r, b)| r[1] == 0.0 && b[1] == 0.0)
     }
 
     /// Row i as a line (its zero set).
