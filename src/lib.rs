@@ -87,6 +87,7 @@ pub mod restrict;
 pub mod sampling;
 pub mod section;
 pub mod slice;
+pub mod spectral;
 pub mod tile;
 
 pub use engine::{enumerate, EngineChoice, EnumerateConfig, NoProgress, ProgressSink, StopReason};

@@ -38,6 +38,55 @@ pub struct FloatLayer {
     /// The weights and biases are the exact ones (the network gave them as f64 numbers), not
     /// roundings: the double-double tier of re-anchoring (`engine::refine_dd`) needs this.
     pub exact: bool,
+    /// 2-norms of the weights (for bounds on the 2-norm of a vertex's error vector,
+    /// `engine::values`), made on first use.
+    pub norms: std::sync::OnceLock<LayerNorms>,
+}
+
+/// A layer's weights measured in 2-norms, every number rounded up.
+#[derive(Debug, Clone)]
+pub struct LayerNorms {
+    /// ≥ ‖W‖₂, the exact weights' spectral norm ([`crate::spectral::spectral_norm_bound`],
+    /// plus the f64 rounding of weights given exactly).
+    pub spectral: f64,
+    /// ≥ ‖W‖_F (which bounds ‖|W|‖₂).
+    pub frobenius: f64,
+    /// ≥ ‖W_i‖₂ for each row i, and the largest.
+    pub rows: Vec<f64>,
+    pub row_max: f64,
+    /// ≥ ‖b‖₂.
+    pub bias: f64,
+}
+
+impl LayerNorms {
+    fn of(w: &Matrix<f64>, b: &[f64]) -> LayerNorms {
+        const U: f64 = f64::EPSILON / 2.0;
+        let frobenius = crate::spectral::frobenius_bound(w);
+        // The exact weights differ from these by at most u of each (when not given as f64):
+        // ‖W − W̃‖₂ ≤ ‖W − W̃‖_F ≤ u·‖W̃‖_F (up to u²).
+        let spectral = crate::spectral::spectral_norm_bound(w) + 2.0 * U * frobenius;
+        let rows: Vec<f64> = (0..w.n_out)
+            .map(|i| {
+                let r = w.row(i).vals;
+                let s = r.iter().map(|x| x * x).sum::<f64>();
+                (s * (1.0 + (r.len() as f64 + 4.0) * 2.0 * U) + r.len() as f64 * 1e-300).sqrt()
+                    * (1.0 + 4.0 * U)
+            })
+            .collect();
+        let row_max = rows.iter().fold(0.0f64, |m, &x| m.max(x));
+        let bias = (b.iter().map(|x| x * x).sum::<f64>()
+            * (1.0 + (b.len() as f64 + 4.0) * 2.0 * U)
+            + b.len() as f64 * 1e-300)
+            .sqrt()
+            * (1.0 + 4.0 * U);
+        LayerNorms {
+            spectral,
+            frobenius,
+            rows,
+            row_max,
+            bias,
+        }
+    }
 }
 
 /// The activation of a layer's inputs in floats: `h_j = z_j` where `z_j > 0`, `slope_j · z_j`
@@ -93,7 +142,13 @@ impl FloatLayer {
             w_abs: Default::default(),
             w_abs_f32: Default::default(),
             exact: false,
+            norms: Default::default(),
         }
+    }
+
+    /// The weights' 2-norms (made once, like [`Self::w_abs`]).
+    pub fn norms(&self) -> &LayerNorms {
+        self.norms.get_or_init(|| LayerNorms::of(&self.w, &self.b))
     }
 
     /// |W| (made once; a layer whose `w` is replaced after construction must not have used it).

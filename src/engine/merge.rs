@@ -25,8 +25,12 @@ pub(super) fn merge(
     let (n, row_len, entry) = (values.n, values.stride(), values.entry);
     let d = mesh.d;
     let LayerValues {
-        mut rows, mut err, ..
+        mut rows,
+        mut err,
+        mut norm,
+        ..
     } = values;
+    let root_n = (n as f64).sqrt() * (1.0 + 4.0 * f64::EPSILON);
     // A proven row: its floats, then (with bounds per neuron) its bound for each.
     let write_proven = |dst: &mut [f64], x: &vertex::ProvenValues| {
         dst[..n].copy_from_slice(&x.z);
@@ -43,11 +47,12 @@ pub(super) fn merge(
     } = mesh;
     for (v, x) in &global_exact {
         err[*v as usize] = x.err;
+        norm[*v as usize] = root_n * x.err;
     }
     // 1. and 2. The vertex numbering is sequential (it fixes the order), but the faces' patterns,
     //    starts and boundaries need no vertex ids: both at once, on the two halves of the pool.
     let (numbered, faces) = rayon::join(
-        || number_new_vertices(&outs, xy, defs, err, d, keep_rows),
+        || number_new_vertices(&outs, xy, defs, (err, norm), d, keep_rows),
         || face_arrays(&outs, &parent_patterns, stride, net.offsets[layer], n),
     );
     drop(parent_patterns);
@@ -55,6 +60,7 @@ pub(super) fn merge(
         xy,
         defs,
         err,
+        norm,
         sources,
         remaps,
         chords,
@@ -112,6 +118,7 @@ pub(super) fn merge(
         MergedValues {
             rows,
             err,
+            norm,
             entry,
             chords,
         }
@@ -138,8 +145,10 @@ pub(super) fn merge(
 struct NewVertices {
     xy: Vec<f64>,
     defs: Vec<VertexDef>,
-    /// Bounds of every vertex's row (only grown when the rows are kept).
+    /// Bounds of every vertex's row, and of its error vector's 2-norm (only grown when the
+    /// rows are kept).
     err: Vec<f64>,
+    norm: Vec<f64>,
     /// Where each new vertex's row comes from: (run, local index); empty unless rows are kept.
     sources: Vec<(u32, u32)>,
     /// Per run: the merged id of each of its local vertices.
@@ -154,7 +163,7 @@ fn number_new_vertices(
     outs: &[FaceOut],
     mut xy: Vec<f64>,
     mut defs: Vec<VertexDef>,
-    mut err: Vec<f64>,
+    (mut err, mut norm): (Vec<f64>, Vec<f64>),
     d: usize,
     keep_rows: bool,
 ) -> NewVertices {
@@ -169,6 +178,7 @@ fn number_new_vertices(
     // The bounds and row sources only matter if the rows are kept.
     let values_size = if keep_rows { new_verts } else { 0 };
     err.reserve(values_size);
+    norm.reserve(values_size);
     let mut shared: rustc_hash::FxHashMap<(u32, u32, u32), u32> = Default::default();
     shared.reserve(new_verts);
     let mut sources = Vec::with_capacity(values_size);
@@ -194,10 +204,15 @@ fn number_new_vertices(
             defs.push(local.def[k]);
             xy.extend_from_slice(&local.xy[k * d..(k + 1) * d]);
             if keep_rows {
-                err.push(match &local.exact[k] {
-                    Some(x) => x.err,
-                    None => local.err[k],
-                });
+                let (e, nm) = match &local.exact[k] {
+                    Some(x) => (
+                        x.err,
+                        x.err * (local.n as f64).sqrt() * (1.0 + 4.0 * f64::EPSILON),
+                    ),
+                    None => (local.err[k], local.norm[k]),
+                };
+                err.push(e);
+                norm.push(nm);
                 sources.push((run as u32, k as u32));
             }
             remap.push(g);
@@ -214,6 +229,7 @@ fn number_new_vertices(
         xy,
         defs,
         err,
+        norm,
         sources,
         remaps,
         chords,
@@ -300,6 +316,7 @@ fn to_global(v: u32, base: u32, remap: &[u32]) -> u32 {
 pub(crate) struct MergedValues {
     pub(super) rows: RowStore,
     pub(super) err: Vec<f64>,
+    pub(super) norm: Vec<f64>,
     /// Rows carry bounds per neuron ([`LayerValues::entry`]).
     pub(super) entry: bool,
     /// The recorded chords (`FaceOut::chords`), in global vertex ids.

@@ -123,6 +123,9 @@ pub struct LayerValues {
     pub entry: bool,
     /// Per-vertex error bound (with `entry`, the largest of the row's).
     pub err: Vec<f64>,
+    /// Per-vertex bound on the 2-norm of the row's error vector (it grows at most ‖W‖₂ times
+    /// a layer, see [`BoundMode::norms`]; √n · `err` always holds).
+    pub norm: Vec<f64>,
     /// Per-vertex max_k |z̃_k| (an upper bound).
     pub row_max: Vec<f64>,
     /// Per vertex, `2·words` words: the neurons whose float sign is proven positive, then the
@@ -134,8 +137,9 @@ pub struct LayerValues {
 
 impl LayerValues {
     /// Values read from rows as they are (no layer step): their maxima and sign masks.
-    pub fn from_rows(rows: RowStore, err: Vec<f64>) -> Self {
+    pub fn from_rows(rows: RowStore, err: Vec<f64>, norm: Vec<f64>) -> Self {
         assert_eq!(rows.len(), err.len(), "one bound per row");
+        assert_eq!(norm.len(), err.len(), "one norm bound per row");
         let n = rows.width();
         let words = pattern::words(n);
         let v_count = err.len();
@@ -163,6 +167,7 @@ impl LayerValues {
             rows,
             entry: false,
             err,
+            norm,
             row_max: maxes,
             masks,
             decided,
@@ -447,6 +452,38 @@ fn input_bounds(
     }
 }
 
+/// How a layer step bounds the errors of its new rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoundMode {
+    /// One bound per neuron in the rows (through |W|, an extra matrix product), not one per
+    /// vertex.
+    pub per_neuron: bool,
+    /// Also bound through 2-norms: each vertex's error vector's 2-norm N grows at most ‖W‖₂
+    /// times a layer (about 2.8–4.3 on random layers, where |W| grows an entry bound 25 times
+    /// at 512 wide), and an entry is off by at most ‖W_k‖₂ times the input's. Costs the
+    /// layer's certified norms once ([`FloatLayer::norms`]).
+    pub norms: bool,
+}
+
+/// √(Σ x²) rounded up (the sum of squares in eight lanes: each term through at most n/8 + 4
+/// roundings; squares below 2^-1022 are off by at most 2^-1075 each).
+pub(crate) fn norm2_up(x: &[f64]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for l in 0..8 {
+            lanes[l] += c[l] * c[l];
+        }
+    }
+    let mut sum = lanes.iter().sum::<f64>();
+    for t in tail {
+        sum += t * t;
+    }
+    let n = x.len() as f64;
+    (sum * (1.0 + (n + 16.0) * 2.0 * U) + n * 1e-300).sqrt() * (1.0 + 4.0 * U)
+}
+
 /// Rows per matrix product: big enough that packing W costs little per row, small enough that
 /// a block's buffers stay in cache and both cores get many blocks.
 const BLOCK: usize = 256;
@@ -462,20 +499,25 @@ const BLOCK: usize = 256;
 /// vertex uses (a crossing two runs both made, kept once by the merge) are skipped.
 pub fn next_layer_values(
     mut rows: RowStore,
-    prev_err: &[f64],
+    prev: (&[f64], &[f64]),
     layer: &FloatLayer,
     entry_in: bool,
-    entry: bool,
+    bounds: BoundMode,
 ) -> LayerValues {
+    let (prev_err, prev_norm) = prev;
+    let entry = bounds.per_neuron;
+    let norms = bounds.norms.then(|| layer.norms());
     let v_count = rows.len();
     let (n_in, n_out) = (layer.n_in, layer.n_out);
     let width_in = if entry_in { 2 * n_in } else { n_in };
     let width = if entry { 2 * n_out } else { n_out };
     assert_eq!(rows.width(), width_in);
     assert_eq!(prev_err.len(), v_count);
+    assert_eq!(prev_norm.len(), v_count);
     let words = pattern::words(n_out);
     let starts = rows.segment_starts();
     let mut err = vec![0.0f64; v_count];
+    let mut norm = vec![0.0f64; v_count];
     let mut maxes = vec![0.0f64; v_count];
     let mut masks = vec![0u64; v_count * 2 * words];
     let mut decided = vec![false; v_count];
@@ -484,8 +526,9 @@ pub fn next_layer_values(
     let mut jobs = Vec::new();
     {
         let mut segments: &mut [Segment] = &mut rows.segments;
-        let (mut e, mut m, mut k, mut d) = (
+        let (mut e, mut nm, mut m, mut k, mut d) = (
             &mut err[..],
+            &mut norm[..],
             &mut maxes[..],
             &mut masks[..],
             &mut decided[..],
@@ -500,11 +543,12 @@ pub fn next_layer_values(
             let (group, tail) = std::mem::take(&mut segments).split_at_mut(end - first);
             segments = tail;
             let (eg, et) = std::mem::take(&mut e).split_at_mut(count);
+            let (ng, nt) = std::mem::take(&mut nm).split_at_mut(count);
             let (mg, mt) = std::mem::take(&mut m).split_at_mut(count);
             let (kg, kt) = std::mem::take(&mut k).split_at_mut(count * 2 * words);
             let (dg, dt) = std::mem::take(&mut d).split_at_mut(count);
-            (e, m, k, d) = (et, mt, kt, dt);
-            jobs.push((first, group, eg, mg, kg, dg));
+            (e, nm, m, k, d) = (et, nt, mt, kt, dt);
+            jobs.push((first, group, eg, ng, mg, kg, dg));
             first = end;
         }
     }
@@ -526,7 +570,7 @@ pub fn next_layer_values(
         .map_init(
             || (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
             |(h, z, eh, ez): &mut (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>),
-             (first, group, eg, mg, kg, dg)| {
+             (first, group, eg, ng, mg, kg, dg)| {
                 let v0 = starts[first];
                 // Segments whose rows do not fit the new width get a new block (filled below,
                 // swapped in once the whole group has read its old rows).
@@ -538,7 +582,7 @@ pub fn next_layer_values(
                             .then(|| vec![0.0; (starts[first + i + 1] - starts[first + i]) * width])
                     })
                     .collect();
-                let mut hmax = [0.0f64; BLOCK];
+                let (mut hmax, mut hnorm) = ([0.0f64; BLOCK], [0.0f64; BLOCK]);
                 for a in (0..eg.len()).step_by(BLOCK) {
                     let rows_here = (eg.len() - a).min(BLOCK);
                     // Sized for a full block once per thread (resizing to each block's rows
@@ -562,6 +606,9 @@ pub fn next_layer_values(
                         let old = &seg.data[start..start + width_in];
                         let hr = &mut h[r * n_in..(r + 1) * n_in];
                         hmax[r] = layer.activate(&old[..n_in], hr);
+                        if norms.is_some() {
+                            hnorm[r] = norm2_up(hr);
+                        }
                         if entry {
                             let er = &mut eh[r * n_in..(r + 1) * n_in];
                             input_bounds(layer, old, n_in, entry_in, prev_err[v], hr, gamma, er);
@@ -607,6 +654,22 @@ pub fn next_layer_values(
                             }
                         };
                         dst[..n_out].copy_from_slice(row);
+                        // Through 2-norms: ‖δ_h‖₂ ≤ g·N + 2u·‖h‖₂ (the activation), then
+                        // ‖W·δ_h‖₂ ≤ ‖W‖₂·‖δ_h‖₂ and |W_k·δ_h| ≤ ‖W_k‖₂·‖δ_h‖₂; the rounding
+                        // |r_k| ≤ γ(|W_k|·|h| + |b_k|) ≤ γ(‖W_k‖₂·‖h‖₂ + |b_k|), whose 2-norm
+                        // is at most γ(‖W‖_F·‖h‖₂ + ‖b‖₂).
+                        let through = norms.map(|norms| {
+                            let h_err = gain * prev_norm[v] + slope_rounding * hnorm[r];
+                            let entry_bound = (norms.row_max * h_err
+                                + gamma * (norms.row_max * hnorm[r] + layer.bias_max))
+                                * (1.0 + 16.0 * U)
+                                + tiny;
+                            let norm_bound = (norms.spectral * h_err
+                                + gamma * (norms.frobenius * hnorm[r] + norms.bias))
+                                * (1.0 + 16.0 * U)
+                                + (n_out as f64).sqrt() * tiny;
+                            (norms, h_err, entry_bound, norm_bound)
+                        });
                         if entry {
                             // (The same underflow term as the single bound, for each neuron.)
                             let props = &ez[r * n_out..(r + 1) * n_out];
@@ -614,14 +677,32 @@ pub fn next_layer_values(
                             let mut largest = 0.0f64;
                             for ((b, &p), &bias) in bounds.iter_mut().zip(props).zip(&layer.b) {
                                 *b = (p + gamma * bias.abs()) * entry_scale + tiny;
+                            }
+                            if let Some((norms, h_err, _, _)) = through {
+                                for ((b, &w2), &bias) in
+                                    bounds.iter_mut().zip(&norms.rows).zip(&layer.b)
+                                {
+                                    let via_norm = (w2 * h_err
+                                        + gamma * (w2 * hnorm[r] + bias.abs()))
+                                        * (1.0 + 16.0 * U)
+                                        + tiny;
+                                    *b = b.min(via_norm);
+                                }
+                            }
+                            for b in bounds.iter() {
                                 largest = largest.max(*b);
                             }
                             // (Never looser than the single bound, which also holds.)
                             eg[i] = largest.min(bound);
+                            let all = norm2_up(bounds);
+                            ng[i] = through.map_or(all, |t| t.3.min(all));
                             dg[i] = row_sign_masks_entry(row, bounds, pos, neg);
                         } else {
-                            eg[i] = bound;
-                            dg[i] = row_sign_masks(row, bound, pos, neg);
+                            let e = through.map_or(bound, |t| t.2.min(bound));
+                            let all = (n_out as f64).sqrt() * e * (1.0 + 4.0 * U);
+                            eg[i] = e;
+                            ng[i] = through.map_or(all, |t| t.3.min(all));
+                            dg[i] = row_sign_masks(row, e, pos, neg);
                         }
                     }
                 }
@@ -652,6 +733,7 @@ pub fn next_layer_values(
         rows,
         entry,
         err,
+        norm,
         row_max: maxes,
         masks,
         decided,
@@ -710,7 +792,8 @@ mod tests {
             let mut rng = ChaCha8Rng::seed_from_u64(7);
             let (store, mut expected) = scattered_store(&mut rng, 3);
             let mut err = vec![1e-12; store.len()];
-            let mut values = LayerValues::from_rows(store, err.clone());
+            let mut norm = vec![1e-11; store.len()];
+            let mut values = LayerValues::from_rows(store, err.clone(), norm.clone());
             // Widen (3 → 5: new blocks), narrow (5 → 3: in place, stride 5), widen within the
             // stride (3 → 4: in place), narrow by more than half (4 → 1: new blocks).
             for (step, (n_in, n_out)) in [(3usize, 5usize), (5, 3), (3, 4), (4, 1)]
@@ -719,7 +802,11 @@ mod tests {
             {
                 let layer = random_layer(&mut rng, n_in, n_out);
                 let entry = per_neuron && step > 0;
-                values = next_layer_values(values.rows, &err, &layer, values.entry, entry);
+                let mode = BoundMode {
+                    per_neuron: entry,
+                    norms: false,
+                };
+                values = next_layer_values(values.rows, (&err, &norm), &layer, values.entry, mode);
                 assert_eq!((values.n, values.entry), (n_out, entry));
                 for (v, row) in expected.iter_mut().enumerate() {
                     let plain: Vec<f64> = (0..n_out)
@@ -750,60 +837,96 @@ mod tests {
                     *row = got.to_vec();
                 }
                 err = values.err.clone();
+                norm = values.norm.clone();
             }
         }
     }
 
-    /// Bounds per neuron hold against exact arithmetic when the inputs are anywhere within
-    /// theirs (at either end, which is where a propagated error is largest): inputs proven
-    /// active, proven inactive and undecided, ReLU and leaky inputs.
+    /// A unit vector along W's top right singular vector (power iteration in f64).
+    fn top_singular_direction(layer: &FloatLayer) -> Vec<f64> {
+        let (n_in, n_out) = (layer.n_in, layer.n_out);
+        let mut x: Vec<f64> = (0..n_in).map(|i| 1.0 + (i % 5) as f64 * 0.3).collect();
+        for _ in 0..200 {
+            let y: Vec<f64> = (0..n_out)
+                .map(|k| layer.w.row(k).vals.iter().zip(&x).map(|(a, b)| a * b).sum())
+                .collect();
+            x = (0..n_in)
+                .map(|i| (0..n_out).map(|k| layer.w.row(k).vals[i] * y[k]).sum())
+                .collect();
+            let n = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+            x.iter_mut().for_each(|v| *v /= n);
+        }
+        x
+    }
+
+    /// Every way of bounding (one bound per vertex or per neuron, with or without 2-norms)
+    /// holds against exact arithmetic when the inputs are anywhere within their bounds: at
+    /// either end of each entry's (where a propagated entry error is largest), and along W's top
+    /// singular vector with the whole 2-norm (where the propagated 2-norm is largest); inputs
+    /// proven active, proven inactive and undecided, ReLU and leaky inputs. Each new entry is
+    /// within its bound and each new row's error vector within its 2-norm bound.
     #[test]
-    fn per_neuron_bounds_cover_exact_arithmetic() {
+    fn bounds_cover_exact_arithmetic() {
         use num_rational::BigRational;
         use num_traits::Signed;
         let exact = |x: f64| BigRational::from_float(x).expect("finite");
         let mut rng = ChaCha8Rng::seed_from_u64(11);
-        for case in 0..40 {
+        let modes = [(true, false), (true, true), (false, true), (false, false)];
+        let mut norm_tight = 0;
+        for case in 0..48 {
+            let (per_neuron, norms) = modes[case % 4];
             // Every fourth case past one run of a dot product (`restrict::DOT_CHUNK`).
-            let wide = if case % 4 == 3 { 200 } else { 40 };
+            let wide = if case % 8 >= 4 { 200 } else { 40 };
             let (n_in, n_out) = (rng.random_range(1..wide), rng.random_range(1..40usize));
             let mut layer = random_layer(&mut rng, n_in, n_out);
-            if case % 2 == 1 {
+            if case % 3 == 1 {
                 let slope = (0..n_in).map(|_| rng.random_range(-0.5..1.5)).collect();
                 layer.input = Some(crate::restrict::InputActivation::new(slope));
             }
-            let count = 5;
+            let top = top_singular_direction(&layer);
+            let count = 6;
             let mut data = Vec::new();
-            for _ in 0..count {
+            for v in 0..count {
                 let z: Vec<f64> = (0..n_in).map(|_| rng.random_range(-2.0..2.0)).collect();
-                // Bounds from tiny to larger than some values (undecided signs).
+                // Bounds from tiny to larger than some values (undecided signs); the last
+                // vertex's along the top singular vector.
+                let scale = 10f64.powf(rng.random_range(-14.0..-1.0));
                 let e: Vec<f64> = (0..n_in)
-                    .map(|_| 10f64.powf(rng.random_range(-14.0..0.0)))
+                    .map(|i| {
+                        if v == count - 1 {
+                            top[i].abs() * scale
+                        } else {
+                            10f64.powf(rng.random_range(-14.0..0.0))
+                        }
+                    })
                     .collect();
                 data.extend_from_slice(&z);
                 data.extend_from_slice(&e);
             }
             let store = RowStore::single(2 * n_in, data.clone(), count);
+            let bounds_of = |v: usize| &data[v * 2 * n_in + n_in..(v + 1) * 2 * n_in];
             let scalar: Vec<f64> = (0..count)
-                .map(|v| {
-                    data[v * 2 * n_in + n_in..(v + 1) * 2 * n_in]
-                        .iter()
-                        .fold(0.0, |m: f64, &x| m.max(x))
-                })
+                .map(|v| bounds_of(v).iter().fold(0.0, |m: f64, &x| m.max(x)))
                 .collect();
-            let values = next_layer_values(store, &scalar, &layer, true, true);
+            // (Each input error vector below has its entries within e, so ‖e‖₂ bounds it.)
+            let norm_in: Vec<f64> = (0..count).map(|v| norm2_up(bounds_of(v))).collect();
+            let mode = BoundMode { per_neuron, norms };
+            let values = next_layer_values(store, (&scalar, &norm_in), &layer, true, mode);
+            assert_eq!(values.entry, per_neuron);
             for v in 0..count {
                 let (z, e) = data[v * 2 * n_in..(v + 1) * 2 * n_in].split_at(n_in);
-                for _ in 0..4 {
-                    // True inputs: each at one end of its interval.
+                for trial in 0..4 {
+                    // True inputs: each at one end of its interval (the top singular vector's
+                    // vertex: all along it, or all against it).
+                    let flip = rng.random_bool(0.5);
                     let h: Vec<BigRational> = (0..n_in)
                         .map(|i| {
-                            let t = exact(z[i])
-                                + if rng.random_bool(0.5) {
-                                    exact(e[i])
-                                } else {
-                                    -exact(e[i])
-                                };
+                            let up = if v == count - 1 {
+                                (top[i] >= 0.0) != flip
+                            } else {
+                                rng.random_bool(0.5)
+                            };
+                            let t = exact(z[i]) + if up { exact(e[i]) } else { -exact(e[i]) };
                             let slope = layer.input.as_ref().map_or(0.0, |a| a.slope[i]);
                             if t > BigRational::from_integer(0.into()) {
                                 t
@@ -812,24 +935,43 @@ mod tests {
                             }
                         })
                         .collect();
-                    let (got, bounds) = values.row(v).split_at(n_out);
+                    let row = values.row(v);
+                    let mut off_sq = BigRational::from_integer(0.into());
                     for k in 0..n_out {
                         let mut truth = exact(layer.b[k]);
                         for (w, x) in layer.w.row(k).vals.iter().zip(&h) {
                             truth += exact(*w) * x;
                         }
-                        let off = (exact(got[k]) - truth).abs();
+                        let off = (exact(row[k]) - truth).abs();
+                        let bound = if per_neuron {
+                            row[n_out + k]
+                        } else {
+                            values.err[v]
+                        };
                         assert!(
-                            off <= exact(bounds[k]),
-                            "case {case} v {v} k {k}: {} {} off {}",
-                            got[k],
-                            bounds[k],
+                            off <= exact(bound),
+                            "case {case} v {v} k {k} trial {trial}: {} {bound} off {}",
+                            row[k],
                             num_traits::ToPrimitive::to_f64(&off).unwrap()
                         );
+                        off_sq += &off * &off;
+                    }
+                    let norm = exact(values.norm[v]);
+                    assert!(off_sq <= &norm * &norm, "case {case} v {v}: 2-norm");
+                    if norms
+                        && v == count - 1
+                        && off_sq * BigRational::from_integer(64.into()) > &norm * &norm
+                    {
+                        norm_tight += 1;
                     }
                 }
             }
         }
+        // Along the top singular vector the 2-norm bound is not loose by orders of magnitude.
+        assert!(
+            norm_tight > 10,
+            "only {norm_tight} cases within 8× of the 2-norm bound"
+        );
     }
 
     #[test]

@@ -659,10 +659,11 @@ pub struct ProvenValues {
     pub double: bool,
 }
 
-/// `out = p + s·(q − p)`, returning max_k |q_k − p_k| (NaN differences are ignored, as with
-/// `f64::max`; a NaN value never passes a sign test, so no bound relies on it). With AVX where
-/// the processor has it (the same operations, so the same bits).
-fn interpolate_row(p: &[f64], q: &[f64], s: f64, out: &mut [f64]) -> f64 {
+/// `out = p + s·(q − p)`, returning max_k |q_k − p_k| and Σ_k (q_k − p_k)² (NaN differences
+/// are ignored by the maximum, as with `f64::max`; a NaN value never passes a sign test, so no
+/// bound relies on it). With AVX where the processor has it (the same operations in the same
+/// order, so the same bits).
+fn interpolate_row(p: &[f64], q: &[f64], s: f64, out: &mut [f64]) -> (f64, f64) {
     #[cfg(target_arch = "x86_64")]
     if super::values::has_avx() {
         // SAFETY: AVX is present.
@@ -675,11 +676,11 @@ fn interpolate_row(p: &[f64], q: &[f64], s: f64, out: &mut [f64]) -> f64 {
 /// `max_pd(d, m)` is `d > m ? d : m`, so a NaN difference is skipped.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-unsafe fn interpolate_row_avx(p: &[f64], q: &[f64], s: f64, out: &mut [f64]) -> f64 {
+unsafe fn interpolate_row_avx(p: &[f64], q: &[f64], s: f64, out: &mut [f64]) -> (f64, f64) {
     use std::arch::x86_64::*;
     let n = p.len().min(q.len()).min(out.len());
     let (sv, sign) = (_mm256_set1_pd(s), _mm256_set1_pd(-0.0));
-    let mut lanes = _mm256_setzero_pd();
+    let (mut lanes, mut squares) = (_mm256_setzero_pd(), _mm256_setzero_pd());
     let quads = n / 4;
     for i in 0..quads {
         // SAFETY: 4i + 3 < n, within all three slices.
@@ -689,21 +690,22 @@ unsafe fn interpolate_row_avx(p: &[f64], q: &[f64], s: f64, out: &mut [f64]) -> 
             let o = _mm256_add_pd(a, _mm256_mul_pd(sv, diff));
             _mm256_storeu_pd(out.as_mut_ptr().add(4 * i), o);
             lanes = _mm256_max_pd(_mm256_andnot_pd(sign, diff), lanes);
+            squares = _mm256_add_pd(squares, _mm256_mul_pd(diff, diff));
         }
     }
-    let mut folded = [0.0f64; 4];
-    // SAFETY: four f64 are written to a four-f64 array.
-    unsafe { _mm256_storeu_pd(folded.as_mut_ptr(), lanes) };
-    let (t, e) = (4 * quads, n);
-    let tail = interpolate_row_portable(&p[t..e], &q[t..e], s, &mut out[t..e]);
-    folded.iter().fold(tail, |m, &x| m.max(x))
+    let (mut folded, mut sq) = ([0.0f64; 4], [0.0f64; 4]);
+    // SAFETY: four f64 are written to each four-f64 array.
+    unsafe {
+        _mm256_storeu_pd(folded.as_mut_ptr(), lanes);
+        _mm256_storeu_pd(sq.as_mut_ptr(), squares);
+    }
+    interpolate_tail(p, q, s, out, 4 * quads..n, folded, sq)
 }
 
 /// [`interpolate_row`] without vector instructions (four lanes, which vectorise where they can).
-fn interpolate_row_portable(p: &[f64], q: &[f64], s: f64, out: &mut [f64]) -> f64 {
+fn interpolate_row_portable(p: &[f64], q: &[f64], s: f64, out: &mut [f64]) -> (f64, f64) {
     let n = p.len().min(q.len()).min(out.len());
-    let (p, q, out) = (&p[..n], &q[..n], &mut out[..n]);
-    let mut lanes = [0.0f64; 4];
+    let (mut lanes, mut sq) = ([0.0f64; 4], [0.0f64; 4]);
     let full = n / 4 * 4;
     for i in (0..full).step_by(4) {
         let (a, b) = (&p[i..i + 4], &q[i..i + 4]);
@@ -713,16 +715,47 @@ fn interpolate_row_portable(p: &[f64], q: &[f64], s: f64, out: &mut [f64]) -> f6
             o[l] = a[l] + s * diff;
             let ad = diff.abs();
             lanes[l] = if ad > lanes[l] { ad } else { lanes[l] };
+            sq[l] += diff * diff;
         }
         out[i..i + 4].copy_from_slice(&o);
     }
+    interpolate_tail(p, q, s, out, full..n, lanes, sq)
+}
+
+/// The entries past the last full group of four, and the lanes folded (in one order for both
+/// loops).
+fn interpolate_tail(
+    p: &[f64],
+    q: &[f64],
+    s: f64,
+    out: &mut [f64],
+    tail: std::ops::Range<usize>,
+    lanes: [f64; 4],
+    sq: [f64; 4],
+) -> (f64, f64) {
     let mut max_diff = lanes.iter().fold(0.0f64, |m, &x| m.max(x));
-    for k in full..n {
+    let mut sum = (sq[0] + sq[1]) + (sq[2] + sq[3]);
+    for k in tail {
         let diff = q[k] - p[k];
         out[k] = p[k] + s * diff;
         max_diff = max_diff.max(diff.abs());
+        sum += diff * diff;
     }
-    max_diff
+    (max_diff, sum)
+}
+
+/// An upper bound on √(Σ x²) from the float sum of squares of n differences computed in
+/// floats (each difference off by u of itself, the sum by n + 8 roundings; squares below
+/// 2^-1022 off by 2^-1075 each).
+fn norm_of_sum(sum_sq: f64, n: usize) -> f64 {
+    let n = n as f64;
+    (sum_sq * (1.0 + (n + 16.0) * 2.0 * U) + n * 1e-300).sqrt() * (1.0 + 4.0 * U)
+}
+
+/// ‖q − p‖₂ rounded up (the differences as [`interpolate_row`] forms them).
+fn difference_norm(p: &[f64], q: &[f64]) -> f64 {
+    let sum = p.iter().zip(q).map(|(a, b)| (b - a) * (b - a)).sum::<f64>();
+    norm_of_sum(sum, p.len())
 }
 
 /// [`interpolate_row`] for the given columns only, returning the largest of their differences.
@@ -742,6 +775,23 @@ fn interpolate_columns(p: &[f64], q: &[f64], s: f64, out: &mut [f64], columns: &
 /// and there it moves by at most this much), plus the rounding of s.
 fn parameter_error(zp: f64, ep: f64, zq: f64, eq: f64) -> f64 {
     ep.max(eq) / (zp.abs() + zq.abs()) + 3.0 * U
+}
+
+/// The bound on the 2-norm of an interpolated row's error vector: the terms of the entry
+/// bound in 2-norms. The ends' norms `np`, `nq` (a convex combination), the parameter's error
+/// `sigma` times the true spread's norm (at most the float spread's `diff_norm` plus both
+/// ends'), and rounding (4u of |p_k| + |q_k| each: at most √n·(M_p + M_q) in 2-norm, with M the
+/// rows' maxima), with underflow.
+fn interpolated_norm(
+    (np, nq): (f64, f64),
+    (mp, mq): (f64, f64),
+    sigma: f64,
+    diff_norm: f64,
+    n: usize,
+) -> f64 {
+    let root_n = (n as f64).sqrt();
+    (np.max(nq) + sigma * (diff_norm + np + nq) + 4.0 * U * root_n * (mp + mq)) * (1.0 + 16.0 * U)
+        + 8.0 * root_n * f64::MIN_POSITIVE
 }
 
 /// Interpolation with one bound per neuron: `p`, `q` are rows of n values then n bounds, `out`
@@ -991,6 +1041,8 @@ pub struct LocalVertices {
     pub z: Vec<f64>,
     pub z_first: usize,
     pub err: Vec<f64>,
+    /// Bounds on the 2-norms of the local rows' error vectors ([`LayerValues::norm`]).
+    pub norm: Vec<f64>,
     pub xy: Vec<f64>,
     pub def: Vec<VertexDef>,
     /// For vertices on a parent edge (p, q): the key (p, q, neuron) shared with the neighbour.
@@ -1030,6 +1082,7 @@ impl LocalVertices {
             z: Vec::with_capacity(ROWS * ctx.values.stride()),
             z_first: 0,
             err: Vec::with_capacity(ROWS),
+            norm: Vec::with_capacity(ROWS),
             xy: Vec::with_capacity(ROWS * ctx.d),
             def: Vec::with_capacity(ROWS),
             shared_key: Vec::with_capacity(ROWS),
@@ -1065,6 +1118,13 @@ impl LocalVertices {
         match self.local(v) {
             Some(k) => self.row_max[k],
             None => ctx.values.row_max[v as usize],
+        }
+    }
+
+    fn norm_of(&self, ctx: &LayerCtx, v: u32) -> f64 {
+        match self.local(v) {
+            Some(k) => self.norm[k],
+            None => ctx.values.norm[v as usize],
         }
     }
 
@@ -1266,6 +1326,7 @@ impl LocalVertices {
         } else {
             let (n, stride) = (self.n, self.stride);
             let (mp, mq) = (self.row_max_of(ctx, p), self.row_max_of(ctx, q));
+            let (np, nq) = (self.norm_of(ctx, p), self.norm_of(ctx, q));
             let start = self.z.len();
             let fill = if self.columns.is_some() {
                 f64::NAN
@@ -1287,14 +1348,24 @@ impl LocalVertices {
             let (rp, rq) = (row(p), row(q));
             let s = zp / (zp - zq);
             let sigma = parameter_error(zp, ep, zq, eq);
+            // The spread's 2-norm ‖q − p‖₂, for the error vector's (rows of the last layer,
+            // which no later layer reads, have no norm).
+            let mut diff_norm = f64::INFINITY;
             let e = if self.entry {
                 let e = interpolate_entry(rp, rq, n, s, sigma, new, self.columns.as_deref());
                 new[n + j] = 0.0;
+                if self.columns.is_none() {
+                    diff_norm = difference_norm(&rp[..n], &rq[..n]);
+                }
                 e
             } else {
                 let max_diff = match &self.columns {
                     Some(columns) => interpolate_columns(rp, rq, s, new, columns),
-                    None => interpolate_row(rp, rq, s, new),
+                    None => {
+                        let (max_diff, sum_sq) = interpolate_row(rp, rq, s, new);
+                        diff_norm = norm_of_sum(sum_sq, n);
+                        max_diff
+                    }
                 };
                 // The spread along the support (max_diff) is what the parameter error
                 // multiplies: short supports have small spreads. Rounding is bounded through
@@ -1306,6 +1377,9 @@ impl LocalVertices {
                     + 8.0 * f64::MIN_POSITIVE
             };
             new[j] = 0.0;
+            let norm = interpolated_norm((np, nq), (mp, mq), sigma, diff_norm, n);
+            self.norm
+                .push(norm.min((n as f64).sqrt() * e * (1.0 + 4.0 * U)));
             self.row_max.push(mp.max(mq) * (1.0 + 4.0 * U));
             self.err.push(e);
             let (at, words) = (self.masks.len(), pattern::words(n));
@@ -1346,6 +1420,8 @@ impl LocalVertices {
             self.z.extend(std::iter::repeat_n(x.err, self.n));
         }
         self.err.push(x.err);
+        self.norm
+            .push(x.err * (self.n as f64).sqrt() * (1.0 + 4.0 * U));
         self.row_max.push(row_max(&x.z));
         let (at, words) = (self.masks.len(), pattern::words(self.n));
         self.masks.resize(at + 2 * words, 0);
@@ -1415,6 +1491,104 @@ mod tests {
         assert!(tight > 100, "only {tight} cases within 2× of their bound");
     }
 
+    /// The 2-norm bound of an interpolated row holds against exact arithmetic: true ends
+    /// anywhere within their error vectors' 2-norms (and the crossing neuron's within its entry
+    /// bound), with errors spread over every neuron, put on the crossing one (where they move
+    /// the root most), or off it and equal at both ends (where the ends' own norms are the
+    /// whole error).
+    #[test]
+    fn interpolated_norm_covers_exact_arithmetic() {
+        use num_rational::BigRational;
+        use num_traits::Zero;
+        use rand::{RngExt, SeedableRng};
+        let exact = |x: f64| BigRational::from_float(x).expect("finite");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let mut tight = 0;
+        for case in 0..400 {
+            let n = rng.random_range(1..40usize);
+            let j = rng.random_range(0..n);
+            let scale = 10f64.powf(rng.random_range(-13.0..-2.0));
+            let (on_root, off_root) = (case % 3 == 0, case % 3 == 1);
+            let shared: Vec<f64> = (0..n)
+                .map(|k| {
+                    if k == j {
+                        0.0
+                    } else {
+                        rng.random_range(-1.0..1.0) * scale
+                    }
+                })
+                .collect();
+            let mut end = |sign: f64| -> (Vec<f64>, Vec<f64>) {
+                let delta: Vec<f64> = if off_root {
+                    shared.clone()
+                } else {
+                    (0..n)
+                        .map(|k| {
+                            let x = rng.random_range(-1.0..1.0) * scale;
+                            if on_root && k != j {
+                                x * 1e-6
+                            } else {
+                                x
+                            }
+                        })
+                        .collect()
+                };
+                let e = delta.iter().fold(0.0f64, |m, d| m.max(d.abs())) * (1.0 + 1e-12);
+                let mut z: Vec<f64> = (0..n).map(|_| rng.random_range(-3.0..3.0)).collect();
+                z[j] = if off_root {
+                    sign * rng.random_range(0.5..3.0)
+                } else {
+                    sign * e * rng.random_range(1.01..1e3)
+                };
+                (z, delta)
+            };
+            let ((p, dp), (q, dq)) = (end(1.0), end(-1.0));
+            // The crossing neuron's bounds: the largest entry's (one bound per vertex), or its
+            // own where the errors are off it (bounds per neuron).
+            let entry = |d: &[f64]| {
+                let e = if off_root {
+                    d[j].abs()
+                } else {
+                    d.iter().fold(0.0f64, |m, x| m.max(x.abs()))
+                };
+                e * (1.0 + 1e-12) + f64::MIN_POSITIVE
+            };
+            let (ep, eq) = (entry(&dp), entry(&dq));
+            let (np, nq) = (
+                super::super::values::norm2_up(&dp),
+                super::super::values::norm2_up(&dq),
+            );
+            let s = p[j] / (p[j] - q[j]);
+            let sigma = parameter_error(p[j], ep, q[j], eq);
+            let mut out = vec![0.0; n];
+            let (_, sum_sq) = interpolate_row(&p, &q, s, &mut out);
+            out[j] = 0.0;
+            let bound = interpolated_norm(
+                (np, nq),
+                (row_max(&p), row_max(&q)),
+                sigma,
+                norm_of_sum(sum_sq, n),
+                n,
+            );
+            let tp: Vec<BigRational> = (0..n).map(|k| exact(p[k]) + exact(dp[k])).collect();
+            let tq: Vec<BigRational> = (0..n).map(|k| exact(q[k]) + exact(dq[k])).collect();
+            assert!(!(&tp[j] - &tq[j]).is_zero());
+            let t = &tp[j] / (&tp[j] - &tq[j]);
+            let mut off_sq = BigRational::zero();
+            for k in 0..n {
+                let truth = &tp[k] + &t * (&tq[k] - &tp[k]);
+                let off = exact(out[k]) - truth;
+                off_sq += &off * &off;
+            }
+            let b = exact(bound);
+            assert!(off_sq <= &b * &b, "case {case}");
+            if off_sq * BigRational::from_integer(16.into()) > &b * &b {
+                tight += 1;
+            }
+        }
+        assert!(tight > 50, "only {tight} cases within 4× of their bound");
+    }
+
     #[test]
     fn interpolate_columns_matches_the_row_on_its_columns() {
         let n = 37;
@@ -1450,16 +1624,20 @@ mod tests {
             let got = interpolate_row(&p, &q, s, &mut out);
             let mut portable = vec![0.0; n];
             let got_portable = interpolate_row_portable(&p, &q, s, &mut portable);
-            assert_eq!(got.to_bits(), got_portable.to_bits(), "n {n}");
+            assert_eq!(got.0.to_bits(), got_portable.0.to_bits(), "n {n}");
+            assert_eq!(got.1.to_bits(), got_portable.1.to_bits(), "n {n}");
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&out), bits(&portable), "n {n}");
-            let mut expected_max = 0.0f64;
+            let (mut expected_max, mut expected_sq) = (0.0f64, 0.0f64);
             for k in 0..n {
                 let diff = q[k] - p[k];
                 assert_eq!(out[k], p[k] + s * diff, "n {n} k {k}");
                 expected_max = expected_max.max(diff.abs());
+                expected_sq += diff * diff;
             }
-            assert_eq!(got, expected_max, "n {n}");
+            assert_eq!(got.0, expected_max, "n {n}");
+            assert!((got.1 - expected_sq).abs() <= 1e-13 * expected_sq, "n {n}");
+            assert!(norm_of_sum(got.1, n) >= expected_sq.sqrt(), "n {n}");
         }
         // NaN and infinite entries: the vector and portable loops agree bit for bit.
         let p = [1.0, f64::NAN, -2.0, 0.5, f64::INFINITY, 3.0, -0.0];
@@ -1469,7 +1647,8 @@ mod tests {
             interpolate_row(&p, &q, 0.75, &mut a),
             interpolate_row_portable(&p, &q, 0.75, &mut b),
         );
-        assert_eq!(x.to_bits(), y.to_bits());
+        assert_eq!(x.0.to_bits(), y.0.to_bits());
+        assert_eq!(x.1.to_bits(), y.1.to_bits());
         assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits));
     }
 }

@@ -243,6 +243,14 @@ fn engines(net: &Network, slice: &Slice) -> (usize, usize) {
     assert!(other.certified && other.complete);
     assert_eq!(other.defs, planar.defs, "bounds per neuron: vertices");
     assert_eq!(other.regions.len(), planar.regions.len());
+    // Bounds through the layers' 2-norms alone: the same partition.
+    let norms_alone = EnumerateConfig {
+        norms_alone_from: 0,
+        ..per_neuron
+    };
+    let other = enumerate(&r, &slice.domain, &norms_alone, &NoProgress).unwrap();
+    assert!(other.certified && other.complete);
+    assert_eq!(other.defs, planar.defs, "bounds through norms: vertices");
     let cfg = EnumerateConfig {
         engine: EngineChoice::Lp,
         ..EnumerateConfig::default()

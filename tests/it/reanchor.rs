@@ -37,11 +37,23 @@ fn agrees_with_the_exact_path(
         per_neuron_bounds_from: 0,
         ..EnumerateConfig::default()
     };
+    // Bounds through the layers' 2-norms alone (what wide dense layers use), and bounds per
+    // neuron without them.
+    let norms_alone = EnumerateConfig {
+        norms_alone_from: 0,
+        ..per_neuron.clone()
+    };
+    let per_neuron_only = EnumerateConfig {
+        norm_bounds: false,
+        ..per_neuron.clone()
+    };
     let on = count_regions(net, slice, &checked).unwrap();
     assert!(on.complete && on.certified);
     for (other, what) in [
         (&exact_only, "exact path"),
         (&per_neuron, "bounds per neuron"),
+        (&norms_alone, "bounds through norms alone"),
+        (&per_neuron_only, "bounds per neuron without norms"),
     ] {
         let off = count_regions(net, slice, other).unwrap();
         if !other.reanchor {

@@ -126,6 +126,8 @@ pub fn count_certified(net: &Network, slice: &Slice) -> usize {
             masks_from,
             per_neuron_bounds_from,
             check_reanchored: reanchor,
+            // The last way bounds through the layers' 2-norms alone, whatever their width.
+            norms_alone_from: if per_neuron_bounds_from == 0 { 0 } else { 128 },
             ..EnumerateConfig::default()
         };
         let p = count_regions(net, slice, &cfg).expect("valid input");
