@@ -110,11 +110,11 @@ pub struct EnumerateConfig {
     /// On such deep networks, also bound each vertex's error vector in 2-norm through the
     /// layers' certified spectral norms (see [`values::BoundMode::norms`]); off only to compare.
     pub norm_bounds: bool,
-    /// With `norm_bounds`, dense layers of this many inputs or more bound through 2-norms
-    /// alone, one bound per vertex, without the product with |W| that bounds per neuron need
-    /// (a third of the values' own product). Measured on a 784-512×8 segment: 161 → 139 ms,
-    /// re-anchored vertices 71 → 52. Narrower layers keep bounds per neuron (where the product
-    /// is cheap and an entry bound is tighter than a row norm times the input's). Tests set 0.
+    /// With `norm_bounds`, dense layers of this many inputs or more bound through 2-norms,
+    /// one bound per vertex, without the product with |W| that bounds per neuron need (a third
+    /// of the values' own product). Measured on a 784-512×8 segment: 161 → 139 ms, re-anchored
+    /// vertices 71 → 52. Narrower layers keep bounds per neuron: there the norms saved little
+    /// and their passes cost 7–17 % (2-64×8, 2-32×10). Tests set 0.
     pub norms_alone_from: usize,
 }
 
@@ -275,19 +275,24 @@ fn enumerate_mesh(
     let mut reanchored_dd = 0usize;
     let layers = net.widths.len();
     let deep = per_neuron_drift(&net.widths) >= cfg.per_neuron_bounds_from;
-    if deep && cfg.norm_bounds {
-        // The layers' certified norms, on every core before the first layer (a few ms each
+    // Deep networks bound through norms on wide dense layers, per neuron on the others.
+    let through_norms = |layer: &crate::restrict::FloatLayer| {
+        deep && cfg.norm_bounds && layer.w.is_dense() && layer.n_in >= cfg.norms_alone_from
+    };
+    let bound_mode = |layer: &crate::restrict::FloatLayer| values::BoundMode {
+        per_neuron: deep && !through_norms(layer),
+        norms: through_norms(layer),
+    };
+    {
+        // Those layers' certified norms, on every core before the first layer (a few ms each
         // at 512 wide, which a layer alone would spend on one core).
         use rayon::prelude::*;
         net.float.par_iter().skip(1).for_each(|layer| {
-            layer.norms();
+            if through_norms(layer) {
+                layer.norms();
+            }
         });
     }
-    let bound_mode = |layer: &crate::restrict::FloatLayer, deep: bool| values::BoundMode {
-        per_neuron: deep
-            && !(cfg.norm_bounds && layer.w.is_dense() && layer.n_in >= cfg.norms_alone_from),
-        norms: deep && cfg.norm_bounds,
-    };
     let mut parents = Arc::new(Vec::new());
     'layers: for l in 0..layers {
         let layer_start = std::time::Instant::now();
@@ -299,7 +304,7 @@ fn enumerate_mesh(
                 (&previous.err, &previous.norm),
                 &net.float[l],
                 previous.entry,
-                bound_mode(&net.float[l], deep),
+                bound_mode(&net.float[l]),
             ));
         }
         let mut current = values.take().expect("values of this layer");

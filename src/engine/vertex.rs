@@ -752,12 +752,6 @@ fn norm_of_sum(sum_sq: f64, n: usize) -> f64 {
     (sum_sq * (1.0 + (n + 16.0) * 2.0 * U) + n * 1e-300).sqrt() * (1.0 + 4.0 * U)
 }
 
-/// ‖q − p‖₂ rounded up (the differences as [`interpolate_row`] forms them).
-fn difference_norm(p: &[f64], q: &[f64]) -> f64 {
-    let sum = p.iter().zip(q).map(|(a, b)| (b - a) * (b - a)).sum::<f64>();
-    norm_of_sum(sum, p.len())
-}
-
 /// [`interpolate_row`] for the given columns only, returning the largest of their differences.
 fn interpolate_columns(p: &[f64], q: &[f64], s: f64, out: &mut [f64], columns: &[usize]) -> f64 {
     let mut max_diff = 0.0f64;
@@ -1350,13 +1344,12 @@ impl LocalVertices {
             let sigma = parameter_error(zp, ep, zq, eq);
             // The spread's 2-norm ‖q − p‖₂, for the error vector's (rows of the last layer,
             // which no later layer reads, have no norm).
+            // (With bounds per neuron, which the layers bounded through norms do not use, √n
+            // times the largest entry bound.)
             let mut diff_norm = f64::INFINITY;
             let e = if self.entry {
                 let e = interpolate_entry(rp, rq, n, s, sigma, new, self.columns.as_deref());
                 new[n + j] = 0.0;
-                if self.columns.is_none() {
-                    diff_norm = difference_norm(&rp[..n], &rq[..n]);
-                }
                 e
             } else {
                 let max_diff = match &self.columns {
