@@ -61,24 +61,16 @@ pub struct LayerNorms {
 impl LayerNorms {
     fn of(w: &Matrix<f64>, b: &[f64]) -> LayerNorms {
         const U: f64 = f64::EPSILON / 2.0;
-        let frobenius = crate::spectral::frobenius_bound(w);
+        use crate::engine::values::norm2_up;
+        let rows: Vec<f64> = (0..w.n_out).map(|i| norm2_up(w.row(i).vals)).collect();
+        let row_max = rows.iter().fold(0.0f64, |m, &x| m.max(x));
+        // (≥ ‖W‖_F, as each row's bound is ≥ its norm.)
+        let frobenius = norm2_up(&rows);
         // The exact weights differ from these by at most u of each (when not given as f64):
         // ‖W − W̃‖₂ ≤ ‖W − W̃‖_F ≤ u·‖W̃‖_F (up to u²).
-        let spectral = crate::spectral::spectral_norm_bound(w) + 2.0 * U * frobenius;
-        let rows: Vec<f64> = (0..w.n_out)
-            .map(|i| {
-                let r = w.row(i).vals;
-                let s = r.iter().map(|x| x * x).sum::<f64>();
-                (s * (1.0 + (r.len() as f64 + 4.0) * 2.0 * U) + r.len() as f64 * 1e-300).sqrt()
-                    * (1.0 + 4.0 * U)
-            })
-            .collect();
-        let row_max = rows.iter().fold(0.0f64, |m, &x| m.max(x));
-        let bias = (b.iter().map(|x| x * x).sum::<f64>()
-            * (1.0 + (b.len() as f64 + 4.0) * 2.0 * U)
-            + b.len() as f64 * 1e-300)
-            .sqrt()
-            * (1.0 + 4.0 * U);
+        let spectral =
+            crate::spectral::spectral_norm_bound_given(w, frobenius) + 2.0 * U * frobenius;
+        let bias = norm2_up(b);
         LayerNorms {
             spectral,
             frobenius,

@@ -51,7 +51,12 @@ pub fn frobenius_bound(w: &Matrix<f64>) -> f64 {
 /// floats: through a Cholesky factorisation in f32 when the matrix is dense and not too large
 /// (see the module doc), else the Frobenius norm. Infinite when an entry is not finite.
 pub fn spectral_norm_bound(w: &Matrix<f64>) -> f64 {
-    let frob = frobenius_bound(w);
+    spectral_norm_bound_given(w, frobenius_bound(w))
+}
+
+/// [`spectral_norm_bound`] given a bound `frob` ≥ ‖W‖_F (returned when smaller, or when the
+/// certificate is not tried).
+pub(crate) fn spectral_norm_bound_given(w: &Matrix<f64>, frob: f64) -> f64 {
     let (rows, cols) = (w.n_out, w.n_in);
     let (m, k) = (rows.min(cols), rows.max(cols));
     let work = (m * m) as f64 * (k + m / 3) as f64;
@@ -234,28 +239,30 @@ fn psd_slack(g: &[f32], m: usize, mu: f32) -> Option<f64> {
                 *x *= inv;
             }
         }
-        // Trailing update of rows and columns p1..m: A₂₂ −= R₁₂ᵀ·R₁₂ (the whole block; its
-        // lower part is never read).
+        // Trailing update of rows and columns p1..m: A₂₂ −= R₁₂ᵀ·R₁₂, in blocks of rows, each
+        // from its diagonal on (the part below is never read).
         let rest = m - p1;
-        if rest > 0 {
-            let (top, bottom) = a.split_at_mut(p1 * m);
-            let r12 = &top[p0 * m + p1..];
-            // SAFETY: R₁₂ is (p1 − p0) × rest with row stride m inside `top`; A₂₂ is
-            // rest × rest with row stride m at the start of `bottom` shifted by p1.
+        let (top, bottom) = a.split_at_mut(p1 * m);
+        let r12 = &top[p0 * m + p1..];
+        for i0 in (0..rest).step_by(2 * PANEL) {
+            let bi = (2 * PANEL).min(rest - i0);
+            // SAFETY: R₁₂ is (p1 − p0) × rest with row stride m inside `top`: A reads its
+            // columns i0..i0 + bi transposed, B its columns i0..rest; C is rows i0..i0 + bi,
+            // columns i0..rest of A₂₂, which starts at column p1 of `bottom` (row stride m).
             unsafe {
                 matrixmultiply::sgemm(
-                    rest,
+                    bi,
                     p1 - p0,
-                    rest,
+                    rest - i0,
                     -1.0,
-                    r12.as_ptr(),
+                    r12.as_ptr().add(i0),
                     1,
                     m as isize,
-                    r12.as_ptr(),
+                    r12.as_ptr().add(i0),
                     m as isize,
                     1,
                     1.0,
-                    bottom.as_mut_ptr().add(p1),
+                    bottom.as_mut_ptr().add(i0 * m + p1 + i0),
                     m as isize,
                     1,
                 );
