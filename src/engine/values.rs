@@ -458,10 +458,12 @@ pub struct BoundMode {
     /// One bound per neuron in the rows (through |W|, an extra matrix product), not one per
     /// vertex.
     pub per_neuron: bool,
-    /// Also bound through 2-norms: each vertex's error vector's 2-norm N grows at most ‖W‖₂
-    /// times a layer (about 2.8–4.3 on random layers, where |W| grows an entry bound 25 times
-    /// at 512 wide), and an entry is off by at most ‖W_k‖₂ times the input's. Costs the
-    /// layer's certified norms once ([`FloatLayer::norms`]).
+    /// Bound through 2-norms instead of |W|: each vertex's error vector's 2-norm N grows at
+    /// most ‖W‖₂ times a layer (about 2.8 on random layers, where |W| grows an entry bound 25
+    /// times at 512 wide), and entry k is off by at most ‖W_k‖₂ times the input's (with
+    /// `per_neuron`, written for each neuron; the engine uses one bound per vertex here, which
+    /// measured faster on 1-D and 2-D). Costs the layer's certified norms once
+    /// ([`FloatLayer::norms`]).
     pub norms: bool,
 }
 
@@ -507,6 +509,8 @@ pub fn next_layer_values(
     let (prev_err, prev_norm) = prev;
     let entry = bounds.per_neuron;
     let norms = bounds.norms.then(|| layer.norms());
+    // Bounds per neuron through |W| (a second product), unless through norms.
+    let through_abs = entry && norms.is_none();
     let v_count = rows.len();
     let (n_in, n_out) = (layer.n_in, layer.n_out);
     let width_in = if entry_in { 2 * n_in } else { n_in };
@@ -594,7 +598,7 @@ pub fn next_layer_values(
                         z.resize(BLOCK * n_out, 0.0);
                     }
                     let (h, z) = (&mut h[..rows_here * n_in], &mut z[..rows_here * n_out]);
-                    if entry {
+                    if through_abs {
                         eh.resize(BLOCK * n_in, 0.0);
                         ez.resize(BLOCK * n_out, 0.0);
                     }
@@ -609,14 +613,14 @@ pub fn next_layer_values(
                         if norms.is_some() {
                             hnorm[r] = norm2_up(hr);
                         }
-                        if entry {
+                        if through_abs {
                             let er = &mut eh[r * n_in..(r + 1) * n_in];
                             input_bounds(layer, old, n_in, entry_in, prev_err[v], hr, gamma, er);
                         }
                     }
                     // z (rows × n_out) = h (rows × n_in) · Wᵀ (n_in × n_out) + b
                     layer.product(rows_here, h, z);
-                    if entry {
+                    if through_abs {
                         layer.abs_product(
                             rows_here,
                             &eh[..rows_here * n_in],
@@ -671,22 +675,27 @@ pub fn next_layer_values(
                             (norms, h_err, entry_bound, norm_bound)
                         });
                         if entry {
-                            // (The same underflow term as the single bound, for each neuron.)
-                            let props = &ez[r * n_out..(r + 1) * n_out];
                             let bounds = &mut dst[n_out..];
                             let mut largest = 0.0f64;
-                            for ((b, &p), &bias) in bounds.iter_mut().zip(props).zip(&layer.b) {
-                                *b = (p + gamma * bias.abs()) * entry_scale + tiny;
-                            }
-                            if let Some((norms, h_err, _, _)) = through {
-                                for ((b, &w2), &bias) in
-                                    bounds.iter_mut().zip(&norms.rows).zip(&layer.b)
-                                {
-                                    let via_norm = (w2 * h_err
-                                        + gamma * (w2 * hnorm[r] + bias.abs()))
-                                        * (1.0 + 16.0 * U)
-                                        + tiny;
-                                    *b = b.min(via_norm);
+                            match through {
+                                // Row k's norm times the input's (no product with |W|).
+                                Some((norms, h_err, _, _)) => {
+                                    for ((b, &w2), &bias) in
+                                        bounds.iter_mut().zip(&norms.rows).zip(&layer.b)
+                                    {
+                                        *b = (w2 * h_err + gamma * (w2 * hnorm[r] + bias.abs()))
+                                            * (1.0 + 16.0 * U)
+                                            + tiny;
+                                    }
+                                }
+                                // (The same underflow term as the single bound, for each neuron.)
+                                None => {
+                                    let props = &ez[r * n_out..(r + 1) * n_out];
+                                    for ((b, &p), &bias) in
+                                        bounds.iter_mut().zip(props).zip(&layer.b)
+                                    {
+                                        *b = (p + gamma * bias.abs()) * entry_scale + tiny;
+                                    }
                                 }
                             }
                             for b in bounds.iter() {
