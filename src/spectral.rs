@@ -9,7 +9,8 @@
 //! μI − G is positive semidefinite, which a Cholesky factorisation R̃ᵀR̃ of it in floats shows
 //! up to its own backward error, |ΔA| ≤ γ_{m+1}·|R̃ᵀ|·|R̃| entrywise (Higham, *Accuracy and
 //! Stability of Numerical Algorithms*, Thm 10.3; any order of the sums; Rump, "Verification
-//! of positive definiteness", BIT 2006, uses the same argument). μ is a few per cent above a
+//! of positive definiteness", BIT 2006, uses the same argument), γ_{m+3} here as row i is
+//! scaled by a rounded 1/r_ii. μ is a few per cent above a
 //! power-iteration estimate of λ_max (raised and tried again when the factorisation fails).
 //! G and the factorisation's updates are f32 matrix products: each rounding is bounded by
 //! the standard γ_k of its terms and added back, as is the rounding of W to f32. Never larger
@@ -25,8 +26,9 @@ const U32: f64 = f32::EPSILON as f64 / 2.0;
 const ETA32: f64 = 7.006_492_321_624_085e-46; // 2^-150
 
 /// The f32 products' work is about m²·(k + m/3) multiply-adds for an m×k matrix (m the
-/// smaller side): above this, the Frobenius norm is used instead (about a second of one core).
-const MAX_WORK: f64 = 4e10;
+/// smaller side): above this, the Frobenius norm is used instead (about 0.1 s of one core; a
+/// 1024-wide square layer is 1.4·10⁹).
+const MAX_WORK: f64 = 4e9;
 
 /// Columns of a Cholesky panel: the trailing updates are matrix products of this depth.
 const PANEL: usize = 64;
@@ -61,16 +63,26 @@ pub(crate) fn spectral_norm_bound_given(w: &Matrix<f64>, frob: f64) -> f64 {
     let (m, k) = (rows.min(cols), rows.max(cols));
     let work = (m * m) as f64 * (k + m / 3) as f64;
     let largest = w.vals.iter().fold(0.0f64, |a, x| a.max(x.abs()));
-    if !frob.is_finite() || largest == 0.0 || !w.is_dense() || m < 2 || work > MAX_WORK {
+    // (γ_k of the products needs k·u₃₂ well below 1.)
+    let too_long = k as f64 * U32 > 0.01;
+    if !frob.is_finite() || largest == 0.0 || !w.is_dense() || m < 2 || work > MAX_WORK || too_long
+    {
         return frob;
     }
-    // Scaled by a power of two so that the largest entry is in [1, 2): f32 neither overflows
+    // Scaled by a power of two so that the largest entry is in [1, 2] (log2 may round up to
+    // the next integer): f32 neither overflows
     // nor loses the entries to underflow, and the scaling itself is exact (or off by 2^-1075
     // an entry where it makes an f64 subnormal, far below the f32 rounding).
     let e = largest.log2().floor() as i32;
     let scale = 2f64.powi(-e);
     let w32: Vec<f32> = w.vals.iter().map(|x| (x * scale) as f32).collect();
-    (cholesky_bound(&w32, rows, cols) * 2f64.powi(e)).min(frob)
+    let bound = cholesky_bound(&w32, rows, cols) * 2f64.powi(e);
+    // (NaN where an operation failed: the Frobenius norm then.)
+    if bound.is_nan() {
+        frob
+    } else {
+        bound.min(frob)
+    }
 }
 
 /// The certificate of the module doc for a dense row-major `rows × cols` f32 matrix Ŵ, as a
@@ -280,6 +292,9 @@ fn psd_slack(g: &[f32], m: usize, mu: f32) -> Option<f64> {
     // (γ_{m+1} with one more rounding per entry for the multiplication by 1/r_ii, and one
     // to spare.)
     let nu = (m + 3) as f64 * U32;
+    // (The underflow term is loose where a scaled row entry underflows: there η becomes r_ii·η,
+    // r_ii ≤ √μ; after the scaling such terms are below 2^-100 of a bound of order 1, far
+    // inside `up`'s margin.)
     let backward = nu / (1.0 - nu) * r_sq + 4.0 * (m + 2) as f64 * m as f64 * ETA32;
     r_sq.is_finite().then_some(backward + diag_rounding)
 }
@@ -419,5 +434,8 @@ mod tests {
         assert_eq!(spectral_norm_bound(&w), frobenius_bound(&w));
         let zero = Matrix::dense(3, 3, vec![0.0; 9]);
         assert!(spectral_norm_bound(&zero) < 1e-140);
+        // Dot products so long that γ_k in f32 is not small (k·u₃₂ > 0.01).
+        let long = Matrix::dense(2, 200_000, vec![0.5; 400_000]);
+        assert_eq!(spectral_norm_bound(&long), frobenius_bound(&long));
     }
 }

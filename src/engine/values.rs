@@ -634,8 +634,10 @@ pub fn next_layer_values(
                         let e = gain * prev_err[v] + slope_rounding * hmax[r];
                         // Relative terms, then an absolute one for underflow: subnormal
                         // products and weights given exactly whose f64 is subnormal or zero
-                        // (each off by ≤ 2^-1075·|h|).
-                        let tiny = (products + 3) as f64 * f64::MIN_POSITIVE * (1.0 + hmax[r] + e);
+                        // (each off by ≤ 2^-1075·|h|), and a slope's product that underflows
+                        // (off by 2^-1075 an input, which the row's weights carry).
+                        let tiny = (products + 3) as f64 * f64::MIN_POSITIVE * (1.0 + hmax[r] + e)
+                            + (1.0 + layer.row_l1_max) * f64::MIN_POSITIVE;
                         let bound = (layer.row_l1_max * e
                             + gamma * (layer.row_l1_max * hmax[r] + layer.bias_max))
                             * (1.0 + 16.0 * U)

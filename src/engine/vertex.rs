@@ -1370,9 +1370,14 @@ impl LocalVertices {
                     + 8.0 * f64::MIN_POSITIVE
             };
             new[j] = 0.0;
-            let norm = interpolated_norm((np, nq), (mp, mq), sigma, diff_norm, n);
-            self.norm
-                .push(norm.min((n as f64).sqrt() * e * (1.0 + 4.0 * U)));
+            // (A row of the last layer holds only some columns, NaN elsewhere: no bound.)
+            let norm = if self.columns.is_some() {
+                f64::INFINITY
+            } else {
+                interpolated_norm((np, nq), (mp, mq), sigma, diff_norm, n)
+                    .min((n as f64).sqrt() * e * (1.0 + 4.0 * U))
+            };
+            self.norm.push(norm);
             self.row_max.push(mp.max(mq) * (1.0 + 4.0 * U));
             self.err.push(e);
             let (at, words) = (self.masks.len(), pattern::words(n));
