@@ -455,28 +455,27 @@ impl Restricted {
                 exact_layers.push(t.exact.output.clone());
             }
         }
-        for (k, layer) in layers
-            .iter()
-            .enumerate()
-            .skip(1)
-            .filter(|_| template.is_none())
-        {
-            let w = &layer.weight;
-            let w_neg = layers[k - 1].act.as_ref().map(|act| {
-                (0..w.n_out)
-                    .flat_map(|i| {
-                        let row = w.row(i);
-                        (0..row.vals.len())
-                            .map(|p| row.vals[p].mul(&act.slope[row.col(p)]))
-                            .collect::<Vec<_>>()
-                    })
-                    .collect::<Vec<Num>>()
-            });
-            exact_layers.push(std::sync::Arc::new(ExactLayer::from_nums(
-                w,
-                w_neg.as_deref(),
-                &layer.bias,
-            )));
+        if template.is_none() {
+            // Layer by layer on every core (a 512-wide layer's big integers take ~10 ms).
+            use rayon::prelude::*;
+            let later: Vec<_> = (1..layers.len())
+                .into_par_iter()
+                .map(|k| {
+                    let (layer, w) = (layers[k], &layers[k].weight);
+                    let w_neg = layers[k - 1].act.as_ref().map(|act| {
+                        (0..w.n_out)
+                            .flat_map(|i| {
+                                let row = w.row(i);
+                                (0..row.vals.len())
+                                    .map(|p| row.vals[p].mul(&act.slope[row.col(p)]))
+                                    .collect::<Vec<_>>()
+                            })
+                            .collect::<Vec<Num>>()
+                    });
+                    std::sync::Arc::new(ExactLayer::from_nums(w, w_neg.as_deref(), &layer.bias))
+                })
+                .collect();
+            exact_layers.extend(later);
         }
         let output = exact_layers.pop().expect("at least one layer");
         let exact = ExactNet {
@@ -514,15 +513,18 @@ impl Restricted {
             }
         };
         let reuse = template.filter(|t| !t.exact.hidden.is_empty());
-        let float: Vec<FloatLayer> = exact
-            .hidden
-            .iter()
-            .enumerate()
-            .map(|(k, l)| match reuse {
-                Some(t) if k > 0 => t.float[k].clone(),
-                _ => float_layer(k, l),
-            })
-            .collect();
+        let float: Vec<FloatLayer> = {
+            use rayon::prelude::*;
+            exact
+                .hidden
+                .par_iter()
+                .enumerate()
+                .map(|(k, l)| match reuse {
+                    Some(t) if k > 0 => t.float[k].clone(),
+                    _ => float_layer(k, l),
+                })
+                .collect()
+        };
         let output_float = match reuse {
             Some(t) => t.output_float.clone(),
             None => {
@@ -534,7 +536,14 @@ impl Restricted {
                 f
             }
         };
-        let faithful = |layer: &ExactLayer| {
+        // Whether the layer's exact non-zero numbers are normal f64s after rounding: read from
+        // the floats when they are the exact numbers (2.3 M conversions of big integers saved
+        // on a 784-512×8 network), else converted.
+        let faithful = |layer: &ExactLayer, float: &FloatLayer| {
+            if float.exact && layer.w_neg.is_none() {
+                let normal = |x: &f64| *x == 0.0 || x.abs() >= f64::MIN_POSITIVE;
+                return float.w.vals.iter().all(normal) && float.b.iter().all(normal);
+            }
             layer
                 .w
                 .vals
@@ -546,13 +555,18 @@ impl Restricted {
         let later_faithful = match reuse {
             Some(t) => t.later_faithful,
             None => {
-                exact.hidden.iter().skip(1).all(|l| faithful(l))
-                    && (exact.hidden.is_empty() || faithful(&exact.output))
+                exact
+                    .hidden
+                    .iter()
+                    .zip(&float)
+                    .skip(1)
+                    .all(|(l, f)| faithful(l, f))
+                    && (exact.hidden.is_empty() || faithful(&exact.output, &output_float))
             }
         };
-        let first_faithful = match exact.hidden.first() {
-            Some(l) => faithful(l),
-            None => faithful(&exact.output),
+        let first_faithful = match (exact.hidden.first(), float.first()) {
+            (Some(l), Some(f)) => faithful(l, f),
+            _ => faithful(&exact.output, &output_float),
         };
         let floats_faithful = first_faithful && later_faithful;
         let widths = exact.widths();
@@ -751,6 +765,38 @@ mod tests {
     use super::*;
     use num_rational::BigRational;
     use rand::{RngExt, SeedableRng};
+
+    /// `floats_faithful` is false as soon as one exact non-zero number of any layer is not a
+    /// normal f64 after rounding: a subnormal given as an f64 number (read from the floats) or
+    /// as an exact string (converted), in a weight or a bias, in a later layer or the output.
+    #[test]
+    fn faithful_floats_are_told_from_the_numbers() {
+        let faithful = |w2: &str, b2: &str, out: &str| {
+            let text = format!(
+                r#"{{"layers": [
+                    {{"weight": [[1, 0.5], [-0.25, 1]], "bias": [0.1, -0.2]}},
+                    {{"weight": [[1, {w2}], [0.75, -1]], "bias": [{b2}, 0.3]}},
+                    {{"weight": [[{out}, 1]], "bias": [0]}}]}}"#
+            );
+            let net = Network::from_json(&text, "test").unwrap();
+            let one = BigRational::from_integer(1.into());
+            let slice = Slice::identity(vec![(-one.clone(), one.clone()), (-one.clone(), one)]);
+            Restricted::new(&net, &slice).unwrap().floats_faithful
+        };
+        assert!(faithful("2", "0.5", "1"));
+        assert!(faithful("0", "0", "1"), "exact zeros are faithful");
+        assert!(!faithful("5e-324", "0.5", "1"), "a subnormal f64 weight");
+        assert!(!faithful("2", "1e-310", "1"), "a subnormal f64 bias");
+        assert!(
+            !faithful("\"1e-400\"", "0.5", "1"),
+            "an exact weight that underflows"
+        );
+        assert!(!faithful("2", "0.5", "1e-320"), "a subnormal output weight");
+        assert!(
+            faithful("\"1/3\"", "0.5", "1"),
+            "an exact weight that rounds to a normal"
+        );
+    }
 
     /// The f32 bound product is an upper bound on the exact Σ|w|·e, and a tight one: for
     /// errors spread over many magnitudes (down to f32's subnormal range and below, where
