@@ -294,6 +294,7 @@ fn enumerate_mesh(
         });
     }
     let mut parents = Arc::new(Vec::new());
+    let mut new_vertices_per_face = None;
     'layers: for l in 0..layers {
         let layer_start = std::time::Instant::now();
         geo.archive.push(mesh.patterns.clone()); // an Arc: no copy
@@ -332,6 +333,9 @@ fn enumerate_mesh(
             let last_split = l + 1 == layers && last_round;
             progress.start_layer(l, layers, mesh.face_count());
             let mut ctx = LayerCtx::new(l, d, &geo, &mesh.defs, &mesh.xy, &current);
+            if let Some(per_face) = new_vertices_per_face {
+                ctx.new_vertices_per_face = per_face;
+            }
             ctx.last = last_split;
             ctx.zone_walk_from = cfg.zone_walk_from;
             ctx.masks_from = cfg.masks_from;
@@ -379,9 +383,12 @@ fn enumerate_mesh(
                     .flat_map(|o| o.parents.iter().copied())
                     .collect(),
             );
+            let (vertices_before, faces_before) = (mesh.defs.len(), mesh.face_count());
             let (next_mesh, next_values) =
                 merge(mesh, current, outs, global_exact, net, l, !last_split);
             mesh = next_mesh;
+            new_vertices_per_face =
+                Some((mesh.defs.len() - vertices_before) as f64 / faces_before.max(1) as f64);
             if last_round {
                 merged = next_values;
                 break;

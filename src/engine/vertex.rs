@@ -875,6 +875,9 @@ pub struct LayerCtx<'a> {
     pub line_supports: Vec<(u32, u32)>,
     /// The mesh's faces (`face_start`, `face_verts`), for `home_face`.
     pub faces: (&'a [u32], &'a [u32]),
+    /// New vertices a face made at the previous layer, on average (sizes each run's buffers;
+    /// 4 when unknown).
+    pub new_vertices_per_face: f64,
     home: std::sync::OnceLock<Vec<u32>>,
 }
 
@@ -909,6 +912,7 @@ impl<'a> LayerCtx<'a> {
             overflow: std::sync::atomic::AtomicBool::new(false),
             line_supports: Vec::new(),
             faces: (&[], &[]),
+            new_vertices_per_face: 4.0,
             home: std::sync::OnceLock::new(),
         }
     }
@@ -1063,7 +1067,14 @@ pub struct LocalVertices {
 
 impl LocalVertices {
     pub fn new(ctx: &LayerCtx) -> Self {
+        // Room for the new vertices a run of faces is likely to make: a run of the 256-wide
+        // network makes about three a face, and growing a Vec of 2 KiB rows copies them all; a
+        // deep narrow network's about half a vertex a face, where allocating four (and
+        // searching the heap for blocks that size) took 9 % of the run.
+        let expected = (ctx.new_vertices_per_face * 1.25 + 0.25).clamp(0.25, 4.0);
+        let rows = (expected * super::FACES_PER_TASK as f64).ceil() as usize;
         const ROWS: usize = 4 * super::FACES_PER_TASK;
+        let rows = rows.min(ROWS);
         LocalVertices {
             base: ctx.base(),
             face: 0,
@@ -1071,18 +1082,16 @@ impl LocalVertices {
             stride: ctx.values.stride(),
             entry: ctx.values.entry,
             d: ctx.d,
-            // Room for four new vertices per face of a run: a run of the 256-wide network makes
-            // about three, and growing a Vec of 2 KiB rows copies them all.
-            z: Vec::with_capacity(ROWS * ctx.values.stride()),
+            z: Vec::with_capacity(rows * ctx.values.stride()),
             z_first: 0,
-            err: Vec::with_capacity(ROWS),
-            norm: Vec::with_capacity(ROWS),
-            xy: Vec::with_capacity(ROWS * ctx.d),
-            def: Vec::with_capacity(ROWS),
-            shared_key: Vec::with_capacity(ROWS),
-            exact: Vec::with_capacity(ROWS),
-            row_max: Vec::with_capacity(ROWS),
-            masks: Vec::with_capacity(ROWS * 2 * pattern::words(ctx.values.n)),
+            err: Vec::with_capacity(rows),
+            norm: Vec::with_capacity(rows),
+            xy: Vec::with_capacity(rows * ctx.d),
+            def: Vec::with_capacity(rows),
+            shared_key: Vec::with_capacity(rows),
+            exact: Vec::with_capacity(rows),
+            row_max: Vec::with_capacity(rows),
+            masks: Vec::with_capacity(rows * 2 * pattern::words(ctx.values.n)),
             want_masks: false,
             columns: ctx.last.then(Vec::new),
             edge_cache: (!ctx.last).then(Default::default),
