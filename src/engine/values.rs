@@ -467,6 +467,16 @@ pub struct BoundMode {
     pub norms: bool,
 }
 
+/// A vertex's bounds through 2-norms at a layer step ([`BoundMode::norms`]).
+struct ThroughNorms<'a> {
+    norms: &'a crate::restrict::LayerNorms,
+    /// ≥ ‖act(z̃) − act(z)‖₂, the activation's error.
+    h_err: f64,
+    /// ≥ every entry's error, and ≥ the 2-norm of the new row's error vector.
+    entry: f64,
+    norm: f64,
+}
+
 /// √(Σ x²) rounded up (the sum of squares in eight lanes: each term through at most n/8 + 4
 /// roundings; squares below 2^-1022 are off by at most 2^-1075 each).
 pub(crate) fn norm2_up(x: &[f64]) -> f64 {
@@ -666,26 +676,29 @@ pub fn next_layer_values(
                         // is at most γ(‖W‖_F·‖h‖₂ + ‖b‖₂).
                         let through = norms.map(|norms| {
                             let h_err = gain * prev_norm[v] + slope_rounding * hnorm[r];
-                            let entry_bound = (norms.row_max * h_err
-                                + gamma * (norms.row_max * hnorm[r] + layer.bias_max))
-                                * (1.0 + 16.0 * U)
-                                + tiny;
-                            let norm_bound = (norms.spectral * h_err
-                                + gamma * (norms.frobenius * hnorm[r] + norms.bias))
-                                * (1.0 + 16.0 * U)
-                                + (n_out as f64).sqrt() * tiny;
-                            (norms, h_err, entry_bound, norm_bound)
+                            ThroughNorms {
+                                norms,
+                                h_err,
+                                entry: (norms.row_max * h_err
+                                    + gamma * (norms.row_max * hnorm[r] + layer.bias_max))
+                                    * (1.0 + 16.0 * U)
+                                    + tiny,
+                                norm: (norms.spectral * h_err
+                                    + gamma * (norms.frobenius * hnorm[r] + norms.bias))
+                                    * (1.0 + 16.0 * U)
+                                    + (n_out as f64).sqrt() * tiny,
+                            }
                         });
                         if entry {
                             let bounds = &mut dst[n_out..];
                             let mut largest = 0.0f64;
-                            match through {
+                            match &through {
                                 // Row k's norm times the input's (no product with |W|).
-                                Some((norms, h_err, _, _)) => {
+                                Some(t) => {
                                     for ((b, &w2), &bias) in
-                                        bounds.iter_mut().zip(&norms.rows).zip(&layer.b)
+                                        bounds.iter_mut().zip(&t.norms.rows).zip(&layer.b)
                                     {
-                                        *b = (w2 * h_err + gamma * (w2 * hnorm[r] + bias.abs()))
+                                        *b = (w2 * t.h_err + gamma * (w2 * hnorm[r] + bias.abs()))
                                             * (1.0 + 16.0 * U)
                                             + tiny;
                                     }
@@ -705,14 +718,18 @@ pub fn next_layer_values(
                             }
                             // (Never looser than the single bound, which also holds.)
                             eg[i] = largest.min(bound);
-                            let all = norm2_up(bounds);
-                            ng[i] = through.map_or(all, |t| t.3.min(all));
+                            // (Without norms no later step reads a tight one: √n times the
+                            // largest bound, without a pass over the row.)
+                            ng[i] = match &through {
+                                Some(t) => t.norm.min(norm2_up(bounds)),
+                                None => (n_out as f64).sqrt() * eg[i] * (1.0 + 4.0 * U),
+                            };
                             dg[i] = row_sign_masks_entry(row, bounds, pos, neg);
                         } else {
-                            let e = through.map_or(bound, |t| t.2.min(bound));
+                            let e = through.as_ref().map_or(bound, |t| t.entry.min(bound));
                             let all = (n_out as f64).sqrt() * e * (1.0 + 4.0 * U);
                             eg[i] = e;
-                            ng[i] = through.map_or(all, |t| t.3.min(all));
+                            ng[i] = through.as_ref().map_or(all, |t| t.norm.min(all));
                             dg[i] = row_sign_masks(row, e, pos, neg);
                         }
                     }
