@@ -271,3 +271,57 @@ fn only_layers_given_as_f64_numbers_count_as_exact_floats() {
         assert_eq!(r.float[1].exact, exact, "weight {w}, bias {b}");
     }
 }
+
+/// Wide deep layers (128 inputs or more) bound through their certified norms by default: on a
+/// segment and on a small square (side 1/8) through five 130-wide layers the norms are used (their
+/// certificates are made), re-anchored vertices are checked exactly, and the partition is the
+/// one without norms and the exact path's, vertex for vertex.
+#[test]
+fn wide_deep_layers_bound_through_norms_and_agree_with_the_exact_path() {
+    use relu_regions::engine::{enumerate, NoProgress};
+    let small_square = relu_regions::Slice::identity(vec![(q(0, 1), q(1, 8)), (q(0, 1), q(1, 8))]);
+    for (seed, slice) in [(3u64, segment()), (5, small_square)] {
+        let net = random_float_net_with_widths(seed, &[130; 5]);
+        let run = |cfg: &EnumerateConfig| {
+            let r = Restricted::new(&net, &slice).unwrap();
+            let p = enumerate(&r, &slice.domain, cfg, &NoProgress).unwrap();
+            assert!(p.complete && p.certified);
+            (p, r.float[1].norms.get().is_some())
+        };
+        let (with, certified) = run(&EnumerateConfig {
+            check_reanchored: true,
+            ..EnumerateConfig::default()
+        });
+        assert!(certified, "seed {seed}: the norms were not used");
+        assert!(with.regions.len() > 500, "seed {seed}: a trivial partition");
+        for (cfg, what) in [
+            (
+                EnumerateConfig {
+                    norm_bounds: false,
+                    check_reanchored: true,
+                    ..EnumerateConfig::default()
+                },
+                "bounds per neuron",
+            ),
+            (
+                EnumerateConfig {
+                    reanchor: false,
+                    ..EnumerateConfig::default()
+                },
+                "exact path",
+            ),
+        ] {
+            let (other, certified) = run(&cfg);
+            assert_eq!(certified, cfg.norm_bounds, "seed {seed}, {what}: norms");
+            assert_eq!(with.per_layer, other.per_layer, "seed {seed}, {what}");
+            assert_eq!(with.defs, other.defs, "seed {seed}, {what}: vertices");
+            for (a, b) in with.regions.iter().zip(other.regions.iter()) {
+                assert_eq!(
+                    (a.verts, a.pattern),
+                    (b.verts, b.pattern),
+                    "seed {seed}, {what}"
+                );
+            }
+        }
+    }
+}
