@@ -2,7 +2,7 @@
 //! numbered once, in face order; the value rows adopted without copying.
 
 use super::mesh::{FaceOut, Mesh};
-use super::values::{LayerValues, RowStore};
+use super::values::{norm_of_entry_bound, LayerValues, RowStore};
 use super::vertex::{self, LineKey, VertexDef};
 use crate::pattern;
 use crate::restrict::Restricted;
@@ -30,7 +30,6 @@ pub(super) fn merge(
         mut norm,
         ..
     } = values;
-    let root_n = (n as f64).sqrt() * (1.0 + 4.0 * f64::EPSILON);
     // A proven row: its floats, then (with bounds per neuron) its bound for each.
     let write_proven = |dst: &mut [f64], x: &vertex::ProvenValues| {
         dst[..n].copy_from_slice(&x.z);
@@ -47,7 +46,7 @@ pub(super) fn merge(
     } = mesh;
     for (v, x) in &global_exact {
         err[*v as usize] = x.err;
-        norm[*v as usize] = root_n * x.err;
+        norm[*v as usize] = norm_of_entry_bound(x.err, n);
     }
     // 1. and 2. The vertex numbering is sequential (it fixes the order), but the faces' patterns,
     //    starts and boundaries need no vertex ids: both at once, on the two halves of the pool.
@@ -205,10 +204,7 @@ fn number_new_vertices(
             xy.extend_from_slice(&local.xy[k * d..(k + 1) * d]);
             if keep_rows {
                 let (e, nm) = match &local.exact[k] {
-                    Some(x) => (
-                        x.err,
-                        x.err * (local.n as f64).sqrt() * (1.0 + 4.0 * f64::EPSILON),
-                    ),
+                    Some(x) => (x.err, norm_of_entry_bound(x.err, local.n)),
                     None => (local.err[k], local.norm[k]),
                 };
                 err.push(e);

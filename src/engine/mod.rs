@@ -258,7 +258,7 @@ fn enumerate_mesh(
     let count = err.len();
     let norm = err
         .iter()
-        .map(|e| e * (n0 as f64).sqrt() * (1.0 + 2.0 * f64::EPSILON))
+        .map(|&e| values::norm_of_entry_bound(e, n0))
         .collect();
     let mut values = Some(LayerValues::from_rows(
         RowStore::single(n0, z, count),

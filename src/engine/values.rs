@@ -492,8 +492,20 @@ pub(crate) fn norm2_up(x: &[f64]) -> f64 {
     for t in tail {
         sum += t * t;
     }
-    let n = x.len() as f64;
-    (sum * (1.0 + (n + 16.0) * 2.0 * U) + n * 1e-300).sqrt() * (1.0 + 4.0 * U)
+    norm_of_sum(sum, x.len())
+}
+
+/// An upper bound on √(Σ x²) from the float sum of the squares of n floats (each square, and
+/// each float when it is a rounded difference, off by u of itself; the sum through at most
+/// n + 8 roundings; squares below 2^-1022 off by 2^-1075 each).
+pub(crate) fn norm_of_sum(sum_sq: f64, n: usize) -> f64 {
+    let n = n as f64;
+    (sum_sq * (1.0 + (n + 16.0) * 2.0 * U) + n * 1e-300).sqrt() * (1.0 + 4.0 * U)
+}
+
+/// √n·e rounded up: a bound on the 2-norm of n errors each at most e.
+pub(crate) fn norm_of_entry_bound(e: f64, n: usize) -> f64 {
+    (n as f64).sqrt() * e * (1.0 + 4.0 * U)
 }
 
 /// Rows per matrix product: big enough that packing W costs little per row, small enough that
@@ -722,12 +734,12 @@ pub fn next_layer_values(
                             // largest bound, without a pass over the row.)
                             ng[i] = match &through {
                                 Some(t) => t.norm.min(norm2_up(bounds)),
-                                None => (n_out as f64).sqrt() * eg[i] * (1.0 + 4.0 * U),
+                                None => norm_of_entry_bound(eg[i], n_out),
                             };
                             dg[i] = row_sign_masks_entry(row, bounds, pos, neg);
                         } else {
                             let e = through.as_ref().map_or(bound, |t| t.entry.min(bound));
-                            let all = (n_out as f64).sqrt() * e * (1.0 + 4.0 * U);
+                            let all = norm_of_entry_bound(e, n_out);
                             eg[i] = e;
                             ng[i] = through.as_ref().map_or(all, |t| t.norm.min(all));
                             dg[i] = row_sign_masks(row, e, pos, neg);

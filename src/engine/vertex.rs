@@ -17,7 +17,9 @@
 
 use super::refine::{self, FloatLine, FloatMap};
 use super::refine_dd::{self, DdMap};
-use super::values::{row_max, row_sign_masks, row_sign_masks_entry, LayerValues};
+use super::values::{
+    norm_of_entry_bound, norm_of_sum, row_max, row_sign_masks, row_sign_masks_entry, LayerValues,
+};
 use crate::exact::maps::{LayerRows, SmallLayer};
 use crate::exact::number::ratio_to_f64_fast;
 use crate::exact::point::{intersect_lines, root_1d};
@@ -744,14 +746,6 @@ fn interpolate_tail(
     (max_diff, sum)
 }
 
-/// An upper bound on √(Σ x²) from the float sum of squares of n differences computed in
-/// floats (each difference off by u of itself, the sum by n + 8 roundings; squares below
-/// 2^-1022 off by 2^-1075 each).
-fn norm_of_sum(sum_sq: f64, n: usize) -> f64 {
-    let n = n as f64;
-    (sum_sq * (1.0 + (n + 16.0) * 2.0 * U) + n * 1e-300).sqrt() * (1.0 + 4.0 * U)
-}
-
 /// [`interpolate_row`] for the given columns only, returning the largest of their differences.
 fn interpolate_columns(p: &[f64], q: &[f64], s: f64, out: &mut [f64], columns: &[usize]) -> f64 {
     let mut max_diff = 0.0f64;
@@ -1384,7 +1378,7 @@ impl LocalVertices {
                 f64::INFINITY
             } else {
                 interpolated_norm((np, nq), (mp, mq), sigma, diff_norm, n)
-                    .min((n as f64).sqrt() * e * (1.0 + 4.0 * U))
+                    .min(norm_of_entry_bound(e, n))
             };
             self.norm.push(norm);
             self.row_max.push(mp.max(mq) * (1.0 + 4.0 * U));
@@ -1427,8 +1421,7 @@ impl LocalVertices {
             self.z.extend(std::iter::repeat_n(x.err, self.n));
         }
         self.err.push(x.err);
-        self.norm
-            .push(x.err * (self.n as f64).sqrt() * (1.0 + 4.0 * U));
+        self.norm.push(norm_of_entry_bound(x.err, self.n));
         self.row_max.push(row_max(&x.z));
         let (at, words) = (self.masks.len(), pattern::words(self.n));
         self.masks.resize(at + 2 * words, 0);
