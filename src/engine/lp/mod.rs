@@ -670,10 +670,15 @@ fn split_cell_by(
             } else {
                 sign_on_box(&row_f, &cell.bbox).map(|side| side == Ordering::Greater)
             };
+            // Most of the others miss the cell too: shown from the row's floats alone when
+            // they can, before the exact halfspace is made.
+            let fixed =
+                fixed.or_else(|| side_from_floats(&mut row_f, &known, &mut walk, cell, dec));
             if let Some(on) = fixed {
                 if ctx.adjacency {
-                    // A plane that misses the closed box vanishes on no facet of the cell:
-                    // adjacency needs its sign, not its map.
+                    // Either proof puts the plane strictly off the closed cell (off its box, or
+                    // a Motzkin bound below zero on it), so the unit vanishes on no facet's
+                    // hyperplane: adjacency needs its sign, not its map.
                     units.push(adjacency::Unit::Sign(if on {
                         Ordering::Greater
                     } else {
@@ -682,15 +687,6 @@ fn split_cell_by(
                 }
                 neurons.push(Neuron::Fixed(on));
                 continue;
-            }
-            // Most of the others miss the cell too: shown from the row's floats alone when
-            // they can, before the exact halfspace is made. (Not with adjacency: such a unit
-            // may still vanish on a facet's hyperplane, which needs its exact map.)
-            if !ctx.adjacency {
-                if let Some(on) = side_from_floats(&mut row_f, &known, &mut walk, cell, dec) {
-                    neurons.push(Neuron::Fixed(on));
-                    continue;
-                }
             }
         }
         let eq = rows.halfspace(i);
@@ -1087,7 +1083,8 @@ fn oriented(f: &[f64], negate: bool) -> [f64; MAX_DIM + 1] {
 
 /// A unit's one sign on the whole cell shown from floats alone: the float filter puts every
 /// known point on one side, and the walk proves the other side empty (a Motzkin bound on
-/// floats). `row` (a multiple of the exact row, each entry within half an ulp; scaled here by a
+/// floats: the row is then strictly of that sign on the closed cell, its boundary included, as
+/// the bound is below zero on every point that meets the cell's halfspaces). `row` (a multiple of the exact row, each entry within half an ulp; scaled here by a
 /// power of two) stands for the exact halfspace, so no exact integers are made for the unit.
 /// `None`: not shown here (the exact path decides).
 fn side_from_floats<'a>(
