@@ -1314,3 +1314,48 @@ fn irredundant(
     }
     (cons, certs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::feasibility::tests::con;
+    use super::*;
+    use num_traits::One;
+
+    /// The adjacency step records a unit shown off the cell by `side_from_floats` by its sign
+    /// alone, which is right only if the sign is strict on the closed cell: a plane along a
+    /// facet, or through a corner, must be left to the exact path.
+    #[test]
+    fn float_sides_are_strict_on_the_closed_cell() {
+        let (lo, hi) = (vec![-BigRational::one(); 2], vec![BigRational::one(); 2]);
+        let dec = Decider::new(&lo, &hi, LpBackend::Dense);
+        // The cell 0 ≤ 4x ≤ 4, −1 ≤ y ≤ 1 (the right half of the square).
+        let cell = Cell {
+            pattern: vec![0],
+            cons: [([4, 0], 0), ([-4, 0], 4), ([0, 1], 1), ([0, -1], 1)]
+                .iter()
+                .map(|&(a, c)| Arc::new(con(&a, c)))
+                .collect(),
+            certs: Vec::new(),
+            known: vec![Arc::new(Pt::from_f64(&[0.5, 0.25]).expect("finite"))],
+            prev: None,
+            next: None,
+            bbox: vec![(0.0, 1.0), (-1.0, 1.0)],
+            units: None,
+        };
+        let side = |row: [f64; 3]| {
+            let mut row = row.to_vec();
+            let mut walk = Walk::NotYet;
+            side_from_floats(&mut row, &cell.known, &mut walk, &cell, &dec)
+        };
+        // Strictly off the closed cell, on either side.
+        assert_eq!(side([1.0, 0.0, 0.25]), Some(true));
+        assert_eq!(side([-1.0, 0.0, -0.25]), Some(false));
+        assert_eq!(side([-1.0, -1.0, 2.5]), Some(true));
+        // Zero on the facet x = 0, or at the corner (0, −1) only: not strict, not shown.
+        assert_eq!(side([1.0, 0.0, 0.0]), None);
+        assert_eq!(side([-1.0, 0.0, 0.0]), None);
+        assert_eq!(side([1.0, 1.0, 1.0]), None);
+        // Through the cell.
+        assert_eq!(side([1.0, 0.0, -0.5]), None);
+    }
+}
