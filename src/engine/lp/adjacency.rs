@@ -18,6 +18,12 @@
 //!   cells, projected onto H by eliminating one coordinate).
 //!
 //! Cells of distinct, non-adjacent parents are never adjacent (their closures meet in less).
+//!
+//! Nothing here needs a cell's halfspaces to be irredundant, only that they define the cell and
+//! include its facets: "the facet on H" is then the cell's halfspace on H (a child without a
+//! facet there only fails the checks that follow), and a point strictly inside all the other
+//! halfspaces of both cells is strictly inside their other facets. So cells are made
+//! irredundant only when facets are asked for.
 
 use super::feasibility::{float_value, Con, Decider, Interior, LpBackend, Pt};
 use super::Cell;
