@@ -46,15 +46,116 @@ pub(super) struct Pair {
     fb: Arc<Con>,
     /// A point of the hyperplane strictly inside every other facet of both cells (`None` only
     /// in the last layer, where no later layer asks for it).
-    witness: Option<Arc<Pt>>,
+    witness: Option<Arc<Witness>>,
 }
 
 impl Pair {
     /// The witness of a pair of a layer before the last.
-    fn witness(&self) -> &Arc<Pt> {
+    fn witness(&self) -> &Witness {
         self.witness
             .as_ref()
             .expect("pairs of a layer before the last carry their witness")
+    }
+}
+
+/// A pair's witness: a point, or where the segment between two points on either side of a
+/// hyperplane crosses it. The crossing's exact coordinates (big products of both points') are
+/// made only when a sign at it is not shown on floats; most never are.
+pub(super) struct Witness {
+    ends: Option<(Arc<Pt>, Arc<Pt>, Arc<Con>)>,
+    point: std::sync::OnceLock<Pt>,
+}
+
+impl Witness {
+    fn at(point: Pt) -> Witness {
+        Witness {
+            ends: None,
+            point: point.into(),
+        }
+    }
+
+    /// Where the segment from `p` to `q` (strictly on either side of `h`) crosses it.
+    fn crossing(p: &Arc<Pt>, q: &Arc<Pt>, h: &Arc<Con>) -> Witness {
+        Witness {
+            ends: Some((p.clone(), q.clone(), h.clone())),
+            point: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn point(&self) -> &Pt {
+        self.point.get_or_init(|| {
+            let (p, q, h) = self
+                .ends
+                .as_ref()
+                .expect("a witness without a point has ends");
+            Pt::from_exact(crossing(&p.exact, &q.exact, &h.eq))
+        })
+    }
+
+    /// The exact sign of `c` at the witness.
+    fn sign(&self, c: &Con, stats: &super::feasibility::Stats) -> Ordering {
+        if let (None, Some((p, q, h))) = (self.point.get(), &self.ends) {
+            if let Some(s) = FloatCrossing::new(&h.f, p, q).and_then(|x| x.sign(c, p, q)) {
+                return s;
+            }
+        }
+        c.sign_at(self.point(), stats)
+    }
+}
+
+/// Where the segment from `p` to `q` crosses the plane of a halfspace h, on floats: at the
+/// crossing r = p + λ(q − p), λ = h(p) / (h(p) − h(q)), any affine c has c(r) = (h(p)·c(q) −
+/// h(q)·c(p)) / (h(p) − h(q)), whose signs are bounded from the four values' float errors, so
+/// no exact point is made.
+struct FloatCrossing {
+    hp: (f64, f64),
+    hq: (f64, f64),
+    /// h(p) < 0 < h(q): the denominator is negative.
+    flip: bool,
+}
+
+impl FloatCrossing {
+    /// `None` unless h(p) and h(q) (floats `hf`) are shown of opposite signs.
+    fn new(hf: &[f64], p: &Pt, q: &Pt) -> Option<FloatCrossing> {
+        let ((hp, ehp), (hq, ehq)) = (float_value(hf, p), float_value(hf, q));
+        let flip = if hp > ehp && hq < -ehq {
+            false
+        } else if hp < -ehp && hq > ehq {
+            true
+        } else {
+            return None;
+        };
+        Some(FloatCrossing {
+            hp: (hp, ehp),
+            hq: (hq, ehq),
+            flip,
+        })
+    }
+
+    /// The sign of `c` at the crossing, when floats show it.
+    fn sign(&self, c: &Con, p: &Pt, q: &Pt) -> Option<Ordering> {
+        let ((hp, ehp), (hq, ehq)) = (self.hp, self.hq);
+        let (cp, ecp) = float_value(&c.f, p);
+        let (cq, ecq) = float_value(&c.f, q);
+        let num = hp * cq - hq * cp;
+        // Each product's error from its factors' errors, plus the rounding of two products
+        // and a difference (3u of the magnitudes, doubled).
+        let err = hp.abs() * ecq
+            + cq.abs() * ehp
+            + ehp * ecq
+            + hq.abs() * ecp
+            + cp.abs() * ehq
+            + ehq * ecp
+            + 6.0 * f64::EPSILON * (hp * cq).abs().max((hq * cp).abs())
+            + 1e-300;
+        let sign = if num > err {
+            Ordering::Greater
+        } else if num < -err {
+            Ordering::Less
+        } else {
+            return None;
+        };
+        Some(if self.flip { sign.reverse() } else { sign })
     }
 }
 
@@ -219,38 +320,18 @@ fn shared_crossing(
 
 /// Whether the segment between the witnesses of two cells on either side of the hyperplane of
 /// `ci` crosses it strictly inside every other facet of both, shown on floats alone (`false`:
-/// not shown). The crossing r = p + λ(q − p), λ = h(p) / (h(p) − h(q)), gives any affine c the
-/// value c(r) = (h(p)·c(q) − h(q)·c(p)) / (h(p) − h(q)), whose sign is that of the numerator;
-/// it is bounded from the four values' float errors, so no exact point is made. (The last
-/// layer's pairs need no witness point.)
+/// not shown; see [`FloatCrossing`]).
 fn crossing_inside_by_floats(xi: &Cell, yj: &Cell, ci: &Arc<Con>, cj: &Arc<Con>) -> bool {
     let (p, q) = (&xi.known[0], &yj.known[0]);
-    let (hp, ehp) = float_value(&ci.f, p);
-    let (hq, ehq) = float_value(&ci.f, q);
-    if !(hp > ehp && hq < -ehq) {
+    // Xi is on the positive side of its facet.
+    let Some(x) = FloatCrossing::new(&ci.f, p, q).filter(|x| !x.flip) else {
         return false;
-    }
-    let positive_at_crossing = |c: &Con| {
-        let (cp, ecp) = float_value(&c.f, p);
-        let (cq, ecq) = float_value(&c.f, q);
-        let num = hp * cq - hq * cp;
-        // Each product's error from its factors' errors, plus the rounding of two products
-        // and a difference (3u of the magnitudes, doubled).
-        let err = hp.abs() * ecq
-            + cq.abs() * ehp
-            + ehp * ecq
-            + hq.abs() * ecp
-            + cp.abs() * ehq
-            + ehq * ecp
-            + 6.0 * f64::EPSILON * (hp * cq).abs().max((hq * cp).abs())
-            + 1e-300;
-        num > err
     };
     let other_facets = |cell: &Cell, skip: &Arc<Con>| {
         cell.cons
             .iter()
             .filter(|c| !Arc::ptr_eq(c, skip))
-            .all(|c| positive_at_crossing(c))
+            .all(|c| x.sign(c, p, q) == Some(Ordering::Greater))
     };
     other_facets(xi, ci) && other_facets(yj, cj)
 }
@@ -372,7 +453,7 @@ pub(super) fn next_layer(
             // Is the parents' witness in the open cell of Xi's signs?
             let inside = (0..units).all(|k| match cons[x][k].map() {
                 Some(c) if !vanishing[k] => {
-                    let s = c.sign_at(pp.witness(), &dec.stats);
+                    let s = pp.witness().sign(c, &dec.stats);
                     s != Ordering::Equal
                         && (s == Ordering::Greater) == pattern::get(&xi.pattern, offset + k)
                 }
@@ -385,11 +466,14 @@ pub(super) fn next_layer(
                 }
                 // Some(witness) when adjacent (the witness None only in the last layer).
                 let adjacent = if inside {
-                    Some(Some(pp.witness().clone()))
-                } else if last && crossing_inside_by_floats(xi, yj, ci, cj) {
-                    Some(None)
+                    Some(if last { None } else { pp.witness.clone() })
+                } else if crossing_inside_by_floats(xi, yj, ci, cj) {
+                    Some(
+                        (!last)
+                            .then(|| Arc::new(Witness::crossing(&xi.known[0], &yj.known[0], ci))),
+                    )
                 } else if let Some(r) = shared_crossing(dec, xi, yj, ci, cj) {
-                    Some(Some(Arc::new(r)))
+                    Some(Some(Arc::new(Witness::at(r))))
                 } else {
                     let rows: Vec<&Con> = xi
                         .cons
@@ -398,7 +482,8 @@ pub(super) fn next_layer(
                         .chain(yj.cons.iter().filter(|c| !Arc::ptr_eq(c, cj)))
                         .map(|c| c.as_ref())
                         .collect();
-                    on_h.interior(&ci.eq, &rows).map(|p| Some(Arc::new(p)))
+                    on_h.interior(&ci.eq, &rows)
+                        .map(|p| Some(Arc::new(Witness::at(p))))
                 };
                 if let Some(witness) = adjacent {
                     let (a, b) = (start[x] + *i as u32, start[y] + *j as u32);
@@ -453,10 +538,7 @@ fn sibling_pair(
     let fa = facet_on(ci, &towards_i)?;
     let fb = facet_on(cj, &towards_i.flip())?;
     // (An exact crossing: only a later layer needs it.)
-    let witness = (!last).then(|| {
-        let r = crossing(&ci.known[0].exact, &cj.known[0].exact, &first.eq);
-        Arc::new(Pt::from_exact(r))
-    });
+    let witness = (!last).then(|| Arc::new(Witness::crossing(&ci.known[0], &cj.known[0], first)));
     Some(Pair {
         a: 0,
         b: 0,
@@ -514,5 +596,59 @@ mod tests {
         assert!(!crossing_inside_by_floats(&xi, &through, &left, &right));
         let clear = cell(vec![right.clone(), Arc::new(con(&[1, -1], 1))], [1.0, -1.0]);
         assert!(crossing_inside_by_floats(&xi, &clear, &left, &right));
+    }
+
+    /// A sign shown on floats at a segment's crossing is the exact sign there, and a plane
+    /// through the crossing (or a crossing too close to call) is never given a sign.
+    #[test]
+    fn crossing_signs_on_floats_are_exact_signs() {
+        let mut seed = 7u64;
+        let mut next = move |m: i64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as i64).rem_euclid(2 * m + 1) - m
+        };
+        let (mut shown, mut through) = (0, 0);
+        for _ in 0..2000 {
+            let h = Arc::new(con(&[next(5), next(5), next(5)], next(5)));
+            // Thirds and sevenths: full mantissas, so the floats round.
+            let p = Pt::from_f64(&[next(9) as f64 / 7.0, next(9) as f64 / 3.0, 0.5]).unwrap();
+            let q = Pt::from_f64(&[next(9) as f64 / 3.0, -0.75, next(9) as f64 / 7.0]).unwrap();
+            if p.exact.side(&h.eq) == q.exact.side(&h.eq)
+                || p.exact.side(&h.eq) == Ordering::Equal
+                || q.exact.side(&h.eq) == Ordering::Equal
+            {
+                continue;
+            }
+            let r = crossing(&p.exact, &q.exact, &h.eq);
+            let Some(x) = FloatCrossing::new(&h.f, &p, &q) else {
+                continue;
+            };
+            // A random plane, and one through r (its constant chosen so): a·r + c = 0.
+            let a: Vec<i64> = (0..3).map(|_| next(4)).collect();
+            let c = con(&a, next(6));
+            assert!(x.sign(&c, &p, &q).is_none_or(|s| s == r.side(&c.eq)));
+            shown += usize::from(x.sign(&c, &p, &q).is_some());
+            let ar: BigInt = (0..3).map(|k| BigInt::from(a[k]) * &r.num[k]).sum();
+            let eq = LineEq {
+                a: a.iter().map(|&v| BigInt::from(v) * &r.den).collect(),
+                c: -ar,
+            };
+            if eq.a.iter().all(|v| v.is_zero()) {
+                continue;
+            }
+            assert_eq!(r.side(&eq), Ordering::Equal);
+            assert_eq!(
+                x.sign(&Con::new(eq), &p, &q),
+                None,
+                "a plane through the crossing"
+            );
+            through += 1;
+        }
+        assert!(
+            shown > 500 && through > 500,
+            "{shown} shown, {through} through"
+        );
     }
 }
