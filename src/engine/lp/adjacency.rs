@@ -204,10 +204,14 @@ impl OnHyperplane {
     /// A point of `{h = 0}` strictly inside every row, or `None` when there is none. The rows'
     /// solutions on H must lie in the domain (they do: the rows include a cell's facets but the
     /// one on H, and the cell is closed and bounded).
-    fn interior(&self, h: &LineEq, rows: &[&Con]) -> Option<Pt> {
+    fn interior(&self, hc: &Con, rows: &[&Con]) -> Option<Pt> {
+        let h = &hc.eq;
         let d = h.a.len();
         // Eliminate the coordinate with the largest coefficient.
         let p = (0..d).max_by_key(|&i| h.a[i].bits())?;
+        if let Some(found) = self.float_guess(hc, p, rows) {
+            return Some(found);
+        }
         let hp = &h.a[p];
         let sign = if hp.is_negative() {
             BigInt::from(-1)
@@ -243,6 +247,60 @@ impl OnHyperplane {
             Interior::Empty => None,
             Interior::NonEmpty(q) => Some(Pt::from_exact(lift(&q.exact, h, p))),
         }
+    }
+}
+
+impl OnHyperplane {
+    /// A point of `{h = 0}` strictly inside every row, found on floats and then proven: the
+    /// rows projected onto H in floats (coordinate `p` eliminated), their Chebyshev point by
+    /// the float simplex, lifted onto H exactly and checked against every row by exact sign
+    /// tests. `None` when that fails (the exact projection decides): it saves the projection in
+    /// big integers, most of an LP on H in 4-D. The dense backend only.
+    fn float_guess(&self, h: &Con, p: usize, rows: &[&Con]) -> Option<Pt> {
+        // (Other backends keep their own float LP, or none.)
+        let dec = self
+            .deciders
+            .get(p)
+            .filter(|d| d.backend == LpBackend::Dense)?;
+        let d = h.f.len() - 1;
+        let (hf, hp) = (&h.f, h.f[p]);
+        let sign = if hp < 0.0 { -1.0 } else { 1.0 };
+        // The margin LP's columns (−a, ‖a‖₁) and costs c over the d − 1 kept coordinates, as in
+        // `Decider::interior`, and the cap's column.
+        let mut columns = Vec::with_capacity((rows.len() + 1) * d);
+        let mut cost = Vec::with_capacity(rows.len() + 1);
+        for r in rows {
+            let f = &r.f;
+            let mut l1 = 0.0;
+            for i in (0..d).filter(|&i| i != p) {
+                let a = sign * (f[i] * hp - f[p] * hf[i]);
+                columns.push(-a);
+                l1 += a.abs();
+            }
+            columns.push(l1);
+            cost.push(sign * (f[d] * hp - f[p] * hf[d]));
+        }
+        columns.extend(std::iter::repeat_n(0.0, d - 1));
+        columns.push(1.0);
+        cost.push(dec.cap);
+        let mut rhs = vec![0.0; d];
+        rhs[d - 1] = 1.0;
+        dec.stats
+            .lp_solves
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let opt = super::simplex::solve_in(&columns, &rhs, &cost, &mut Vec::new()).ok()?;
+        // (A NaN objective fails too.)
+        if opt.objective.partial_cmp(&1e-12) != Some(Ordering::Greater) {
+            return None;
+        }
+        let q = Pt::from_f64(&opt.multipliers[..d - 1])?;
+        let found = Pt::from_exact(lift(&q.exact, &h.eq, p));
+        (h.eq.a.len() == d
+            && found.exact.side(&h.eq) == Ordering::Equal
+            && rows
+                .iter()
+                .all(|r| r.sign_at(&found, &dec.stats) == Ordering::Greater))
+        .then_some(found)
     }
 }
 
@@ -482,7 +540,7 @@ pub(super) fn next_layer(
                         .chain(yj.cons.iter().filter(|c| !Arc::ptr_eq(c, cj)))
                         .map(|c| c.as_ref())
                         .collect();
-                    on_h.interior(&ci.eq, &rows)
+                    on_h.interior(ci, &rows)
                         .map(|p| Some(Arc::new(Witness::at(p))))
                 };
                 if let Some(witness) = adjacent {
@@ -552,6 +610,7 @@ fn sibling_pair(
 mod tests {
     use super::super::feasibility::tests::con;
     use super::*;
+    use num_traits::One;
 
     /// A cell of the square [-2, 2]² with extra halfspaces and one interior point.
     fn cell(extra: Vec<Arc<Con>>, inside: [f64; 2]) -> Cell {
@@ -650,5 +709,59 @@ mod tests {
             shown > 500 && through > 500,
             "{shown} shown, {through} through"
         );
+    }
+
+    /// Questions on a hyperplane: the dense backend (a float guess, proven, before the exact
+    /// projection) and the exact one agree on every answer, and every point is on H and strictly
+    /// inside every row.
+    #[test]
+    fn questions_on_a_hyperplane_agree_with_the_exact_backend() {
+        let (lo, hi) = (vec![-BigRational::one(); 3], vec![BigRational::one(); 3]);
+        let dense = OnHyperplane::new(&lo, &hi, LpBackend::Dense);
+        let exact = OnHyperplane::new(&lo, &hi, LpBackend::Exact);
+        let mut seed = 11u64;
+        let mut next = move |m: i64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as i64).rem_euclid(2 * m + 1) - m
+        };
+        let (mut found, mut empty, mut guessed) = (0, 0, 0);
+        for _ in 0..300 {
+            let h = con(&[next(6), next(6), 1 + next(3).abs()], next(2));
+            // The box, and a few random halfspaces (some through a common point).
+            let mut rows: Vec<Con> = [([1, 0, 0], 1), ([-1, 0, 0], 1), ([0, 1, 0], 1)]
+                .iter()
+                .chain(&[([0, -1, 0], 1), ([0, 0, 1], 1), ([0, 0, -1], 1)])
+                .map(|(a, c)| con(a, *c))
+                .collect();
+            for _ in 0..1 + next(2).abs() {
+                rows.push(con(&[next(5), next(5), next(5)], next(3)));
+            }
+            let refs: Vec<&Con> = rows.iter().collect();
+            let a = dense.interior(&h, &refs);
+            let b = exact.interior(&h, &refs);
+            assert_eq!(
+                a.is_some(),
+                b.is_some(),
+                "{:?} {:?}",
+                h.eq,
+                rows.iter().map(|r| &r.eq).collect::<Vec<_>>()
+            );
+            if let Some(p) = a {
+                assert_eq!(p.exact.side(&h.eq), Ordering::Equal);
+                assert!(rows
+                    .iter()
+                    .all(|r| p.exact.side(&r.eq) == Ordering::Greater));
+                found += 1;
+                // The float guess alone answers nearly all of them.
+                let k = (0..3).max_by_key(|&i| h.eq.a[i].bits()).unwrap();
+                guessed += usize::from(dense.float_guess(&h, k, &refs).is_some());
+            } else {
+                empty += 1;
+            }
+        }
+        assert!(found > 50 && empty > 20, "{found} found, {empty} empty");
+        assert!(10 * guessed >= 9 * found, "{guessed} of {found} guessed");
     }
 }
