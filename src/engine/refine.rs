@@ -75,7 +75,84 @@ fn lane_products<const J: usize>(w: &[f64], m: usize, x: &[f64]) -> Vec<f64> {
         // SAFETY: the features were just detected.
         return unsafe { lane_products_avx512::<J>(w, m, x) };
     }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the features were just detected.
+        return unsafe { lane_products_avx2::<J>(w, m, x) };
+    }
     lane_products_portable::<J>(w, m, x)
+}
+
+/// [`lane_products`] on AVX2 machines (AMD's among them, without AVX-512): each block of
+/// `LANES` as two halves of four, fused multiply-adds, the lanes folded as the portable loop
+/// folds them (784-512×8 segment on an EPYC: ~15 % of a run in the portable loop).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::needless_range_loop)] // (j and h index both rows' accumulators)
+unsafe fn lane_products_avx2<const J: usize>(w: &[f64], m: usize, x: &[f64]) -> Vec<f64> {
+    use std::arch::x86_64::*;
+    let n = w.len() / m;
+    let signed = J / 3;
+    let (full, rest) = (m / LANES, m % LANES);
+    assert!(x.len() >= m.div_ceil(LANES) * J * LANES);
+    let mut out = vec![0.0f64; n * J];
+    let sign_bit = _mm256_set1_pd(-0.0);
+    // Two rows at a time: each input block is loaded once for both.
+    for (rows, o) in w.chunks(2 * m).zip(out.chunks_mut(2 * J)) {
+        let two = rows.len() == 2 * m;
+        let r1 = if two { m } else { 0 };
+        // acc[row][j][half of the lanes]
+        let mut acc = [[[_mm256_setzero_pd(); 2]; J]; 2];
+        let mut step = |w0: [__m256d; 2], w1: [__m256d; 2], xb: *const f64| {
+            let abs = |v: __m256d| _mm256_andnot_pd(sign_bit, v);
+            let (a0, a1) = ([abs(w0[0]), abs(w0[1])], [abs(w1[0]), abs(w1[1])]);
+            for j in 0..J {
+                let (u0, u1) = if j < signed { (w0, w1) } else { (a0, a1) };
+                for h in 0..2 {
+                    // SAFETY: block c of x holds J·LANES entries.
+                    let xv = unsafe { _mm256_loadu_pd(xb.add(j * LANES + 4 * h)) };
+                    acc[0][j][h] = _mm256_fmadd_pd(u0[h], xv, acc[0][j][h]);
+                    acc[1][j][h] = _mm256_fmadd_pd(u1[h], xv, acc[1][j][h]);
+                }
+            }
+        };
+        // SAFETY (loads): each row has m ≥ (c + 1)·LANES entries.
+        let halves = |q: *const f64| unsafe { [_mm256_loadu_pd(q), _mm256_loadu_pd(q.add(4))] };
+        let p = rows.as_ptr();
+        for c in 0..full {
+            // SAFETY: as above, and x as asserted.
+            unsafe {
+                step(
+                    halves(p.add(c * LANES)),
+                    halves(p.add(r1 + c * LANES)),
+                    x.as_ptr().add(c * J * LANES),
+                )
+            };
+        }
+        if rest != 0 {
+            // The last block's entries, zero-padded.
+            let (mut t0, mut t1) = ([0.0f64; LANES], [0.0f64; LANES]);
+            t0[..rest].copy_from_slice(&rows[full * LANES..full * LANES + rest]);
+            t1[..rest].copy_from_slice(&rows[r1 + full * LANES..r1 + full * LANES + rest]);
+            // SAFETY: x as asserted.
+            unsafe {
+                step(
+                    halves(t0.as_ptr()),
+                    halves(t1.as_ptr()),
+                    x.as_ptr().add(full * J * LANES),
+                )
+            };
+        }
+        for (k, oj) in o.iter_mut().enumerate() {
+            let [lo, hi] = acc[k / J][k % J];
+            // (a0 + a4, a1 + a5, a2 + a6, a3 + a7), then the portable loop's order.
+            let mut v = [0.0f64; 4];
+            // SAFETY: v holds four f64.
+            unsafe { _mm256_storeu_pd(v.as_mut_ptr(), _mm256_add_pd(lo, hi)) };
+            *oj = (v[0] + v[1]) + (v[2] + v[3]);
+        }
+    }
+    out
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -481,8 +558,8 @@ mod tests {
         assert!(checked > 1200, "only {checked} meets were proven");
     }
 
-    /// The portable lane loop (machines without AVX-512) sums the same terms as the vector
-    /// kernel, so the two agree to rounding: for both widths of inputs, with a partial last
+    /// The portable lane loop (machines without AVX2) sums the same terms as the vector
+    /// kernels (AVX-512, AVX2), so they agree to rounding: for both widths of inputs, with a partial last
     /// block and an odd number of rows.
     #[test]
     fn portable_lanes_match_the_vector_kernel() {
@@ -513,6 +590,27 @@ mod tests {
             assert_eq!(fast.len(), n * 3 * cols.len());
             for (a, b) in fast.iter().zip(&plain) {
                 assert!((a - b).abs() <= 1e-13 * (1.0 + a.abs()), "{a} against {b}");
+            }
+            // The AVX2 kernel too, where the machine has it (whatever `lane_products` chose).
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: the features were just detected.
+                let avx2 = unsafe {
+                    if cols.len() == 2 {
+                        lane_products_avx2::<6>(&w, m, &inputs.x)
+                    } else {
+                        lane_products_avx2::<9>(&w, m, &inputs.x)
+                    }
+                };
+                assert_eq!(avx2.len(), plain.len());
+                for (a, b) in avx2.iter().zip(&plain) {
+                    assert!(
+                        (a - b).abs() <= 1e-13 * (1.0 + a.abs()),
+                        "avx2: {a} against {b}"
+                    );
+                }
             }
             // And both are the plain sums.
             for i in 0..n {
