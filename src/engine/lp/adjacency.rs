@@ -228,8 +228,10 @@ impl OnHyperplane {
                 .collect();
             let c2 = &sign * (c * hp - ap * &h.c);
             if a2.iter().all(Zero::is_zero) {
-                // Constant on H.
-                if c2.is_positive() {
+                // Constant on H. Zero there: H itself, a copy of a cell's facet on it (none
+                // arises: a cut plane meets its cell's interior), which the piece of H meets
+                // with equality as it does the facet left out.
+                if !c2.is_negative() {
                     continue;
                 }
                 return None;
@@ -408,7 +410,8 @@ fn differing<'a>(
 
 /// One layer's unit on one parent cell: its map as a halfspace, or its one sign on the parent's
 /// closure when no map is needed: a constant map's sign (`Equal`: the zero map, which vanishes
-/// everywhere), or the strict sign of a unit whose plane misses the parent's box.
+/// everywhere), or the strict sign of a unit shown off the parent's closure (its plane misses
+/// the parent's box, or a Motzkin bound puts it below zero there).
 pub(super) enum Unit {
     Map(Arc<Con>),
     Sign(Ordering),

@@ -239,9 +239,9 @@ impl LpPartition {
 #[derive(Clone)]
 struct Cell {
     pattern: Vec<u64>,
-    /// Its halfspaces: irredundant when facets or adjacency are asked for (but for the last
-    /// layer without [`LpOptions::facets`]); in a plain count, every halfspace whose plane
-    /// meets the cell's box.
+    /// Its halfspaces: irredundant when facets are asked for; otherwise (a count, with or
+    /// without adjacency) every halfspace whose plane meets the cell's box, which includes all
+    /// its facets (the last layer's cells keep their parent's and their cuts, unfiltered).
     cons: Vec<Arc<Con>>,
     /// `certs[j]`: a point strictly inside every halfspace but `cons[j]`, strictly outside
     /// that one (proof that `cons[j]` is a facet). Reused to avoid LPs after a split. Empty
@@ -304,7 +304,7 @@ struct Ctx<'a> {
     /// Make every cell irredundant (facets asked for). Otherwise a cell keeps the halfspaces its
     /// facets imply, less those whose planes miss its box: the redundancy LPs (most of a count's
     /// LPs on 3-D networks) cost more than the longer LPs of the next layer. Adjacency works on
-    /// either (3-32×3 default count: 327 k LPs without this, 5.6 k with it).
+    /// either (3-32×3 default count: 5.6 k LPs without this, 327 k with it).
     irredundant_cells: bool,
 }
 
@@ -674,7 +674,8 @@ fn split_cell_by(
         let box_tested = rows.float_row(i, &mut row_f);
         if box_tested {
             let fixed = if row_f[..net.d].iter().all(|&x| x == 0.0) {
-                // A constant: adjacency asks whether it is zero (below, exactly).
+                // A constant: adjacency asks whether it is zero (a non-zero one is shown by
+                // `side_from_floats` below, zero by the exact path).
                 (!ctx.adjacency).then_some(row_f[net.d] > 0.0)
             } else {
                 sign_on_box(&row_f, &cell.bbox).map(|side| side == Ordering::Greater)
