@@ -228,10 +228,8 @@ impl OnHyperplane {
                 .collect();
             let c2 = &sign * (c * hp - ap * &h.c);
             if a2.iter().all(Zero::is_zero) {
-                // Constant on H. Zero there: H itself, a copy of a cell's facet on it (none
-                // arises: a cut plane meets its cell's interior), which the piece of H meets
-                // with equality as it does the facet left out.
-                if !c2.is_negative() {
+                // Constant on H (zero there: no point of H is strictly inside).
+                if c2.is_positive() {
                     continue;
                 }
                 return None;
@@ -543,6 +541,10 @@ pub(super) fn next_layer(
                         .chain(yj.cons.iter().filter(|c| !Arc::ptr_eq(c, cj)))
                         .map(|c| c.as_ref())
                         .collect();
+                    // No other halfspace of either cell lies on H (a cut plane meets its cell's
+                    // interior, so no facet is ever doubled): were one there, the question
+                    // below would answer "empty" and lose the pair.
+                    debug_assert!(rows.iter().all(|r| r.multiple_of(ci).is_none()));
                     on_h.interior(ci, &rows)
                         .map(|p| Some(Arc::new(Witness::at(p))))
                 };
@@ -660,17 +662,18 @@ mod tests {
         assert!(crossing_inside_by_floats(&xi, &clear, &left, &right));
     }
 
+    /// Integers drawn uniformly from −m..=m, from a seed.
+    fn small_ints(seed: u64) -> impl FnMut(i64) -> i64 {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        move |m| rng.random_range(-m..=m)
+    }
+
     /// A sign shown on floats at a segment's crossing is the exact sign there, and a plane
     /// through the crossing (or a crossing too close to call) is never given a sign.
     #[test]
     fn crossing_signs_on_floats_are_exact_signs() {
-        let mut seed = 7u64;
-        let mut next = move |m: i64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 33) as i64).rem_euclid(2 * m + 1) - m
-        };
+        let mut next = small_ints(7);
         let (mut shown, mut through) = (0, 0);
         for _ in 0..2000 {
             let h = Arc::new(con(&[next(5), next(5), next(5)], next(5)));
@@ -722,13 +725,7 @@ mod tests {
         let (lo, hi) = (vec![-BigRational::one(); 3], vec![BigRational::one(); 3]);
         let dense = OnHyperplane::new(&lo, &hi, LpBackend::Dense);
         let exact = OnHyperplane::new(&lo, &hi, LpBackend::Exact);
-        let mut seed = 11u64;
-        let mut next = move |m: i64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 33) as i64).rem_euclid(2 * m + 1) - m
-        };
+        let mut next = small_ints(11);
         let (mut found, mut empty, mut guessed) = (0, 0, 0);
         for _ in 0..300 {
             let h = con(&[next(6), next(6), 1 + next(3).abs()], next(2));
