@@ -63,6 +63,8 @@ impl Pair {
 /// made only when a sign at it is not shown on floats; most never are.
 pub(super) struct Witness {
     ends: Option<(Arc<Pt>, Arc<Pt>, Arc<Con>)>,
+    /// The crossing's float values of h at both ends, taken once for all the signs asked.
+    float: Option<FloatCrossing>,
     point: std::sync::OnceLock<Pt>,
 }
 
@@ -70,6 +72,7 @@ impl Witness {
     fn at(point: Pt) -> Witness {
         Witness {
             ends: None,
+            float: None,
             point: point.into(),
         }
     }
@@ -78,6 +81,7 @@ impl Witness {
     fn crossing(p: &Arc<Pt>, q: &Arc<Pt>, h: &Arc<Con>) -> Witness {
         Witness {
             ends: Some((p.clone(), q.clone(), h.clone())),
+            float: FloatCrossing::new(&h.f, p, q),
             point: std::sync::OnceLock::new(),
         }
     }
@@ -94,8 +98,8 @@ impl Witness {
 
     /// The exact sign of `c` at the witness.
     fn sign(&self, c: &Con, stats: &super::feasibility::Stats) -> Ordering {
-        if let (None, Some((p, q, h))) = (self.point.get(), &self.ends) {
-            if let Some(s) = FloatCrossing::new(&h.f, p, q).and_then(|x| x.sign(c, p, q)) {
+        if let (None, Some((p, q, _)), Some(x)) = (self.point.get(), &self.ends, &self.float) {
+            if let Some(s) = x.sign(c, p, q) {
                 return s;
             }
         }

@@ -18,8 +18,9 @@
 //! it (no facet can: the others still define the cell).
 //!
 //! Invariants: a cell's `cons` define it exactly and include all its facets (irredundant, each
-//! with a certificate point, when facets are asked for); `known[0]` is its witness and every known point is strictly inside it (proven); cells
-//! are in a deterministic order (parent order, then split order), whatever the thread count.
+//! with a certificate point, when facets are asked for); `known[0]` is its witness and every
+//! known point is strictly inside it (proven); cells are in a deterministic order (parent
+//! order, then split order), whatever the thread count.
 //!
 //! Facet convention: each facet `LineEq { a, c }` is the closed halfspace `a·t + c ≥ 0` of the
 //! region (its interior has `a·t + c > 0`); integers, defined up to a positive factor.
@@ -408,9 +409,9 @@ pub fn enumerate_lp_with(
     };
     for l in 0..layers {
         // A plain count (no adjacency: its unit list covers a whole layer at once) splits the
-        // domain by a quarter of the first layer's units alone, then
-        // each piece by the rest in parallel (the same regions in the same order: a cell's
-        // descendants stay together); each piece first tests the rest against its own box.
+        // domain by a quarter of the first layer's units alone, then each piece by the rest in
+        // parallel (the same regions in the same order: a cell's descendants stay together);
+        // each piece first tests the rest against its own box.
         let mut second_round = None;
         if let Some(ctx) = &ctx {
             let units = net.split[0];
